@@ -1,0 +1,78 @@
+// engine/config.h — ringmail's configuration, as loaded from one TOML file.
+//
+// Who uses it: every subcommand (tools/) loads a Config once at start-up and
+// hands the parts down by const reference. Nothing here changes after load.
+// Loading never aborts: a bad file yields an error sentence that names the
+// key and the line (see load_config). Every key is documented in
+// docs/config.md; keep the two in step.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringmail {
+
+// TlsLevel is the STARTTLS policy for a destination (Postfix names).
+// Until the TLS issue lands only kNone is accepted by the loader.
+enum class TlsLevel { kNone, kMay, kEncrypt, kVerify, kSecure };
+
+struct EngineConfig {
+  // Worker threads; 0 = one per online CPU.
+  uint32_t threads = 0;
+  // Pin worker i to CPU i (modulo the allowed set).
+  bool pin_threads = true;
+  // Capacity of each core's inbox ring (messages); back-pressure beyond it.
+  uint32_t inbox_capacity = 4096;
+};
+
+struct SmtpConfig {
+  std::string helo_name;       // default: the host name
+  std::string default_sender;  // envelope sender when a message names none
+  uint32_t connect_timeout_ms = 30'000;
+  uint32_t reply_timeout_ms = 300'000;  // each reply, greeting included
+  uint32_t data_timeout_ms = 600'000;   // body send and the reply after "."
+};
+
+struct RelayConfig {
+  std::string host;  // name, IPv4, IPv6 or [literal]
+  uint16_t port = 25;
+  TlsLevel tls = TlsLevel::kNone;
+  uint32_t max_connections = 16;               // across all cores
+  uint32_t max_messages_per_connection = 1000;  // then QUIT and reconnect
+};
+
+struct RetryConfig {
+  // Delay before attempt n+1 after the n-th deferral: schedule[min(n-1, size-1)].
+  std::vector<std::chrono::seconds> schedule = {
+      std::chrono::seconds(60), std::chrono::seconds(300), std::chrono::seconds(900),
+      std::chrono::seconds(3600)};
+  // A message still deferred this long after it was queued fails.
+  std::chrono::seconds max_age = std::chrono::seconds(5 * 24 * 3600);
+};
+
+struct Config {
+  std::string path;   // the file it was loaded from ("" for defaults)
+  std::string spool;  // spool root directory
+  EngineConfig engine;
+  SmtpConfig smtp;
+  RelayConfig relay;
+  RetryConfig retry;
+};
+
+// load_config reads and validates the TOML file at |path|. On success it
+// fills |out| and returns true. On failure it returns false and sets |error|
+// to a sentence naming the file, the key and the line, e.g.
+// "ringmail.toml:7: unknown key 'relay.prot' (did you mean 'relay.port'?)".
+bool load_config(const std::string& path, Config& out, std::string& error);
+
+// parse_duration parses "30s", "5m", "1h", "2d" (also "250ms" rounded up to
+// whole seconds is NOT accepted: durations here are whole seconds). Returns
+// false on anything else.
+bool parse_duration(const std::string& text, std::chrono::seconds& out);
+
+// tls_level_name gives the config spelling of |level| ("none", "may", ...).
+const char* tls_level_name(TlsLevel level);
+
+}  // namespace ringmail

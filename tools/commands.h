@@ -1,0 +1,50 @@
+// tools/commands.h — the subcommands of the `ringmail` binary.
+//
+// tools/main.cc parses the command line (CLI11) and calls exactly one of
+// these. Each returns the process exit status (0 ok, 64 usage, 65 data error,
+// 69/70/71/74/75 as in sysexits.h). They print operator-facing errors to
+// stderr as sentences with the cause and the next step.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/config.h"
+
+namespace ringmail {
+
+struct InjectOptions {
+  std::string sender;                   // -f; "" = config default_sender
+  bool extract_recipients = false;      // -t: recipients from To/Cc/Bcc (Bcc stripped)
+  std::vector<std::string> recipients;  // positional
+  int input_fd = 0;                     // the message, RFC 5322, read to EOF
+};
+int cmd_inject(const Config& config, const InjectOptions& options);
+
+struct QueueOptions {
+  bool json = false;  // one JSON object instead of the table
+};
+int cmd_queue(const Config& config, const QueueOptions& options);
+
+struct RunOptions {
+  bool drain = false;  // one pass over the whole queue, then exit 0 or 75
+};
+int cmd_run(const Config& config, const RunOptions& options);
+
+struct SinkOptions {
+  std::string listen = "127.0.0.1:2525";  // HOST:PORT, [v6]:PORT
+  uint32_t threads = 1;
+  std::string maildir;                     // "" = discard
+  uint64_t exit_after = 0;                 // exit after this many messages (0 = never)
+  uint32_t delay_ms = 0;                   // delay every reply
+  std::vector<std::string> rcpt_replies;   // "ADDR=CODE[:COUNT]"
+  uint32_t drop_during_data = 0;           // cut the first N messages mid-DATA
+  bool no_pipelining = false;              // do not advertise PIPELINING
+  bool no_esmtp = false;                   // answer EHLO with 502 (HELO fallback)
+  std::string stats_file;                  // write final stats (JSON) here at exit
+  uint32_t report_interval_ms = 1000;      // live count/rate line on stderr (0 = off)
+};
+int cmd_sink(const SinkOptions& options);
+
+}  // namespace ringmail

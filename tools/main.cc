@@ -1,0 +1,85 @@
+// tools/main.cc — the `ringmail` command line: parses subcommands and their
+// flags (CLI11), loads the config, and hands over to tools/cmd_*.cc.
+// It never does delivery work itself.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "engine/config.h"
+#include "tools/commands.h"
+
+namespace {
+
+constexpr int kExitUsage = 64;
+constexpr int kExitConfig = 78;
+
+bool load_or_complain(const std::string& path, ringmail::Config& config) {
+  std::string error;
+  if (ringmail::load_config(path, config, error)) return true;
+  std::fprintf(stderr, "ringmail: %s\n", error.c_str());
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ringmail — bulk alert mail delivery engine (io_uring, thread-per-core)"};
+  app.require_subcommand(1);
+  std::string config_path = "/etc/ringmail/ringmail.toml";
+
+  ringmail::InjectOptions inject;
+  auto* inject_cmd = app.add_subcommand(
+      "inject", "Queue one message read from stdin, like sendmail -f SENDER RCPT... / sendmail -t");
+  inject_cmd->add_option("--config,-c", config_path, "Config file")->capture_default_str();
+  inject_cmd->add_option("-f", inject.sender, "Envelope sender (default: smtp.default_sender)");
+  inject_cmd->add_flag("-t", inject.extract_recipients,
+                       "Take recipients from To/Cc/Bcc (added to any given); Bcc is removed");
+  inject_cmd->add_option("recipients", inject.recipients, "Envelope recipients");
+
+  ringmail::RunOptions run;
+  auto* run_cmd = app.add_subcommand(
+      "run", "Deliver the spool (daemon). SIGTERM/SIGINT: finish in-flight deliveries, exit 0");
+  run_cmd->add_option("--config,-c", config_path, "Config file")->capture_default_str();
+  run_cmd->add_flag("--drain", run.drain,
+                    "One pass: attempt every queued message once (deferred too); exit 0 if the "
+                    "queue is then empty, 75 if messages stay deferred");
+
+  ringmail::QueueOptions queue;
+  auto* queue_cmd = app.add_subcommand(
+      "queue", "Show the spool: counts per state, oldest message, deferred messages and why");
+  queue_cmd->add_option("--config,-c", config_path, "Config file")->capture_default_str();
+  queue_cmd->add_flag("--json", queue.json, "Print one JSON object");
+
+  ringmail::SinkOptions sink;
+  auto* sink_cmd = app.add_subcommand(
+      "sink", "Fast io_uring SMTP sink for tests and benchmarks: accepts, discards, counts");
+  sink_cmd->add_option("--listen,-l", sink.listen, "HOST:PORT or [V6]:PORT")->capture_default_str();
+  sink_cmd->add_option("--threads", sink.threads, "Server threads (one io_uring each)")->capture_default_str();
+  sink_cmd->add_option("--maildir", sink.maildir, "Write each message into this Maildir");
+  sink_cmd->add_option("--exit-after", sink.exit_after, "Exit after this many messages");
+  sink_cmd->add_option("--delay-ms", sink.delay_ms, "Delay every reply by this much");
+  sink_cmd->add_option("--rcpt-reply", sink.rcpt_replies,
+                       "ADDR=CODE[:COUNT]: answer RCPT TO:<ADDR> with CODE (the first COUNT times)");
+  sink_cmd->add_option("--drop-during-data", sink.drop_during_data,
+                       "Cut the connection in the middle of DATA for the first N messages");
+  sink_cmd->add_flag("--no-pipelining", sink.no_pipelining, "Do not advertise PIPELINING");
+  sink_cmd->add_flag("--no-esmtp", sink.no_esmtp, "Answer EHLO with 502 (clients fall back to HELO)");
+  sink_cmd->add_option("--stats-file", sink.stats_file, "Write final statistics (JSON) here at exit");
+  sink_cmd->add_option("--report-interval-ms", sink.report_interval_ms,
+                       "Live count/rate line on stderr every N ms (0 = off)")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  if (*sink_cmd) return ringmail::cmd_sink(sink);
+
+  ringmail::Config config;
+  if (!load_or_complain(config_path, config)) return kExitConfig;
+  if (*inject_cmd) return ringmail::cmd_inject(config, inject);
+  if (*run_cmd) return ringmail::cmd_run(config, run);
+  if (*queue_cmd) return ringmail::cmd_queue(config, queue);
+  return kExitUsage;
+}
