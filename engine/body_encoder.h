@@ -1,0 +1,65 @@
+// engine/body_encoder.h — message bytes (as stored in the spool file) → the
+// SMTP DATA wire form: canonical CRLF line endings and dot-stuffing
+// (RFC 5321 2.3.8 and 4.5.2), then the ".\r\n" terminator.
+//
+// Who calls it: the SMTP client while streaming a body from the spool file
+// into the send buffer, chunk by chunk. State crosses chunk boundaries, so a
+// chunk may end anywhere (inside a CRLF, before a '.'). It never allocates,
+// never reads past the input it is given, never writes past out_cap, and has
+// no failure mode: any byte sequence has a wire form.
+#pragma once
+
+#include <cstddef>
+
+namespace ringmail {
+
+// kMaxFinishBytes is the most that BodyEncoder::finish writes ("\r\n.\r\n").
+constexpr size_t kMaxFinishBytes = 5;
+
+// BodyEncoder converts one message body at a time:
+//   "\r\n" stays "\r\n"; a bare "\n" and a bare "\r" (one not followed by
+//   "\n") each become "\r\n"; a '.' that starts a line is doubled.
+// A '\r' at the end of a chunk is written out as "\r\n" at once and a '\n'
+// starting the next chunk is then dropped, so nothing is ever held back and
+// the encoder never needs to look past its input.
+//
+// Not for BDAT (CHUNKING): that needs CRLF but no dot-stuffing and no
+// terminator.
+class BodyEncoder {
+ public:
+  // kMaxFinishBytes: the same limit, spelled BodyEncoder::kMaxFinishBytes.
+  static constexpr size_t kMaxFinishBytes = ringmail::kMaxFinishBytes;
+
+  // reset prepares for a new message: at the start of a line, nothing pending.
+  void reset() {
+    at_line_start_ = true;
+    skip_lf_ = false;
+    owed_ = 0;
+  }
+
+  // encode converts as much of in[0..in_size) as fits into out[0..out_cap)
+  // and sets |in_used| (input bytes consumed) and |out_used| (bytes written).
+  // One input byte yields at most two output bytes, so with
+  // out_cap >= 2 * in_size all of the input is consumed. With less room it
+  // stops when the output is full; the input not consumed must be passed
+  // again at the start of the next call (in[in_used] onwards, unchanged).
+  // Any out_cap >= 1 makes progress: when only the first byte of a two-byte
+  // expansion fits, it is written and its input byte is left unconsumed; the
+  // next call writes the second byte and consumes it.
+  void encode(const char* in, size_t in_size, char* out, size_t out_cap, size_t& in_used,
+              size_t& out_used);
+
+  // finish writes the end of the data: "\r\n" if the body did not end with a
+  // line ending, then ".\r\n". Returns the bytes written (3 or 5). Call it
+  // once all input has been consumed. out_cap must be >= kMaxFinishBytes.
+  // Either rule broken is a caller bug and aborts. Afterwards the encoder is
+  // reset for the next message.
+  size_t finish(char* out, size_t out_cap);
+
+ private:
+  bool at_line_start_ = true;  // the next byte starts a line (dot-stuff a '.')
+  bool skip_lf_ = false;       // the last byte was '\r', already sent as "\r\n"
+  char owed_ = 0;              // second half of an expansion still to write, or 0
+};
+
+}  // namespace ringmail

@@ -1,0 +1,133 @@
+// engine/engine.cc — see engine.h.
+#include "engine/engine.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "engine/relay_target.h"
+#include "engine/worker.h"
+#include "tls/tls_library.h"
+
+namespace ringmail {
+namespace {
+
+size_t next_power_of_two(size_t n) {
+  size_t p = 64;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+uint64_t count_entries(int dirfd) {
+  uint64_t count = 0;
+  const int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    close(fd);
+    return 0;
+  }
+  while (dirent* entry = readdir(dir)) count += entry->d_name[0] != '.';
+  closedir(dir);
+  return count;
+}
+
+}  // namespace
+
+bool run_engine(const Config& config, bool drain, EngineResult& result, std::string& error) {
+  SpoolDirs spool;
+  if (!open_spool(config.spool, /*create=*/true, spool, error)) return false;
+  RelayTarget relay;
+  if (!resolve_relay(config.relay, relay, error)) return false;
+
+  // One worker per core, but never more workers than relay connections:
+  // each worker owns at least one.
+  uint32_t threads = config.engine.threads;
+  if (threads == 0) threads = static_cast<uint32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  threads = std::min(threads, config.relay.max_connections);
+  const uint32_t cpus = static_cast<uint32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+
+  // Signals go to the intake's signalfd only; workers never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  const int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd < 0) {
+    error = fmt::format("cannot create a signalfd: {}", std::strerror(errno));
+    return false;
+  }
+
+  std::vector<std::unique_ptr<WorkerChannel>> channels;
+  std::vector<WorkerChannel*> channel_ptrs;
+  uint32_t total_slots = 0;
+  for (uint32_t i = 0; i < threads; ++i) {
+    channels.push_back(std::make_unique<WorkerChannel>(config.engine.inbox_capacity));
+    if (!channels.back()->doorbell.open(error)) return false;
+    channel_ptrs.push_back(channels.back().get());
+  }
+  std::vector<uint32_t> connections(threads);
+  for (uint32_t i = 0; i < threads; ++i) {
+    connections[i] = config.relay.max_connections / threads + (i < config.relay.max_connections % threads);
+    total_slots += connections[i] * 2 + 4;
+  }
+  ReportSink reports(next_power_of_two(total_slots * 2));
+  if (!reports.doorbell.open(error)) return false;
+
+  std::atomic<bool> workers_failed{false};
+  std::vector<std::string> worker_errors(threads);
+  std::vector<std::thread> workers;
+  for (uint32_t i = 0; i < threads; ++i) {
+    workers.emplace_back([&, i] {
+      // Built on its own thread so its memory is first touched by its core.
+      Worker worker(i, i % cpus, connections[i], config, relay, spool, *channels[i], reports);
+      if (!worker.run(worker_errors[i])) {
+        workers_failed.store(true);
+        reports.doorbell.ring_always();
+      }
+    });
+  }
+  fmt::print(stderr, "ringmail: {} worker(s), relay {}:{} ({} address(es)), {} connections, {}\n", threads,
+             relay.host, relay.port, relay.addresses.size(), config.relay.max_connections,
+             tls_library_description());
+
+  timespec start, end;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  Intake intake(config, spool, channel_ptrs, reports);
+  const bool intake_ok = intake.run(drain, signal_fd, workers_failed, error);
+
+  for (auto& channel : channels) {
+    channel->stop.store(true, std::memory_order_release);
+    channel->doorbell.ring_always();
+  }
+  for (auto& thread : workers) thread.join();
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  close(signal_fd);
+
+  intake.take_final_reports();
+  result.totals = intake.totals();
+  result.seconds = static_cast<double>(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
+  result.threads = threads;
+  result.deferred_left = count_entries(spool.deferred_fd);
+  intake.print_final(result.seconds);
+
+  for (uint32_t i = 0; i < threads; ++i) {
+    if (!worker_errors[i].empty()) {
+      error = fmt::format("worker {} could not start: {}", i, worker_errors[i]);
+      return false;
+    }
+  }
+  return intake_ok;
+}
+
+}  // namespace ringmail

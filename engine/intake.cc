@@ -1,0 +1,319 @@
+// engine/intake.cc — see intake.h.
+#include "engine/intake.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "queue/message_meta.h"
+
+namespace ringmail {
+namespace {
+
+constexpr int kRescanMs = 5000;       // incoming/new rescan without inotify news
+constexpr int kBackPressureMs = 5;    // retry interval while every inbox is full
+constexpr size_t kMetaReadBytes = kMaxMetaBytes;
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// read_small_file reads up to |cap| bytes of dirfd/name into |out|.
+bool read_small_file(int dirfd, const char* name, std::string& out, size_t cap) {
+  const int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out.resize(cap);
+  size_t len = 0;
+  while (len < cap) {
+    const ssize_t n = read(fd, out.data() + len, cap - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += static_cast<size_t>(n);
+  }
+  close(fd);
+  out.resize(len);
+  return true;
+}
+
+// for_each_entry calls |fn| with each message file name in |dirfd|
+// (skipping dot files: temporaries and "." / "..").
+template <class F>
+void for_each_entry(int dirfd, F&& fn) {
+  const int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    close(fd);
+    return;
+  }
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    fn(entry->d_name);
+  }
+  closedir(dir);
+}
+
+}  // namespace
+
+Intake::Intake(const Config& config, const SpoolDirs& spool, std::vector<WorkerChannel*> workers,
+               ReportSink& reports)
+    : config_(config), spool_(spool), workers_(std::move(workers)), reports_(reports) {}
+
+Intake::~Intake() {
+  if (incoming_scan_ != nullptr) closedir(incoming_scan_);
+  if (inotify_fd_ >= 0) close(inotify_fd_);
+}
+
+bool Intake::message_exists(const char* id) const {
+  struct stat st;
+  for (int fd : {spool_.active_fd, spool_.deferred_fd, spool_.failed_fd, spool_.incoming_new_fd}) {
+    if (fstatat(fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
+  }
+  return false;
+}
+
+// remove_orphan_meta deletes meta files whose message is gone (a crash
+// between unlinking a delivered message and its meta), and stale
+// temporaries (a crash while writing one).
+void Intake::remove_orphan_meta() {
+  const int fd = openat(spool_.meta_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    close(fd);
+    return;
+  }
+  while (dirent* entry = readdir(dir)) {
+    const char* name = entry->d_name;
+    if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
+    const bool temporary = name[0] == '.';
+    if (temporary || !message_exists(name)) unlinkat(spool_.meta_fd, name, 0);
+  }
+  closedir(dir);
+}
+
+void Intake::load_deferred(bool drain) {
+  std::string text;
+  MessageMeta meta;  // large; lives only during start-up
+  for_each_entry(spool_.deferred_fd, [&](const char* id) {
+    int64_t at = 0;
+    std::string error;
+    if (!drain && read_small_file(spool_.meta_fd, id, text, kMetaReadBytes) &&
+        parse_message_meta(text, meta, error)) {
+      at = meta.next_attempt;
+    }
+    due_.push(Due{at, id});
+  });
+}
+
+bool Intake::start(bool drain, std::string& error) {
+  started_ns_ = last_status_ns_ = monotonic_ns();
+  status_tty_ = isatty(STDERR_FILENO) != 0;
+  remove_orphan_meta();
+  for_each_entry(spool_.active_fd, [&](const char* id) { recovery_.emplace_back(id); });
+  if (!recovery_.empty()) {
+    fmt::print(stderr, "ringmail: recovering {} message(s) left in active/ by an earlier run\n",
+               recovery_.size());
+  }
+  load_deferred(drain);
+  if (!drain) {
+    inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    const std::string path = spool_.root + "/incoming/new";
+    if (inotify_fd_ < 0 || inotify_add_watch(inotify_fd_, path.c_str(), IN_MOVED_TO | IN_CREATE) < 0) {
+      // Not fatal: the periodic rescan still finds new files, only later.
+      fmt::print(stderr, "ringmail: cannot watch {} with inotify ({}); rescanning every {} s instead\n",
+                 path, std::strerror(errno), kRescanMs / 1000);
+    }
+  }
+  (void)error;
+  return true;
+}
+
+bool Intake::has_room() const {
+  for (WorkerChannel* w : workers_) {
+    if (w->inbox.size_approx() < w->inbox.capacity()) return true;
+  }
+  return false;
+}
+
+bool Intake::dispatch(const char* id, bool has_meta) {
+  // Round robin over workers with room: the relay is one destination that
+  // every core serves with its share of the connections.
+  for (size_t tries = 0; tries < workers_.size(); ++tries) {
+    WorkerChannel* w = workers_[next_worker_];
+    next_worker_ = (next_worker_ + 1) % static_cast<uint32_t>(workers_.size());
+    MessageRef ref{};
+    std::snprintf(ref.id, sizeof(ref.id), "%s", id);
+    ref.has_meta = has_meta;
+    if (w->inbox.try_push(ref)) {
+      w->doorbell.ring();
+      ++in_flight_;
+      ++totals_.dispatched;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Intake::pump_recovery() {
+  while (recovery_next_ < recovery_.size() && has_room()) {
+    const char* id = recovery_[recovery_next_].c_str();
+    const bool has_meta = faccessat(spool_.meta_fd, id, F_OK, 0) == 0;
+    if (!dispatch(id, has_meta)) break;
+    ++recovery_next_;
+  }
+  if (recovery_next_ == recovery_.size() && !recovery_.empty()) {
+    recovery_.clear();
+    recovery_next_ = 0;
+  }
+}
+
+// pump_incoming claims files from incoming/new while workers have room,
+// continuing an interrupted scan where it stopped.
+void Intake::pump_incoming() {
+  while (has_room()) {
+    if (incoming_scan_ == nullptr) {
+      if (!incoming_dirty_) return;
+      incoming_dirty_ = false;
+      const int fd = openat(spool_.incoming_new_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) return;
+      incoming_scan_ = fdopendir(fd);
+      if (incoming_scan_ == nullptr) {
+        close(fd);
+        return;
+      }
+    }
+    dirent* entry = readdir(incoming_scan_);
+    if (entry == nullptr) {
+      closedir(incoming_scan_);
+      incoming_scan_ = nullptr;
+      continue;
+    }
+    const char* id = entry->d_name;
+    if (!is_valid_message_id(id)) continue;  // dot files and names no producer may use
+    if (renameat(spool_.incoming_new_fd, id, spool_.active_fd, id) != 0) {
+      // ENOENT: renamed by an earlier pass of this scan or removed by its producer.
+      if (errno != ENOENT) {
+        fmt::print(stderr, "ringmail: cannot claim incoming/new/{}: {}\n", id, std::strerror(errno));
+      }
+      continue;
+    }
+    if (!dispatch(id, false)) {
+      // Cannot happen (room was checked and only this thread pushes), but
+      // the file is safe in active/ either way: recovered at next start.
+      recovery_.emplace_back(id);
+      return;
+    }
+  }
+}
+
+void Intake::pump_due(int64_t now_unix) {
+  while (!due_.empty() && due_.top().at_unix <= now_unix && has_room()) {
+    const std::string id = due_.top().id;
+    due_.pop();
+    if (renameat(spool_.deferred_fd, id.c_str(), spool_.active_fd, id.c_str()) != 0) continue;
+    dispatch(id.c_str(), faccessat(spool_.meta_fd, id.c_str(), F_OK, 0) == 0);
+  }
+}
+
+void Intake::take_reports(bool drain) {
+  WorkerReport report;
+  while (reports_.ring.try_pop(report)) {
+    --in_flight_;
+    switch (report.kind) {
+      case OutcomeKind::kDelivered: ++totals_.delivered; break;
+      case OutcomeKind::kFailed: ++totals_.failed; break;
+      case OutcomeKind::kDeferred:
+        ++totals_.deferred;
+        if (!drain) due_.push(Due{report.next_attempt_unix, report.id});
+        break;
+      case OutcomeKind::kStuck:
+      case OutcomeKind::kReleased: ++totals_.stuck; break;
+    }
+  }
+}
+
+void Intake::print_final(double seconds) {
+  const uint64_t ended = totals_.delivered + totals_.deferred + totals_.failed;
+  const double rate = seconds > 0 ? static_cast<double>(ended) / seconds : 0;
+  if (status_tty_) fmt::print(stderr, "\n");
+  fmt::print("ringmail: delivered {}, deferred {}, failed {} in {:.3f} s ({:.0f} msg/s)\n", totals_.delivered,
+             totals_.deferred, totals_.failed, seconds, rate);
+  std::fflush(stdout);
+}
+
+void Intake::print_status() {
+  const uint64_t now = monotonic_ns();
+  if (!status_tty_ || now - last_status_ns_ < 1'000'000'000ull) return;
+  const double seconds = static_cast<double>(now - started_ns_) / 1e9;
+  const uint64_t ended = totals_.delivered + totals_.deferred + totals_.failed;
+  const double rate = seconds > 0 ? static_cast<double>(ended) / seconds : 0;
+  last_status_ns_ = now;
+  fmt::print(stderr, "\rringmail: in flight {}  delivered {}  deferred {}  failed {}  {:.0f} msg/s   ",
+             in_flight_, totals_.delivered, totals_.deferred, totals_.failed, rate);
+}
+
+bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_failed, std::string& error) {
+  if (!start(drain, error)) return false;
+  for (;;) {
+    take_reports(drain);
+    pump_recovery();
+    pump_due(drain ? INT64_MAX : static_cast<int64_t>(::time(nullptr)));
+    pump_incoming();
+    print_status();
+    if (workers_failed.load()) break;
+    const bool backlog = recovery_next_ < recovery_.size() || incoming_scan_ != nullptr ||
+                         (drain ? !due_.empty() : false);
+    if (drain && !backlog && in_flight_ == 0 && !incoming_dirty_) break;
+
+    int timeout_ms = kRescanMs;
+    if (backlog) timeout_ms = kBackPressureMs;
+    if (!drain && !due_.empty()) {
+      const int64_t wait_s = due_.top().at_unix - static_cast<int64_t>(::time(nullptr));
+      timeout_ms = std::min<int64_t>(timeout_ms, std::max<int64_t>(wait_s, 0) * 1000 + 10);
+    }
+    if (status_tty_) timeout_ms = std::min(timeout_ms, 1000);
+
+    pollfd fds[3] = {{reports_.doorbell.fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
+    reports_.doorbell.prepare_to_sleep();
+    if (!reports_.ring.empty_approx()) {
+      reports_.doorbell.cancel_sleep();
+      continue;
+    }
+    const int n = poll(fds, inotify_fd_ >= 0 ? 3 : 2, timeout_ms);
+    reports_.doorbell.woke();
+    if (n == 0 && !drain) incoming_dirty_ = true;  // periodic safety rescan
+    if (n <= 0) continue;
+    if (fds[0].revents & POLLIN) reports_.doorbell.drain();
+    if (fds[1].revents & POLLIN) {
+      signalfd_siginfo info;
+      if (read(signal_fd, &info, sizeof(info)) > 0) {
+        fmt::print(stderr, "{}ringmail: {} received: finishing in-flight deliveries\n", status_tty_ ? "\n" : "",
+                   strsignal(static_cast<int>(info.ssi_signo)));
+        break;
+      }
+    }
+    if (inotify_fd_ >= 0 && (fds[2].revents & POLLIN)) {
+      char buf[4096];
+      while (read(inotify_fd_, buf, sizeof(buf)) > 0) {
+      }
+      incoming_dirty_ = true;
+    }
+  }
+  return true;
+}
+
+// finish_run (called by the engine after workers stopped) is in engine.cc.
+
+}  // namespace ringmail

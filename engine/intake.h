@@ -1,0 +1,96 @@
+// engine/intake.h — the intake: the one thread that claims spool files and
+// hands them to workers, and that keeps the deferred queue's clock.
+//
+// It runs on the main thread of `ringmail run` and is the only place that
+// scans directories: incoming/new (woken by inotify, rescanned every few
+// seconds as a safety net), active/ once at start-up (recovery after a
+// crash), deferred/ at start-up and then from worker reports. Claiming is a
+// rename new/ID → active/ID done only when a worker's inbox has room, so a
+// full engine leaves files in incoming/new (back-pressure) rather than
+// growing a queue in memory. Blocking syscalls are fine here: no worker
+// waits on this thread.
+#pragma once
+
+#include <dirent.h>
+
+#include <cstdint>
+#include <queue>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/config.h"
+#include "engine/worker.h"
+#include "queue/spool_layout.h"
+
+namespace ringmail {
+
+struct IntakeTotals {
+  uint64_t dispatched = 0;
+  uint64_t delivered = 0;
+  uint64_t deferred = 0;
+  uint64_t failed = 0;
+  uint64_t stuck = 0;
+  uint64_t deferred_left = 0;  // messages in deferred/ at the end (drain)
+};
+
+class Intake {
+ public:
+  Intake(const Config& config, const SpoolDirs& spool, std::vector<WorkerChannel*> workers,
+         ReportSink& reports);
+  ~Intake();
+  Intake(const Intake&) = delete;
+  Intake& operator=(const Intake&) = delete;
+
+  // run serves until SIGTERM/SIGINT arrive on |signal_fd| (daemon) or, with
+  // |drain|, until every message queued at start has had one attempt.
+  // |workers_failed| is polled: a worker that could not start ends the run.
+  // Returns false with |error| when the spool cannot be read.
+  bool run(bool drain, int signal_fd, const std::atomic<bool>& workers_failed, std::string& error);
+
+  const IntakeTotals& totals() const { return totals_; }
+  // take_final_reports collects the reports of the last in-flight messages
+  // after the workers stopped.
+  void take_final_reports() { take_reports(/*drain=*/true); }
+  // print_final prints the summary line on stdout.
+  void print_final(double seconds);
+
+ private:
+  struct Due {
+    int64_t at_unix;
+    std::string id;
+    bool operator>(const Due& other) const { return at_unix > other.at_unix; }
+  };
+
+  bool start(bool drain, std::string& error);
+  void remove_orphan_meta();
+  void load_deferred(bool drain);
+  bool dispatch(const char* id, bool has_meta);  // false: every inbox is full
+  bool has_room() const;
+  void pump_recovery();
+  void pump_incoming();
+  void pump_due(int64_t now_unix);
+  void take_reports(bool drain);
+  void print_status();
+  bool message_exists(const char* id) const;
+
+  const Config& config_;
+  const SpoolDirs& spool_;
+  std::vector<WorkerChannel*> workers_;
+  ReportSink& reports_;
+  uint32_t next_worker_ = 0;
+  IntakeTotals totals_;
+  uint64_t in_flight_ = 0;
+
+  std::vector<std::string> recovery_;  // active/ at start-up
+  size_t recovery_next_ = 0;
+  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;
+  DIR* incoming_scan_ = nullptr;  // a scan of incoming/new in progress
+  bool incoming_dirty_ = true;    // something may have arrived since the last full scan
+  int inotify_fd_ = -1;
+  bool status_tty_ = false;
+  uint64_t started_ns_ = 0;
+  uint64_t last_status_ns_ = 0;
+};
+
+}  // namespace ringmail

@@ -1,0 +1,392 @@
+// engine/message_io.cc — a worker's spool I/O for one message slot, all
+// through the worker's io_uring: loading (meta + head of the file), reading
+// later body chunks, and the final transition (unlink, or meta record +
+// rename into deferred/ or failed/). Also MessageSlot's bookkeeping.
+//
+// Chains use fixed files: slot i opens its message as fixed file 2i and its
+// meta file as 2i+1 (openat_direct → read → close_direct), so one submission
+// does what three syscalls would. Reads are hard-linked to their close so a
+// short read (the usual case: the file is smaller than the buffer) does not
+// cancel the close.
+#include <fcntl.h>
+#include <time.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "engine/smtp_connection.h"
+#include "engine/worker.h"
+
+namespace ringmail {
+
+// ---------------------------------------------------------------------------
+// MessageSlot bookkeeping.
+
+MessageSlot::MessageSlot(Worker* worker_in, uint32_t index_in)
+    : worker(worker_in),
+      index(index_in),
+      head(new char[kHeadBytes]),
+      stream(new char[kStreamBytes]),
+      meta_text(new char[kMetaBytes]),
+      reply_arena(new char[kReplyArenaBytes]) {}
+
+void MessageSlot::reset() {
+  ref = MessageRef{};
+  head_len = 0;
+  whole_file = false;
+  file_end = 0;
+  eof_seen = false;
+  stream_offset = 0;
+  stream_len = 0;
+  stream_read_pending = false;
+  meta_len = 0;
+  envelope.recipient_count = 0;
+  envelope.skip_count = 0;
+  meta.attempts = 0;
+  meta.first_attempt = 0;
+  meta.next_attempt = 0;
+  meta.last_reply = {};
+  meta.reason = {};
+  meta.mark_count = 0;
+  reply_arena_used = 0;
+  message_reply[0] = '\0';
+  attempt_pending = 0;
+  connection = nullptr;
+  mail_rejected = false;
+  accepted = 0;
+  expect_refs = 0;
+  unparsable = false;
+  reason_text[0] = '\0';
+  open_result = meta_open_result = meta_read_result = 0;
+  head_read_done = meta_read_done = false;
+}
+
+void MessageSlot::keep_rcpt_reply(uint32_t i, std::string_view reply) {
+  const size_t room = kReplyArenaBytes - reply_arena_used;
+  const size_t n = std::min(reply.size(), room);
+  std::memcpy(reply_arena.get() + reply_arena_used, reply.data(), n);
+  rcpt_reply_offset[i] = static_cast<uint16_t>(reply_arena_used);
+  rcpt_reply_length[i] = static_cast<uint16_t>(n);
+  reply_arena_used += static_cast<uint32_t>(n);
+}
+
+std::string_view MessageSlot::rcpt_reply(uint32_t i) const {
+  return std::string_view(reply_arena.get() + rcpt_reply_offset[i], rcpt_reply_length[i]);
+}
+
+void MessageSlot::resolve(uint32_t i, RcptState state, std::string_view reply) {
+  const RcptState before = rcpt_state[i];
+  if (before != RcptState::kPending && before != RcptState::kAccepted) return;
+  rcpt_state[i] = state;
+  if (state != RcptState::kDone) keep_rcpt_reply(i, reply);
+  --attempt_pending;
+}
+
+void MessageSlot::resolve_all_unresolved(RcptState state, std::string_view reply) {
+  for (uint32_t i = 0; i < envelope.recipient_count; ++i) resolve(i, state, reply);
+}
+
+void MessageSlot::set_message_reply(std::string_view reply) {
+  const size_t n = std::min(reply.size(), sizeof(message_reply) - 1);
+  std::memcpy(message_reply, reply.data(), n);
+  message_reply[n] = '\0';
+}
+
+// ---------------------------------------------------------------------------
+// Loading: meta file (if any) and the head of the message file, in parallel.
+
+void Worker::start_load(MessageSlot* slot) {
+  slot->phase = MessageSlot::Phase::kLoading;
+  const unsigned message_file = slot->index * 2;
+  const unsigned meta_file = slot->index * 2 + 1;
+  if (slot->ref.has_meta) {
+    io_uring_sqe* open = ring_.sqe();
+    io_uring_prep_openat_direct(open, spool_.meta_fd, slot->ref.id, O_RDONLY, 0, meta_file);
+    open->flags |= IOSQE_IO_LINK;
+    set_completion(open, &slot->meta_open_done);
+    io_uring_sqe* read = ring_.sqe();
+    io_uring_prep_read(read, static_cast<int>(meta_file), slot->meta_text.get(), MessageSlot::kMetaBytes, 0);
+    read->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+    set_completion(read, &slot->meta_read_done_c);
+    io_uring_sqe* close = ring_.sqe();
+    io_uring_prep_close_direct(close, meta_file);
+    set_completion(close, nullptr);
+  } else {
+    slot->meta_read_done = true;
+  }
+  io_uring_sqe* open = ring_.sqe();
+  io_uring_prep_openat_direct(open, spool_.active_fd, slot->ref.id, O_RDONLY, 0, message_file);
+  open->flags |= IOSQE_IO_LINK;
+  set_completion(open, &slot->open_done);
+  io_uring_sqe* read = ring_.sqe();
+  io_uring_prep_read(read, static_cast<int>(message_file), slot->head.get(), MessageSlot::kHeadBytes, 0);
+  read->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+  set_completion(read, &slot->head_read_c);
+  io_uring_sqe* close = ring_.sqe();
+  io_uring_prep_close_direct(close, message_file);
+  set_completion(close, nullptr);
+}
+
+void MessageSlot::on_meta_open(int res, uint32_t) { meta_open_result = res; }
+
+void MessageSlot::on_meta_read(int res, uint32_t) {
+  meta_read_result = res;
+  meta_read_done = true;
+  if (head_read_done) worker->on_slot_loaded_raw(this);
+}
+
+void MessageSlot::on_open(int res, uint32_t) { open_result = res; }
+
+void MessageSlot::on_head_read(int res, uint32_t) {
+  head_read_done = true;
+  if (res >= 0) {
+    head_len = static_cast<uint32_t>(res);
+    whole_file = head_len < kHeadBytes;
+    if (whole_file) file_end = head_len;
+  } else {
+    open_result = open_result < 0 ? open_result : res;
+  }
+  if (meta_read_done) worker->on_slot_loaded_raw(this);
+}
+
+// on_slot_loaded_raw parses what the load chains brought in and either
+// queues the message for a connection or ends it at once.
+void Worker::on_slot_loaded_raw(MessageSlot* slot) {
+  if (slot->open_result < 0) {
+    if (slot->open_result == -ENOENT) {
+      // Someone removed or moved the file (an operator's `queue drop`):
+      // nothing left to deliver, nothing to move.
+      fmt::print(stderr, "ringmail: worker {}: {} vanished from active/ before delivery\n", id_, slot->id());
+    } else {
+      fmt::print(stderr, "ringmail: worker {}: cannot read active/{}: {}; left in active/\n", id_,
+                 slot->id(), std::strerror(-slot->open_result));
+    }
+    on_finished(slot, OutcomeKind::kStuck, 0);
+    return;
+  }
+  std::string error;
+  if (slot->ref.has_meta && slot->meta_read_result >= 0) {
+    slot->meta_len = static_cast<uint32_t>(slot->meta_read_result);
+    if (!parse_message_meta(std::string_view(slot->meta_text.get(), slot->meta_len), slot->meta, error)) {
+      fail_unparsable(slot, fmt::format("meta/{} is malformed: {}", slot->id(), error));
+      return;
+    }
+  }
+  const std::string_view head(slot->head.get(), slot->head_len);
+  if (parse_envelope(head, slot->whole_file, config_.smtp.default_sender, slot->envelope, error) !=
+      EnvelopeParse::kOk) {
+    fail_unparsable(slot, fmt::format("malformed spool file: {}", error));
+    return;
+  }
+  slot->attempt_pending = 0;
+  for (uint32_t i = 0; i < slot->envelope.recipient_count; ++i) {
+    const bool marked = find_mark(slot->meta, slot->envelope.recipients[i]) != nullptr;
+    slot->rcpt_state[i] = marked ? RcptState::kSkip : RcptState::kPending;
+    slot->attempt_pending += marked ? 0 : 1;
+  }
+  if (slot->attempt_pending == 0) {
+    finish(slot);  // every recipient was settled by earlier attempts
+    return;
+  }
+  on_slot_loaded(slot);
+}
+
+// fail_unparsable moves a file the engine cannot make sense of to failed/
+// with the reason, never deleting it and never retrying it.
+void Worker::fail_unparsable(MessageSlot* slot, const std::string& reason) {
+  fmt::print(stderr, "ringmail: worker {}: {} → failed/: {}\n", id_, slot->id(), reason);
+  slot->set_message_reply(reason);
+  slot->envelope.recipient_count = 0;
+  slot->meta = MessageMeta{};  // whatever a malformed meta held is not trusted
+  slot->unparsable = true;
+  finish(slot);
+}
+
+// ---------------------------------------------------------------------------
+// Body chunks beyond the head: open, read at an offset, close.
+
+void Worker::read_body_chunk(MessageSlot* slot, uint64_t offset) {
+  if (slot->stream_read_pending) return;
+  slot->stream_read_pending = true;
+  slot->stream_offset = offset;
+  slot->stream_len = 0;
+  const unsigned message_file = slot->index * 2;
+  io_uring_sqe* open = ring_.sqe();
+  io_uring_prep_openat_direct(open, spool_.active_fd, slot->ref.id, O_RDONLY, 0, message_file);
+  open->flags |= IOSQE_IO_LINK;
+  set_completion(open, &slot->stream_open_c);
+  io_uring_sqe* read = ring_.sqe();
+  io_uring_prep_read(read, static_cast<int>(message_file), slot->stream.get(), MessageSlot::kStreamBytes, offset);
+  read->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+  set_completion(read, &slot->stream_read_c);
+  io_uring_sqe* close = ring_.sqe();
+  io_uring_prep_close_direct(close, message_file);
+  set_completion(close, nullptr);
+}
+
+void MessageSlot::on_stream_open(int res, uint32_t) { open_result = res; }
+
+void MessageSlot::on_stream_read(int res, uint32_t) {
+  stream_read_pending = false;
+  if (res < 0 || open_result < 0) {
+    const int err = open_result < 0 ? open_result : res;
+    if (connection != nullptr) {
+      connection->abort(fmt::format("cannot read active/{}: {}", ref.id, std::strerror(-err)));
+    }
+    return;
+  }
+  stream_len = static_cast<uint32_t>(res);
+  if (stream_len < kStreamBytes) {
+    eof_seen = true;
+    file_end = stream_offset + stream_len;
+  }
+  if (connection != nullptr) connection->body_chunk_arrived(this);
+}
+
+// ---------------------------------------------------------------------------
+// The end of an attempt: decide the message's state and make it so on disk.
+
+void Worker::finish(MessageSlot* slot) {
+  slot->phase = MessageSlot::Phase::kFinishing;
+  const Envelope& env = slot->envelope;
+  uint32_t done = 0, failed = 0, deferred = 0;
+  for (uint32_t i = 0; i < env.recipient_count; ++i) {
+    switch (slot->rcpt_state[i]) {
+      case RcptState::kDone: ++done; break;
+      case RcptState::kFailed: ++failed; break;
+      case RcptState::kDeferred:
+      case RcptState::kPending:
+      case RcptState::kAccepted: ++deferred; break;
+      case RcptState::kSkip: break;
+    }
+  }
+  for (uint32_t i = 0; i < slot->meta.mark_count; ++i) failed += slot->meta.marks[i].failed ? 1 : 0;
+  channel_.counters.recipients_delivered.fetch_add(done, std::memory_order_relaxed);
+
+  const int64_t now_unix = static_cast<int64_t>(::time(nullptr));
+  OutcomeKind kind = OutcomeKind::kDelivered;
+  int64_t next_unix = 0;
+  MessageMeta& meta = slot->meta;
+  if (slot->unparsable) {
+    kind = OutcomeKind::kFailed;
+    meta.reason = slot->message_reply;
+  } else if (deferred > 0) {
+    meta.attempts += 1;
+    if (meta.first_attempt == 0) meta.first_attempt = now_unix;
+    if (retry_.next_attempt(meta.attempts, meta.first_attempt, now_unix, next_unix)) {
+      kind = OutcomeKind::kDeferred;
+      meta.next_attempt = next_unix;
+    } else {
+      kind = OutcomeKind::kFailed;
+      ++failed;
+    }
+  } else if (failed > 0) {
+    kind = OutcomeKind::kFailed;
+  }
+
+  if (kind == OutcomeKind::kDelivered) {
+    // Every recipient has its 250: the file goes, then its meta (an orphan
+    // meta left by a crash between the two is removed at start-up).
+    io_uring_sqe* unlink = ring_.sqe();
+    io_uring_prep_unlinkat(unlink, spool_.active_fd, slot->ref.id, 0);
+    if (slot->ref.has_meta) {
+      unlink->flags |= IOSQE_IO_LINK;
+      set_completion(unlink, nullptr);
+      io_uring_sqe* unlink_meta = ring_.sqe();
+      io_uring_prep_unlinkat(unlink_meta, spool_.meta_fd, slot->ref.id, 0);
+      set_completion(unlink_meta, &slot->finish_c);
+    } else {
+      set_completion(unlink, &slot->finish_c);
+    }
+    slot->finish_kind = kind;
+    slot->finish_next_unix = 0;
+    return;
+  }
+
+  // Deferred or failed: record who is done and who failed, then move it.
+  std::string_view last_reply = slot->message_reply;
+  for (uint32_t i = 0; i < env.recipient_count; ++i) {
+    const RcptState state = slot->rcpt_state[i];
+    if (state == RcptState::kDone || state == RcptState::kFailed ||
+        (kind == OutcomeKind::kFailed && state != RcptState::kSkip)) {
+      if (meta.mark_count < meta.marks.size()) {
+        RecipientMark& mark = meta.marks[meta.mark_count++];
+        mark.address = env.recipients[i];
+        mark.failed = state != RcptState::kDone;
+        mark.reply = slot->rcpt_reply(i);
+        if (state == RcptState::kDeferred || state == RcptState::kPending || state == RcptState::kAccepted) {
+          mark.reply = slot->rcpt_reply(i).empty() ? last_reply : slot->rcpt_reply(i);
+        }
+      }
+    }
+    if ((state == RcptState::kDeferred) && last_reply.empty()) last_reply = slot->rcpt_reply(i);
+  }
+  meta.last_reply = last_reply;
+  if (kind == OutcomeKind::kFailed && meta.reason.empty()) {
+    if (deferred > 0 && !slot->unparsable) {
+      std::snprintf(slot->reason_text, sizeof(slot->reason_text),
+                    "gave up after %u attempts: %.*s", meta.attempts, static_cast<int>(last_reply.size()),
+                    last_reply.data());
+    } else {
+      std::snprintf(slot->reason_text, sizeof(slot->reason_text), "%u recipient(s) refused: %.*s", failed,
+                    static_cast<int>(last_reply.size()), last_reply.data());
+    }
+    meta.reason = slot->reason_text;
+  }
+  const size_t meta_bytes = format_message_meta(meta, slot->stream.get(), MessageSlot::kStreamBytes);
+  if (meta_bytes == 0) {
+    fmt::print(stderr, "ringmail: worker {}: meta record for {} does not fit; left in active/\n", id_,
+               slot->id());
+    on_finished(slot, OutcomeKind::kStuck, 0);
+    return;
+  }
+  std::snprintf(slot->tmp_name, sizeof(slot->tmp_name), ".%s.tmp", slot->ref.id);
+  const unsigned meta_file = slot->index * 2 + 1;
+  const int dest_fd = kind == OutcomeKind::kDeferred ? spool_.deferred_fd : spool_.failed_fd;
+
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_openat_direct(sqe, spool_.meta_fd, slot->tmp_name, O_WRONLY | O_CREAT | O_TRUNC, 0600,
+                              meta_file);
+  sqe->flags |= IOSQE_IO_LINK;
+  set_completion(sqe, nullptr);
+  sqe = ring_.sqe();
+  io_uring_prep_write(sqe, static_cast<int>(meta_file), slot->stream.get(), static_cast<unsigned>(meta_bytes), 0);
+  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+  set_completion(sqe, nullptr);
+  sqe = ring_.sqe();
+  io_uring_prep_fsync(sqe, static_cast<int>(meta_file), IORING_FSYNC_DATASYNC);
+  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+  set_completion(sqe, nullptr);
+  sqe = ring_.sqe();
+  io_uring_prep_close_direct(sqe, meta_file);
+  sqe->flags |= IOSQE_IO_LINK;
+  set_completion(sqe, nullptr);
+  sqe = ring_.sqe();
+  io_uring_prep_renameat(sqe, spool_.meta_fd, slot->tmp_name, spool_.meta_fd, slot->ref.id, 0);
+  sqe->flags |= IOSQE_IO_LINK;
+  set_completion(sqe, nullptr);
+  sqe = ring_.sqe();
+  io_uring_prep_renameat(sqe, spool_.active_fd, slot->ref.id, dest_fd, slot->ref.id, 0);
+  set_completion(sqe, &slot->finish_c);
+  slot->finish_kind = kind;
+  slot->finish_next_unix = next_unix;
+}
+
+void MessageSlot::on_finish(int res, uint32_t) {
+  OutcomeKind kind = finish_kind;
+  if (res < 0) {
+    if (kind == OutcomeKind::kDelivered && ref.has_meta && res != -ECANCELED) {
+      // The message file is gone; only its meta could not be removed.
+      fmt::print(stderr, "ringmail: worker {}: cannot remove meta/{}: {} (removed at next start)\n",
+                 worker->id(), ref.id, std::strerror(-res));
+    } else {
+      fmt::print(stderr, "ringmail: worker {}: cannot move active/{} to its next state: {}; left in active/\n",
+                 worker->id(), ref.id, std::strerror(-res));
+      kind = OutcomeKind::kStuck;
+    }
+  }
+  worker->on_finished(this, kind, finish_next_unix);
+}
+
+}  // namespace ringmail

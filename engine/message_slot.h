@@ -1,0 +1,136 @@
+// engine/message_slot.h — one message in flight on a worker: its file
+// buffers, parsed envelope, meta record and per-recipient state for the
+// current attempt. Slots are allocated once when the worker starts (a fixed
+// pool); a message borrows one from load to its final spool transition.
+//
+// Owned by one worker thread; never shared. Views in |envelope| point into
+// |head|, views in |meta| into |meta_text| or |reply_arena|: none of these
+// buffers move while the slot is in use.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "engine/uring.h"
+#include "engine/work_item.h"
+#include "queue/envelope.h"
+#include "queue/message_meta.h"
+
+namespace ringmail {
+
+class Worker;
+class SmtpConnection;
+
+// RcptState is a recipient's state in the current attempt.
+enum class RcptState : uint8_t {
+  kSkip,      // done or failed in an earlier attempt (listed in the meta file)
+  kPending,   // not yet answered
+  kAccepted,  // RCPT got 2xx; waiting for the end-of-data reply
+  kDone,      // end of data got 2xx
+  kFailed,    // a 5xx for it (RCPT, MAIL, DATA or end of data)
+  kDeferred,  // a 4xx or a connection failure
+};
+
+class MessageSlot {
+ public:
+  static constexpr size_t kHeadBytes = kMaxHeadBytes;  // first read of the file
+  static constexpr size_t kStreamBytes = 64 * 1024;    // later body chunks
+  static constexpr size_t kMetaBytes = kMaxMetaBytes;
+  static constexpr size_t kReplyArenaBytes = 16 * 1024;
+
+  enum class Phase : uint8_t {
+    kFree,
+    kLoading,    // meta and head reads in flight
+    kReady,      // parsed; waiting in the worker's ready queue for a connection
+    kSending,    // on a connection
+    kFinishing,  // final spool operation in flight
+  };
+
+  MessageSlot(Worker* worker, uint32_t index);
+
+  // Identity and life cycle.
+  Worker* worker;
+  uint32_t index;  // also selects fixed-file slots 2*index (message) and 2*index+1 (meta)
+  Phase phase = Phase::kFree;
+  MessageRef ref{};
+  uint64_t started_ns = 0;
+
+  // File contents. |head| holds the first head_len bytes of the file; when
+  // the file is larger, |stream| holds [stream_offset, stream_offset+stream_len).
+  std::unique_ptr<char[]> head;
+  uint32_t head_len = 0;
+  bool whole_file = false;  // head holds the entire file
+  uint64_t file_end = 0;    // known end of file (valid once whole_file or eof_seen)
+  bool eof_seen = false;
+  std::unique_ptr<char[]> stream;
+  uint64_t stream_offset = 0;
+  uint32_t stream_len = 0;
+  bool stream_read_pending = false;
+  std::unique_ptr<char[]> meta_text;
+  uint32_t meta_len = 0;
+
+  // Parsed state.
+  Envelope envelope;
+  MessageMeta meta;
+  std::array<RcptState, kMaxRecipients> rcpt_state{};
+  std::array<uint16_t, kMaxRecipients> rcpt_reply_offset{};  // into reply_arena
+  std::array<uint16_t, kMaxRecipients> rcpt_reply_length{};
+  std::unique_ptr<char[]> reply_arena;
+  uint32_t reply_arena_used = 0;
+  char message_reply[512] = {0};  // why the message as a whole was deferred/failed
+  uint32_t attempt_pending = 0;   // recipients still kPending or kAccepted
+
+  // The connection carrying it (kSending), and its transaction progress.
+  SmtpConnection* connection = nullptr;
+  bool mail_rejected = false;  // MAIL got a non-2xx: ignore the RCPT/DATA replies that follow
+  uint32_t accepted = 0;       // RCPTs accepted in this transaction
+  uint32_t expect_refs = 0;    // replies still expected for it on the connection
+
+  // Why the engine could not parse it (it goes to failed/ untouched).
+  bool unparsable = false;
+  char reason_text[640] = {0};
+  // The final transition in flight.
+  char tmp_name[kMessageIdMax + 8] = {0};
+  OutcomeKind finish_kind = OutcomeKind::kDelivered;
+  int64_t finish_next_unix = 0;
+
+  // I/O results of the load chains.
+  int open_result = 0;
+  int meta_open_result = 0;
+  int meta_read_result = 0;
+  bool head_read_done = false;
+  bool meta_read_done = false;
+
+  void on_meta_open(int res, uint32_t flags);
+  void on_meta_read(int res, uint32_t flags);
+  void on_open(int res, uint32_t flags);
+  void on_head_read(int res, uint32_t flags);
+  void on_stream_open(int res, uint32_t flags);
+  void on_stream_read(int res, uint32_t flags);
+  void on_finish(int res, uint32_t flags);
+
+  MemberCompletion<MessageSlot, &MessageSlot::on_meta_open> meta_open_done{this};
+  MemberCompletion<MessageSlot, &MessageSlot::on_meta_read> meta_read_done_c{this};
+  MemberCompletion<MessageSlot, &MessageSlot::on_open> open_done{this};
+  MemberCompletion<MessageSlot, &MessageSlot::on_head_read> head_read_c{this};
+  MemberCompletion<MessageSlot, &MessageSlot::on_stream_open> stream_open_c{this};
+  MemberCompletion<MessageSlot, &MessageSlot::on_stream_read> stream_read_c{this};
+  MemberCompletion<MessageSlot, &MessageSlot::on_finish> finish_c{this};
+
+  // Per-attempt bookkeeping.
+  void reset();
+  // keep_reply copies |reply| for recipient |i| into the arena (truncated
+  // when the arena is full) so it outlives the receive buffer.
+  void keep_rcpt_reply(uint32_t i, std::string_view reply);
+  std::string_view rcpt_reply(uint32_t i) const;
+  // resolve moves recipient |i| from pending/accepted to |state|.
+  void resolve(uint32_t i, RcptState state, std::string_view reply);
+  // resolve_all_unresolved applies |state| to every pending/accepted recipient.
+  void resolve_all_unresolved(RcptState state, std::string_view reply);
+  void set_message_reply(std::string_view reply);
+  const char* id() const { return ref.id; }
+};
+
+}  // namespace ringmail

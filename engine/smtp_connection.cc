@@ -1,0 +1,688 @@
+// engine/smtp_connection.cc — see smtp_connection.h. Reading order: open and
+// connect, then the reply dispatcher (one handler per command), then the
+// emitters that write commands and bodies, then closing.
+#include "engine/smtp_connection.h"
+
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "engine/message_slot.h"
+#include "engine/smtp_reply.h"
+#include "engine/worker.h"
+
+namespace ringmail {
+namespace {
+
+void set_timeout(__kernel_timespec& ts, uint32_t timeout_ms) {
+  ts.tv_sec = timeout_ms / 1000;
+  ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000;
+}
+
+// link_timeout queues a linked timeout for the SQE just queued before it.
+// Its own completion (user_data 0) is dropped.
+void link_timeout(Ring& ring, io_uring_sqe* op, __kernel_timespec* ts) {
+  op->flags |= IOSQE_IO_LINK;
+  io_uring_sqe* timeout = ring.sqe();
+  io_uring_prep_link_timeout(timeout, ts, 0);
+  set_completion(timeout, nullptr);
+}
+
+std::string_view trim_crlf(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  return text;
+}
+
+// reply_summary is the reply as one line: "550 5.1.1 <x>: User unknown"
+// (the last line of a multi-line reply, which carries the verdict).
+std::string reply_summary(const SmtpReply& reply) {
+  std::string_view raw = trim_crlf(reply.raw);
+  const size_t last = raw.rfind('\n');
+  if (last != std::string_view::npos) raw.remove_prefix(last + 1);
+  return std::string(trim_crlf(raw));
+}
+
+}  // namespace
+
+SmtpConnection::SmtpConnection(Worker* worker, uint32_t index)
+    : worker_(worker),
+      index_(index),
+      expect_(new Expectation[kMaxExpectations]),
+      in_(new char[kInBytes]),
+      out_(new char[kOutBytes]) {}
+
+const char* SmtpConnection::state_name() const {
+  switch (state_) {
+    case State::kClosed: return "closed";
+    case State::kConnecting: return "connecting";
+    case State::kGreeting: return "greeting";
+    case State::kHello: return "hello";
+    case State::kReady: return "ready";
+    case State::kQuitting: return "quitting";
+    case State::kClosing: return "closing";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------
+// Opening: socket, then connect to each relay address in turn.
+
+void SmtpConnection::open() {
+  assert(state_ == State::kClosed);
+  state_ = State::kConnecting;
+  addresses_tried_ = 0;
+  address_index_ = worker_->preferred_address();
+  connect_errors_.clear();
+  last_error_.clear();
+  caps_ = EhloCapabilities{};
+  messages_started_ = 0;
+  messages_in_flight_ = 0;
+  closing_requested_ = false;
+  quit_sent_ = false;
+  need_rset_ = false;
+  tx_ = body_ = nullptr;
+  expect_head_ = expect_count_ = 0;
+  in_len_ = out_len_ = send_in_flight_ = 0;
+  recv_armed_ = false;
+  start_socket();
+}
+
+void SmtpConnection::start_socket() {
+  const RelayAddress& address = worker_->relay().addresses[address_index_];
+  const RelayTarget& relay = worker_->relay();
+  peer_name_ = fmt::format("{}[{}]:{}", relay.host, address.text, relay.port);
+  io_uring_sqe* sqe = worker_->ring().sqe();
+  io_uring_prep_socket(sqe, address.address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP, 0);
+  set_completion(sqe, &socket_c_);
+  ++ops_in_flight_;
+}
+
+void SmtpConnection::on_socket(int res, uint32_t) {
+  --ops_in_flight_;
+  if (res < 0) {
+    connect_failed(fmt::format("cannot create a socket: {}", std::strerror(-res)));
+    return;
+  }
+  fd_ = res;
+  // Commands and replies are small and latency-bound: never wait for Nagle.
+  const int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  const RelayAddress& address = worker_->relay().addresses[address_index_];
+  io_uring_sqe* sqe = worker_->ring().sqe();
+  io_uring_prep_connect(sqe, fd_, reinterpret_cast<const sockaddr*>(&address.address), address.length);
+  set_completion(sqe, &connect_c_);
+  set_timeout(connect_ts_, worker_->config().smtp.connect_timeout_ms);
+  link_timeout(worker_->ring(), sqe, &connect_ts_);
+  ++ops_in_flight_;
+}
+
+void SmtpConnection::on_connect(int res, uint32_t) {
+  --ops_in_flight_;
+  if (closing_requested_) {
+    op_done();
+    return;
+  }
+  if (res < 0) {
+    const std::string why =
+        res == -ECANCELED
+            ? fmt::format("timed out after {} ms", worker_->config().smtp.connect_timeout_ms)
+            : std::string(std::strerror(-res));
+    // Close this socket synchronously-free through the ring, then move on.
+    io_uring_sqe* sqe = worker_->ring().sqe();
+    io_uring_prep_close(sqe, fd_);
+    set_completion(sqe, nullptr);
+    fd_ = -1;
+    connect_failed(why);
+    return;
+  }
+  worker_->note_good_address(address_index_);
+  state_ = State::kGreeting;
+  push_expect(Expect::kGreeting, nullptr, 0);
+  arm_recv();
+}
+
+void SmtpConnection::connect_failed(std::string_view why) {
+  if (!connect_errors_.empty()) connect_errors_ += "; ";
+  connect_errors_ += fmt::format("connect to {}: {}", peer_name_, why);
+  ++addresses_tried_;
+  const size_t count = worker_->relay().addresses.size();
+  if (addresses_tried_ < count) {
+    address_index_ = (address_index_ + 1) % count;
+    start_socket();
+    return;
+  }
+  last_error_ = connect_errors_;
+  state_ = State::kClosed;
+  worker_->on_connection_closed(this, /*was_ready=*/false);
+}
+
+// ---------------------------------------------------------------------------
+// Replies: parse what arrived, match each reply to the oldest expectation.
+
+void SmtpConnection::arm_recv() {
+  if (recv_armed_ || fd_ < 0 || closing_requested_ || expect_count_ == 0) return;
+  io_uring_sqe* sqe = worker_->ring().sqe();
+  io_uring_prep_recv(sqe, fd_, in_.get() + in_len_, kInBytes - in_len_, 0);
+  set_completion(sqe, &recv_c_);
+  const Expect front = expect_[expect_head_].kind;
+  const auto& smtp = worker_->config().smtp;
+  set_timeout(recv_ts_, front == Expect::kDataEnd ? smtp.data_timeout_ms : smtp.reply_timeout_ms);
+  link_timeout(worker_->ring(), sqe, &recv_ts_);
+  recv_armed_ = true;
+  ++ops_in_flight_;
+}
+
+void SmtpConnection::on_recv(int res, uint32_t) {
+  --ops_in_flight_;
+  recv_armed_ = false;
+  if (closing_requested_) {
+    op_done();
+    return;
+  }
+  if (res <= 0) {
+    if (res == 0 && quit_sent_) {
+      begin_close();
+      return;
+    }
+    if (res == 0) {
+      fail(fmt::format("lost connection with {} while waiting for a reply", peer_name_));
+    } else if (res == -ECANCELED) {
+      const Expect front = expect_[expect_head_].kind;
+      fail(fmt::format("timeout waiting for the {} reply from {}",
+                       front == Expect::kDataEnd ? "end-of-data" : "next", peer_name_));
+    } else {
+      fail(fmt::format("receive from {} failed: {}", peer_name_, std::strerror(-res)));
+    }
+    return;
+  }
+  in_len_ += static_cast<size_t>(res);
+  handle_replies();
+}
+
+void SmtpConnection::handle_replies() {
+  size_t offset = 0;
+  while (offset < in_len_ && !closing_requested_) {
+    SmtpReply reply;
+    size_t consumed = 0;
+    const char* error = nullptr;
+    const ReplyParse parse = parse_reply(in_.get() + offset, in_len_ - offset, reply, consumed, error);
+    if (parse == ReplyParse::kIncomplete) break;
+    if (parse == ReplyParse::kMalformed) {
+      fail(fmt::format("malformed reply from {}: {}", peer_name_, error));
+      return;
+    }
+    offset += consumed;
+    if (expect_count_ == 0) {
+      fail(fmt::format("unexpected reply from {}: {}", peer_name_, reply_summary(reply)));
+      return;
+    }
+    const Expectation expect = expect_[expect_head_];
+    expect_head_ = (expect_head_ + 1) % kMaxExpectations;
+    --expect_count_;
+    if (expect.slot != nullptr) --expect.slot->expect_refs;
+    on_reply(expect, reply);
+  }
+  if (closing_requested_) return;
+  if (offset > 0) {
+    std::memmove(in_.get(), in_.get() + offset, in_len_ - offset);
+    in_len_ -= offset;
+  }
+  pump();
+  arm_recv();
+}
+
+void SmtpConnection::on_reply(const Expectation& expect, const SmtpReply& reply) {
+  switch (expect.kind) {
+    case Expect::kGreeting:
+    case Expect::kEhlo:
+    case Expect::kHelo:
+      on_hello_reply(expect, reply,
+                     decide(expect.kind == Expect::kGreeting ? SmtpStage::kGreeting
+                            : expect.kind == Expect::kEhlo   ? SmtpStage::kEhlo
+                                                             : SmtpStage::kHelo,
+                            reply.code));
+      return;
+    case Expect::kMail:
+      on_mail_reply(expect.slot, reply, decide(SmtpStage::kMail, reply.code));
+      return;
+    case Expect::kRcpt:
+      on_rcpt_reply(expect.slot, expect.rcpt, reply, decide(SmtpStage::kRcpt, reply.code));
+      return;
+    case Expect::kData:
+      on_data_reply(expect.slot, reply, decide(SmtpStage::kData, reply.code));
+      return;
+    case Expect::kDataEnd:
+      on_data_end_reply(expect.slot, reply, decide(SmtpStage::kDataEnd, reply.code));
+      return;
+    case Expect::kRset:
+      if (decide(SmtpStage::kRset, reply.code).verdict != Verdict::kProceed) {
+        fail(fmt::format("{} answered RSET with: {}", peer_name_, reply_summary(reply)));
+      }
+      return;
+    case Expect::kQuit:
+      begin_close();
+      return;
+  }
+}
+
+void SmtpConnection::on_hello_reply(const Expectation& expect, const SmtpReply& reply,
+                                    Decision decision) {
+  if (decision.verdict == Verdict::kFallback) {
+    // EHLO refused: the server speaks plain SMTP. Greet with HELO instead.
+    const std::string helo = fmt::format("HELO {}\r\n", worker_->helo_name());
+    emit_command(helo, Expect::kHelo, nullptr, 0);
+    flush();
+    return;
+  }
+  if (decision.verdict != Verdict::kProceed) {
+    const char* what = expect.kind == Expect::kGreeting ? "greeted us with" : "rejected our greeting:";
+    fail(fmt::format("{} {} {}", peer_name_, what, reply_summary(reply)));
+    return;
+  }
+  if (expect.kind == Expect::kGreeting) {
+    const std::string ehlo = fmt::format("EHLO {}\r\n", worker_->helo_name());
+    state_ = State::kHello;
+    emit_command(ehlo, Expect::kEhlo, nullptr, 0);
+    flush();
+    return;
+  }
+  caps_ = expect.kind == Expect::kEhlo ? parse_ehlo_capabilities(reply) : EhloCapabilities{};
+  state_ = State::kReady;
+  idle_since_ns_ = worker_->now_ns();
+  worker_->on_connection_ready(this);
+}
+
+void SmtpConnection::on_mail_reply(MessageSlot* slot, const SmtpReply& reply, Decision decision) {
+  if (decision.scope == Scope::kConnection) {
+    fail(fmt::format("{} answered MAIL FROM with: {}", peer_name_, reply_summary(reply)));
+    return;
+  }
+  if (decision.verdict != Verdict::kProceed) {
+    // The whole message is refused; the RCPT and DATA replies that were
+    // pipelined behind MAIL are answers to a transaction that never began.
+    slot->mail_rejected = true;
+    const std::string why = reply_summary(reply);
+    slot->set_message_reply(why);
+    slot->resolve_all_unresolved(
+        decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred, why);
+    if (tx_ == slot && tx_stage_ != TxStage::kWait354) end_transaction(slot);
+  }
+  maybe_release(slot);
+}
+
+void SmtpConnection::on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpReply& reply,
+                                   Decision decision) {
+  if (!slot->mail_rejected) {
+    if (decision.scope == Scope::kConnection) {
+      fail(fmt::format("{} answered RCPT TO with: {}", peer_name_, reply_summary(reply)));
+      return;
+    }
+    if (decision.verdict == Verdict::kProceed) {
+      slot->rcpt_state[rcpt] = RcptState::kAccepted;
+      ++slot->accepted;
+    } else {
+      slot->resolve(rcpt, decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred,
+                    reply_summary(reply));
+    }
+  }
+  maybe_release(slot);
+}
+
+void SmtpConnection::on_data_reply(MessageSlot* slot, const SmtpReply& reply, Decision decision) {
+  const bool nothing_to_send = slot->mail_rejected || slot->accepted == 0;
+  if (tx_ == slot) tx_ = nullptr;
+  if (nothing_to_send) {
+    // Every recipient was refused. A server that still says 354 gets an
+    // empty message ended at once; either way the transaction is reset.
+    need_rset_ = true;
+    if (reply.code == 354) {
+      body_ = slot;
+      body_empty_ = true;
+    }
+    maybe_release(slot);
+    return;
+  }
+  if (decision.scope == Scope::kConnection) {
+    fail(fmt::format("{} answered DATA with: {}", peer_name_, reply_summary(reply)));
+    return;
+  }
+  if (decision.verdict != Verdict::kProceed) {
+    const std::string why = reply_summary(reply);
+    slot->set_message_reply(why);
+    slot->resolve_all_unresolved(
+        decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred, why);
+    need_rset_ = true;
+    maybe_release(slot);
+    return;
+  }
+  body_ = slot;
+  body_empty_ = false;
+  body_cursor_ = slot->envelope.body_offset;
+  encoder_.reset();
+}
+
+void SmtpConnection::on_data_end_reply(MessageSlot* slot, const SmtpReply& reply, Decision decision) {
+  if (slot->mail_rejected || slot->accepted == 0) {
+    maybe_release(slot);  // the "." after an unwanted 354: nothing to learn
+    return;
+  }
+  if (decision.scope == Scope::kConnection) {
+    fail(fmt::format("{} answered end of data with: {}", peer_name_, reply_summary(reply)));
+    return;
+  }
+  const std::string why = reply_summary(reply);
+  const RcptState state = decision.verdict == Verdict::kProceed ? RcptState::kDone
+                          : decision.verdict == Verdict::kFail  ? RcptState::kFailed
+                                                                : RcptState::kDeferred;
+  if (state != RcptState::kDone) slot->set_message_reply(why);
+  slot->resolve_all_unresolved(state, why);
+  maybe_release(slot);
+}
+
+// ---------------------------------------------------------------------------
+// Emitters: write commands and bodies into out_, within the limits.
+
+bool SmtpConnection::can_take_message() const {
+  return state_ == State::kReady && !closing_requested_ && !quit_sent_ && tx_ == nullptr &&
+         messages_in_flight_ < kMaxMessagesInFlight &&
+         messages_started_ < worker_->config().relay.max_messages_per_connection &&
+         (caps_.pipelining || messages_in_flight_ == 0);
+}
+
+void SmtpConnection::take_message(MessageSlot* slot) {
+  assert(can_take_message());
+  slot->connection = this;
+  slot->mail_rejected = false;
+  slot->accepted = 0;
+  tx_ = slot;
+  tx_stage_ = TxStage::kMail;
+  tx_next_rcpt_ = 0;
+  ++messages_started_;
+  ++messages_in_flight_;
+  pump();
+}
+
+bool SmtpConnection::can_emit_command() const {
+  // Without PIPELINING, one command at a time: only when nothing is unanswered.
+  if (expect_count_ >= kMaxExpectations - 1) return false;
+  return caps_.pipelining || expect_count_ == 0;
+}
+
+void SmtpConnection::push_expect(Expect kind, MessageSlot* slot, uint16_t rcpt) {
+  assert(expect_count_ < kMaxExpectations);
+  expect_[(expect_head_ + expect_count_) % kMaxExpectations] = Expectation{slot, rcpt, kind};
+  ++expect_count_;
+  if (slot != nullptr) ++slot->expect_refs;
+}
+
+bool SmtpConnection::emit_command(std::string_view text, Expect kind, MessageSlot* slot, uint16_t rcpt) {
+  if (text.size() > out_room()) return false;
+  std::memcpy(out_.get() + out_len_, text.data(), text.size());
+  out_len_ += text.size();
+  push_expect(kind, slot, rcpt);
+  return true;
+}
+
+void SmtpConnection::pump() {
+  if (state_ != State::kReady || closing_requested_) return;
+  if (body_ != nullptr) emit_body();
+  if (body_ == nullptr) {
+    if (need_rset_ && can_emit_command() && emit_command("RSET\r\n", Expect::kRset, nullptr, 0)) {
+      need_rset_ = false;
+    }
+    if (!need_rset_ && tx_ != nullptr) emit_transaction();
+  }
+  flush();
+}
+
+void SmtpConnection::emit_transaction() {
+  MessageSlot* slot = tx_;
+  char line[600];
+  while (tx_ == slot && tx_stage_ != TxStage::kWait354 && can_emit_command()) {
+    if (tx_stage_ == TxStage::kMail) {
+      std::string_view sender = slot->envelope.sender;
+      int n;
+      if (caps_.size && slot->whole_file) {
+        n = std::snprintf(line, sizeof(line), "MAIL FROM:<%.*s> SIZE=%u\r\n", static_cast<int>(sender.size()),
+                          sender.data(), slot->head_len - slot->envelope.body_offset);
+      } else {
+        n = std::snprintf(line, sizeof(line), "MAIL FROM:<%.*s>\r\n", static_cast<int>(sender.size()),
+                          sender.data());
+      }
+      if (!emit_command(std::string_view(line, n), Expect::kMail, slot, 0)) return;
+      tx_stage_ = TxStage::kRcpt;
+    } else if (tx_stage_ == TxStage::kRcpt) {
+      while (tx_next_rcpt_ < slot->envelope.recipient_count &&
+             slot->rcpt_state[tx_next_rcpt_] != RcptState::kPending) {
+        ++tx_next_rcpt_;
+      }
+      if (tx_next_rcpt_ == slot->envelope.recipient_count) {
+        tx_stage_ = TxStage::kData;
+        continue;
+      }
+      std::string_view rcpt = slot->envelope.recipients[tx_next_rcpt_];
+      const int n = std::snprintf(line, sizeof(line), "RCPT TO:<%.*s>\r\n", static_cast<int>(rcpt.size()),
+                                  rcpt.data());
+      if (!emit_command(std::string_view(line, n), Expect::kRcpt, slot, tx_next_rcpt_)) return;
+      ++tx_next_rcpt_;
+    } else {  // kData
+      if (slot->mail_rejected) {
+        end_transaction(slot);  // MAIL refused (we were not pipelining): no DATA
+        return;
+      }
+      if (!caps_.pipelining && slot->accepted == 0) {
+        need_rset_ = true;  // every RCPT refused, one at a time: no DATA
+        end_transaction(slot);
+        return;
+      }
+      if (!emit_command("DATA\r\n", Expect::kData, slot, 0)) return;
+      tx_stage_ = TxStage::kWait354;  // nothing more may be sent before the 354
+    }
+  }
+}
+
+void SmtpConnection::end_transaction(MessageSlot* slot) {
+  if (tx_ == slot) tx_ = nullptr;
+  maybe_release(slot);
+}
+
+void SmtpConnection::emit_body() {
+  MessageSlot* slot = body_;
+  constexpr size_t kFinishRoom = BodyEncoder::kMaxFinishBytes;
+  if (body_empty_) {
+    if (out_room() < 3) return;
+    std::memcpy(out_.get() + out_len_, ".\r\n", 3);
+    out_len_ += 3;
+    push_expect(Expect::kDataEnd, slot, 0);
+    body_ = nullptr;
+    body_empty_ = false;
+    return;
+  }
+  while (out_room() > kFinishRoom + 16) {
+    // Where is the next byte to send? Skip ranges (stripped Bcc) first.
+    const Envelope& env = slot->envelope;
+    bool skipped = false;
+    uint64_t piece_end = UINT64_MAX;
+    for (uint32_t i = 0; i < env.skip_count; ++i) {
+      if (body_cursor_ >= env.skip[i].begin && body_cursor_ < env.skip[i].end) {
+        body_cursor_ = env.skip[i].end;
+        skipped = true;
+        break;
+      }
+      if (env.skip[i].begin > body_cursor_) piece_end = std::min<uint64_t>(piece_end, env.skip[i].begin);
+    }
+    if (skipped) continue;
+
+    const char* src = nullptr;
+    uint64_t available = 0;
+    if (body_cursor_ < slot->head_len) {
+      src = slot->head.get() + body_cursor_;
+      available = slot->head_len - body_cursor_;
+    } else if ((slot->whole_file || slot->eof_seen) && body_cursor_ >= slot->file_end) {
+      // All of the file is out: end the data.
+      out_len_ += encoder_.finish(out_.get() + out_len_, out_room());
+      push_expect(Expect::kDataEnd, slot, 0);
+      body_ = nullptr;
+      return;
+    } else if (body_cursor_ >= slot->stream_offset &&
+               body_cursor_ < slot->stream_offset + slot->stream_len) {
+      src = slot->stream.get() + (body_cursor_ - slot->stream_offset);
+      available = slot->stream_offset + slot->stream_len - body_cursor_;
+    } else {
+      // The next bytes are not in memory: read them, come back when they are.
+      worker_->read_body_chunk(slot, body_cursor_);
+      return;
+    }
+    if (piece_end != UINT64_MAX) available = std::min<uint64_t>(available, piece_end - body_cursor_);
+    const size_t fit = (out_room() - kFinishRoom) / 2;  // worst case doubles
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(available, fit));
+    size_t used = 0, produced = 0;
+    encoder_.encode(src, take, out_.get() + out_len_, out_room() - kFinishRoom, used, produced);
+    body_cursor_ += used;
+    out_len_ += produced;
+    if (used == 0) return;
+  }
+}
+
+// body_chunk_arrived is called by the worker when a read for |slot| lands.
+void SmtpConnection::body_chunk_arrived(MessageSlot* slot) {
+  if (body_ == slot) pump();
+}
+
+void SmtpConnection::maybe_release(MessageSlot* slot) {
+  if (slot == nullptr || slot->connection != this) return;
+  if (tx_ == slot || body_ == slot) return;
+  if (slot->expect_refs > 0) return;
+  slot->connection = nullptr;
+  --messages_in_flight_;
+  if (messages_in_flight_ == 0) idle_since_ns_ = worker_->now_ns();
+  worker_->on_attempt_done(slot);
+}
+
+// ---------------------------------------------------------------------------
+// Sending.
+
+void SmtpConnection::flush() {
+  if (send_in_flight_ > 0 || out_len_ == 0 || fd_ < 0 || closing_requested_) return;
+  io_uring_sqe* sqe = worker_->ring().sqe();
+  io_uring_prep_send(sqe, fd_, out_.get(), out_len_, MSG_NOSIGNAL);
+  set_completion(sqe, &send_c_);
+  set_timeout(send_ts_, worker_->config().smtp.data_timeout_ms);
+  link_timeout(worker_->ring(), sqe, &send_ts_);
+  send_in_flight_ = out_len_;
+  ++ops_in_flight_;
+  arm_recv();
+}
+
+void SmtpConnection::on_send(int res, uint32_t) {
+  --ops_in_flight_;
+  send_in_flight_ = 0;
+  if (closing_requested_) {
+    op_done();
+    return;
+  }
+  if (res < 0) {
+    fail(res == -ECANCELED ? fmt::format("timeout sending to {}", peer_name_)
+                           : fmt::format("send to {} failed: {}", peer_name_, std::strerror(-res)));
+    return;
+  }
+  const size_t sent = static_cast<size_t>(res);
+  std::memmove(out_.get(), out_.get() + sent, out_len_ - sent);
+  out_len_ -= sent;
+  pump();
+}
+
+// ---------------------------------------------------------------------------
+// Ending: QUIT, failures, closing.
+
+void SmtpConnection::quit() {
+  if (state_ != State::kReady || messages_in_flight_ > 0 || closing_requested_ || quit_sent_) return;
+  state_ = State::kQuitting;
+  quit_sent_ = true;
+  // QUIT is sent whatever PIPELINING says: nothing else is outstanding.
+  emit_command("QUIT\r\n", Expect::kQuit, nullptr, 0);
+  flush();
+  arm_recv();
+}
+
+void SmtpConnection::abort(std::string_view reason) { fail(reason); }
+
+void SmtpConnection::fail(std::string_view reason) {
+  if (closing_requested_) return;
+  last_error_ = std::string(reason);
+  // Everything unresolved on this connection is deferred; each slot goes
+  // back to the worker once.
+  MessageSlot* carried[kMaxMessagesInFlight + 2] = {};
+  uint32_t carried_count = 0;
+  auto add = [&](MessageSlot* slot) {
+    if (slot == nullptr || slot->connection != this) return;
+    for (uint32_t i = 0; i < carried_count; ++i) if (carried[i] == slot) return;
+    if (carried_count < kMaxMessagesInFlight + 2) carried[carried_count++] = slot;
+  };
+  add(tx_);
+  add(body_);
+  for (uint32_t i = 0; i < expect_count_; ++i) add(expect_[(expect_head_ + i) % kMaxExpectations].slot);
+  tx_ = body_ = nullptr;
+  expect_count_ = 0;
+  for (uint32_t i = 0; i < carried_count; ++i) carried[i]->expect_refs = 0;
+  ready_before_close_ = state_ == State::kReady || state_ == State::kQuitting;
+  closing_requested_ = true;
+  state_ = State::kClosing;
+  for (uint32_t i = 0; i < carried_count; ++i) {
+    carried[i]->set_message_reply(reason);
+    carried[i]->resolve_all_unresolved(RcptState::kDeferred, reason);
+    maybe_release(carried[i]);
+  }
+  start_close_io();
+}
+
+void SmtpConnection::begin_close() {
+  if (closing_requested_) return;
+  ready_before_close_ = state_ == State::kReady || state_ == State::kQuitting;
+  closing_requested_ = true;
+  state_ = State::kClosing;
+  start_close_io();
+}
+
+void SmtpConnection::start_close_io() {
+  if (fd_ >= 0 && ops_in_flight_ > 0) {
+    // Wake any receive or send still pending on the socket.
+    io_uring_sqe* sqe = worker_->ring().sqe();
+    io_uring_prep_shutdown(sqe, fd_, SHUT_RDWR);
+    set_completion(sqe, &shutdown_c_);
+    ++ops_in_flight_;
+    return;
+  }
+  op_done();
+}
+
+void SmtpConnection::on_shutdown(int, uint32_t) {
+  --ops_in_flight_;
+  op_done();
+}
+
+void SmtpConnection::op_done() {
+  if (!closing_requested_ || ops_in_flight_ > 0) return;
+  if (fd_ >= 0) {
+    io_uring_sqe* sqe = worker_->ring().sqe();
+    io_uring_prep_close(sqe, fd_);
+    set_completion(sqe, &close_c_);
+    fd_ = -1;
+    ++ops_in_flight_;
+    return;
+  }
+  state_ = State::kClosed;
+  worker_->on_connection_closed(this, ready_before_close_);
+}
+
+void SmtpConnection::on_close(int, uint32_t) {
+  --ops_in_flight_;
+  op_done();
+}
+
+}  // namespace ringmail

@@ -1,0 +1,243 @@
+// engine/worker.cc — see worker.h. The loop: take messages from the inbox
+// into free slots, match ready messages to connections, submit, wait,
+// dispatch completions; repeat until stopped and empty.
+#include "engine/worker.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ringmail {
+namespace {
+
+// A connection with nothing to carry for this long says QUIT (Postfix's
+// smtp_connection_cache_time_limit is 2 s).
+constexpr uint64_t kIdleQuitNs = 2'000'000'000ull;
+constexpr int kTickMs = 250;
+
+}  // namespace
+
+Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
+               const RelayTarget& relay, const SpoolDirs& spool, WorkerChannel& channel,
+               ReportSink& reports)
+    : id_(id),
+      cpu_(cpu),
+      config_(config),
+      relay_(relay),
+      spool_(spool),
+      channel_(channel),
+      reports_(reports),
+      retry_(config.retry.schedule, config.retry.max_age) {
+  // Two messages in flight per connection (one in DATA, the next one's
+  // commands pipelined behind it), plus a few loading.
+  const uint32_t slot_count = max_connections * SmtpConnection::kMaxMessagesInFlight + 4;
+  for (uint32_t i = 0; i < slot_count; ++i) {
+    slots_.push_back(std::make_unique<MessageSlot>(this, i));
+    free_slots_.push_back(slots_.back().get());
+  }
+  ready_.resize(slot_count);
+  for (uint32_t i = 0; i < max_connections; ++i) {
+    connections_.push_back(std::make_unique<SmtpConnection>(this, i));
+  }
+  pending_reports_.reserve(slot_count);
+}
+
+Worker::~Worker() = default;
+
+uint64_t Worker::now_ns() const {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+bool Worker::run(std::string& error) {
+  if (config_.engine.pin_threads) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu_, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);  // best effort
+  }
+  char name[16];
+  std::snprintf(name, sizeof(name), "ringmail-w%u", id_);
+  pthread_setname_np(pthread_self(), name);
+
+  // The ring is created here, on the thread that will submit to it.
+  if (!ring_.init(4096, error)) return false;
+  // Fixed-file table: two entries per slot (message file, meta file).
+  const int rc = io_uring_register_files_sparse(ring_.raw(), static_cast<unsigned>(slots_.size() * 2));
+  if (rc < 0) {
+    error = fmt::format("cannot register io_uring fixed files: {}", std::strerror(-rc));
+    return false;
+  }
+  loop();
+  return true;
+}
+
+void Worker::loop() {
+  arm_doorbell();
+  for (;;) {
+    if (!stopping_ && channel_.stop.load(std::memory_order_acquire)) stopping_ = true;
+    take_inbox();
+    schedule();
+    flush_reports();
+    if (stopping_ && drained()) break;
+
+    const bool inbox_waiting = !stopping_ && !free_slots_.empty();
+    if (inbox_waiting) {
+      channel_.doorbell.prepare_to_sleep();
+      if (!channel_.inbox.empty_approx() || channel_.stop.load(std::memory_order_acquire)) {
+        channel_.doorbell.cancel_sleep();
+        continue;
+      }
+    }
+    // Wake at least every tick while connections exist (idle QUIT) or
+    // reports wait for room.
+    bool any_open = !pending_reports_.empty();
+    for (const auto& c : connections_) any_open |= c->state() != SmtpConnection::State::kClosed;
+    ring_.wait(any_open ? kTickMs : -1);
+    channel_.doorbell.woke();
+  }
+}
+
+bool Worker::drained() const {
+  if (slots_in_use_ > 0 || !pending_reports_.empty()) return false;
+  for (const auto& c : connections_) {
+    if (c->state() != SmtpConnection::State::kClosed) return false;
+  }
+  return true;
+}
+
+void Worker::arm_doorbell() {
+  if (doorbell_armed_) return;
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_read(sqe, channel_.doorbell.fd(), &doorbell_value_, sizeof(doorbell_value_), 0);
+  set_completion(sqe, &doorbell_c_);
+  doorbell_armed_ = true;
+}
+
+void Worker::on_doorbell(int, uint32_t) {
+  doorbell_armed_ = false;
+  if (!(stopping_ && drained())) arm_doorbell();
+}
+
+void Worker::take_inbox() {
+  if (stopping_) return;  // what is still in the inbox stays in active/ for the next start
+  MessageRef ref;
+  while (!free_slots_.empty() && channel_.inbox.try_pop(ref)) {
+    MessageSlot* slot = free_slots_.back();
+    free_slots_.pop_back();
+    ++slots_in_use_;
+    slot->reset();
+    slot->ref = ref;
+    slot->started_ns = now_ns();
+    start_load(slot);
+  }
+}
+
+void Worker::on_slot_loaded(MessageSlot* slot) {
+  slot->phase = MessageSlot::Phase::kReady;
+  ready_[(ready_head_ + ready_count_) % ready_.size()] = slot;
+  ++ready_count_;
+}
+
+void Worker::schedule() {
+  const size_t n = connections_.size();
+  // 1. Hand ready messages to connections that can take one, round robin.
+  for (size_t tries = 0; tries < n && ready_count_ > 0; ++tries) {
+    SmtpConnection* c = connections_[next_connection_].get();
+    next_connection_ = (next_connection_ + 1) % n;
+    if (c->can_take_message()) {
+      MessageSlot* slot = ready_[ready_head_];
+      ready_head_ = (ready_head_ + 1) % ready_.size();
+      --ready_count_;
+      slot->phase = MessageSlot::Phase::kSending;
+      c->take_message(slot);
+      tries = 0;
+    }
+  }
+  // 2. Open connections for what is left, one per waiting message.
+  if (ready_count_ > 0) {
+    size_t opening = 0;
+    for (const auto& c : connections_) {
+      const auto s = c->state();
+      opening += s == SmtpConnection::State::kConnecting || s == SmtpConnection::State::kGreeting ||
+                 s == SmtpConnection::State::kHello;
+    }
+    for (auto& c : connections_) {
+      if (opening >= ready_count_) break;
+      if (c->state() == SmtpConnection::State::kClosed) {
+        c->open();
+        ++opening;
+      }
+    }
+  }
+  // 3. Idle connections say QUIT after a while, or at once when stopping.
+  const uint64_t now = now_ns();
+  for (auto& c : connections_) {
+    if (c->state() != SmtpConnection::State::kReady || c->carries_messages() || ready_count_ > 0) continue;
+    if (stopping_ ? slots_in_use_ == 0 : now - c->idle_since_ns() > kIdleQuitNs) c->quit();
+  }
+}
+
+void Worker::on_connection_ready(SmtpConnection*) {
+  // schedule() runs after this batch of completions and hands it work.
+}
+
+void Worker::on_connection_closed(SmtpConnection* connection, bool was_ready) {
+  if (was_ready) return;
+  // A connection that never became ready: if no other connection is alive
+  // or on its way, the relay is unreachable now; defer what waits for it.
+  for (const auto& c : connections_) {
+    if (c.get() != connection && c->state() != SmtpConnection::State::kClosed &&
+        c->state() != SmtpConnection::State::kClosing) {
+      return;
+    }
+  }
+  defer_ready(connection->last_error());
+}
+
+void Worker::defer_ready(const std::string& reason) {
+  while (ready_count_ > 0) {
+    MessageSlot* slot = ready_[ready_head_];
+    ready_head_ = (ready_head_ + 1) % ready_.size();
+    --ready_count_;
+    slot->set_message_reply(reason);
+    slot->resolve_all_unresolved(RcptState::kDeferred, reason);
+    finish(slot);
+  }
+}
+
+void Worker::on_attempt_done(MessageSlot* slot) { finish(slot); }
+
+void Worker::on_finished(MessageSlot* slot, OutcomeKind kind, int64_t next_attempt_unix) {
+  WorkerCounters& counters = channel_.counters;
+  switch (kind) {
+    case OutcomeKind::kDelivered: counters.delivered.fetch_add(1, std::memory_order_relaxed); break;
+    case OutcomeKind::kDeferred: counters.deferred.fetch_add(1, std::memory_order_relaxed); break;
+    case OutcomeKind::kFailed: counters.failed.fetch_add(1, std::memory_order_relaxed); break;
+    case OutcomeKind::kStuck:
+    case OutcomeKind::kReleased: counters.stuck.fetch_add(1, std::memory_order_relaxed); break;
+  }
+  WorkerReport report{};
+  std::memcpy(report.id, slot->ref.id, sizeof(report.id));
+  report.kind = kind;
+  report.next_attempt_unix = next_attempt_unix;
+  pending_reports_.push_back(report);  // capacity reserved: one per slot
+  slot->phase = MessageSlot::Phase::kFree;
+  free_slots_.push_back(slot);
+  --slots_in_use_;
+}
+
+void Worker::flush_reports() {
+  size_t sent = 0;
+  while (sent < pending_reports_.size() && reports_.ring.try_push(pending_reports_[sent])) ++sent;
+  if (sent == 0) return;
+  pending_reports_.erase(pending_reports_.begin(), pending_reports_.begin() + static_cast<long>(sent));
+  reports_.doorbell.ring();
+}
+
+}  // namespace ringmail

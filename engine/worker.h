@@ -1,0 +1,132 @@
+// engine/worker.h — one delivery core: a pinned thread that owns an io_uring,
+// a fixed pool of message slots and a fixed pool of SMTP connections to the
+// relay, and moves each message it is handed from active/ to its end.
+//
+// Who uses it: engine/engine.cc starts one Worker per core. The intake feeds
+// it MessageRefs through its inbox (SpscRing + Doorbell) and it answers with
+// WorkerReports on the shared report ring. Everything else a worker touches
+// is its own: no locks, no shared mutable state, no blocking syscall, and no
+// heap allocation per message once running (slots and connections are
+// allocated at start-up; error sentences are the exception, on error paths).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/config.h"
+#include "engine/message_slot.h"
+#include "engine/relay_target.h"
+#include "engine/smtp_connection.h"
+#include "engine/uring.h"
+#include "engine/work_item.h"
+#include "queue/doorbell.h"
+#include "queue/mpsc_ring.h"
+#include "queue/retry_schedule.h"
+#include "queue/spool_layout.h"
+#include "queue/spsc_ring.h"
+
+namespace ringmail {
+
+// WorkerCounters are read by the intake for the status line; relaxed.
+struct WorkerCounters {
+  std::atomic<uint64_t> delivered{0};   // messages
+  std::atomic<uint64_t> deferred{0};
+  std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> stuck{0};
+  std::atomic<uint64_t> recipients_delivered{0};
+};
+
+// WorkerChannel is what the intake and a worker share.
+struct WorkerChannel {
+  explicit WorkerChannel(size_t inbox_capacity) : inbox(inbox_capacity) {}
+  SpscRing<MessageRef> inbox;  // intake → worker
+  Doorbell doorbell;           // wakes the worker
+  std::atomic<bool> stop{false};
+  WorkerCounters counters;
+};
+
+// ReportSink is where workers send outcomes (many workers → the intake).
+struct ReportSink {
+  explicit ReportSink(size_t capacity) : ring(capacity) {}
+  MpscRing<WorkerReport> ring;
+  Doorbell doorbell;  // wakes the intake
+};
+
+class Worker {
+ public:
+  Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
+         const RelayTarget& relay, const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // run is the thread body: set up the ring, serve until asked to stop and
+  // nothing is in flight. False (with |error|) if set-up failed.
+  bool run(std::string& error);
+
+  // Services for connections and slots (worker thread only).
+  Ring& ring() { return ring_; }
+  const Config& config() const { return config_; }
+  const RelayTarget& relay() const { return relay_; }
+  const std::string& helo_name() const { return config_.smtp.helo_name; }
+  uint64_t now_ns() const;
+  uint32_t preferred_address() const { return preferred_address_; }
+  void note_good_address(uint32_t index) { preferred_address_ = index; }
+
+  // Events from connections.
+  void on_connection_ready(SmtpConnection* connection);
+  void on_connection_closed(SmtpConnection* connection, bool was_ready);
+  void on_attempt_done(MessageSlot* slot);  // every recipient resolved for this attempt
+
+  // Spool I/O for slots (engine/message_io.cc).
+  void start_load(MessageSlot* slot);
+  void on_slot_loaded_raw(MessageSlot* slot);  // both load chains landed
+  void on_slot_loaded(MessageSlot* slot);      // parsed: queue it for a connection
+  void fail_unparsable(MessageSlot* slot, const std::string& reason);
+  void read_body_chunk(MessageSlot* slot, uint64_t offset);
+  void finish(MessageSlot* slot);
+  void on_finished(MessageSlot* slot, OutcomeKind kind, int64_t next_attempt_unix);
+  const SpoolDirs& spool() const { return spool_; }
+  const RetrySchedule& retry() const { return retry_; }
+  uint32_t id() const { return id_; }
+
+ private:
+  void loop();
+  void take_inbox();
+  void schedule();
+  void defer_ready(const std::string& reason);
+  void flush_reports();
+  void arm_doorbell();
+  void on_doorbell(int res, uint32_t flags);
+  bool drained() const;
+
+  const uint32_t id_;
+  const uint32_t cpu_;
+  const Config& config_;
+  const RelayTarget& relay_;
+  const SpoolDirs& spool_;
+  WorkerChannel& channel_;
+  ReportSink& reports_;
+  RetrySchedule retry_;
+  Ring ring_;
+
+  std::vector<std::unique_ptr<MessageSlot>> slots_;
+  std::vector<MessageSlot*> free_slots_;      // stack; capacity = slots
+  std::vector<MessageSlot*> ready_;           // FIFO ring of parsed messages
+  size_t ready_head_ = 0, ready_count_ = 0;
+  std::vector<std::unique_ptr<SmtpConnection>> connections_;
+  uint32_t next_connection_ = 0;              // round-robin start
+  uint32_t preferred_address_ = 0;
+  uint32_t slots_in_use_ = 0;
+  bool stopping_ = false;
+
+  std::vector<WorkerReport> pending_reports_;  // reports the ring had no room for
+  uint64_t doorbell_value_ = 0;
+  bool doorbell_armed_ = false;
+  MemberCompletion<Worker, &Worker::on_doorbell> doorbell_c_{this};
+};
+
+}  // namespace ringmail

@@ -1,0 +1,514 @@
+// queue/spool_report.cc — scans the spool for `ringmail queue`. See
+// spool_report.h.
+//
+// Streams each directory with readdir (one fstatat per message, for the
+// oldest mtime); keeps only the |list_limit| smallest deferred and failed
+// ids in bounded heaps, then reads meta and message heads for those alone.
+// Read-only: never creates, moves or deletes a file.
+#include "queue/spool_report.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <queue>
+
+#include "queue/envelope.h"
+#include "queue/message_meta.h"
+
+namespace ringmail {
+namespace {
+
+// read_prefix reads at most |limit| bytes of |name| in |dir_fd| into |out|.
+// Sets |whole| when the file ended within |limit|. Returns false with errno
+// set if the file cannot be opened or read.
+bool read_prefix(int dir_fd, const char* name, size_t limit, std::string& out, bool& whole) {
+  out.clear();
+  whole = false;
+  const int fd = ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  out.resize(limit);
+  size_t got = 0;
+  while (got < limit) {
+    const ssize_t n = ::read(fd, out.data() + got, limit - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int saved = errno;
+      ::close(fd);
+      errno = saved;
+      return false;
+    }
+    if (n == 0) {
+      whole = true;
+      break;
+    }
+    got += static_cast<size_t>(n);
+  }
+  if (!whole) {  // exactly |limit| bytes read: is there more?
+    char probe;
+    ssize_t n;
+    do {
+      n = ::read(fd, &probe, 1);
+    } while (n < 0 && errno == EINTR);
+    whole = n == 0;
+  }
+  ::close(fd);
+  out.resize(got);
+  return true;
+}
+
+// Dir streams the entries of a directory fd without disturbing it: it opens
+// its own description of the directory (a dup would share the offset).
+class Dir {
+ public:
+  explicit Dir(int dir_fd) {
+    const int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    dir_ = ::fdopendir(fd);
+    if (dir_ == nullptr) ::close(fd);
+  }
+  ~Dir() {
+    if (dir_ != nullptr) ::closedir(dir_);
+  }
+  Dir(const Dir&) = delete;
+  Dir& operator=(const Dir&) = delete;
+  bool ok() const { return dir_ != nullptr; }
+  // next returns the next entry other than "." and "..", or nullptr at the
+  // end or on error (then errno != 0).
+  const dirent* next() {
+    while (true) {
+      errno = 0;
+      const dirent* entry = ::readdir(dir_);
+      if (entry == nullptr) return nullptr;
+      if (std::strcmp(entry->d_name, ".") == 0 || std::strcmp(entry->d_name, "..") == 0) continue;
+      return entry;
+    }
+  }
+
+ private:
+  DIR* dir_ = nullptr;
+};
+
+std::string dir_error(const SpoolDirs& dirs, const char* sub, int err) {
+  return "cannot read spool directory " + dirs.root + "/" + sub + ": " + std::strerror(err) +
+         "; run as the user that owns the spool";
+}
+
+// SmallestIds keeps the |limit| smallest ids seen (a bounded max-heap).
+class SmallestIds {
+ public:
+  explicit SmallestIds(size_t limit) : limit_(limit) {}
+  void add(std::string_view id) {
+    ++seen_;
+    if (limit_ == 0) return;
+    if (heap_.size() < limit_) {
+      heap_.emplace(id);
+    } else if (id < heap_.top()) {
+      heap_.pop();
+      heap_.emplace(id);
+    }
+  }
+  std::vector<std::string> sorted() {
+    std::vector<std::string> ids;
+    ids.reserve(heap_.size());
+    while (!heap_.empty()) {
+      ids.push_back(heap_.top());
+      heap_.pop();
+    }
+    std::reverse(ids.begin(), ids.end());
+    return ids;
+  }
+  uint64_t seen() const { return seen_; }
+
+ private:
+  size_t limit_;
+  uint64_t seen_ = 0;
+  std::priority_queue<std::string> heap_;
+};
+
+bool scan_state(const SpoolDirs& dirs, SpoolState state, SmallestIds* ids, SpoolReport& out,
+                struct timespec& oldest, std::string& error) {
+  const int dir_fd = dirs.state_fd(state);
+  Dir dir(dir_fd);
+  if (!dir.ok()) {
+    error = dir_error(dirs, spool_state_dir(state), errno);
+    return false;
+  }
+  while (const dirent* entry = dir.next()) {
+    const std::string_view name = entry->d_name;
+    if (name.front() == '.') continue;  // a producer's temporary file
+    if (!is_valid_message_id(name) ||
+        (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN)) {
+      ++out.ignored;
+      continue;
+    }
+    struct stat st {};
+    if (::fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // moved away
+    if (!S_ISREG(st.st_mode)) {
+      ++out.ignored;
+      continue;
+    }
+    ++out.counts[static_cast<size_t>(state)];
+    if (!out.has_oldest || st.st_mtim.tv_sec < oldest.tv_sec ||
+        (st.st_mtim.tv_sec == oldest.tv_sec && st.st_mtim.tv_nsec < oldest.tv_nsec)) {
+      out.has_oldest = true;
+      oldest = st.st_mtim;
+      out.oldest_id.assign(name);
+      out.oldest_state = state;
+      out.oldest_mtime = st.st_mtim.tv_sec;
+    }
+    if (ids != nullptr) ids->add(name);
+  }
+  if (errno != 0) {
+    error = dir_error(dirs, spool_state_dir(state), errno);
+    return false;
+  }
+  return true;
+}
+
+bool count_tmp(const SpoolDirs& dirs, SpoolReport& out, std::string& error) {
+  Dir dir(dirs.incoming_tmp_fd);
+  if (!dir.ok()) {
+    error = dir_error(dirs, "incoming/tmp", errno);
+    return false;
+  }
+  while (dir.next() != nullptr) ++out.incoming_tmp;
+  if (errno != 0) {
+    error = dir_error(dirs, "incoming/tmp", errno);
+    return false;
+  }
+  return true;
+}
+
+// load_meta reads and parses meta/ID. Returns false with |problem| set when
+// it exists but cannot be used; a missing file is an empty record.
+bool load_meta(const SpoolDirs& dirs, const std::string& id, std::string& text, MessageMeta& meta,
+               std::string& problem) {
+  bool whole = false;
+  if (!read_prefix(dirs.meta_fd, id.c_str(), kMaxMetaBytes, text, whole)) {
+    if (errno == ENOENT) {
+      text.clear();
+      return parse_message_meta(text, meta, problem);
+    }
+    problem = std::string("cannot read meta/") + id + ": " + std::strerror(errno);
+    return false;
+  }
+  if (!whole) {
+    problem = "meta/" + id + " is larger than " + std::to_string(kMaxMetaBytes) + " bytes";
+    return false;
+  }
+  std::string error;
+  if (!parse_message_meta(text, meta, error)) {
+    problem = "meta/" + id + ": " + error;
+    return false;
+  }
+  return true;
+}
+
+int64_t count_pending(const SpoolDirs& dirs, const std::string& id, std::string_view default_sender,
+                      const MessageMeta& meta, Envelope& envelope, std::string& problem) {
+  std::string head;
+  bool whole = false;
+  if (!read_prefix(dirs.deferred_fd, id.c_str(), kMaxHeadBytes, head, whole)) {
+    problem = std::string("cannot read deferred/") + id + ": " + std::strerror(errno);
+    return -1;
+  }
+  std::string error;
+  if (parse_envelope(head, whole, default_sender, envelope, error) != EnvelopeParse::kOk) {
+    problem = "malformed message: " + error;
+    return -1;
+  }
+  int64_t pending = 0;
+  for (uint32_t i = 0; i < envelope.recipient_count; ++i) {
+    if (find_mark(meta, envelope.recipients[i]) == nullptr) ++pending;
+  }
+  return pending;
+}
+
+// sanitize copies |s| for a terminal: control characters become '?'.
+std::string sanitize(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return out;
+}
+
+// json_string appends |s| as a JSON string; bytes that are not valid UTF-8
+// become U+FFFD.
+void json_string(std::string_view s, std::string& out) {
+  static const char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u < 0x80) {
+      if (u == '"' || u == '\\') {
+        out += '\\';
+        out += static_cast<char>(u);
+      } else if (u < 0x20 || u == 0x7f) {
+        out += "\\u00";
+        out += kHex[u >> 4];
+        out += kHex[u & 15];
+      } else {
+        out += static_cast<char>(u);
+      }
+      ++i;
+      continue;
+    }
+    // Multi-byte UTF-8: validate lead byte, length and continuation bytes.
+    size_t len = 0;
+    uint32_t min = 0;
+    if (u >= 0xc2 && u <= 0xdf) {
+      len = 2, min = 0x80;
+    } else if (u >= 0xe0 && u <= 0xef) {
+      len = 3, min = 0x800;
+    } else if (u >= 0xf0 && u <= 0xf4) {
+      len = 4, min = 0x10000;
+    }
+    bool valid = len != 0 && i + len <= s.size();
+    uint32_t cp = valid ? (u & (0xff >> (len + 1))) : 0;
+    for (size_t k = 1; valid && k < len; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xc0) != 0x80) valid = false;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (valid && (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))) valid = false;
+    if (valid) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += "\\ufffd";
+      ++i;
+    }
+  }
+  out += '"';
+}
+
+std::string utc_time(int64_t unix_s) {
+  const time_t t = static_cast<time_t>(unix_s);
+  struct tm tm {};
+  if (::gmtime_r(&t, &tm) == nullptr) return "?";
+  char buf[40];
+  ::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+std::string relative(int64_t when, int64_t now) {
+  if (when > now) return "in " + format_duration(when - now);
+  if (when == now) return "now";
+  return "due, " + format_duration(now - when) + " ago";
+}
+
+void pad_right(std::string& out, std::string_view s, size_t width) {
+  out += s;
+  if (s.size() < width) out.append(width - s.size(), ' ');
+}
+
+void pad_left(std::string& out, std::string_view s, size_t width) {
+  if (s.size() < width) out.append(width - s.size(), ' ');
+  out += s;
+}
+
+}  // namespace
+
+std::string format_duration(int64_t seconds) {
+  if (seconds < 0) seconds = 0;
+  if (seconds < 60) return std::to_string(seconds) + "s";
+  if (seconds < 3600) return std::to_string(seconds / 60) + "m";
+  if (seconds < 86400) {
+    return std::to_string(seconds / 3600) + "h " + std::to_string(seconds % 3600 / 60) + "m";
+  }
+  return std::to_string(seconds / 86400) + "d " + std::to_string(seconds % 86400 / 3600) + "h";
+}
+
+bool collect_spool_report(const SpoolDirs& dirs, std::string_view default_sender,
+                          size_t list_limit, SpoolReport& out, std::string& error) {
+  out = SpoolReport{};
+  out.root = dirs.root;
+  struct timespec oldest {};
+  SmallestIds deferred_ids(list_limit);
+  SmallestIds failed_ids(list_limit);
+  if (!count_tmp(dirs, out, error)) return false;
+  if (!scan_state(dirs, SpoolState::kIncoming, nullptr, out, oldest, error)) return false;
+  if (!scan_state(dirs, SpoolState::kActive, nullptr, out, oldest, error)) return false;
+  if (!scan_state(dirs, SpoolState::kDeferred, &deferred_ids, out, oldest, error)) return false;
+  if (!scan_state(dirs, SpoolState::kFailed, &failed_ids, out, oldest, error)) return false;
+
+  // The parse targets are large (kMaxRecipients entries): one of each, on
+  // the heap, reused for every listed message.
+  auto meta = std::make_unique<MessageMeta>();
+  auto envelope = std::make_unique<Envelope>();
+  std::string meta_text;
+  for (const std::string& id : deferred_ids.sorted()) {
+    DeferredEntry entry;
+    entry.id = id;
+    if (load_meta(dirs, id, meta_text, *meta, entry.problem)) {
+      entry.attempts = meta->attempts;
+      entry.next_attempt = meta->next_attempt;
+      entry.last_reply.assign(meta->last_reply);
+      entry.pending = count_pending(dirs, id, default_sender, *meta, *envelope, entry.problem);
+    }
+    out.deferred.push_back(std::move(entry));
+  }
+  out.deferred_more = deferred_ids.seen() - out.deferred.size();
+  for (const std::string& id : failed_ids.sorted()) {
+    FailedEntry entry;
+    entry.id = id;
+    if (load_meta(dirs, id, meta_text, *meta, entry.problem)) {
+      entry.reason.assign(meta->reason);
+      if (entry.reason.empty()) entry.problem = "no reason recorded";
+    }
+    out.failed.push_back(std::move(entry));
+  }
+  out.failed_more = failed_ids.seen() - out.failed.size();
+  return true;
+}
+
+void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::string& out) {
+  constexpr SpoolState kStates[] = {SpoolState::kIncoming, SpoolState::kActive,
+                                    SpoolState::kDeferred, SpoolState::kFailed};
+  out += "spool " + report.root + "\n";
+  for (SpoolState state : kStates) {
+    out += "  ";
+    pad_right(out, spool_state_name(state), 14);
+    pad_left(out, std::to_string(report.counts[static_cast<size_t>(state)]), 10);
+    out += "\n";
+  }
+  out += "  ";
+  pad_right(out, "incoming/tmp", 14);
+  pad_left(out, std::to_string(report.incoming_tmp), 10);
+  out += report.incoming_tmp == 0
+             ? "\n"
+             : "  (being written, or left by a producer that died before its rename)\n";
+  if (report.ignored != 0) {
+    out += "  ";
+    pad_right(out, "not messages", 14);
+    pad_left(out, std::to_string(report.ignored), 10);
+    out += "  (directories, links or invalid names in state directories; ignored)\n";
+  }
+  if (report.has_oldest) {
+    out += "oldest: " + sanitize(report.oldest_id) + " (" + spool_state_name(report.oldest_state) +
+           "), written " + utc_time(report.oldest_mtime) + ", " +
+           format_duration(now_unix - report.oldest_mtime) + " old\n";
+  } else {
+    out += "oldest: none, the spool is empty\n";
+  }
+
+  if (!report.deferred.empty()) {
+    out += "\ndeferred: " + std::to_string(report.counts[static_cast<size_t>(SpoolState::kDeferred)]) +
+           "\n  ";
+    pad_right(out, "ID", 34);
+    out += " PENDING ATTEMPTS  ";
+    pad_right(out, "NEXT ATTEMPT", 45);
+    out += "LAST REPLY\n";
+    for (const DeferredEntry& e : report.deferred) {
+      out += "  ";
+      pad_right(out, sanitize(e.id), 34);
+      pad_left(out, e.pending < 0 ? "?" : std::to_string(e.pending), 8);
+      pad_left(out, std::to_string(e.attempts), 9);
+      out += "  ";
+      const std::string next = e.next_attempt == 0
+                                   ? std::string("as soon as possible")
+                                   : utc_time(e.next_attempt) + " (" + relative(e.next_attempt, now_unix) + ")";
+      pad_right(out, next, 45);
+      out += sanitize(e.last_reply.empty() ? "-" : e.last_reply);
+      if (!e.problem.empty()) out += " [" + sanitize(e.problem) + "]";
+      out += "\n";
+    }
+    if (report.deferred_more != 0) out += "  ... and " + std::to_string(report.deferred_more) + " more\n";
+  }
+  if (!report.failed.empty()) {
+    out += "\nfailed: " + std::to_string(report.counts[static_cast<size_t>(SpoolState::kFailed)]) +
+           "\n  ";
+    pad_right(out, "ID", 34);
+    out += "REASON\n";
+    for (const FailedEntry& e : report.failed) {
+      out += "  ";
+      pad_right(out, sanitize(e.id), 34);
+      out += sanitize(e.reason.empty() ? "-" : e.reason);
+      if (!e.problem.empty()) out += " [" + sanitize(e.problem) + "]";
+      out += "\n";
+    }
+    if (report.failed_more != 0) out += "  ... and " + std::to_string(report.failed_more) + " more\n";
+  }
+}
+
+void format_spool_report_json(const SpoolReport& report, int64_t now_unix, std::string& out) {
+  auto number = [&](const char* key, int64_t value, bool comma = true) {
+    out += '"';
+    out += key;
+    out += "\":";
+    out += std::to_string(value);
+    if (comma) out += ',';
+  };
+  auto string = [&](const char* key, std::string_view value, bool comma = true) {
+    out += '"';
+    out += key;
+    out += "\":";
+    json_string(value, out);
+    if (comma) out += ',';
+  };
+  out += '{';
+  string("spool", report.root);
+  out += "\"counts\":{";
+  number("incoming", static_cast<int64_t>(report.counts[0]));
+  number("active", static_cast<int64_t>(report.counts[1]));
+  number("deferred", static_cast<int64_t>(report.counts[2]));
+  number("failed", static_cast<int64_t>(report.counts[3]));
+  number("incoming_tmp", static_cast<int64_t>(report.incoming_tmp));
+  number("ignored", static_cast<int64_t>(report.ignored), false);
+  out += "},\"oldest\":";
+  if (report.has_oldest) {
+    out += '{';
+    string("id", report.oldest_id);
+    string("state", spool_state_name(report.oldest_state));
+    number("mtime", report.oldest_mtime);
+    number("age_s", std::max<int64_t>(0, now_unix - report.oldest_mtime), false);
+    out += '}';
+  } else {
+    out += "null";
+  }
+  out += ",\"deferred\":[";
+  for (size_t i = 0; i < report.deferred.size(); ++i) {
+    const DeferredEntry& e = report.deferred[i];
+    if (i != 0) out += ',';
+    out += '{';
+    string("id", e.id);
+    if (e.pending < 0) {
+      out += "\"pending\":null,";
+    } else {
+      number("pending", e.pending);
+    }
+    number("attempts", e.attempts);
+    number("next_attempt", e.next_attempt);
+    number("next_attempt_in_s", e.next_attempt == 0 ? 0 : std::max<int64_t>(0, e.next_attempt - now_unix));
+    string("last_reply", e.last_reply);
+    string("problem", e.problem, false);
+    out += '}';
+  }
+  out += "],";
+  number("deferred_more", static_cast<int64_t>(report.deferred_more));
+  out += "\"failed\":[";
+  for (size_t i = 0; i < report.failed.size(); ++i) {
+    const FailedEntry& e = report.failed[i];
+    if (i != 0) out += ',';
+    out += '{';
+    string("id", e.id);
+    string("reason", e.reason);
+    string("problem", e.problem, false);
+    out += '}';
+  }
+  out += "],";
+  number("failed_more", static_cast<int64_t>(report.failed_more), false);
+  out += "}\n";
+}
+
+}  // namespace ringmail

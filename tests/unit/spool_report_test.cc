@@ -1,0 +1,382 @@
+// tests/unit/spool_report_test.cc — `ringmail queue`'s scan of a spool
+// (queue/spool_report.h) on a temporary spool, and `ringmail inject`
+// end to end through cmd_inject with a pipe as its input.
+//
+// tools/cmd_inject.cc is compiled into the `ringmail` binary, not into a
+// library, so this test includes it to call cmd_inject directly.
+#include "queue/spool_report.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "queue/envelope.h"
+#include "queue/spool_layout.h"
+#include "tools/cmd_inject.cc"  // NOLINT(bugprone-suspicious-include): see the file comment
+
+namespace ringmail {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempSpool {
+ public:
+  TempSpool() {
+    char tmpl[] = "/tmp/ringmail-spool-report-XXXXXX";
+    const char* made = ::mkdtemp(tmpl);
+    EXPECT_NE(made, nullptr);
+    dir_ = made != nullptr ? made : "";
+    root_ = dir_ + "/spool";
+  }
+  ~TempSpool() {
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+  const std::string& dir() const { return dir_; }
+  const std::string& root() const { return root_; }
+
+  void write(const std::string& rel, const std::string& content, int64_t mtime = 0) const {
+    std::ofstream(root_ + "/" + rel, std::ios::binary) << content;
+    if (mtime != 0) {
+      struct timespec times[2] = {{mtime, 0}, {mtime, 0}};
+      EXPECT_EQ(::utimensat(AT_FDCWD, (root_ + "/" + rel).c_str(), times, 0), 0);
+    }
+  }
+
+ private:
+  std::string dir_;
+  std::string root_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> list_dir(const std::string& path) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(path)) names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+constexpr int64_t kNow = 1'700'000'000;
+
+// Fills a spool with known content; returns the open dirs.
+void populate(const TempSpool& spool, SpoolDirs& dirs) {
+  std::string error;
+  ASSERT_TRUE(open_spool(spool.root(), true, dirs, error)) << error;
+  const std::string msg3 =
+      "X-Ringmail-From: <s@x.org>\nX-Ringmail-To: <a@y.org>\nX-Ringmail-To: <b@y.org>\n"
+      "X-Ringmail-To: <c@y.org>\nSubject: s\n\nbody\n";
+  spool.write("incoming/new/100.1.1", msg3, kNow - 10);
+  spool.write("incoming/new/100.1.2", msg3, kNow - 10);
+  spool.write("incoming/new/.producer-temp", "x");  // skipped silently
+  spool.write("incoming/new/bad name", "x");         // not a valid id: ignored
+  fs::create_directory(spool.root() + "/incoming/new/subdir");  // ignored
+  spool.write("active/200.1.1", msg3, kNow - 20);
+  spool.write("deferred/300.1.1", msg3, kNow - 30);
+  spool.write("meta/300.1.1",
+              "attempts 3\nfirst_attempt 1699990000\nnext_attempt 1700000240\n"
+              "last_reply 451 4.7.1 \x1b[31mgreylisted\xff\n"
+              "done a@y.org\nfailed b@y.org 550 5.1.1 unknown\n");
+  spool.write("deferred/300.1.2", msg3, kNow - 30);
+  spool.write("meta/300.1.2", "colour blue\n");
+  spool.write("deferred/300.1.3", msg3, kNow - 30);  // no meta: never attempted
+  spool.write("failed/400.1.1", msg3, 1000);          // the oldest
+  spool.write("meta/400.1.1", "attempts 9\nreason expired after 5d: 451 try later\n");
+  spool.write("failed/400.1.2", msg3, kNow - 40);
+  spool.write("incoming/tmp/500.1.1", "partial");
+  spool.write("incoming/tmp/500.1.2", "partial");
+}
+
+TEST(SpoolReportTest, CountsOldestAndListings) {
+  TempSpool spool;
+  SpoolDirs dirs;
+  populate(spool, dirs);
+  SpoolReport report;
+  std::string error;
+  ASSERT_TRUE(collect_spool_report(dirs, "", /*list_limit=*/2, report, error)) << error;
+  EXPECT_EQ(report.counts[static_cast<size_t>(SpoolState::kIncoming)], 2u);
+  EXPECT_EQ(report.counts[static_cast<size_t>(SpoolState::kActive)], 1u);
+  EXPECT_EQ(report.counts[static_cast<size_t>(SpoolState::kDeferred)], 3u);
+  EXPECT_EQ(report.counts[static_cast<size_t>(SpoolState::kFailed)], 2u);
+  EXPECT_EQ(report.incoming_tmp, 2u);
+  EXPECT_EQ(report.ignored, 2u);
+  ASSERT_TRUE(report.has_oldest);
+  EXPECT_EQ(report.oldest_id, "400.1.1");
+  EXPECT_EQ(report.oldest_state, SpoolState::kFailed);
+  EXPECT_EQ(report.oldest_mtime, 1000);
+
+  ASSERT_EQ(report.deferred.size(), 2u);
+  EXPECT_EQ(report.deferred_more, 1u);
+  const DeferredEntry& first = report.deferred[0];
+  EXPECT_EQ(first.id, "300.1.1");
+  EXPECT_EQ(first.pending, 1);  // a@ done, b@ failed, c@ pending
+  EXPECT_EQ(first.attempts, 3u);
+  EXPECT_EQ(first.next_attempt, 1700000240);
+  EXPECT_EQ(first.last_reply, "451 4.7.1 \x1b[31mgreylisted\xff");
+  EXPECT_TRUE(first.problem.empty()) << first.problem;
+  const DeferredEntry& second = report.deferred[1];
+  EXPECT_EQ(second.id, "300.1.2");
+  EXPECT_NE(second.problem.find("unknown record 'colour'"), std::string::npos) << second.problem;
+
+  ASSERT_EQ(report.failed.size(), 2u);
+  EXPECT_EQ(report.failed_more, 0u);
+  EXPECT_EQ(report.failed[0].reason, "expired after 5d: 451 try later");
+  EXPECT_EQ(report.failed[1].problem, "no reason recorded");
+
+  std::string text;
+  format_spool_report_text(report, kNow, text);
+  EXPECT_NE(text.find("spool " + spool.root()), std::string::npos) << text;
+  EXPECT_NE(text.find("  deferred               3"), std::string::npos) << text;
+  EXPECT_NE(text.find("oldest: 400.1.1 (failed), written 1970-01-01 00:16:40 UTC"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("2023-11-14 22:17:20 UTC (in 4m)"), std::string::npos) << text;
+  EXPECT_NE(text.find("451 4.7.1 ?[31mgreylisted"), std::string::npos) << text;  // ESC neutralised
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+  EXPECT_NE(text.find("  ... and 1 more"), std::string::npos) << text;
+  EXPECT_NE(text.find("expired after 5d: 451 try later"), std::string::npos) << text;
+
+  std::string json;
+  format_spool_report_json(report, kNow, json);
+  EXPECT_NE(json.find("\"counts\":{\"incoming\":2,\"active\":1,\"deferred\":3,\"failed\":2,"
+                      "\"incoming_tmp\":2,\"ignored\":2}"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"last_reply\":\"451 4.7.1 \\u001b[31mgreylisted\\ufffd\""), std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"next_attempt_in_s\":240"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"deferred_more\":1"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"oldest\":{\"id\":\"400.1.1\",\"state\":\"failed\""), std::string::npos) << json;
+}
+
+TEST(SpoolReportTest, EmptySpool) {
+  TempSpool spool;
+  SpoolDirs dirs;
+  std::string error;
+  ASSERT_TRUE(open_spool(spool.root(), true, dirs, error)) << error;
+  SpoolReport report;
+  ASSERT_TRUE(collect_spool_report(dirs, "", kReportListLimit, report, error)) << error;
+  EXPECT_FALSE(report.has_oldest);
+  std::string text, json;
+  format_spool_report_text(report, kNow, text);
+  format_spool_report_json(report, kNow, json);
+  EXPECT_NE(text.find("oldest: none"), std::string::npos) << text;
+  EXPECT_NE(json.find("\"oldest\":null"), std::string::npos) << json;
+  EXPECT_EQ(json.back(), '\n');
+}
+
+TEST(SpoolReportTest, ListingIsCappedAndOldestIdsFirst) {
+  TempSpool spool;
+  SpoolDirs dirs;
+  std::string error;
+  ASSERT_TRUE(open_spool(spool.root(), true, dirs, error)) << error;
+  constexpr int kMessages = 250;
+  for (int i = kMessages - 1; i >= 0; --i) {
+    char id[32];
+    std::snprintf(id, sizeof(id), "%016d.1.1", 1000 + i);
+    spool.write(std::string("deferred/") + id, "X-Ringmail-To: a@y\nFrom: s@x\n\nb");
+  }
+  SpoolReport report;
+  ASSERT_TRUE(collect_spool_report(dirs, "", kReportListLimit, report, error)) << error;
+  ASSERT_EQ(report.deferred.size(), kReportListLimit);
+  EXPECT_EQ(report.deferred_more, kMessages - kReportListLimit);
+  EXPECT_EQ(report.deferred.front().id, "0000000000001000.1.1");
+  EXPECT_EQ(report.deferred.back().id, "0000000000001099.1.1");
+  EXPECT_EQ(report.deferred.front().pending, 1);
+  std::string text;
+  format_spool_report_text(report, kNow, text);
+  EXPECT_NE(text.find("... and 150 more"), std::string::npos);
+}
+
+TEST(SpoolReportTest, FormatDuration) {
+  EXPECT_EQ(format_duration(0), "0s");
+  EXPECT_EQ(format_duration(59), "59s");
+  EXPECT_EQ(format_duration(60), "1m");
+  EXPECT_EQ(format_duration(3599), "59m");
+  EXPECT_EQ(format_duration(3600 * 2 + 5 * 60), "2h 5m");
+  EXPECT_EQ(format_duration(86400 * 3 + 3600 * 4 + 7), "3d 4h");
+  EXPECT_EQ(format_duration(-5), "0s");
+}
+
+// --- ringmail inject, end to end ---------------------------------------------
+
+struct InjectRun {
+  int status = -1;
+  std::vector<std::string> queued;  // contents of the files in incoming/new
+  size_t tmp_left = 0;
+};
+
+InjectRun run_inject(const TempSpool& spool, const Config& config, InjectOptions options,
+                     const std::string& message) {
+  ::signal(SIGPIPE, SIG_IGN);  // cmd_inject may stop reading early on an error
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  std::thread writer([fd = fds[1], &message] {
+    size_t off = 0;
+    while (off < message.size()) {
+      const ssize_t n = ::write(fd, message.data() + off, message.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    ::close(fd);
+  });
+  options.input_fd = fds[0];
+  InjectRun run;
+  run.status = cmd_inject(config, options);
+  ::close(fds[0]);
+  writer.join();
+  const std::string new_dir = spool.root() + "/incoming/new";
+  if (fs::exists(new_dir)) {
+    for (const std::string& name : list_dir(new_dir)) {
+      EXPECT_TRUE(is_valid_message_id(name)) << name;
+      run.queued.push_back(read_file(new_dir + "/" + name));
+      fs::remove(new_dir + "/" + name);
+    }
+    run.tmp_left = list_dir(spool.root() + "/incoming/tmp").size();
+  }
+  return run;
+}
+
+Config test_config(const TempSpool& spool) {
+  Config config;
+  config.spool = spool.root();
+  config.smtp.default_sender = "alerts@x.org";
+  return config;
+}
+
+TEST(InjectTest, ExtractRecipientsStripsBccAndWritesPreamble) {
+  TempSpool spool;
+  InjectOptions options;
+  options.extract_recipients = true;
+  const std::string message =
+      "From: Alerts <a@x.org>\nTo: Bob <b@y.org>, c@y.org\nBcc: secret@y.org,\n  s2@y.org\n"
+      "Subject: hi\n\nbody\nBcc: stays@y.org\n";
+  const InjectRun run = run_inject(spool, test_config(spool), options, message);
+  ASSERT_EQ(run.status, 0);
+  ASSERT_EQ(run.queued.size(), 1u);
+  EXPECT_EQ(run.tmp_left, 0u);
+  EXPECT_EQ(run.queued[0],
+            "X-Ringmail-From: <alerts@x.org>\nX-Ringmail-To: <b@y.org>\nX-Ringmail-To: <c@y.org>\n"
+            "X-Ringmail-To: <secret@y.org>\nX-Ringmail-To: <s2@y.org>\n"
+            "From: Alerts <a@x.org>\nTo: Bob <b@y.org>, c@y.org\nSubject: hi\n\nbody\nBcc: stays@y.org\n");
+  // The engine's view of the file.
+  auto env = std::make_unique<Envelope>();
+  std::string error;
+  ASSERT_EQ(parse_envelope(run.queued[0], true, "", *env, error), EnvelopeParse::kOk) << error;
+  EXPECT_TRUE(env->from_preamble);
+  EXPECT_EQ(env->recipient_count, 4u);
+}
+
+TEST(InjectTest, SenderFlagPositionalRecipientsAndLargeBodyStreamed) {
+  TempSpool spool;
+  InjectOptions options;
+  options.sender = "ops@x.org";
+  options.recipients = {"<one@y.org>", "two@y.org", "ONE@y.org", "one@Y.ORG"};
+  std::string message = "Subject: big\r\nBcc: kept@y.org\r\n\r\n";
+  for (int i = 0; message.size() < 300 * 1024; ++i) message += "line " + std::to_string(i) + "\r\n";
+  const InjectRun run = run_inject(spool, test_config(spool), options, message);
+  ASSERT_EQ(run.status, 0);
+  ASSERT_EQ(run.queued.size(), 1u);
+  EXPECT_EQ(run.queued[0],
+            "X-Ringmail-From: <ops@x.org>\nX-Ringmail-To: <one@y.org>\nX-Ringmail-To: <two@y.org>\n"
+            "X-Ringmail-To: <ONE@y.org>\n" + message);
+}
+
+TEST(InjectTest, PositionalPlusExtractedAreMergedAndDeduplicated) {
+  TempSpool spool;
+  InjectOptions options;
+  options.extract_recipients = true;
+  options.recipients = {"b@y.org", "extra@y.org"};
+  const InjectRun run =
+      run_inject(spool, test_config(spool), options, "From: a@x.org\nTo: b@Y.org\n\nbody");
+  ASSERT_EQ(run.status, 0);
+  ASSERT_EQ(run.queued.size(), 1u);
+  EXPECT_EQ(run.queued[0],
+            "X-Ringmail-From: <alerts@x.org>\nX-Ringmail-To: <b@y.org>\nX-Ringmail-To: <extra@y.org>\n"
+            "From: a@x.org\nTo: b@Y.org\n\nbody");
+}
+
+TEST(InjectTest, NullSenderAndSenderFromHeader) {
+  TempSpool spool;
+  InjectOptions options;
+  options.sender = "<>";
+  options.recipients = {"b@y.org"};
+  InjectRun run = run_inject(spool, test_config(spool), options, "Subject: dsn\n\nb");
+  ASSERT_EQ(run.status, 0);
+  ASSERT_EQ(run.queued.size(), 1u);
+  EXPECT_EQ(run.queued[0].rfind("X-Ringmail-From: <>\n", 0), 0u) << run.queued[0];
+
+  Config no_default = test_config(spool);
+  no_default.smtp.default_sender.clear();
+  options.sender.clear();
+  run = run_inject(spool, no_default, options, "From: Me <me@x.org>\nSubject: s\n\nb");
+  ASSERT_EQ(run.status, 0);
+  ASSERT_EQ(run.queued.size(), 1u);
+  EXPECT_EQ(run.queued[0].rfind("X-Ringmail-From: <me@x.org>\n", 0), 0u) << run.queued[0];
+
+  run = run_inject(spool, no_default, options, "Subject: no from\n\nb");
+  EXPECT_EQ(run.status, 65);
+  EXPECT_TRUE(run.queued.empty());
+}
+
+struct InjectErrorCase {
+  const char* name;
+  bool extract;
+  std::vector<std::string> recipients;
+  const char* sender;
+  std::string message;
+  int status;
+};
+
+TEST(InjectTest, ErrorsQueueNothing) {
+  const InjectErrorCase table[] = {
+      {"no recipients", false, {}, "", "Subject: s\n\nb", 64},
+      {"no recipients with -t", true, {}, "", "From: a@x\nSubject: s\n\nb", 64},
+      {"bad positional address", false, {"a b@y.org"}, "", "Subject: s\n\nb", 65},
+      {"address without @", false, {"root"}, "", "Subject: s\n\nb", 65},
+      {"bad -f", false, {"b@y.org"}, "x y@z", "Subject: s\n\nb", 65},
+      {"bad header address with -t", true, {}, "", "From: a@x\nTo: John Doe\n\nb", 65},
+      {"empty message", false, {"b@y.org"}, "", "", 65},
+      {"message with own preamble", false, {"b@y.org"}, "", "X-Ringmail-To: c@y\n\nb", 65},
+      {"continuation line first", false, {"b@y.org"}, "", " folded\nSubject: s\n\nb", 65},
+  };
+  for (const InjectErrorCase& tc : table) {
+    TempSpool spool;
+    InjectOptions options;
+    options.extract_recipients = tc.extract;
+    options.recipients = tc.recipients;
+    options.sender = tc.sender;
+    const InjectRun run = run_inject(spool, test_config(spool), options, tc.message);
+    EXPECT_EQ(run.status, tc.status) << tc.name;
+    EXPECT_TRUE(run.queued.empty()) << tc.name;
+    EXPECT_EQ(run.tmp_left, 0u) << tc.name;
+  }
+}
+
+TEST(InjectTest, UnwritableSpoolIsCantCreate) {
+  TempSpool spool;
+  std::ofstream(spool.dir() + "/file") << "x";
+  Config config = test_config(spool);
+  config.spool = spool.dir() + "/file/spool";  // under a regular file: ENOTDIR
+  InjectOptions options;
+  options.recipients = {"b@y.org"};
+  const InjectRun run = run_inject(spool, config, options, "Subject: s\n\nb");
+  EXPECT_EQ(run.status, 73);
+}
+
+}  // namespace
+}  // namespace ringmail

@@ -1,0 +1,141 @@
+// tools/cmd_sink.cc — `ringmail sink`: a fast io_uring SMTP sink for tests
+// and benchmarks. Parses the fault flags, starts the server threads
+// (tools/sink/sink_server.h), reports the live rate on stderr, and on
+// SIGTERM/SIGINT or --exit-after prints the final line and writes the stats.
+//
+// Who calls it: tools/main.cc. The main thread only waits (poll on a
+// signalfd and the server's stop eventfd, with the report interval as the
+// timeout) and formats reports; it never touches a connection.
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "tools/commands.h"
+#include "tools/sink/sink_faults.h"
+#include "tools/sink/sink_server.h"
+#include "tools/sink/sink_stats.h"
+
+namespace ringmail {
+namespace {
+
+constexpr int kExitUsage = 64;
+constexpr int kExitUnavailable = 69;
+constexpr int kExitIoError = 74;
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+// wait_for_stop polls until a signal arrives or the server asks to stop,
+// printing a report line every |interval_ms| (0: never).
+void wait_for_stop(const sink::SinkServer& server, int signal_fd, uint32_t interval_ms) {
+  pollfd fds[2] = {{signal_fd, POLLIN, 0}, {server.stop_fd(), POLLIN, 0}};
+  const int nfds = signal_fd >= 0 ? 2 : 1;
+  pollfd* first = signal_fd >= 0 ? &fds[0] : &fds[1];
+  int64_t last_report_ns = sink::monotonic_ns();
+  uint64_t last_messages = 0;
+  while (true) {
+    int timeout_ms = -1;
+    if (interval_ms > 0) {
+      const int64_t due_ns = last_report_ns + static_cast<int64_t>(interval_ms) * 1'000'000;
+      const int64_t left_ns = due_ns - sink::monotonic_ns();
+      timeout_ms = left_ns > 0 ? static_cast<int>((left_ns + 999'999) / 1'000'000) : 0;
+    }
+    const int ready = poll(first, nfds, timeout_ms);
+    if (ready < 0 && errno != EINTR) return;
+    if (ready > 0) return;  // a signal or the stop eventfd
+    if (interval_ms == 0) continue;
+    const int64_t now_ns = sink::monotonic_ns();
+    if (now_ns - last_report_ns < static_cast<int64_t>(interval_ms) * 1'000'000) continue;
+    const uint64_t messages = server.totals().messages;
+    const double rate = (messages - last_messages) * 1e9 / static_cast<double>(now_ns - last_report_ns);
+    std::fprintf(stderr, "%s\n", sink::format_report_line(messages, rate).c_str());
+    last_report_ns = now_ns;
+    last_messages = messages;
+  }
+}
+
+}  // namespace
+
+int cmd_sink(const SinkOptions& options) {
+  sink::SinkFaults faults;
+  for (const std::string& spec : options.rcpt_replies) {
+    std::string error;
+    if (!faults.add_rcpt_reply(spec, error)) {
+      std::fprintf(stderr, "ringmail sink: %s\n", error.c_str());
+      return kExitUsage;
+    }
+  }
+  faults.set_drop_during_data(options.drop_during_data);
+
+  sink::SinkServerConfig config;
+  config.listen = options.listen;
+  config.threads = options.threads;
+  config.maildir = options.maildir;
+  config.exit_after = options.exit_after;
+  config.delay_ms = options.delay_ms;
+  config.session.hostname = host_name();
+  config.session.esmtp = !options.no_esmtp;
+  config.session.pipelining = !options.no_pipelining;
+
+  // SIGINT/SIGTERM are blocked before the server threads start (they
+  // inherit the mask) and read from a signalfd by this thread only.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigset_t old_mask;
+  pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
+  const int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd < 0) {
+    std::fprintf(stderr, "ringmail sink: cannot create a signalfd (%s); stop it with --exit-after\n",
+                 std::strerror(errno));
+  }
+
+  int status = 0;
+  {
+    sink::SinkServer server(config, &faults);
+    std::string error;
+    if (!server.start(error)) {
+      std::fprintf(stderr, "ringmail sink: %s\n", error.c_str());
+      status = kExitUnavailable;
+    } else {
+      std::printf("sink: listening on %s\n", sink::format_listen_address(server.bound_address()).c_str());
+      std::fflush(stdout);
+      wait_for_stop(server, signal_fd, options.report_interval_ms);
+      const int64_t stop_ns = sink::monotonic_ns();
+      server.stop();
+
+      sink::FinalStats stats;
+      stats.totals = server.totals();
+      const int64_t first_ns = server.first_connection_ns();
+      stats.seconds = first_ns > 0 ? (stop_ns - first_ns) / 1e9 : 0;
+      stats.cpu_seconds = sink::process_cpu_seconds();
+      std::printf("%s\n", sink::format_final_line(stats).c_str());
+      std::fflush(stdout);
+      if (!options.stats_file.empty() && !sink::write_stats_file(options.stats_file, stats, error)) {
+        std::fprintf(stderr, "ringmail sink: %s\n", error.c_str());
+        status = kExitIoError;
+      }
+    }
+  }
+  if (signal_fd >= 0) {
+    // Take the signal that stopped us, so unblocking does not deliver it.
+    signalfd_siginfo info;
+    while (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+    }
+    close(signal_fd);
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  return status;
+}
+
+}  // namespace ringmail

@@ -1,0 +1,423 @@
+// tools/sink/sink_session.cc — the sink's SMTP server state machine. See
+// sink_session.h. Pure: no I/O, no allocation once the envelope strings have
+// grown to their working size. Reply texts follow Postfix's smtpd so clients
+// under test see what they would see from a real MTA.
+#include "tools/sink/sink_session.h"
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <cstring>
+
+namespace ringmail::sink {
+namespace {
+
+// The longest address echoed back or kept; longer ones are rejected (501).
+constexpr size_t kMaxAddressBytes = 256;
+
+char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+
+// starts_with_ignore_case compares the first bytes of |text| to |prefix|
+// (|prefix| must be upper case).
+bool starts_with_ignore_case(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (ascii_upper(text[i]) != prefix[i]) return false;
+  }
+  return true;
+}
+
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// parse_path takes "<addr> params" or "addr params" (after "FROM:"/"TO:")
+// and returns the address in |address| and the parameters in |params|.
+bool parse_path(std::string_view arg, std::string_view& address, std::string_view& params) {
+  arg = trim_spaces(arg);
+  if (!arg.empty() && arg.front() == '<') {
+    const size_t close = arg.find('>');
+    if (close == std::string_view::npos) return false;
+    address = arg.substr(1, close - 1);
+    params = trim_spaces(arg.substr(close + 1));
+    if (!params.empty() && close + 1 < arg.size() && arg[close + 1] != ' ') return false;
+  } else {
+    const size_t space = arg.find(' ');
+    address = arg.substr(0, space);
+    params = space == std::string_view::npos ? std::string_view() : trim_spaces(arg.substr(space));
+  }
+  return address.size() <= kMaxAddressBytes &&
+         address.find_first_of("<> \t") == std::string_view::npos;
+}
+
+// size_param finds "SIZE=n" among MAIL parameters; 0 when absent or bad.
+uint64_t size_param(std::string_view params) {
+  while (!params.empty()) {
+    const size_t space = params.find(' ');
+    std::string_view word = params.substr(0, space);
+    params = space == std::string_view::npos ? std::string_view() : trim_spaces(params.substr(space));
+    if (starts_with_ignore_case(word, "SIZE=")) {
+      uint64_t value = 0;
+      word.remove_prefix(5);
+      std::from_chars(word.data(), word.data() + word.size(), value);
+      return value;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+const char* SmtpServerSession::state_name(State state) {
+  switch (state) {
+    case State::kIdle: return "idle";
+    case State::kCommand: return "command";
+    case State::kData: return "data";
+    case State::kClosed: return "closed";
+  }
+  return "?";
+}
+
+SmtpServerSession::SmtpServerSession(const SessionConfig* config, const SinkFaults* faults)
+    : config_(config), faults_(faults) {
+  from_.reserve(kMaxAddressBytes);
+  rcpt_list_.reserve(4096);
+}
+
+void SmtpServerSession::start(SessionObserver* observer, uint64_t* next_queue_id) {
+  observer_ = observer;
+  next_queue_id_ = next_queue_id;
+  state_ = State::kCommand;
+  helo_seen_ = false;
+  mail_active_ = false;
+  rcpt_count_ = 0;
+  from_.clear();
+  rcpt_list_.clear();
+  drop_message_ = false;
+  line_size_ = 0;
+  line_overlong_ = false;
+  out_size_ = 0;
+  append("220 ");
+  append(config_->hostname);
+  reply(" ESMTP ringmail-sink");
+}
+
+void SmtpServerSession::close() {
+  if (state_ == State::kData && observer_ != nullptr) observer_->on_message_end(false);
+  mail_active_ = false;
+  state_ = State::kIdle;
+}
+
+void SmtpServerSession::consume_output(size_t bytes) {
+  assert(bytes <= out_size_);
+  if (bytes >= out_size_) {
+    out_size_ = 0;
+    return;
+  }
+  std::memmove(out_, out_ + bytes, out_size_ - bytes);
+  out_size_ -= bytes;
+}
+
+void SmtpServerSession::append(std::string_view text) {
+  // feed() keeps kSessionReplyReserveBytes free before each command, and no
+  // single command writes more than that; the cut here is a last guard
+  // (keeping 2 bytes for the CRLF).
+  const size_t room = kSessionOutputBytes - 2 > out_size_ ? kSessionOutputBytes - 2 - out_size_ : 0;
+  assert(text.size() <= room);
+  const size_t take = std::min(text.size(), room);
+  std::memcpy(out_ + out_size_, text.data(), take);
+  out_size_ += take;
+}
+
+void SmtpServerSession::reply(std::string_view text) {
+  append(text);
+  if (out_size_ + 2 > kSessionOutputBytes) return;  // unreachable: see append()
+  out_[out_size_++] = '\r';
+  out_[out_size_++] = '\n';
+}
+
+FeedResult SmtpServerSession::feed(const char* data, size_t size) {
+  FeedResult result;
+  size_t pos = 0;
+  while (pos < size) {
+    if (state_ == State::kClosed || state_ == State::kIdle) {
+      pos = size;  // after QUIT or a cut: the rest of the input is ignored
+      result.action = SessionAction::kClose;
+      break;
+    }
+    if (kSessionOutputBytes - out_size_ < kSessionReplyReserveBytes) break;  // send first
+    if (state_ == State::kData) {
+      pos += consume_body(data + pos, size - pos, result);
+      continue;
+    }
+    // kCommand: find the end of the line.
+    const char* begin = data + pos;
+    const char* lf = static_cast<const char*>(std::memchr(begin, '\n', size - pos));
+    const size_t chunk = lf == nullptr ? size - pos : static_cast<size_t>(lf - begin) + 1;
+    pos += chunk;
+    if (line_overlong_ || line_size_ + chunk > kMaxCommandLineBytes) {
+      line_overlong_ = true;
+      line_size_ = 0;
+      if (lf == nullptr) continue;
+      line_overlong_ = false;
+      reply("500 5.5.0 Error: line too long");
+      continue;
+    }
+    if (lf == nullptr) {  // a partial line: keep it for the next feed
+      std::memcpy(line_ + line_size_, begin, chunk);
+      line_size_ += chunk;
+      continue;
+    }
+    std::string_view line(begin, chunk);
+    if (line_size_ > 0) {
+      std::memcpy(line_ + line_size_, begin, chunk);
+      line = std::string_view(line_, line_size_ + chunk);
+      line_size_ = 0;
+    }
+    line.remove_suffix(1);  // LF
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    process_line(line);
+  }
+  if (state_ == State::kClosed) result.action = SessionAction::kClose;
+  result.consumed = pos;
+  return result;
+}
+
+void SmtpServerSession::process_line(std::string_view line) {
+  const size_t space = line.find(' ');
+  const std::string_view verb = line.substr(0, space);
+  const std::string_view arg =
+      space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+  auto is = [&](std::string_view name) {
+    return verb.size() == name.size() && starts_with_ignore_case(verb, name);
+  };
+  if (line.empty()) {
+    reply("500 5.5.2 Error: bad syntax");
+  } else if (is("EHLO")) {
+    do_ehlo(arg, true);
+  } else if (is("HELO")) {
+    do_ehlo(arg, false);
+  } else if (is("MAIL")) {
+    do_mail(arg);
+  } else if (is("RCPT")) {
+    do_rcpt(arg);
+  } else if (is("DATA")) {
+    do_data();
+  } else if (is("RSET")) {
+    reset_transaction();
+    reply("250 2.0.0 Ok");
+  } else if (is("NOOP")) {
+    reply("250 2.0.0 Ok");
+  } else if (is("QUIT")) {
+    reply("221 2.0.0 Bye");
+    if (mail_active_) reset_transaction();
+    state_ = State::kClosed;
+  } else {
+    reply("502 5.5.2 Error: command not recognized");
+  }
+}
+
+void SmtpServerSession::do_ehlo(std::string_view arg, bool extended) {
+  if (extended && !config_->esmtp) {
+    reply("502 5.5.2 Error: command not recognized");
+    return;
+  }
+  if (trim_spaces(arg).empty()) {
+    reply(extended ? "501 Syntax: EHLO hostname" : "501 Syntax: HELO hostname");
+    return;
+  }
+  reset_transaction();
+  helo_seen_ = true;
+  const std::string_view& name = config_->hostname;
+  if (!extended) {
+    append("250 ");
+    reply(name);
+    return;
+  }
+  append("250-");
+  reply(name);
+  if (config_->pipelining) reply("250-PIPELINING");
+  reply("250-SIZE 104857600");
+  reply("250-8BITMIME");
+  reply("250 ENHANCEDSTATUSCODES");
+}
+
+void SmtpServerSession::do_mail(std::string_view arg) {
+  if (!helo_seen_) {
+    reply("503 5.5.1 Error: send HELO/EHLO first");
+    return;
+  }
+  if (mail_active_) {
+    reply("503 5.5.1 Error: nested MAIL command");
+    return;
+  }
+  std::string_view address, params;
+  if (!starts_with_ignore_case(arg, "FROM:") || !parse_path(arg.substr(5), address, params)) {
+    reply("501 5.5.4 Syntax: MAIL FROM:<address>");
+    return;
+  }
+  if (size_param(params) > config_->max_message_bytes) {
+    reply("552 5.3.4 Message size exceeds fixed limit");
+    return;
+  }
+  from_.assign(address);
+  rcpt_list_.clear();
+  rcpt_count_ = 0;
+  mail_active_ = true;
+  reply("250 2.1.0 Ok");
+}
+
+void SmtpServerSession::do_rcpt(std::string_view arg) {
+  if (!mail_active_) {
+    reply("503 5.5.1 Error: need MAIL command");
+    return;
+  }
+  std::string_view address, params;
+  if (!starts_with_ignore_case(arg, "TO:") || !parse_path(arg.substr(3), address, params) ||
+      address.empty()) {
+    reply("501 5.5.4 Syntax: RCPT TO:<address>");
+    return;
+  }
+  if (rcpt_count_ >= config_->max_recipients) {
+    reply("452 4.5.3 Error: too many recipients");
+    return;
+  }
+  if (faults_ != nullptr) {
+    if (const int code = faults_->rcpt_reply_code(address); code != 0) {
+      char text[kSessionReplyReserveBytes];
+      size_t n = rcpt_fault_reply_text(code, address, text, sizeof(text));
+      reply(std::string_view(text, n - 2));  // without its CRLF
+      return;
+    }
+  }
+  if (rcpt_count_ > 0) rcpt_list_.push_back(',');
+  rcpt_list_.push_back('<');
+  rcpt_list_.append(address);
+  rcpt_list_.push_back('>');
+  ++rcpt_count_;
+  reply("250 2.1.5 Ok");
+}
+
+void SmtpServerSession::do_data() {
+  if (!mail_active_) {
+    reply("503 5.5.1 Error: need RCPT command");
+    return;
+  }
+  if (rcpt_count_ == 0) {
+    reply("554 5.5.1 Error: no valid recipients");
+    return;
+  }
+  queue_id_ = (static_cast<uint64_t>(config_->queue_id_prefix) << 40) |
+              (next_queue_id_ != nullptr ? (*next_queue_id_)++ : local_queue_id_++);
+  if (observer_ != nullptr && !observer_->on_message_begin(from_, rcpt_list_, queue_id_)) {
+    reply("451 4.3.0 Error: queue file write error");
+    reset_transaction();
+    return;
+  }
+  drop_message_ = faults_ != nullptr && faults_->take_drop_during_data();
+  body_scan_ = BodyScan::kLineStart;
+  body_bytes_ = 0;
+  state_ = State::kData;
+  reply("354 End data with <CR><LF>.<CR><LF>");
+}
+
+void SmtpServerSession::reset_transaction() {
+  mail_active_ = false;
+  rcpt_count_ = 0;
+  from_.clear();
+  rcpt_list_.clear();
+}
+
+void SmtpServerSession::emit_body(const char* data, size_t size) {
+  if (observer_ != nullptr && size > 0) observer_->on_body(data, size);
+}
+
+size_t SmtpServerSession::consume_body(const char* data, size_t size, FeedResult& result) {
+  if (drop_message_) {
+    // --drop-during-data: some body bytes are here; cut without a reply.
+    if (observer_ != nullptr) observer_->on_message_end(false);
+    reset_transaction();
+    state_ = State::kClosed;
+    result.action = SessionAction::kClose;
+    return size;
+  }
+  size_t i = 0;
+  size_t segment = 0;  // start of the bytes not yet passed to the observer
+  while (i < size) {
+    switch (body_scan_) {
+      case BodyScan::kInLine: {
+        const void* lf = std::memchr(data + i, '\n', size - i);
+        if (lf == nullptr) {
+          i = size;
+        } else {
+          i = static_cast<size_t>(static_cast<const char*>(lf) - data) + 1;
+          body_scan_ = BodyScan::kLineStart;
+        }
+        break;
+      }
+      case BodyScan::kLineStart:
+        if (data[i] == '.') {
+          emit_body(data + segment, i - segment);
+          segment = ++i;  // hold the dot back: stuffing or end marker
+          body_scan_ = BodyScan::kDot;
+        } else {
+          body_scan_ = BodyScan::kInLine;
+        }
+        break;
+      case BodyScan::kDot:
+        if (data[i] == '\r') {
+          emit_body(data + segment, i - segment);
+          segment = ++i;  // hold the CR back too
+          body_scan_ = BodyScan::kDotCr;
+        } else if (data[i] == '\n') {  // ".\n": tolerated as the end marker
+          emit_body(data + segment, i - segment);
+          body_bytes_ += i;
+          finish_message(result);
+          return i + 1;
+        } else {
+          body_scan_ = BodyScan::kInLine;  // the dot was stuffing: dropped
+        }
+        break;
+      case BodyScan::kDotCr:
+        if (data[i] == '\n') {
+          body_bytes_ += i;
+          finish_message(result);
+          return i + 1;
+        }
+        emit_body("\r", 1);  // ".\rX": the CR is content
+        body_scan_ = BodyScan::kInLine;
+        break;
+    }
+  }
+  emit_body(data + segment, size - segment);
+  body_bytes_ += size;
+  return size;
+}
+
+void SmtpServerSession::finish_message(FeedResult& result) {
+  state_ = State::kCommand;
+  if (body_bytes_ > config_->max_message_bytes) {
+    if (observer_ != nullptr) observer_->on_message_end(false);
+    reply("552 5.3.4 Error: message file too big");
+    reset_transaction();
+    return;
+  }
+  if (observer_ != nullptr && !observer_->on_message_end(true)) {
+    reply("451 4.3.0 Error: queue file write error");
+    reset_transaction();
+    return;
+  }
+  char text[64] = "250 2.0.0 Ok: queued as ";
+  size_t n = std::strlen(text);
+  auto [end, ec] = std::to_chars(text + n, text + sizeof(text), queue_id_, 16);
+  (void)ec;
+  for (char* p = text + n; p < end; ++p) *p = ascii_upper(*p);
+  reply(std::string_view(text, static_cast<size_t>(end - text)));
+  result.messages_accepted += 1;
+  result.recipients_accepted += rcpt_count_;
+  reset_transaction();
+}
+
+}  // namespace ringmail::sink

@@ -1,0 +1,59 @@
+// tools/sink/sink_stats.cc — formatting of the sink's reports. See
+// sink_stats.h. Runs on the reporting (main) thread only.
+#include "tools/sink/sink_stats.h"
+
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ringmail::sink {
+
+double process_cpu_seconds() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  auto seconds = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+std::string format_report_line(uint64_t messages, double msgs_per_s) {
+  return fmt::format("sink: {} messages, {:.0f} msg/s", messages, msgs_per_s);
+}
+
+std::string format_final_line(const FinalStats& stats) {
+  return fmt::format("sink: accepted {} messages ({} recipients) in {:.3f} s, {:.0f} msg/s, cpu {:.2f} us/msg",
+                     stats.totals.messages, stats.totals.recipients, stats.seconds,
+                     stats.msgs_per_s(), stats.cpu_us_per_msg());
+}
+
+std::string format_stats_json(const FinalStats& stats) {
+  return fmt::format(
+      "{{\"messages\":{},\"recipients\":{},\"seconds\":{:.6f},\"cpu_us_per_msg\":{:.3f},"
+      "\"connections\":{}}}",
+      stats.totals.messages, stats.totals.recipients, stats.seconds, stats.cpu_us_per_msg(),
+      stats.totals.connections);
+}
+
+bool write_stats_file(const std::string& path, const FinalStats& stats, std::string& error) {
+  const std::string tmp = path + ".tmp";
+  std::FILE* file = std::fopen(tmp.c_str(), "w");
+  if (file == nullptr) {
+    error = fmt::format("cannot write the stats file {}: {}; check that its folder exists and is writable",
+                        tmp, std::strerror(errno));
+    return false;
+  }
+  const std::string json = format_stats_json(stats) + "\n";
+  const bool written = std::fwrite(json.data(), 1, json.size(), file) == json.size();
+  const bool closed = std::fclose(file) == 0;
+  if (!written || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = fmt::format("cannot write the stats file {}: {}", path, std::strerror(errno));
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace ringmail::sink
