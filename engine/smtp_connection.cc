@@ -8,6 +8,7 @@
 
 #include <cassert>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -45,6 +46,18 @@ std::string reply_summary(const SmtpReply& reply) {
   const size_t last = raw.rfind('\n');
   if (last != std::string_view::npos) raw.remove_prefix(last + 1);
   return std::string(trim_crlf(raw));
+}
+
+// RINGMAIL_TRACE=1 in the environment prints every byte sent and received
+// on stderr (a debugging transcript; never on in production runs).
+bool trace_enabled() {
+  static const bool enabled = std::getenv("RINGMAIL_TRACE") != nullptr;
+  return enabled;
+}
+
+void trace(uint32_t conn, const char* dir, const char* data, size_t len) {
+  if (!trace_enabled()) return;
+  fmt::print(stderr, "[conn {}] {} {:?}\n", conn, dir, std::string_view(data, len));
 }
 
 }  // namespace
@@ -200,12 +213,14 @@ void SmtpConnection::on_recv(int res, uint32_t) {
     }
     return;
   }
+  trace(index_, "S:", in_.get() + in_len_, static_cast<size_t>(res));
   in_len_ += static_cast<size_t>(res);
   handle_replies();
 }
 
 void SmtpConnection::handle_replies() {
   size_t offset = 0;
+  in_reply_loop_ = true;
   while (offset < in_len_ && !closing_requested_) {
     SmtpReply reply;
     size_t consumed = 0;
@@ -213,11 +228,13 @@ void SmtpConnection::handle_replies() {
     const ReplyParse parse = parse_reply(in_.get() + offset, in_len_ - offset, reply, consumed, error);
     if (parse == ReplyParse::kIncomplete) break;
     if (parse == ReplyParse::kMalformed) {
+      in_reply_loop_ = false;
       fail(fmt::format("malformed reply from {}: {}", peer_name_, error));
       return;
     }
     offset += consumed;
     if (expect_count_ == 0) {
+      in_reply_loop_ = false;
       fail(fmt::format("unexpected reply from {}: {}", peer_name_, reply_summary(reply)));
       return;
     }
@@ -227,6 +244,7 @@ void SmtpConnection::handle_replies() {
     if (expect.slot != nullptr) --expect.slot->expect_refs;
     on_reply(expect, reply);
   }
+  in_reply_loop_ = false;
   if (closing_requested_) return;
   if (offset > 0) {
     std::memmove(in_.get(), in_.get() + offset, in_len_ - offset);
@@ -438,6 +456,9 @@ void SmtpConnection::pump() {
     if (!need_rset_ && tx_ != nullptr) emit_transaction();
   }
   flush();
+  // Never armed from inside handle_replies' loop: the buffer is compacted
+  // after the loop, and a receive must land after the compacted bytes.
+  if (!in_reply_loop_) arm_recv();
 }
 
 void SmtpConnection::emit_transaction() {
@@ -571,12 +592,12 @@ void SmtpConnection::flush() {
   if (send_in_flight_ > 0 || out_len_ == 0 || fd_ < 0 || closing_requested_) return;
   io_uring_sqe* sqe = worker_->ring().sqe();
   io_uring_prep_send(sqe, fd_, out_.get(), out_len_, MSG_NOSIGNAL);
+  trace(index_, "C:", out_.get(), out_len_);
   set_completion(sqe, &send_c_);
   set_timeout(send_ts_, worker_->config().smtp.data_timeout_ms);
   link_timeout(worker_->ring(), sqe, &send_ts_);
   send_in_flight_ = out_len_;
   ++ops_in_flight_;
-  arm_recv();
 }
 
 void SmtpConnection::on_send(int res, uint32_t) {

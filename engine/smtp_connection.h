@@ -154,6 +154,7 @@ class SmtpConnection {
   size_t out_len_ = 0;
   size_t send_in_flight_ = 0;  // bytes of out_ the kernel is sending
   bool recv_armed_ = false;
+  bool in_reply_loop_ = false;  // handle_replies is walking in_
   __kernel_timespec connect_ts_{}, send_ts_{}, recv_ts_{};
 
   MemberCompletion<SmtpConnection, &SmtpConnection::on_socket> socket_c_{this};
