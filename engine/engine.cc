@@ -103,7 +103,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
 
   timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);
-  Intake intake(config, spool, channel_ptrs, reports);
+  Intake intake(spool, channel_ptrs, reports);
   const bool intake_ok = intake.run(drain, signal_fd, workers_failed, error);
 
   for (auto& channel : channels) {

@@ -66,9 +66,8 @@ void for_each_entry(int dirfd, F&& fn) {
 
 }  // namespace
 
-Intake::Intake(const Config& config, const SpoolDirs& spool, std::vector<WorkerChannel*> workers,
-               ReportSink& reports)
-    : config_(config), spool_(spool), workers_(std::move(workers)), reports_(reports) {}
+Intake::Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers, ReportSink& reports)
+    : spool_(spool), workers_(std::move(workers)), reports_(reports) {}
 
 Intake::~Intake() {
   if (incoming_scan_ != nullptr) closedir(incoming_scan_);

@@ -36,7 +36,7 @@ struct IntakeTotals {
 
 class Intake {
  public:
-  Intake(const Config& config, const SpoolDirs& spool, std::vector<WorkerChannel*> workers,
+  Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers,
          ReportSink& reports);
   ~Intake();
   Intake(const Intake&) = delete;
@@ -74,7 +74,6 @@ class Intake {
   void print_status();
   bool message_exists(const char* id) const;
 
-  const Config& config_;
   const SpoolDirs& spool_;
   std::vector<WorkerChannel*> workers_;
   ReportSink& reports_;

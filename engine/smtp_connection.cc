@@ -405,10 +405,13 @@ void SmtpConnection::on_data_end_reply(MessageSlot* slot, const SmtpReply& reply
 // ---------------------------------------------------------------------------
 // Emitters: write commands and bodies into out_, within the limits.
 
+bool SmtpConnection::exhausted() const {
+  return messages_started_ >= worker_->config().relay.max_messages_per_connection;
+}
+
 bool SmtpConnection::can_take_message() const {
   return state_ == State::kReady && !closing_requested_ && !quit_sent_ && tx_ == nullptr &&
-         messages_in_flight_ < kMaxMessagesInFlight &&
-         messages_started_ < worker_->config().relay.max_messages_per_connection &&
+         messages_in_flight_ < kMaxMessagesInFlight && !exhausted() &&
          (caps_.pipelining || messages_in_flight_ == 0);
 }
 

@@ -67,6 +67,8 @@ class SmtpConnection {
   void body_chunk_arrived(MessageSlot* slot);
 
   State state() const { return state_; }
+  // exhausted: it carried max_messages_per_connection and takes no more.
+  bool exhausted() const;
   bool carries_messages() const { return messages_in_flight_ > 0; }
   uint64_t idle_since_ns() const { return idle_since_ns_; }
   uint32_t index() const { return index_; }

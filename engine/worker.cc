@@ -177,9 +177,15 @@ void Worker::schedule() {
   }
   // 3. Idle connections say QUIT after a while, or at once when stopping.
   const uint64_t now = now_ns();
+  // A connection that used up max_messages_per_connection says QUIT as
+  // soon as it carries nothing; step 2 opens a fresh one next time.
   for (auto& c : connections_) {
-    if (c->state() != SmtpConnection::State::kReady || c->carries_messages() || ready_count_ > 0) continue;
-    if (stopping_ ? slots_in_use_ == 0 : now - c->idle_since_ns() > kIdleQuitNs) c->quit();
+    if (c->state() != SmtpConnection::State::kReady || c->carries_messages()) continue;
+    if (c->exhausted()) {
+      c->quit();
+    } else if (ready_count_ == 0 && (stopping_ ? slots_in_use_ == 0 : now - c->idle_since_ns() > kIdleQuitNs)) {
+      c->quit();
+    }
   }
 }
 

@@ -163,7 +163,8 @@ class Parser {
       ++line_no_;
       if (!line.terminated && !whole_file_) {
         return fail_bool("the envelope preamble does not end within the first " +
-                         std::to_string(kMaxHeadBytes) + " bytes (line " + std::to_string(line_no_) +
+                         std::to_string(kMaxHeadBytes) + " bytes (line " +
+                         std::to_string(line_no_) +
                          "); split the message or use fewer X-Ringmail-To lines");
       }
       const size_t colon = text.find(':');
@@ -184,8 +185,8 @@ class Parser {
         }
         if (!add_recipient(address, "X-Ringmail-To", line_no_)) return false;
       } else {
-        return fail_bool("unknown envelope field " + printable(name) +
-                         " on line " + std::to_string(line_no_) +
+        return fail_bool("unknown envelope field " + printable(name) + " on line " +
+                         std::to_string(line_no_) +
                          "; only X-Ringmail-From and X-Ringmail-To are defined");
       }
       pos = line.next;
@@ -273,8 +274,7 @@ class Parser {
         break;
       }
       if (starts_with_ci(name, kPreamblePrefix)) {
-        return fail_bool(printable(name) +
-                         " on line " + std::to_string(line_no_) +
+        return fail_bool(printable(name) + " on line " + std::to_string(line_no_) +
                          " comes after a header field; the envelope preamble must be the first "
                          "lines of the file");
       }
@@ -497,8 +497,8 @@ class Parser {
 
   // read_angle_addr reads the addr-spec after '<' up to '>' and sets
   // [begin, end) to it (an obsolete source route "@a,@b:" is dropped).
-  bool read_angle_addr(size_t& pos, size_t end, const Field& field, const char* label, size_t& begin,
-                       size_t& span_end) {
+  bool read_angle_addr(size_t& pos, size_t end, const Field& field, const char* label,
+                       size_t& begin, size_t& span_end) {
     bool have = false;
     bool contiguous = true;
     begin = pos;
@@ -552,7 +552,8 @@ class Parser {
     std::string why;
     if (!check_address(address, why)) {
       return fail_bool("recipient address " + quote(address) + " " + why + " (" + where +
-                       (where[0] == 'X' ? ", line " : " header, line ") + std::to_string(line_no) + ")");
+                       (where[0] == 'X' ? ", line " : " header, line ") + std::to_string(line_no) +
+                       ")");
     }
     for (uint32_t i = 0; i < out_.recipient_count; ++i) {
       if (same_address(out_.recipients[i], address)) return true;  // keep the first
@@ -638,14 +639,14 @@ bool same_address(std::string_view a, std::string_view b) {
   return a.substr(0, at) == b.substr(0, at) && equals_ci(a.substr(at), b.substr(at));
 }
 
-EnvelopeParse parse_envelope(std::string_view head, bool whole_file, std::string_view default_sender,
-                             Envelope& out, std::string& error) {
+EnvelopeParse parse_envelope(std::string_view head, bool whole_file,
+                             std::string_view default_sender, Envelope& out, std::string& error) {
   return parse_envelope(head, whole_file, default_sender, EnvelopeParseOptions{}, out, error);
 }
 
-EnvelopeParse parse_envelope(std::string_view head, bool whole_file, std::string_view default_sender,
-                             const EnvelopeParseOptions& options, Envelope& out,
-                             std::string& error) {
+EnvelopeParse parse_envelope(std::string_view head, bool whole_file,
+                             std::string_view default_sender, const EnvelopeParseOptions& options,
+                             Envelope& out, std::string& error) {
   if (head.size() > kMaxHeadBytes) {
     head = head.substr(0, kMaxHeadBytes);
     whole_file = false;

@@ -47,8 +47,9 @@ void close_fd(int& fd) {
 const char* hint_for(int err, bool create) {
   switch (err) {
     case ENOENT:
-      return create ? "create its parent directory or fix `spool` in the config"
-                    : "check `spool` in the config, or start `ringmail run` once to create the spool";
+      return create
+                 ? "create its parent directory or fix `spool` in the config"
+                 : "check `spool` in the config, or start `ringmail run` once to create the spool";
     case EACCES:
     case EPERM:
       return "run as the user that owns the spool, or fix its owner and mode (0700)";
@@ -64,7 +65,8 @@ const char* hint_for(int err, bool create) {
   }
 }
 
-std::string describe(const std::string& root, const char* sub, const char* verb, int err, bool create) {
+std::string describe(const std::string& root, const char* sub, const char* verb, int err,
+                     bool create) {
   std::string path = root;
   if (sub != nullptr) {
     if (!path.empty() && path.back() != '/') path += '/';

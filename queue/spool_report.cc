@@ -143,8 +143,7 @@ bool scan_state(const SpoolDirs& dirs, SpoolState state, SmallestIds* ids, Spool
   while (const dirent* entry = dir.next()) {
     const std::string_view name = entry->d_name;
     if (name.front() == '.') continue;  // a producer's temporary file
-    if (!is_valid_message_id(name) ||
-        (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN)) {
+    if (!is_valid_message_id(name) || (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN)) {
       ++out.ignored;
       continue;
     }
@@ -329,8 +328,8 @@ std::string format_duration(int64_t seconds) {
   return std::to_string(seconds / 86400) + "d " + std::to_string(seconds % 86400 / 3600) + "h";
 }
 
-bool collect_spool_report(const SpoolDirs& dirs, std::string_view default_sender,
-                          size_t list_limit, SpoolReport& out, std::string& error) {
+bool collect_spool_report(const SpoolDirs& dirs, std::string_view default_sender, size_t list_limit,
+                          SpoolReport& out, std::string& error) {
   out = SpoolReport{};
   out.root = dirs.root;
   struct timespec oldest {};
@@ -403,11 +402,12 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
   }
 
   if (!report.deferred.empty()) {
-    out += "\ndeferred: " + std::to_string(report.counts[static_cast<size_t>(SpoolState::kDeferred)]) +
-           "\n  ";
+    out +=
+        "\ndeferred: " + std::to_string(report.counts[static_cast<size_t>(SpoolState::kDeferred)]) +
+        "\n  ";
     pad_right(out, "ID", 34);
     out += " PENDING ATTEMPTS  ";
-    pad_right(out, "NEXT ATTEMPT", 45);
+    pad_right(out, "NEXT ATTEMPT", 38);
     out += "LAST REPLY\n";
     for (const DeferredEntry& e : report.deferred) {
       out += "  ";
@@ -415,15 +415,16 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
       pad_left(out, e.pending < 0 ? "?" : std::to_string(e.pending), 8);
       pad_left(out, std::to_string(e.attempts), 9);
       out += "  ";
-      const std::string next = e.next_attempt == 0
-                                   ? std::string("as soon as possible")
-                                   : utc_time(e.next_attempt) + " (" + relative(e.next_attempt, now_unix) + ")";
-      pad_right(out, next, 45);
+      const std::string next = e.next_attempt == 0 ? std::string("as soon as possible")
+                                                   : utc_time(e.next_attempt) + " (" +
+                                                         relative(e.next_attempt, now_unix) + ")";
+      pad_right(out, next, 38);
       out += sanitize(e.last_reply.empty() ? "-" : e.last_reply);
       if (!e.problem.empty()) out += " [" + sanitize(e.problem) + "]";
       out += "\n";
     }
-    if (report.deferred_more != 0) out += "  ... and " + std::to_string(report.deferred_more) + " more\n";
+    if (report.deferred_more != 0)
+      out += "  ... and " + std::to_string(report.deferred_more) + " more\n";
   }
   if (!report.failed.empty()) {
     out += "\nfailed: " + std::to_string(report.counts[static_cast<size_t>(SpoolState::kFailed)]) +
@@ -437,7 +438,8 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
       if (!e.problem.empty()) out += " [" + sanitize(e.problem) + "]";
       out += "\n";
     }
-    if (report.failed_more != 0) out += "  ... and " + std::to_string(report.failed_more) + " more\n";
+    if (report.failed_more != 0)
+      out += "  ... and " + std::to_string(report.failed_more) + " more\n";
   }
 }
 
@@ -489,7 +491,8 @@ void format_spool_report_json(const SpoolReport& report, int64_t now_unix, std::
     }
     number("attempts", e.attempts);
     number("next_attempt", e.next_attempt);
-    number("next_attempt_in_s", e.next_attempt == 0 ? 0 : std::max<int64_t>(0, e.next_attempt - now_unix));
+    number("next_attempt_in_s",
+           e.next_attempt == 0 ? 0 : std::max<int64_t>(0, e.next_attempt - now_unix));
     string("last_reply", e.last_reply);
     string("problem", e.problem, false);
     out += '}';

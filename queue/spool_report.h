@@ -59,8 +59,8 @@ struct SpoolReport {
 // collect_spool_report scans |dirs| and fills |out|. |default_sender| is
 // passed to parse_envelope when counting pending recipients. Returns false
 // with an error sentence only when a directory cannot be read at all.
-bool collect_spool_report(const SpoolDirs& dirs, std::string_view default_sender,
-                          size_t list_limit, SpoolReport& out, std::string& error);
+bool collect_spool_report(const SpoolDirs& dirs, std::string_view default_sender, size_t list_limit,
+                          SpoolReport& out, std::string& error);
 
 // format_spool_report_text renders |report| as the terminal table; times are
 // shown in UTC and relative to |now_unix| ("in 4m", "2h 5m ago"). Bytes that

@@ -31,10 +31,10 @@ namespace {
 
 // Exit statuses (sysexits.h).
 constexpr int kInjectExitOk = 0;
-constexpr int kInjectExitUsage = 64;       // EX_USAGE: no recipients
-constexpr int kInjectExitDataErr = 65;     // EX_DATAERR: bad address or message
-constexpr int kInjectExitCantCreat = 73;   // EX_CANTCREAT: cannot create the spool file
-constexpr int kInjectExitIoErr = 74;       // EX_IOERR: read, write, fsync or rename failed
+constexpr int kInjectExitUsage = 64;      // EX_USAGE: no recipients
+constexpr int kInjectExitDataErr = 65;    // EX_DATAERR: bad address or message
+constexpr int kInjectExitCantCreat = 73;  // EX_CANTCREAT: cannot create the spool file
+constexpr int kInjectExitIoErr = 74;      // EX_IOERR: read, write, fsync or rename failed
 constexpr size_t kInjectCopyChunkBytes = 65536;
 
 int complain(int status, const std::string& sentence) {
@@ -187,6 +187,11 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
   }
   const bool whole = pending.empty();
   if (head.empty()) return complain(kInjectExitDataErr, "the message on standard input is empty");
+  if (head[0] == ' ' || head[0] == '\t') {
+    return complain(kInjectExitDataErr,
+                    "the message starts with a blank (a header continuation line without a "
+                    "header); the first line must be a header field such as 'Subject: ...'");
+  }
   if (starts_with_preamble(head)) {
     return complain(kInjectExitDataErr,
                     "the message starts with an X-Ringmail- envelope line; inject writes the "
@@ -203,9 +208,9 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
     sender = strip_angle_brackets(from_flag ? options.sender : config.smtp.default_sender);
     sender_known = true;
     if (!sender.empty() && !check_address(sender, why)) {
-      return complain(kInjectExitDataErr,
-                      "sender address '" + sender + "' " + why +
-                          (from_flag ? " (given with -f)" : " (smtp.default_sender in the config)"));
+      return complain(kInjectExitDataErr, "sender address '" + sender + "' " + why +
+                                              (from_flag ? " (given with -f)"
+                                                         : " (smtp.default_sender in the config)"));
     }
   }
 
@@ -225,11 +230,13 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
   if (options.extract_recipients) {
     EnvelopeParseOptions parse_options;
     parse_options.allow_no_recipients = true;
-    if (parse_envelope(head, whole, sender_known ? std::string_view(sender.empty() ? "<>" : sender) : "",
+    if (parse_envelope(head, whole,
+                       sender_known ? std::string_view(sender.empty() ? "<>" : sender) : "",
                        parse_options, *envelope, error) != EnvelopeParse::kOk) {
       return complain(kInjectExitDataErr, "cannot take the recipients from the headers: " + error);
     }
-    for (uint32_t i = 0; i < envelope->recipient_count; ++i) add_unique(rcpts, envelope->recipients[i]);
+    for (uint32_t i = 0; i < envelope->recipient_count; ++i)
+      add_unique(rcpts, envelope->recipients[i]);
     if (!sender_known) {
       sender = envelope->sender;
       sender_known = true;
@@ -271,9 +278,10 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
                                             " bytes; split the message");
   }
   const std::string file_head = preamble + body_head;
-  if (parse_envelope(std::string_view(file_head).substr(0, std::min(file_head.size(), kMaxHeadBytes)),
-                     whole && file_head.size() <= kMaxHeadBytes, config.smtp.default_sender,
-                     *envelope, error) != EnvelopeParse::kOk) {
+  if (parse_envelope(
+          std::string_view(file_head).substr(0, std::min(file_head.size(), kMaxHeadBytes)),
+          whole && file_head.size() <= kMaxHeadBytes, config.smtp.default_sender, *envelope,
+          error) != EnvelopeParse::kOk) {
     return complain(kInjectExitDataErr, "the message cannot be queued: " + error);
   }
 
@@ -297,18 +305,19 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
   while (!eof) {
     chunk.clear();
     if (!read_up_to(options.input_fd, kInjectCopyChunkBytes, chunk, eof)) {
-      return complain(kInjectExitIoErr, std::string("cannot read the message from standard input: ") +
-                                            std::strerror(errno) + " (nothing was queued)");
+      return complain(kInjectExitIoErr,
+                      std::string("cannot read the message from standard input: ") +
+                          std::strerror(errno) + " (nothing was queued)");
     }
     if (!file.write(chunk)) return write_failed(errno);
   }
   const char* step = "";
   if (!file.publish(&step)) {
     if (file.published()) {
-      return complain(kInjectExitIoErr, std::string("queued as ") + file.id() +
-                                            ", but the fsync of incoming/new failed: " +
-                                            std::strerror(errno) +
-                                            "; a crash now could lose it; " + spool_hint(errno));
+      return complain(kInjectExitIoErr,
+                      std::string("queued as ") + file.id() +
+                          ", but the fsync of incoming/new failed: " + std::strerror(errno) +
+                          "; a crash now could lose it; " + spool_hint(errno));
     }
     return complain(kInjectExitIoErr, std::string("cannot ") + step + " " + file.tmp_path() + ": " +
                                           std::strerror(errno) + "; " + spool_hint(errno));

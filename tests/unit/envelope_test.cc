@@ -16,13 +16,13 @@ namespace {
 
 struct EnvelopeCase {
   const char* name;
-  std::string input;
+  std::string input = {};
   bool whole_file = true;
   const char* default_sender = "";
   // Expected outcome: ok, or an error containing error_substr.
   bool ok = true;
   const char* sender = "";
-  std::vector<std::string> recipients;
+  std::vector<std::string> recipients = {};
   bool from_preamble = false;
   // The bytes that are sent (after body_offset, minus the skip ranges);
   // nullptr = not checked.
@@ -45,18 +45,21 @@ std::vector<EnvelopeCase> cases() {
   std::vector<EnvelopeCase> c;
   // --- Explicit preamble -------------------------------------------------
   c.push_back({.name = "preamble",
-               .input = "X-Ringmail-From: <a@x.org>\nX-Ringmail-To: <b@y.org>\nX-Ringmail-To: c@y.org\n"
-                        "To: ignored@z.org\nSubject: hi\n\nbody\n",
+               .input =
+                   "X-Ringmail-From: <a@x.org>\nX-Ringmail-To: <b@y.org>\nX-Ringmail-To: c@y.org\n"
+                   "To: ignored@z.org\nSubject: hi\n\nbody\n",
                .sender = "a@x.org",
                .recipients = {"b@y.org", "c@y.org"},
                .from_preamble = true,
                .sent = "To: ignored@z.org\nSubject: hi\n\nbody\n"});
-  c.push_back({.name = "preamble_crlf_case_insensitive",
-               .input = "x-ringmail-from: a@x.org\r\nX-RINGMAIL-TO:   <b@y.org>  \r\nSubject: hi\r\n\r\nb\r\n",
-               .sender = "a@x.org",
-               .recipients = {"b@y.org"},
-               .from_preamble = true,
-               .sent = "Subject: hi\r\n\r\nb\r\n"});
+  c.push_back(
+      {.name = "preamble_crlf_case_insensitive",
+       .input =
+           "x-ringmail-from: a@x.org\r\nX-RINGMAIL-TO:   <b@y.org>  \r\nSubject: hi\r\n\r\nb\r\n",
+       .sender = "a@x.org",
+       .recipients = {"b@y.org"},
+       .from_preamble = true,
+       .sent = "Subject: hi\r\n\r\nb\r\n"});
   c.push_back({.name = "preamble_null_sender",
                .input = "X-Ringmail-From: <>\nX-Ringmail-To: b@y.org\nSubject: bounce\n\nb",
                .default_sender = "def@x.org",
@@ -80,11 +83,13 @@ std::vector<EnvelopeCase> cases() {
                .recipients = {"b@y.org", "c@y.org"},
                .from_preamble = false,
                .sent = "To: b@y.org\n\nbody"});
-  c.push_back({.name = "preamble_dedupe",
-               .input = "X-Ringmail-To: b@Y.org\nX-Ringmail-To: b@y.ORG\nX-Ringmail-To: B@y.org\nFrom: a@x\n\n",
-               .sender = "a@x",
-               .recipients = {"b@Y.org", "B@y.org"},
-               .from_preamble = true});
+  c.push_back(
+      {.name = "preamble_dedupe",
+       .input =
+           "X-Ringmail-To: b@Y.org\nX-Ringmail-To: b@y.ORG\nX-Ringmail-To: B@y.org\nFrom: a@x\n\n",
+       .sender = "a@x",
+       .recipients = {"b@Y.org", "B@y.org"},
+       .from_preamble = true});
   // --- Recipients from headers (sendmail -t) ------------------------------
   c.push_back({.name = "display_names_quotes_comments",
                .input = "From: Alerts <alerts@x.org>\n"
@@ -95,17 +100,19 @@ std::vector<EnvelopeCase> cases() {
                .sent = "From: Alerts <alerts@x.org>\n"
                        "To: \"Doe, John <boss>\" <john@y.org>, jane@y.org (Jane (the) Admin)\n"
                        "Cc: Ops Team <ops@z.org>\nSubject: s\n\nb"});
-  c.push_back({.name = "undisclosed_group_and_bcc",
-               .input = "From: a@x.org\nTo: undisclosed-recipients:;\nBcc: hidden@y.org\nSubject: s\n\nb\n",
-               .sender = "a@x.org",
-               .recipients = {"hidden@y.org"},
-               .sent = "From: a@x.org\nTo: undisclosed-recipients:;\nSubject: s\n\nb\n"});
+  c.push_back(
+      {.name = "undisclosed_group_and_bcc",
+       .input = "From: a@x.org\nTo: undisclosed-recipients:;\nBcc: hidden@y.org\nSubject: s\n\nb\n",
+       .sender = "a@x.org",
+       .recipients = {"hidden@y.org"},
+       .sent = "From: a@x.org\nTo: undisclosed-recipients:;\nSubject: s\n\nb\n"});
   c.push_back({.name = "group_with_members",
                .input = "From: a@x.org\nTo: Team: one@y.org, Two <two@y.org>;, three@y.org\n\n",
                .sender = "a@x.org",
                .recipients = {"one@y.org", "two@y.org", "three@y.org"}});
   c.push_back({.name = "folded_fields",
-               .input = "From: a@x.org\nTo: one@y.org,\n  two@y.org,\r\n\tThree Name\n <three@y.org>\nCc:\n four@y.org\n\nb",
+               .input = "From: a@x.org\nTo: one@y.org,\n  two@y.org,\r\n\tThree Name\n "
+                        "<three@y.org>\nCc:\n four@y.org\n\nb",
                .sender = "a@x.org",
                .recipients = {"one@y.org", "two@y.org", "three@y.org", "four@y.org"}});
   c.push_back({.name = "bcc_ranges_with_continuations",
@@ -154,14 +161,16 @@ std::vector<EnvelopeCase> cases() {
                .input = "From: s@x.org\nTo: , t@y.org,,\n\n",
                .sender = "s@x.org",
                .recipients = {"t@y.org"}});
-  c.push_back({.name = "long_headers_ok_with_preamble_and_sender",
-               .input = "X-Ringmail-From: a@x\nX-Ringmail-To: b@y\nSubject: " + std::string(70000, 'x'),
-               .whole_file = false,
-               .sender = "a@x",
-               .recipients = {"b@y"},
-               .from_preamble = true});
+  c.push_back(
+      {.name = "long_headers_ok_with_preamble_and_sender",
+       .input = "X-Ringmail-From: a@x\nX-Ringmail-To: b@y\nSubject: " + std::string(70000, 'x'),
+       .whole_file = false,
+       .sender = "a@x",
+       .recipients = {"b@y"},
+       .from_preamble = true});
   // --- Malformed ------------------------------------------------------------
-  c.push_back({.name = "empty_file", .input = "", .ok = false, .error_substr = "empty message file"});
+  c.push_back(
+      {.name = "empty_file", .input = "", .ok = false, .error_substr = "empty message file"});
   c.push_back({.name = "unknown_field",
                .input = "X-Ringmail-To: a@y\nX-Ringmail-To: b@y\nX-Ringmail-Foo: 1\n\nb",
                .ok = false,
@@ -279,11 +288,15 @@ TEST_P(EnvelopeTableTest, Parses) {
   for (uint32_t i = 0; i < env->recipient_count; ++i) got.emplace_back(env->recipients[i]);
   EXPECT_EQ(got, tc.recipients);
   EXPECT_EQ(env->from_preamble, tc.from_preamble);
-  if (tc.sent != nullptr) EXPECT_EQ(sent_bytes(head, *env), tc.sent);
+  if (tc.sent != nullptr) {
+    EXPECT_EQ(sent_bytes(head, *env), tc.sent);
+  }
   for (uint32_t i = 0; i < env->skip_count; ++i) {
     EXPECT_GE(env->skip[i].begin, env->body_offset);
     EXPECT_LE(env->skip[i].end, head.size());
-    if (i > 0) EXPECT_GE(env->skip[i].begin, env->skip[i - 1].end);
+    if (i > 0) {
+      EXPECT_GE(env->skip[i].begin, env->skip[i - 1].end);
+    }
   }
 }
 
@@ -354,7 +367,8 @@ TEST(EnvelopeTest, AllowNoRecipients) {
 TEST(EnvelopeTest, HeadBeyondLimitIsCut) {
   // A caller passing more than kMaxHeadBytes gets the same answer as with
   // exactly kMaxHeadBytes and whole_file = false.
-  const std::string input = "From: a@x\nTo: b@y\nSubject: " + std::string(2 * kMaxHeadBytes, 'x') + "\n\n";
+  const std::string input =
+      "From: a@x\nTo: b@y\nSubject: " + std::string(2 * kMaxHeadBytes, 'x') + "\n\n";
   auto env = std::make_unique<Envelope>();
   std::string error;
   EXPECT_EQ(parse_envelope(input, true, "", *env, error), EnvelopeParse::kMalformed);
@@ -384,7 +398,9 @@ TEST(EnvelopeTest, CheckAddress) {
   for (const AddressCase& tc : table) {
     std::string why;
     EXPECT_EQ(check_address(tc.address, why), tc.ok) << tc.address;
-    if (!tc.ok) EXPECT_NE(why.find(tc.why), std::string::npos) << tc.address << ": " << why;
+    if (!tc.ok) {
+      EXPECT_NE(why.find(tc.why), std::string::npos) << tc.address << ": " << why;
+    }
   }
   std::string why;
   EXPECT_TRUE(check_address(std::string(kMaxAddressBytes - 2, 'a') + "@b", why));
@@ -403,7 +419,8 @@ TEST(EnvelopeTest, SameAddressAndStrip) {
 TEST(EnvelopeTest, WritePreambleRoundTrips) {
   std::string preamble;
   ASSERT_TRUE(write_envelope_preamble("s@x.org", {"a@y.org", "b@y.org"}, preamble));
-  EXPECT_EQ(preamble, "X-Ringmail-From: <s@x.org>\nX-Ringmail-To: <a@y.org>\nX-Ringmail-To: <b@y.org>\n");
+  EXPECT_EQ(preamble,
+            "X-Ringmail-From: <s@x.org>\nX-Ringmail-To: <a@y.org>\nX-Ringmail-To: <b@y.org>\n");
   const std::string file = preamble + "Subject: s\n\nbody\n";
   auto env = std::make_unique<Envelope>();
   std::string error;

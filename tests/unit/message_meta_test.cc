@@ -109,7 +109,7 @@ TEST(MessageMetaTest, Malformed) {
       {"done\n", "'done' needs an address"},
       {"done a b@y\n", "'done' needs an address"},
       {"failed  550 x\n", "'failed' needs an address"},
-      {"done a@y\nfailed A@Y 550\n", "meta line 2: recipient 'A@Y' is marked twice"},
+      {"done a@y\nfailed a@Y 550\n", "meta line 2: recipient 'a@Y' is marked twice"},
       {"Attempts 1\n", "unknown record 'Attempts'"},
   };
   for (const MalformedCase& tc : table) {

@@ -7,11 +7,10 @@
 #include "queue/spool_report.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -83,8 +82,8 @@ void populate(const TempSpool& spool, SpoolDirs& dirs) {
       "X-Ringmail-To: <c@y.org>\nSubject: s\n\nbody\n";
   spool.write("incoming/new/100.1.1", msg3, kNow - 10);
   spool.write("incoming/new/100.1.2", msg3, kNow - 10);
-  spool.write("incoming/new/.producer-temp", "x");  // skipped silently
-  spool.write("incoming/new/bad name", "x");         // not a valid id: ignored
+  spool.write("incoming/new/.producer-temp", "x");              // skipped silently
+  spool.write("incoming/new/bad name", "x");                    // not a valid id: ignored
   fs::create_directory(spool.root() + "/incoming/new/subdir");  // ignored
   spool.write("active/200.1.1", msg3, kNow - 20);
   spool.write("deferred/300.1.1", msg3, kNow - 30);
@@ -95,7 +94,7 @@ void populate(const TempSpool& spool, SpoolDirs& dirs) {
   spool.write("deferred/300.1.2", msg3, kNow - 30);
   spool.write("meta/300.1.2", "colour blue\n");
   spool.write("deferred/300.1.3", msg3, kNow - 30);  // no meta: never attempted
-  spool.write("failed/400.1.1", msg3, 1000);          // the oldest
+  spool.write("failed/400.1.1", msg3, 1000);         // the oldest
   spool.write("meta/400.1.1", "attempts 9\nreason expired after 5d: 451 try later\n");
   spool.write("failed/400.1.2", msg3, kNow - 40);
   spool.write("incoming/tmp/500.1.1", "partial");
@@ -142,7 +141,8 @@ TEST(SpoolReportTest, CountsOldestAndListings) {
   format_spool_report_text(report, kNow, text);
   EXPECT_NE(text.find("spool " + spool.root()), std::string::npos) << text;
   EXPECT_NE(text.find("  deferred               3"), std::string::npos) << text;
-  EXPECT_NE(text.find("oldest: 400.1.1 (failed), written 1970-01-01 00:16:40 UTC"), std::string::npos)
+  EXPECT_NE(text.find("oldest: 400.1.1 (failed), written 1970-01-01 00:16:40 UTC"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("2023-11-14 22:17:20 UTC (in 4m)"), std::string::npos) << text;
   EXPECT_NE(text.find("451 4.7.1 ?[31mgreylisted"), std::string::npos) << text;  // ESC neutralised
@@ -156,11 +156,13 @@ TEST(SpoolReportTest, CountsOldestAndListings) {
                       "\"incoming_tmp\":2,\"ignored\":2}"),
             std::string::npos)
       << json;
-  EXPECT_NE(json.find("\"last_reply\":\"451 4.7.1 \\u001b[31mgreylisted\\ufffd\""), std::string::npos)
+  EXPECT_NE(json.find("\"last_reply\":\"451 4.7.1 \\u001b[31mgreylisted\\ufffd\""),
+            std::string::npos)
       << json;
   EXPECT_NE(json.find("\"next_attempt_in_s\":240"), std::string::npos) << json;
   EXPECT_NE(json.find("\"deferred_more\":1"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"oldest\":{\"id\":\"400.1.1\",\"state\":\"failed\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"oldest\":{\"id\":\"400.1.1\",\"state\":\"failed\""), std::string::npos)
+      << json;
 }
 
 TEST(SpoolReportTest, EmptySpool) {
@@ -272,7 +274,8 @@ TEST(InjectTest, ExtractRecipientsStripsBccAndWritesPreamble) {
   EXPECT_EQ(run.queued[0],
             "X-Ringmail-From: <alerts@x.org>\nX-Ringmail-To: <b@y.org>\nX-Ringmail-To: <c@y.org>\n"
             "X-Ringmail-To: <secret@y.org>\nX-Ringmail-To: <s2@y.org>\n"
-            "From: Alerts <a@x.org>\nTo: Bob <b@y.org>, c@y.org\nSubject: hi\n\nbody\nBcc: stays@y.org\n");
+            "From: Alerts <a@x.org>\nTo: Bob <b@y.org>, c@y.org\nSubject: hi\n\nbody\nBcc: "
+            "stays@y.org\n");
   // The engine's view of the file.
   auto env = std::make_unique<Envelope>();
   std::string error;
@@ -293,7 +296,8 @@ TEST(InjectTest, SenderFlagPositionalRecipientsAndLargeBodyStreamed) {
   ASSERT_EQ(run.queued.size(), 1u);
   EXPECT_EQ(run.queued[0],
             "X-Ringmail-From: <ops@x.org>\nX-Ringmail-To: <one@y.org>\nX-Ringmail-To: <two@y.org>\n"
-            "X-Ringmail-To: <ONE@y.org>\n" + message);
+            "X-Ringmail-To: <ONE@y.org>\n" +
+                message);
 }
 
 TEST(InjectTest, PositionalPlusExtractedAreMergedAndDeduplicated) {
@@ -305,9 +309,10 @@ TEST(InjectTest, PositionalPlusExtractedAreMergedAndDeduplicated) {
       run_inject(spool, test_config(spool), options, "From: a@x.org\nTo: b@Y.org\n\nbody");
   ASSERT_EQ(run.status, 0);
   ASSERT_EQ(run.queued.size(), 1u);
-  EXPECT_EQ(run.queued[0],
-            "X-Ringmail-From: <alerts@x.org>\nX-Ringmail-To: <b@y.org>\nX-Ringmail-To: <extra@y.org>\n"
-            "From: a@x.org\nTo: b@Y.org\n\nbody");
+  EXPECT_EQ(
+      run.queued[0],
+      "X-Ringmail-From: <alerts@x.org>\nX-Ringmail-To: <b@y.org>\nX-Ringmail-To: <extra@y.org>\n"
+      "From: a@x.org\nTo: b@Y.org\n\nbody");
 }
 
 TEST(InjectTest, NullSenderAndSenderFromHeader) {
