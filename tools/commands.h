@@ -47,4 +47,15 @@ struct SinkOptions {
 };
 int cmd_sink(const SinkOptions& options);
 
+struct BenchOptions {
+  uint64_t messages = 100'000;
+  uint32_t size_bytes = 2048;
+  uint32_t connections = 16;
+  uint32_t messages_per_connection = 1'000'000;
+  uint32_t threads = 0;       // engine workers (0 = one per CPU)
+  uint32_t sink_threads = 1;
+  std::string spool_base;     // where the temporary spool goes ("" = /dev/shm, else /tmp)
+};
+int cmd_bench(const BenchOptions& options);
+
 }  // namespace ringmail
