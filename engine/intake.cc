@@ -20,7 +20,7 @@ namespace ringmail {
 namespace {
 
 constexpr int kRescanMs = 5000;       // incoming/new rescan without inotify news
-constexpr int kBackPressureMs = 5;    // retry interval while every inbox is full
+constexpr int kBackPressureMs = 2;    // claim interval while a backlog waits for inbox room
 constexpr size_t kMetaReadBytes = kMaxMetaBytes;
 
 uint64_t monotonic_ns() {
@@ -285,10 +285,17 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
     if (status_tty_) timeout_ms = std::min(timeout_ms, 1000);
 
     pollfd fds[3] = {{reports_.doorbell.fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
-    reports_.doorbell.prepare_to_sleep();
-    if (!reports_.ring.empty_approx()) {
-      reports_.doorbell.cancel_sleep();
-      continue;
+    // With a backlog the intake polls on a short timer instead of asking
+    // workers to wake it: a wake-up per report costs more than the batch of
+    // claims it would trigger. Idle (or finishing a drain), it sleeps until
+    // a worker rings.
+    const bool want_doorbell = !backlog;
+    if (want_doorbell) {
+      reports_.doorbell.prepare_to_sleep();
+      if (!reports_.ring.empty_approx()) {
+        reports_.doorbell.cancel_sleep();
+        continue;
+      }
     }
     const int n = poll(fds, inotify_fd_ >= 0 ? 3 : 2, timeout_ms);
     reports_.doorbell.woke();

@@ -102,7 +102,7 @@ void Worker::start_load(MessageSlot* slot) {
   const unsigned meta_file = slot->index * 2 + 1;
   if (slot->ref.has_meta) {
     io_uring_sqe* open = ring_.sqe();
-    io_uring_prep_openat_direct(open, spool_.meta_fd, slot->ref.id, O_RDONLY, 0, meta_file);
+    io_uring_prep_openat_direct(open, spool_.meta_fd, slot->ref.id, open_flags_, 0, meta_file);
     open->flags |= IOSQE_IO_LINK;
     set_completion(open, &slot->meta_open_done);
     io_uring_sqe* read = ring_.sqe();
@@ -116,7 +116,7 @@ void Worker::start_load(MessageSlot* slot) {
     slot->meta_read_done = true;
   }
   io_uring_sqe* open = ring_.sqe();
-  io_uring_prep_openat_direct(open, spool_.active_fd, slot->ref.id, O_RDONLY, 0, message_file);
+  io_uring_prep_openat_direct(open, spool_.active_fd, slot->ref.id, open_flags_, 0, message_file);
   open->flags |= IOSQE_IO_LINK;
   set_completion(open, &slot->open_done);
   io_uring_sqe* read = ring_.sqe();
@@ -153,6 +153,16 @@ void MessageSlot::on_head_read(int res, uint32_t) {
 // on_slot_loaded_raw parses what the load chains brought in and either
 // queues the message for a connection or ends it at once.
 void Worker::on_slot_loaded_raw(MessageSlot* slot) {
+  if ((slot->open_result == -EPERM || slot->meta_open_result == -EPERM) && (open_flags_ & O_NOATIME)) {
+    // O_NOATIME needs us to own the file; a producer running as another
+    // user makes it fail. Fall back to plain opens for good.
+    open_flags_ &= ~O_NOATIME;
+    const MessageRef ref = slot->ref;
+    slot->reset();
+    slot->ref = ref;
+    start_load(slot);
+    return;
+  }
   if (slot->open_result < 0) {
     if (slot->open_result == -ENOENT) {
       // Someone removed or moved the file (an operator's `queue drop`):
@@ -213,7 +223,7 @@ void Worker::read_body_chunk(MessageSlot* slot, uint64_t offset) {
   slot->stream_len = 0;
   const unsigned message_file = slot->index * 2;
   io_uring_sqe* open = ring_.sqe();
-  io_uring_prep_openat_direct(open, spool_.active_fd, slot->ref.id, O_RDONLY, 0, message_file);
+  io_uring_prep_openat_direct(open, spool_.active_fd, slot->ref.id, open_flags_, 0, message_file);
   open->flags |= IOSQE_IO_LINK;
   set_completion(open, &slot->stream_open_c);
   io_uring_sqe* read = ring_.sqe();

@@ -67,6 +67,10 @@ bool Worker::run(std::string& error) {
 
   // The ring is created here, on the thread that will submit to it.
   if (!ring_.init(4096, error)) return false;
+  // Spool renames and unlinks run in the kernel's io-wq threads; a few are
+  // enough, more only contend on the directory lock.
+  unsigned iowq_workers[2] = {2, 2};
+  io_uring_register_iowq_max_workers(ring_.raw(), iowq_workers);
   // Fixed-file table: two entries per slot (message file, meta file).
   const int rc = io_uring_register_files_sparse(ring_.raw(), static_cast<unsigned>(slots_.size() * 2));
   if (rc < 0) {

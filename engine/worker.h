@@ -10,6 +10,8 @@
 // allocated at start-up; error sentences are the exception, on error paths).
 #pragma once
 
+#include <fcntl.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -122,6 +124,9 @@ class Worker {
   uint32_t preferred_address_ = 0;
   uint32_t slots_in_use_ = 0;
   bool stopping_ = false;
+  // Spool files are opened without updating atime (saves an inode write per
+  // message) unless a file owned by another user refuses it.
+  int open_flags_ = O_RDONLY | O_NOATIME;
 
   std::vector<WorkerReport> pending_reports_;  // reports the ring had no room for
   uint64_t doorbell_value_ = 0;

@@ -1,0 +1,84 @@
+// tests/unit/delivery_policy_test.cc — the whole reply → decision table of
+// engine/delivery_policy: every stage against representative codes.
+#include "engine/delivery_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace ringmail {
+namespace {
+
+struct Row {
+  SmtpStage stage;
+  uint16_t code;
+  Verdict verdict;
+  Scope scope;
+};
+
+constexpr Row kTable[] = {
+    // The server closing the connection wins everywhere.
+    {SmtpStage::kGreeting, 421, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kMail, 421, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kRcpt, 421, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kDataEnd, 421, Verdict::kDefer, Scope::kConnection},
+    // Greeting / HELO / RSET: anything but 2xx is the site's problem.
+    {SmtpStage::kGreeting, 220, Verdict::kProceed, Scope::kConnection},
+    {SmtpStage::kGreeting, 554, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kGreeting, 450, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kHelo, 250, Verdict::kProceed, Scope::kConnection},
+    {SmtpStage::kHelo, 501, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kRset, 250, Verdict::kProceed, Scope::kConnection},
+    {SmtpStage::kRset, 500, Verdict::kDefer, Scope::kConnection},
+    // EHLO: 5xx means "no ESMTP here": fall back to HELO.
+    {SmtpStage::kEhlo, 250, Verdict::kProceed, Scope::kConnection},
+    {SmtpStage::kEhlo, 502, Verdict::kFallback, Scope::kConnection},
+    {SmtpStage::kEhlo, 500, Verdict::kFallback, Scope::kConnection},
+    {SmtpStage::kEhlo, 451, Verdict::kDefer, Scope::kConnection},
+    // MAIL and end of data concern the message.
+    {SmtpStage::kMail, 250, Verdict::kProceed, Scope::kMessage},
+    {SmtpStage::kMail, 452, Verdict::kDefer, Scope::kMessage},
+    {SmtpStage::kMail, 553, Verdict::kFail, Scope::kMessage},
+    {SmtpStage::kDataEnd, 250, Verdict::kProceed, Scope::kMessage},
+    {SmtpStage::kDataEnd, 451, Verdict::kDefer, Scope::kMessage},
+    {SmtpStage::kDataEnd, 454, Verdict::kDefer, Scope::kMessage},  // SES "Throttling failure"
+    {SmtpStage::kDataEnd, 554, Verdict::kFail, Scope::kMessage},
+    // RCPT concerns one recipient.
+    {SmtpStage::kRcpt, 250, Verdict::kProceed, Scope::kRecipient},
+    {SmtpStage::kRcpt, 251, Verdict::kProceed, Scope::kRecipient},
+    {SmtpStage::kRcpt, 450, Verdict::kDefer, Scope::kRecipient},
+    {SmtpStage::kRcpt, 451, Verdict::kDefer, Scope::kRecipient},
+    {SmtpStage::kRcpt, 452, Verdict::kDefer, Scope::kRecipient},  // too many recipients: later
+    {SmtpStage::kRcpt, 550, Verdict::kFail, Scope::kRecipient},
+    {SmtpStage::kRcpt, 554, Verdict::kFail, Scope::kRecipient},
+    // DATA: only 354 goes on; a 2xx there is a dialogue out of step.
+    {SmtpStage::kData, 354, Verdict::kProceed, Scope::kMessage},
+    {SmtpStage::kData, 451, Verdict::kDefer, Scope::kMessage},
+    {SmtpStage::kData, 554, Verdict::kFail, Scope::kMessage},
+    {SmtpStage::kData, 250, Verdict::kDefer, Scope::kConnection},
+    // QUIT: whatever it says, we are done.
+    {SmtpStage::kQuit, 221, Verdict::kProceed, Scope::kConnection},
+    {SmtpStage::kQuit, 500, Verdict::kProceed, Scope::kConnection},
+    // Connect has no reply: anything is a connection deferral.
+    {SmtpStage::kConnect, 0, Verdict::kDefer, Scope::kConnection},
+};
+
+TEST(DeliveryPolicy, Table) {
+  for (const Row& row : kTable) {
+    const Decision d = decide(row.stage, row.code);
+    EXPECT_EQ(d.verdict, row.verdict) << smtp_stage_name(row.stage) << " " << row.code;
+    EXPECT_EQ(d.scope, row.scope) << smtp_stage_name(row.stage) << " " << row.code;
+  }
+}
+
+TEST(DeliveryPolicy, IoFailureDefersTheConnection) {
+  const Decision d = decide_io_failure();
+  EXPECT_EQ(d.verdict, Verdict::kDefer);
+  EXPECT_EQ(d.scope, Scope::kConnection);
+}
+
+TEST(DeliveryPolicy, StageNames) {
+  EXPECT_STREQ(smtp_stage_name(SmtpStage::kDataEnd), "end of data");
+  EXPECT_STREQ(smtp_stage_name(SmtpStage::kRcpt), "RCPT TO");
+}
+
+}  // namespace
+}  // namespace ringmail
