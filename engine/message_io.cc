@@ -275,24 +275,19 @@ void Worker::finish(MessageSlot* slot) {
   channel_.counters.recipients_delivered.fetch_add(done, std::memory_order_relaxed);
 
   const int64_t now_unix = static_cast<int64_t>(::time(nullptr));
+  MessageMeta& meta = slot->meta;
   OutcomeKind kind = OutcomeKind::kDelivered;
   int64_t next_unix = 0;
-  MessageMeta& meta = slot->meta;
   if (slot->unparsable) {
     kind = OutcomeKind::kFailed;
-    meta.reason = slot->message_reply;
-  } else if (deferred > 0) {
+  } else if (deferred > 0 || failed > 0) {
     meta.attempts += 1;
     if (meta.first_attempt == 0) meta.first_attempt = now_unix;
-    if (retry_.next_attempt(meta.attempts, meta.first_attempt, now_unix, next_unix)) {
+    kind = OutcomeKind::kFailed;
+    if (deferred > 0 && retry_.next_attempt(meta.attempts, meta.first_attempt, now_unix, next_unix)) {
       kind = OutcomeKind::kDeferred;
       meta.next_attempt = next_unix;
-    } else {
-      kind = OutcomeKind::kFailed;
-      ++failed;
     }
-  } else if (failed > 0) {
-    kind = OutcomeKind::kFailed;
   }
 
   if (kind == OutcomeKind::kDelivered) {
@@ -314,35 +309,39 @@ void Worker::finish(MessageSlot* slot) {
     return;
   }
 
-  // Deferred or failed: record who is done and who failed, then move it.
+  // Deferred or failed: the reply that explains it is the message-level one
+  // if there was one, else the first recipient's that was deferred, else
+  // the first that failed.
   std::string_view last_reply = slot->message_reply;
-  for (uint32_t i = 0; i < env.recipient_count; ++i) {
-    const RcptState state = slot->rcpt_state[i];
-    if (state == RcptState::kDone || state == RcptState::kFailed ||
-        (kind == OutcomeKind::kFailed && state != RcptState::kSkip)) {
-      if (meta.mark_count < meta.marks.size()) {
-        RecipientMark& mark = meta.marks[meta.mark_count++];
-        mark.address = env.recipients[i];
-        mark.failed = state != RcptState::kDone;
-        mark.reply = slot->rcpt_reply(i);
-        if (state == RcptState::kDeferred || state == RcptState::kPending || state == RcptState::kAccepted) {
-          mark.reply = slot->rcpt_reply(i).empty() ? last_reply : slot->rcpt_reply(i);
-        }
-      }
+  for (RcptState wanted : {RcptState::kDeferred, RcptState::kFailed}) {
+    for (uint32_t i = 0; i < env.recipient_count && last_reply.empty(); ++i) {
+      if (slot->rcpt_state[i] == wanted) last_reply = slot->rcpt_reply(i);
     }
-    if ((state == RcptState::kDeferred) && last_reply.empty()) last_reply = slot->rcpt_reply(i);
+  }
+  // Record every recipient that needs no further attempt; when the message
+  // fails as a whole (gave up), the still-pending ones fail with it.
+  for (uint32_t i = 0; i < env.recipient_count && meta.mark_count < meta.marks.size(); ++i) {
+    const RcptState state = slot->rcpt_state[i];
+    if (state == RcptState::kSkip) continue;
+    const bool unresolved = state != RcptState::kDone && state != RcptState::kFailed;
+    if (unresolved && kind == OutcomeKind::kDeferred) continue;
+    RecipientMark& mark = meta.marks[meta.mark_count++];
+    mark.address = env.recipients[i];
+    mark.failed = state != RcptState::kDone;
+    mark.reply = slot->rcpt_reply(i).empty() ? last_reply : slot->rcpt_reply(i);
   }
   meta.last_reply = last_reply;
-  if (kind == OutcomeKind::kFailed && meta.reason.empty()) {
-    if (deferred > 0 && !slot->unparsable) {
-      std::snprintf(slot->reason_text, sizeof(slot->reason_text),
-                    "gave up after %u attempts: %.*s", meta.attempts, static_cast<int>(last_reply.size()),
-                    last_reply.data());
+  if (kind == OutcomeKind::kFailed && !slot->unparsable) {
+    if (deferred > 0) {
+      std::snprintf(slot->reason_text, sizeof(slot->reason_text), "gave up after %u attempts: %.*s",
+                    meta.attempts, static_cast<int>(last_reply.size()), last_reply.data());
     } else {
       std::snprintf(slot->reason_text, sizeof(slot->reason_text), "%u recipient(s) refused: %.*s", failed,
                     static_cast<int>(last_reply.size()), last_reply.data());
     }
     meta.reason = slot->reason_text;
+  } else if (slot->unparsable) {
+    meta.reason = slot->message_reply;
   }
   const size_t meta_bytes = format_message_meta(meta, slot->stream.get(), MessageSlot::kStreamBytes);
   if (meta_bytes == 0) {

@@ -40,12 +40,14 @@ std::string_view trim_crlf(std::string_view text) {
 }
 
 // reply_summary is the reply as one line: "550 5.1.1 <x>: User unknown"
-// (the last line of a multi-line reply, which carries the verdict).
-std::string reply_summary(const SmtpReply& reply) {
+// (the last line of a multi-line reply, which carries the verdict). A view
+// into the receive buffer: valid while the reply is being handled, and no
+// allocation on the per-message path.
+std::string_view reply_summary(const SmtpReply& reply) {
   std::string_view raw = trim_crlf(reply.raw);
   const size_t last = raw.rfind('\n');
   if (last != std::string_view::npos) raw.remove_prefix(last + 1);
-  return std::string(trim_crlf(raw));
+  return trim_crlf(raw);
 }
 
 // RINGMAIL_TRACE=1 in the environment prints every byte sent and received
@@ -324,7 +326,7 @@ void SmtpConnection::on_mail_reply(MessageSlot* slot, const SmtpReply& reply, De
     // The whole message is refused; the RCPT and DATA replies that were
     // pipelined behind MAIL are answers to a transaction that never began.
     slot->mail_rejected = true;
-    const std::string why = reply_summary(reply);
+    const std::string_view why = reply_summary(reply);
     slot->set_message_reply(why);
     slot->resolve_all_unresolved(
         decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred, why);
@@ -370,7 +372,7 @@ void SmtpConnection::on_data_reply(MessageSlot* slot, const SmtpReply& reply, De
     return;
   }
   if (decision.verdict != Verdict::kProceed) {
-    const std::string why = reply_summary(reply);
+    const std::string_view why = reply_summary(reply);
     slot->set_message_reply(why);
     slot->resolve_all_unresolved(
         decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred, why);
@@ -393,7 +395,7 @@ void SmtpConnection::on_data_end_reply(MessageSlot* slot, const SmtpReply& reply
     fail(fmt::format("{} answered end of data with: {}", peer_name_, reply_summary(reply)));
     return;
   }
-  const std::string why = reply_summary(reply);
+  const std::string_view why = reply_summary(reply);
   const RcptState state = decision.verdict == Verdict::kProceed ? RcptState::kDone
                           : decision.verdict == Verdict::kFail  ? RcptState::kFailed
                                                                 : RcptState::kDeferred;
