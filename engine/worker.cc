@@ -199,13 +199,13 @@ void Worker::on_connection_ready(SmtpConnection*) {
 
 void Worker::on_connection_closed(SmtpConnection* connection, bool was_ready) {
   if (was_ready) return;
-  // A connection that never became ready: if no other connection is alive
-  // or on its way, the relay is unreachable now; defer what waits for it.
+  // A connection that never became ready (every relay address refused,
+  // timed out or greeted badly). Unless another connection is ready to carry
+  // them, the messages waiting now are deferred with that error: waiting
+  // for the other attempts in progress would only let each failure reopen
+  // a connection for the same messages, for ever.
   for (const auto& c : connections_) {
-    if (c.get() != connection && c->state() != SmtpConnection::State::kClosed &&
-        c->state() != SmtpConnection::State::kClosing) {
-      return;
-    }
+    if (c.get() != connection && c->state() == SmtpConnection::State::kReady) return;
   }
   defer_ready(connection->last_error());
 }
