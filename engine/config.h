@@ -24,7 +24,7 @@ struct EngineConfig {
   // Pin worker i to CPU i (modulo the allowed set).
   bool pin_threads = true;
   // Capacity of each core's inbox ring (messages); back-pressure beyond it.
-  uint32_t inbox_capacity = 4096;
+  uint32_t inbox_capacity = 512;
 };
 
 struct SmtpConfig {

@@ -79,9 +79,13 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   std::vector<uint32_t> connections(threads);
   for (uint32_t i = 0; i < threads; ++i) {
     connections[i] = config.relay.max_connections / threads + (i < config.relay.max_connections % threads);
-    total_slots += connections[i] * 2 + 4;
+    total_slots += connections[i] * SmtpConnection::kMaxMessagesInFlight + 4;
   }
-  ReportSink reports(next_power_of_two(total_slots * 2));
+  // Every message the intake hands out can be reported at once (all inboxes
+  // full, all slots finishing), so the report ring holds that many: a
+  // worker's report push then never fails and never waits for the intake.
+  const size_t max_in_flight = static_cast<size_t>(threads) * config.engine.inbox_capacity + total_slots;
+  ReportSink reports(next_power_of_two(max_in_flight));
   if (!reports.doorbell.open(error)) return false;
 
   std::atomic<bool> workers_failed{false};

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -118,6 +119,7 @@ void Intake::load_deferred(bool drain) {
 
 bool Intake::start(bool drain, std::string& error) {
   started_ns_ = last_status_ns_ = monotonic_ns();
+  debug_ = std::getenv("RINGMAIL_DEBUG_TICKS") != nullptr;
   status_tty_ = isatty(STDERR_FILENO) != 0;
   remove_orphan_meta();
   for_each_entry(spool_.active_fd, [&](const char* id) { recovery_.emplace_back(id); });
@@ -271,6 +273,17 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
     pump_due(drain ? INT64_MAX : static_cast<int64_t>(::time(nullptr)));
     pump_incoming();
     print_status();
+    if (debug_) {
+      const uint64_t now = monotonic_ns();
+      if (now - last_debug_ns_ > 100'000'000ull) {
+        last_debug_ns_ = now;
+        size_t inbox = 0;
+        for (WorkerChannel* w : workers_) inbox += w->inbox.size_approx();
+        fmt::print(stderr, "intake: t={:.2f} dispatched {} in_flight {} delivered {} inbox {} scanning {} dirty {}\n",
+                   static_cast<double>(now - started_ns_) / 1e9, totals_.dispatched, in_flight_,
+                   totals_.delivered, inbox, incoming_scan_ != nullptr, incoming_dirty_);
+      }
+    }
     if (workers_failed.load()) break;
     const bool backlog = recovery_next_ < recovery_.size() || incoming_scan_ != nullptr ||
                          (drain ? !due_.empty() : false);

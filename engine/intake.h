@@ -90,6 +90,8 @@ class Intake {
   bool status_tty_ = false;
   uint64_t started_ns_ = 0;
   uint64_t last_status_ns_ = 0;
+  bool debug_ = false;  // RINGMAIL_DEBUG_TICKS: progress every 100 ms on stderr
+  uint64_t last_debug_ns_ = 0;
 };
 
 }  // namespace ringmail

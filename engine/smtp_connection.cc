@@ -84,6 +84,12 @@ const char* SmtpConnection::state_name() const {
   return "?";
 }
 
+std::string SmtpConnection::debug_state() const {
+  return fmt::format("{} msgs {} expect {} out {} sending {} recv {} ops {} tx {} body {} rset {}", state_name(),
+                     messages_in_flight_, expect_count_, out_len_, send_in_flight_, recv_armed_, ops_in_flight_,
+                     tx_ != nullptr, body_ != nullptr, need_rset_);
+}
+
 // ---------------------------------------------------------------------------
 // Opening: socket, then connect to each relay address in turn.
 

@@ -73,6 +73,8 @@ class SmtpConnection {
   uint64_t idle_since_ns() const { return idle_since_ns_; }
   uint32_t index() const { return index_; }
   const char* state_name() const;
+  // debug_state is a one-word-per-field summary for stall diagnostics.
+  std::string debug_state() const;
   const std::string& last_error() const { return last_error_; }
 
  private:

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -102,9 +103,25 @@ void Worker::loop() {
     // reports wait for room.
     bool any_open = !pending_reports_.empty();
     for (const auto& c : connections_) any_open |= c->state() != SmtpConnection::State::kClosed;
-    ring_.wait(any_open ? kTickMs : -1);
+    const unsigned completions = ring_.wait(any_open ? kTickMs : -1);
     channel_.doorbell.woke();
+    if (completions == 0 && debug_ticks()) log_idle_tick();
   }
+}
+
+// RINGMAIL_DEBUG_TICKS=1 logs the worker's state whenever a tick passes
+// with no completion while work is waiting: a diagnostic for stalls.
+bool Worker::debug_ticks() {
+  static const bool enabled = std::getenv("RINGMAIL_DEBUG_TICKS") != nullptr;
+  return enabled;
+}
+
+void Worker::log_idle_tick() const {
+  if (ready_count_ == 0 && channel_.inbox.empty_approx() && slots_in_use_ == 0) return;
+  std::string line = fmt::format("worker {}: idle tick: ready {} slots {} inbox {} free {}", id_, ready_count_,
+                                 slots_in_use_, channel_.inbox.size_approx(), free_slots_.size());
+  for (const auto& c : connections_) line += " [" + c->debug_state() + "]";
+  fmt::print(stderr, "{}\n", line);
 }
 
 bool Worker::drained() const {

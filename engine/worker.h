@@ -104,6 +104,8 @@ class Worker {
   void arm_doorbell();
   void on_doorbell(int res, uint32_t flags);
   bool drained() const;
+  static bool debug_ticks();
+  void log_idle_tick() const;
 
   const uint32_t id_;
   const uint32_t cpu_;
