@@ -53,7 +53,10 @@ std::string_view reply_summary(const SmtpReply& reply) {
 // RINGMAIL_TRACE=1 in the environment prints every byte sent and received
 // on stderr (a debugging transcript; never on in production runs).
 bool trace_enabled() {
-  static const bool enabled = std::getenv("RINGMAIL_TRACE") != nullptr;
+  static const bool enabled = [] {
+    const char* value = std::getenv("RINGMAIL_TRACE");
+    return value != nullptr && value[0] != '\0' && std::strcmp(value, "0") != 0;
+  }();
   return enabled;
 }
 
