@@ -419,6 +419,7 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
                                                    : utc_time(e.next_attempt) + " (" +
                                                          relative(e.next_attempt, now_unix) + ")";
       pad_right(out, next, 38);
+      out += ' ';
       out += sanitize(e.last_reply.empty() ? "-" : e.last_reply);
       if (!e.problem.empty()) out += " [" + sanitize(e.problem) + "]";
       out += "\n";

@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""tests/e2e/aiosmtpd_server.py — a third-party SMTP server for the interop
+test: Debian's python3-aiosmtpd (a server nobody on this project wrote),
+run with /usr/bin/python3. Called by tests/e2e/interop_aiosmtpd_test.sh.
+
+usage: aiosmtpd_server.py PORT DIR
+
+Listens on 127.0.0.1:PORT (aiosmtpd's Controller with its default options;
+aiosmtpd 1.4 answers EHLO with SIZE 33554432, 8BITMIME, SMTPUTF8 and HELP —
+no PIPELINING — and refuses DATA lines over 1000 bytes with 500). For each
+message it writes DIR/new/NNNNNN (tmp file, then
+rename, so readers never see half a file) holding one line
+"X-Sink-Envelope: from=<MAIL_FROM> to=<R1>,<R2>\r\n" — the same layout as
+`ringmail sink --maildir`, so compare_maildir.py reads both — followed by
+envelope.content exactly as aiosmtpd presents it (bytes: CRLF line ends
+kept, dot-stuffing removed, the final ".\r\n" not included). It also appends
+one JSON line per message to DIR/envelopes.jsonl (mail_from as aiosmtpd
+gives it — "<>" for the null sender —, rcpt_tos, mail_options,
+rcpt_options, size of content).
+
+Prints "aiosmtpd: listening on 127.0.0.1:PORT" (flushed) when ready;
+SIGTERM or SIGINT stops it (exit 0). It writes only under DIR and listens
+only on loopback.
+"""
+import json
+import os
+import signal
+import sys
+import threading
+
+try:
+    from aiosmtpd.controller import Controller
+except ImportError:
+    print("aiosmtpd: python3-aiosmtpd is not installed", file=sys.stderr)
+    sys.exit(3)
+
+
+class SaveHandler:
+    """Saves every message; accepts every recipient."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.count = 0
+        os.makedirs(os.path.join(directory, "tmp"), exist_ok=True)
+        os.makedirs(os.path.join(directory, "new"), exist_ok=True)
+        self.log = open(os.path.join(directory, "envelopes.jsonl"), "a")
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        name = "%06d" % self.count
+        content = envelope.content  # bytes: decode_data is False
+        # aiosmtpd keeps the null sender as the string "<>"; the sink writes from=<>.
+        sender = "" if envelope.mail_from == "<>" else envelope.mail_from
+        line = "X-Sink-Envelope: from=<%s> to=%s\r\n" % (
+            sender, ",".join("<%s>" % r for r in envelope.rcpt_tos))
+        tmp = os.path.join(self.directory, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(line.encode("utf-8", "surrogateescape"))
+            f.write(content)
+        os.rename(tmp, os.path.join(self.directory, "new", name))
+        self.log.write(json.dumps({
+            "name": name, "mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
+            "mail_options": envelope.mail_options, "rcpt_options": envelope.rcpt_options,
+            "content_bytes": len(content)}) + "\n")
+        self.log.flush()
+        return "250 2.0.0 Ok: queued as %s" % name
+
+
+def main():
+    if len(sys.argv) != 3:
+        print("usage: aiosmtpd_server.py PORT DIR", file=sys.stderr)
+        return 2
+    port, directory = int(sys.argv[1]), sys.argv[2]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    handler = SaveHandler(directory)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=15)
+    controller.start()
+    print("aiosmtpd: listening on 127.0.0.1:%d" % port, flush=True)
+    while not stop.wait(0.2):
+        pass
+    controller.stop()
+    print("aiosmtpd: stopped after %d messages" % handler.count, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
