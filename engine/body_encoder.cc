@@ -51,7 +51,7 @@ void BodyEncoder::encode(const char* in, size_t in_size, char* out, size_t out_c
       ++i;
       continue;
     }
-    if (at_line_start_ && c == '.') {
+    if (at_line_start_ && c == '.' && dot_stuffing_) {
       if (o == out_cap) break;
       at_line_start_ = false;
       out[o++] = '.';
@@ -80,7 +80,7 @@ void BodyEncoder::encode(const char* in, size_t in_size, char* out, size_t out_c
       at_line_start_ = true;
     } else {
       n = cr != nullptr ? static_cast<size_t>(cr - run) : until_lf;
-      at_line_start_ = false;  // n >= 1: run[0] is neither CR, LF nor a line-start '.'
+      at_line_start_ = false;  // n >= 1: run[0] is neither CR nor LF
     }
     std::memcpy(out + o, run, n);
     i += n;
@@ -103,6 +103,17 @@ size_t BodyEncoder::finish(char* out, size_t out_cap) {
   out[o++] = '.';
   out[o++] = '\r';
   out[o++] = '\n';
+  reset();
+  return o;
+}
+
+size_t BodyEncoder::finish_chunk(char* out, size_t out_cap) {
+  if (out_cap < 2 || owed_ != 0) std::abort();  // caller bugs, as in finish()
+  size_t o = 0;
+  if (!at_line_start_) {
+    out[o++] = '\r';
+    out[o++] = '\n';
+  }
   reset();
   return o;
 }

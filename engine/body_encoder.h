@@ -23,18 +23,22 @@ constexpr size_t kMaxFinishBytes = 5;
 // starting the next chunk is then dropped, so nothing is ever held back and
 // the encoder never needs to look past its input.
 //
-// Not for BDAT (CHUNKING): that needs CRLF but no dot-stuffing and no
+// For BDAT (CHUNKING) the same conversion runs with dot-stuffing off
+// (reset(false)) and the chunk is closed with finish_chunk(), which adds no
 // terminator.
 class BodyEncoder {
  public:
   // kMaxFinishBytes: the same limit, spelled BodyEncoder::kMaxFinishBytes.
   static constexpr size_t kMaxFinishBytes = ringmail::kMaxFinishBytes;
 
-  // reset prepares for a new message: at the start of a line, nothing pending.
-  void reset() {
+  // reset prepares for a new message: at the start of a line, nothing
+  // pending. |dot_stuffing| false is for BDAT content, sent verbatim but
+  // for line endings.
+  void reset(bool dot_stuffing = true) {
     at_line_start_ = true;
     skip_lf_ = false;
     owed_ = 0;
+    dot_stuffing_ = dot_stuffing;
   }
 
   // encode converts as much of in[0..in_size) as fits into out[0..out_cap)
@@ -56,10 +60,17 @@ class BodyEncoder {
   // reset for the next message.
   size_t finish(char* out, size_t out_cap);
 
+  // finish_chunk ends BDAT content: "\r\n" if the body did not end with a
+  // line ending, nothing else. Returns the bytes written (0 or 2); out_cap
+  // must be >= 2. The same caller-bug rules as finish() apply; afterwards the
+  // encoder is reset (dot-stuffing on).
+  size_t finish_chunk(char* out, size_t out_cap);
+
  private:
   bool at_line_start_ = true;  // the next byte starts a line (dot-stuff a '.')
   bool skip_lf_ = false;       // the last byte was '\r', already sent as "\r\n"
   char owed_ = 0;              // second half of an expansion still to write, or 0
+  bool dot_stuffing_ = true;   // DATA: double line-start dots; BDAT: leave them
 };
 
 }  // namespace ringmail

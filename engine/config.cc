@@ -39,7 +39,7 @@ constexpr int64_t kMaxThreads = 1024;
 
 // kKnownKeys lists every key the loader accepts, by full dotted name; tables
 // are listed too (for suggestions). Keep in step with docs/config.md.
-constexpr std::array<std::string_view, 20> kKnownKeys = {
+constexpr std::array<std::string_view, 21> kKnownKeys = {
     "spool",
     "engine",
     "engine.threads",
@@ -51,6 +51,7 @@ constexpr std::array<std::string_view, 20> kKnownKeys = {
     "smtp.connect_timeout_ms",
     "smtp.reply_timeout_ms",
     "smtp.data_timeout_ms",
+    "smtp.chunking",
     "relay",
     "relay.host",
     "relay.port",
@@ -214,6 +215,8 @@ class Loader {
       GetInt(name, node, 1, kMaxTimeoutMs, smtp.reply_timeout_ms);
     } else if (name == "smtp.data_timeout_ms") {
       GetInt(name, node, 1, kMaxTimeoutMs, smtp.data_timeout_ms);
+    } else if (name == "smtp.chunking") {
+      GetBool(name, node, smtp.chunking);
     } else if (name == "relay.host") {
       relay_host_seen_ = true;
       if (GetString(name, node, relay.host, /*allow_spaces=*/false) && relay.host.empty()) {

@@ -33,6 +33,10 @@ struct SmtpConfig {
   uint32_t connect_timeout_ms = 30'000;
   uint32_t reply_timeout_ms = 300'000;  // each reply, greeting included
   uint32_t data_timeout_ms = 600'000;   // body send and the reply after "."
+  // Use BDAT (RFC 3030) instead of DATA when the server offers CHUNKING and
+  // PIPELINING and the message fits in one read (64 KiB): several whole
+  // messages per write on one connection.
+  bool chunking = true;
 };
 
 struct RelayConfig {

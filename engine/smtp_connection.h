@@ -46,7 +46,11 @@ class SmtpConnection {
   static constexpr size_t kInBytes = 32 * 1024;
   static constexpr size_t kOutBytes = 256 * 1024;
   static constexpr size_t kMaxExpectations = 4096;  // replies outstanding
-  static constexpr uint32_t kMaxMessagesInFlight = 2;
+  // Messages a connection carries at once. With DATA: the one whose body is
+  // going out and the next one's MAIL/RCPT/DATA pipelined behind it. With
+  // BDAT (CHUNKING): up to four whole transactions back to back.
+  static constexpr uint32_t kMaxMessagesInFlightData = 2;
+  static constexpr uint32_t kMaxMessagesInFlight = 4;
 
   SmtpConnection(Worker* worker, uint32_t index);
   SmtpConnection(const SmtpConnection&) = delete;
@@ -112,6 +116,9 @@ class SmtpConnection {
   bool can_emit_command() const;
   bool emit_command(std::string_view text, Expect kind, MessageSlot* slot, uint16_t rcpt);
   void emit_transaction();
+  bool uses_bdat(const MessageSlot* slot) const;
+  bool emit_bdat(MessageSlot* slot);  // false: not enough room yet
+  uint32_t max_in_flight() const;
   void emit_body();
   void end_transaction(MessageSlot* slot);  // no more commands or body for it
   void maybe_release(MessageSlot* slot);

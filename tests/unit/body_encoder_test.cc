@@ -273,3 +273,59 @@ TEST(BodyEncoderDeathTest, FinishWithUnconsumedInputAborts) {
 
 }  // namespace
 }  // namespace ringmail
+
+namespace ringmail {
+namespace {
+
+// encode_chunk runs the BDAT mode (no dot-stuffing, finish_chunk) over
+// |input| split at |cut|.
+std::string encode_chunk(std::string_view input, size_t cut) {
+  BodyEncoder enc;
+  enc.reset(/*dot_stuffing=*/false);
+  std::string out;
+  char buf[4096];
+  for (std::string_view part : {input.substr(0, cut), input.substr(cut)}) {
+    while (!part.empty()) {
+      size_t used = 0, produced = 0;
+      enc.encode(part.data(), part.size(), buf, sizeof(buf), used, produced);
+      out.append(buf, produced);
+      part.remove_prefix(used);
+    }
+  }
+  out.append(buf, enc.finish_chunk(buf, sizeof(buf)));
+  return out;
+}
+
+TEST(BodyEncoderChunkTest, NoDotStuffingAndNoTerminator) {
+  struct Case {
+    const char* in;
+    const char* out;
+  } cases[] = {
+      {".a\n", ".a\r\n"},
+      {"x\n.\n..y\n", "x\r\n.\r\n..y\r\n"},
+      {"a\r\n.b", "a\r\n.b\r\n"},  // a missing final line ending is added
+      {"bare\rcr", "bare\r\ncr\r\n"},
+      {"", ""},
+  };
+  for (const Case& c : cases) {
+    const std::string_view in(c.in);
+    for (size_t cut = 0; cut <= in.size(); ++cut) {
+      EXPECT_EQ(encode_chunk(in, cut), c.out) << "input " << c.in << " cut at " << cut;
+    }
+  }
+}
+
+TEST(BodyEncoderChunkTest, FinishChunkResetsToDotStuffing) {
+  BodyEncoder enc;
+  enc.reset(false);
+  char buf[16];
+  size_t used = 0, produced = 0;
+  enc.encode(".x\n", 3, buf, sizeof(buf), used, produced);
+  EXPECT_EQ(std::string(buf, produced), ".x\r\n");
+  EXPECT_EQ(enc.finish_chunk(buf, sizeof(buf)), 0u);
+  enc.encode(".y\n", 3, buf, sizeof(buf), used, produced);
+  EXPECT_EQ(std::string(buf, produced), "..y\r\n");  // DATA mode again
+}
+
+}  // namespace
+}  // namespace ringmail
