@@ -1,0 +1,73 @@
+#!/bin/bash
+# tools/install_deps.sh — installs, with apt, every Debian (bookworm) package
+# that building ringmail and running all of its tests needs, and nothing else.
+#
+# Called by tools/quickstart.sh, by .ci/run on a fresh machine, and by hand.
+# Idempotent: when every package is already installed it does not touch apt
+# at all (no network, no root needed). Runs apt non-interactively and never
+# prompts; uses sudo only when not root. It must never install from outside
+# Debian's archive, change apt sources, or remove anything.
+#
+# Why each package is here: docs/building.md. Keep that file and this list in
+# step.
+set -euo pipefail
+
+PACKAGES=(
+  # Toolchain and build tools.
+  build-essential     # g++ 12, make, libc headers: the default compiler
+  cmake               # >= 3.25 (bookworm has 3.25)
+  ninja-build         # the generator tools/test.sh uses
+  pkg-config          # finds liburing
+  clang               # clang 14: libFuzzer targets (tests/fuzz)
+  libclang-rt-14-dev  # clang's runtimes: libFuzzer, ASan/UBSan for clang
+  llvm-14             # llvm-symbolizer: readable stacks in clang sanitizer reports
+  # Libraries the code links.
+  liburing-dev               # io_uring
+  android-libboringssl-dev   # BoringSSL (TLS), headers in /usr/include/android
+  libmimalloc-dev            # process allocator (not in sanitizer builds)
+  libtomlplusplus-dev        # config file (TOML)
+  libcli11-dev               # command line
+  libfmt-dev                 # formatting
+  libc-ares-dev              # asynchronous DNS (MX lookup)
+  # Tests and benchmarks.
+  libgtest-dev libgmock-dev  # unit tests
+  libbenchmark-dev           # micro benchmarks (bench/)
+  python3                    # e2e helpers (/usr/bin/python3: make_spool.py, smtplib clients)
+  python3-aiosmtpd           # third-party SMTP server for e2e tests
+  procps                     # ps, pgrep, free: used by tests and .ci/run
+  mount                      # mount --bind in a private namespace (e2e protocol_variants; unshare is in util-linux)
+)
+
+# missing_packages prints the packages that are not fully installed.
+missing_packages() {
+  local pkg status
+  for pkg in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || echo "$pkg"
+  done
+}
+
+mapfile -t missing < <(missing_packages)
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install_deps: all ${#PACKAGES[@]} packages are already installed"
+  exit 0
+fi
+
+echo "install_deps: installing ${missing[*]}"
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install_deps: not root and no sudo; install as root: apt-get install ${missing[*]}" >&2; exit 1; }
+  SUDO=(sudo)
+  [ -t 0 ] || SUDO=(sudo -n)   # no terminal (CI): fail instead of waiting for a password
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+
+mapfile -t still < <(missing_packages)
+if [ "${#still[@]}" -ne 0 ]; then
+  echo "install_deps: still not installed after apt-get: ${still[*]}" >&2
+  exit 1
+fi
+echo "install_deps: done"
