@@ -142,6 +142,9 @@ bool Intake::start(bool drain, std::string& error) {
 }
 
 bool Intake::has_room() const {
+  // Never more messages out than the report ring can hold at once, so a
+  // worker's report always finds room.
+  if (in_flight_ >= reports_.ring.capacity()) return false;
   for (WorkerChannel* w : workers_) {
     if (w->inbox.size_approx() < w->inbox.capacity()) return true;
   }

@@ -4,10 +4,12 @@
 // rename into deferred/ or failed/). Also MessageSlot's bookkeeping.
 //
 // Chains use fixed files: slot i opens its message as fixed file 2i and its
-// meta file as 2i+1 (openat_direct → read → close_direct), so one submission
-// does what three syscalls would. Reads are hard-linked to their close so a
-// short read (the usual case: the file is smaller than the buffer) does not
-// cancel the close.
+// meta file as 2i+1 (openat_direct → read in one linked submission). The
+// files are never closed on their own: the next openat_direct into the same
+// index replaces (and releases) the previous file, so no close can race a
+// later open of the same index, and later body chunks of a large message are
+// read from the file still installed at 2i. A slot is never finished while a
+// read into its buffers is in flight (finish waits for it).
 #include <fcntl.h>
 #include <time.h>
 
@@ -40,6 +42,7 @@ void MessageSlot::reset() {
   stream_offset = 0;
   stream_len = 0;
   stream_read_pending = false;
+  finish_after_read = false;
   meta_len = 0;
   envelope.recipient_count = 0;
   envelope.skip_count = 0;
@@ -98,6 +101,7 @@ void MessageSlot::set_message_reply(std::string_view reply) {
 
 void Worker::start_load(MessageSlot* slot) {
   slot->phase = MessageSlot::Phase::kLoading;
+  ring_.reserve(4);  // both chains in one submission, never split
   const unsigned message_file = slot->index * 2;
   const unsigned meta_file = slot->index * 2 + 1;
   if (slot->ref.has_meta) {
@@ -107,11 +111,8 @@ void Worker::start_load(MessageSlot* slot) {
     set_completion(open, &slot->meta_open_done);
     io_uring_sqe* read = ring_.sqe();
     io_uring_prep_read(read, static_cast<int>(meta_file), slot->meta_text.get(), MessageSlot::kMetaBytes, 0);
-    read->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+    read->flags |= IOSQE_FIXED_FILE;
     set_completion(read, &slot->meta_read_done_c);
-    io_uring_sqe* close = ring_.sqe();
-    io_uring_prep_close_direct(close, meta_file);
-    set_completion(close, nullptr);
   } else {
     slot->meta_read_done = true;
   }
@@ -121,11 +122,8 @@ void Worker::start_load(MessageSlot* slot) {
   set_completion(open, &slot->open_done);
   io_uring_sqe* read = ring_.sqe();
   io_uring_prep_read(read, static_cast<int>(message_file), slot->head.get(), MessageSlot::kHeadBytes, 0);
-  read->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+  read->flags |= IOSQE_FIXED_FILE;
   set_completion(read, &slot->head_read_c);
-  io_uring_sqe* close = ring_.sqe();
-  io_uring_prep_close_direct(close, message_file);
-  set_completion(close, nullptr);
 }
 
 void MessageSlot::on_meta_open(int res, uint32_t) { meta_open_result = res; }
@@ -176,6 +174,18 @@ void Worker::on_slot_loaded_raw(MessageSlot* slot) {
     return;
   }
   std::string error;
+  if (slot->ref.has_meta && slot->meta_read_result < 0) {
+    const int err = slot->meta_open_result < 0 ? slot->meta_open_result : slot->meta_read_result;
+    if (err != -ENOENT) {
+      // Without its meta record the engine would resend to recipients that
+      // already have the message: leave it alone until the record is readable.
+      fmt::print(stderr, "ringmail: worker {}: cannot read meta/{}: {}; left in active/\n", id_, slot->id(),
+                 std::strerror(-err));
+      on_finished(slot, OutcomeKind::kStuck, 0);
+      return;
+    }
+    // Removed since the intake saw it: the message counts as never attempted.
+  }
   if (slot->ref.has_meta && slot->meta_read_result >= 0) {
     slot->meta_len = static_cast<uint32_t>(slot->meta_read_result);
     if (!parse_message_meta(std::string_view(slot->meta_text.get(), slot->meta_len), slot->meta, error)) {
@@ -221,28 +231,26 @@ void Worker::read_body_chunk(MessageSlot* slot, uint64_t offset) {
   slot->stream_read_pending = true;
   slot->stream_offset = offset;
   slot->stream_len = 0;
-  const unsigned message_file = slot->index * 2;
-  io_uring_sqe* open = ring_.sqe();
-  io_uring_prep_openat_direct(open, spool_.active_fd, slot->ref.id, open_flags_, 0, message_file);
-  open->flags |= IOSQE_IO_LINK;
-  set_completion(open, &slot->stream_open_c);
+  // The message file is still installed at fixed index 2i from the load.
   io_uring_sqe* read = ring_.sqe();
-  io_uring_prep_read(read, static_cast<int>(message_file), slot->stream.get(), MessageSlot::kStreamBytes, offset);
-  read->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+  io_uring_prep_read(read, static_cast<int>(slot->index * 2), slot->stream.get(), MessageSlot::kStreamBytes,
+                     offset);
+  read->flags |= IOSQE_FIXED_FILE;
   set_completion(read, &slot->stream_read_c);
-  io_uring_sqe* close = ring_.sqe();
-  io_uring_prep_close_direct(close, message_file);
-  set_completion(close, nullptr);
 }
-
-void MessageSlot::on_stream_open(int res, uint32_t) { open_result = res; }
 
 void MessageSlot::on_stream_read(int res, uint32_t) {
   stream_read_pending = false;
-  if (res < 0 || open_result < 0) {
-    const int err = open_result < 0 ? open_result : res;
+  if (finish_after_read) {
+    // The attempt ended (connection failure) while this read was in flight;
+    // the slot's buffers are free to reuse only now.
+    finish_after_read = false;
+    worker->finish(this);
+    return;
+  }
+  if (res < 0) {
     if (connection != nullptr) {
-      connection->abort(fmt::format("cannot read active/{}: {}", ref.id, std::strerror(-err)));
+      connection->abort(fmt::format("cannot read active/{}: {}", ref.id, std::strerror(-res)));
     }
     return;
   }
@@ -258,6 +266,10 @@ void MessageSlot::on_stream_read(int res, uint32_t) {
 // The end of an attempt: decide the message's state and make it so on disk.
 
 void Worker::finish(MessageSlot* slot) {
+  if (slot->stream_read_pending) {
+    slot->finish_after_read = true;  // on_stream_read comes back here
+    return;
+  }
   slot->phase = MessageSlot::Phase::kFinishing;
   const Envelope& env = slot->envelope;
   uint32_t done = 0, failed = 0, deferred = 0;
@@ -293,6 +305,7 @@ void Worker::finish(MessageSlot* slot) {
   if (kind == OutcomeKind::kDelivered) {
     // Every recipient has its 250: the file goes, then its meta (an orphan
     // meta left by a crash between the two is removed at start-up).
+    ring_.reserve(2);
     io_uring_sqe* unlink = ring_.sqe();
     io_uring_prep_unlinkat(unlink, spool_.active_fd, slot->ref.id, 0);
     if (slot->ref.has_meta) {
@@ -343,7 +356,15 @@ void Worker::finish(MessageSlot* slot) {
   } else if (slot->unparsable) {
     meta.reason = slot->message_reply;
   }
-  const size_t meta_bytes = format_message_meta(meta, slot->stream.get(), MessageSlot::kStreamBytes);
+  size_t meta_bytes = format_message_meta(meta, slot->stream.get(), MessageSlot::kStreamBytes);
+  if (meta_bytes == 0) {
+    // Too big (many recipients with long replies): keep the marks, which
+    // must not be lost, and shorten the texts that only explain them.
+    constexpr size_t kShortReply = 80;
+    for (uint32_t i = 0; i < meta.mark_count; ++i) meta.marks[i].reply = meta.marks[i].reply.substr(0, kShortReply);
+    meta.last_reply = meta.last_reply.substr(0, 4 * kShortReply);
+    meta_bytes = format_message_meta(meta, slot->stream.get(), MessageSlot::kStreamBytes);
+  }
   if (meta_bytes == 0) {
     fmt::print(stderr, "ringmail: worker {}: meta record for {} does not fit; left in active/\n", id_,
                slot->id());
@@ -354,6 +375,7 @@ void Worker::finish(MessageSlot* slot) {
   const unsigned meta_file = slot->index * 2 + 1;
   const int dest_fd = kind == OutcomeKind::kDeferred ? spool_.deferred_fd : spool_.failed_fd;
 
+  ring_.reserve(6);  // the chain must reach the kernel in one piece
   io_uring_sqe* sqe = ring_.sqe();
   io_uring_prep_openat_direct(sqe, spool_.meta_fd, slot->tmp_name, O_WRONLY | O_CREAT | O_TRUNC, 0600,
                               meta_file);

@@ -68,6 +68,7 @@ class MessageSlot {
   uint64_t stream_offset = 0;
   uint32_t stream_len = 0;
   bool stream_read_pending = false;
+  bool finish_after_read = false;  // finish() waits for the pending read
   std::unique_ptr<char[]> meta_text;
   uint32_t meta_len = 0;
 
@@ -85,6 +86,7 @@ class MessageSlot {
   // The connection carrying it (kSending), and its transaction progress.
   SmtpConnection* connection = nullptr;
   bool mail_rejected = false;  // MAIL got a non-2xx: ignore the RCPT/DATA replies that follow
+  bool used_bdat = false;      // sent with BDAT LAST rather than DATA
   uint32_t accepted = 0;       // RCPTs accepted in this transaction
   uint32_t expect_refs = 0;    // replies still expected for it on the connection
 
@@ -107,7 +109,6 @@ class MessageSlot {
   void on_meta_read(int res, uint32_t flags);
   void on_open(int res, uint32_t flags);
   void on_head_read(int res, uint32_t flags);
-  void on_stream_open(int res, uint32_t flags);
   void on_stream_read(int res, uint32_t flags);
   void on_finish(int res, uint32_t flags);
 
@@ -115,7 +116,6 @@ class MessageSlot {
   MemberCompletion<MessageSlot, &MessageSlot::on_meta_read> meta_read_done_c{this};
   MemberCompletion<MessageSlot, &MessageSlot::on_open> open_done{this};
   MemberCompletion<MessageSlot, &MessageSlot::on_head_read> head_read_c{this};
-  MemberCompletion<MessageSlot, &MessageSlot::on_stream_open> stream_open_c{this};
   MemberCompletion<MessageSlot, &MessageSlot::on_stream_read> stream_read_c{this};
   MemberCompletion<MessageSlot, &MessageSlot::on_finish> finish_c{this};
 

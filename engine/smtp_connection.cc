@@ -128,6 +128,11 @@ void SmtpConnection::start_socket() {
 
 void SmtpConnection::on_socket(int res, uint32_t) {
   --ops_in_flight_;
+  if (closing_requested_) {
+    if (res >= 0) fd_ = res;  // op_done closes it
+    op_done();
+    return;
+  }
   if (res < 0) {
     connect_failed(fmt::format("cannot create a socket: {}", std::strerror(-res)));
     return;
@@ -137,6 +142,7 @@ void SmtpConnection::on_socket(int res, uint32_t) {
   const int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   const RelayAddress& address = worker_->relay().addresses[address_index_];
+  worker_->ring().reserve(2);  // the connect and its timeout in one submission
   io_uring_sqe* sqe = worker_->ring().sqe();
   io_uring_prep_connect(sqe, fd_, reinterpret_cast<const sockaddr*>(&address.address), address.length);
   set_completion(sqe, &connect_c_);
@@ -190,6 +196,7 @@ void SmtpConnection::connect_failed(std::string_view why) {
 
 void SmtpConnection::arm_recv() {
   if (recv_armed_ || fd_ < 0 || closing_requested_ || expect_count_ == 0) return;
+  worker_->ring().reserve(2);  // the receive and its timeout in one submission
   io_uring_sqe* sqe = worker_->ring().sqe();
   io_uring_prep_recv(sqe, fd_, in_.get() + in_len_, kInBytes - in_len_, 0);
   set_completion(sqe, &recv_c_);
@@ -328,7 +335,7 @@ void SmtpConnection::on_hello_reply(const Expectation& expect, const SmtpReply& 
 
 void SmtpConnection::on_mail_reply(MessageSlot* slot, const SmtpReply& reply, Decision decision) {
   if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered MAIL FROM with: {}", peer_name_, reply_summary(reply)));
+    fail(fmt::format("{} answered MAIL FROM with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
   if (decision.verdict != Verdict::kProceed) {
@@ -346,11 +353,11 @@ void SmtpConnection::on_mail_reply(MessageSlot* slot, const SmtpReply& reply, De
 
 void SmtpConnection::on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpReply& reply,
                                    Decision decision) {
+  if (decision.scope == Scope::kConnection) {  // 421: the server is closing
+    fail(fmt::format("{} answered RCPT TO with: {}", peer_name_, reply_summary(reply)), slot);
+    return;
+  }
   if (!slot->mail_rejected) {
-    if (decision.scope == Scope::kConnection) {
-      fail(fmt::format("{} answered RCPT TO with: {}", peer_name_, reply_summary(reply)));
-      return;
-    }
     if (decision.verdict == Verdict::kProceed) {
       slot->rcpt_state[rcpt] = RcptState::kAccepted;
       ++slot->accepted;
@@ -365,6 +372,10 @@ void SmtpConnection::on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpR
 void SmtpConnection::on_data_reply(MessageSlot* slot, const SmtpReply& reply, Decision decision) {
   const bool nothing_to_send = slot->mail_rejected || slot->accepted == 0;
   if (tx_ == slot) tx_ = nullptr;
+  if (decision.scope == Scope::kConnection && reply.code == 421) {
+    fail(fmt::format("{} answered DATA with: {}", peer_name_, reply_summary(reply)), slot);
+    return;
+  }
   if (nothing_to_send) {
     // Every recipient was refused. A server that still says 354 gets an
     // empty message ended at once; either way the transaction is reset.
@@ -377,7 +388,7 @@ void SmtpConnection::on_data_reply(MessageSlot* slot, const SmtpReply& reply, De
     return;
   }
   if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered DATA with: {}", peer_name_, reply_summary(reply)));
+    fail(fmt::format("{} answered DATA with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
   if (decision.verdict != Verdict::kProceed) {
@@ -396,12 +407,19 @@ void SmtpConnection::on_data_reply(MessageSlot* slot, const SmtpReply& reply, De
 }
 
 void SmtpConnection::on_data_end_reply(MessageSlot* slot, const SmtpReply& reply, Decision decision) {
+  // After BDAT, a failed transaction may leave the server's MAIL state
+  // behind (RFC 3030 4.2: the client SHOULD send RSET).
+  if (slot->used_bdat && (decision.verdict != Verdict::kProceed || slot->accepted == 0)) need_rset_ = true;
+  if (decision.scope == Scope::kConnection && reply.code == 421) {
+    fail(fmt::format("{} answered end of data with: {}", peer_name_, reply_summary(reply)), slot);
+    return;
+  }
   if (slot->mail_rejected || slot->accepted == 0) {
-    maybe_release(slot);  // the "." after an unwanted 354: nothing to learn
+    maybe_release(slot);  // the "." after an unwanted 354, or BDAT for nobody
     return;
   }
   if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered end of data with: {}", peer_name_, reply_summary(reply)));
+    fail(fmt::format("{} answered end of data with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
   const std::string_view why = reply_summary(reply);
@@ -486,6 +504,8 @@ void SmtpConnection::take_message(MessageSlot* slot) {
   tx_ = slot;
   tx_stage_ = TxStage::kMail;
   tx_next_rcpt_ = 0;
+  tx_rset_sent_ = false;
+  slot->used_bdat = uses_bdat(slot);
   ++messages_started_;
   ++messages_in_flight_;
   pump();
@@ -532,6 +552,13 @@ void SmtpConnection::emit_transaction() {
   char line[600];
   while (tx_ == slot && tx_stage_ != TxStage::kWait354 && can_emit_command()) {
     if (tx_stage_ == TxStage::kMail) {
+      // Behind another BDAT transaction whose verdict is not known yet: a
+      // failed BDAT may leave the server's MAIL state, so reset first
+      // (harmless after a success, and pipelined: no round trip).
+      if (messages_in_flight_ > 1 && uses_bdat(slot) && !tx_rset_sent_) {
+        if (!emit_command("RSET\r\n", Expect::kRset, nullptr, 0)) return;
+        tx_rset_sent_ = true;
+      }
       std::string_view sender = slot->envelope.sender;
       int n;
       if (caps_.size && slot->whole_file) {
@@ -662,6 +689,7 @@ void SmtpConnection::maybe_release(MessageSlot* slot) {
 
 void SmtpConnection::flush() {
   if (send_in_flight_ > 0 || out_len_ == 0 || fd_ < 0 || closing_requested_) return;
+  worker_->ring().reserve(2);  // the send and its timeout in one submission
   io_uring_sqe* sqe = worker_->ring().sqe();
   io_uring_prep_send(sqe, fd_, out_.get(), out_len_, MSG_NOSIGNAL);
   trace(index_, "C:", out_.get(), out_len_);
@@ -687,6 +715,10 @@ void SmtpConnection::on_send(int res, uint32_t) {
   const size_t sent = static_cast<size_t>(res);
   std::memmove(out_.get(), out_.get() + sent, out_len_ - sent);
   out_len_ -= sent;
+  if (state_ == State::kQuitting) {
+    flush();  // QUIT may have been queued behind the send that just ended
+    return;
+  }
   pump();
 }
 
@@ -705,7 +737,7 @@ void SmtpConnection::quit() {
 
 void SmtpConnection::abort(std::string_view reason) { fail(reason); }
 
-void SmtpConnection::fail(std::string_view reason) {
+void SmtpConnection::fail(std::string_view reason, MessageSlot* current) {
   if (closing_requested_) return;
   last_error_ = std::string(reason);
   // Everything unresolved on this connection is deferred; each slot goes
@@ -717,6 +749,7 @@ void SmtpConnection::fail(std::string_view reason) {
     for (uint32_t i = 0; i < carried_count; ++i) if (carried[i] == slot) return;
     if (carried_count < kMaxMessagesInFlight + 2) carried[carried_count++] = slot;
   };
+  add(current);  // the message whose reply broke the connection: its last reference
   add(tx_);
   add(body_);
   for (uint32_t i = 0; i < expect_count_; ++i) add(expect_[(expect_head_ + i) % kMaxExpectations].slot);

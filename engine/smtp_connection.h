@@ -122,7 +122,10 @@ class SmtpConnection {
   void emit_body();
   void end_transaction(MessageSlot* slot);  // no more commands or body for it
   void maybe_release(MessageSlot* slot);
-  void fail(std::string_view reason);  // connection-scope failure
+  // fail is a connection-scope failure: everything the connection carries
+  // (and |current|, the message whose reply caused it, when that reply was
+  // its last reference) is deferred, then the connection closes.
+  void fail(std::string_view reason, MessageSlot* current = nullptr);
   void push_expect(Expect kind, MessageSlot* slot, uint16_t rcpt);
   size_t out_room() const { return kOutBytes - out_len_; }
 
@@ -147,6 +150,7 @@ class SmtpConnection {
   // Transaction progress.
   MessageSlot* tx_ = nullptr;  // commands being emitted (MAIL/RCPT/DATA)
   uint32_t tx_next_rcpt_ = 0;
+  bool tx_rset_sent_ = false;  // RSET already written ahead of this MAIL
   enum class TxStage : uint8_t { kMail, kRcpt, kData, kWait354 } tx_stage_ = TxStage::kMail;
   MessageSlot* body_ = nullptr;  // 354 received: body being emitted
   uint64_t body_cursor_ = 0;     // next file offset to emit

@@ -95,6 +95,10 @@ io_uring_sqe* Ring::sqe() {
   return sqe;
 }
 
+void Ring::reserve(unsigned count) {
+  if (io_uring_sq_space_left(&ring_) < count) io_uring_submit(&ring_);
+}
+
 unsigned Ring::dispatch_ready() {
   // Handlers only queue new SQEs; they never wait, so a batch walk is safe.
   unsigned count = 0;

@@ -47,6 +47,12 @@ class Ring {
   // the SQ is full. Never returns null (asserts if the kernel refuses).
   io_uring_sqe* sqe();
 
+  // reserve makes sure the next |count| sqe() calls come from the same
+  // submission: a linked chain split across two submissions would run its
+  // first part unlinked (a receive without its timeout, a rename without
+  // the meta write before it). Submits what is queued when space is short.
+  void reserve(unsigned count);
+
   // wait submits everything queued and waits for at least one completion
   // or |timeout_ms| (< 0: no timeout), then dispatches every available
   // completion. Returns the number dispatched.

@@ -66,6 +66,12 @@ bool Worker::run(std::string& error) {
   std::snprintf(name, sizeof(name), "ringmail-w%u", id_);
   pthread_setname_np(pthread_self(), name);
 
+  // Only this ring reads the doorbell: make its eventfd blocking, so the
+  // read waits in the kernel (io_uring polls it) on every kernel, instead of
+  // failing with EAGAIN where io_uring does not retry non-blocking reads.
+  const int doorbell_flags = fcntl(channel_.doorbell.fd(), F_GETFL);
+  fcntl(channel_.doorbell.fd(), F_SETFL, doorbell_flags & ~O_NONBLOCK);
+
   // The ring is created here, on the thread that will submit to it.
   if (!ring_.init(4096, error)) return false;
   // Spool renames and unlinks run in the kernel's io-wq threads; a few are
@@ -83,8 +89,8 @@ bool Worker::run(std::string& error) {
 }
 
 void Worker::loop() {
-  arm_doorbell();
   for (;;) {
+    arm_doorbell();
     if (!stopping_ && channel_.stop.load(std::memory_order_acquire)) stopping_ = true;
     take_inbox();
     schedule();
@@ -140,9 +146,11 @@ void Worker::arm_doorbell() {
   doorbell_armed_ = true;
 }
 
-void Worker::on_doorbell(int, uint32_t) {
+void Worker::on_doorbell(int res, uint32_t) {
   doorbell_armed_ = false;
-  if (!(stopping_ && drained())) arm_doorbell();
+  // An error is not retried from here (that could spin); the loop re-arms
+  // the read on its next pass.
+  if (res >= 0 && !(stopping_ && drained())) arm_doorbell();
 }
 
 void Worker::take_inbox() {

@@ -115,7 +115,6 @@ class Worker {
   WorkerChannel& channel_;
   ReportSink& reports_;
   RetrySchedule retry_;
-  Ring ring_;
 
   std::vector<std::unique_ptr<MessageSlot>> slots_;
   std::vector<MessageSlot*> free_slots_;      // stack; capacity = slots
@@ -134,6 +133,9 @@ class Worker {
   uint64_t doorbell_value_ = 0;
   bool doorbell_armed_ = false;
   MemberCompletion<Worker, &Worker::on_doorbell> doorbell_c_{this};
+  // Last, so it is destroyed first: tearing the ring down ends every
+  // operation before the slots and connections they point into go away.
+  Ring ring_;
 };
 
 }  // namespace ringmail

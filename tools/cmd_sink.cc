@@ -85,6 +85,7 @@ int cmd_sink(const SinkOptions& options) {
   config.session.hostname = host_name();
   config.session.esmtp = !options.no_esmtp;
   config.session.pipelining = !options.no_pipelining;
+  config.session.chunking = !options.no_chunking;
 
   // SIGINT/SIGTERM are blocked before the server threads start (they
   // inherit the mask) and read from a signalfd by this thread only.

@@ -41,6 +41,7 @@ struct SinkOptions {
   std::vector<std::string> rcpt_replies;   // "ADDR=CODE[:COUNT]"
   uint32_t drop_during_data = 0;           // cut the first N messages mid-DATA
   bool no_pipelining = false;              // do not advertise PIPELINING
+  bool no_chunking = false;                // do not advertise CHUNKING (BDAT → 502)
   bool no_esmtp = false;                   // answer EHLO with 502 (HELO fallback)
   std::string stats_file;                  // write final stats (JSON) here at exit
   uint32_t report_interval_ms = 1000;      // live count/rate line on stderr (0 = off)

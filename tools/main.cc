@@ -61,8 +61,10 @@ int main(int argc, char** argv) {
   sink_cmd->add_option("--rcpt-reply", sink.rcpt_replies,
                        "ADDR=CODE[:COUNT]: answer RCPT TO:<ADDR> with CODE (the first COUNT times)");
   sink_cmd->add_option("--drop-during-data", sink.drop_during_data,
-                       "Cut the connection in the middle of DATA for the first N messages");
+                       "Cut the connection in the middle of DATA (or BDAT chunk bytes) for the first N messages");
   sink_cmd->add_flag("--no-pipelining", sink.no_pipelining, "Do not advertise PIPELINING");
+  sink_cmd->add_flag("--no-chunking", sink.no_chunking,
+                     "Do not advertise CHUNKING (RFC 3030); BDAT is then an unknown command");
   sink_cmd->add_flag("--no-esmtp", sink.no_esmtp, "Answer EHLO with 502 (clients fall back to HELO)");
   sink_cmd->add_option("--stats-file", sink.stats_file, "Write final statistics (JSON) here at exit");
   sink_cmd->add_option("--report-interval-ms", sink.report_interval_ms,

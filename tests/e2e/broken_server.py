@@ -27,6 +27,7 @@ Scenarios (real-world failure modes; see SCENARIOS below):
   huge_reply           answers MAIL with one 100 KB reply line
   rcpt_452             452 for every recipient after the 2nd of a transaction
   mail_421             421 to MAIL, then closes
+  dataend_421          reads the whole body, answers 421 (shutting down), closes
 
 It must never save a message it did not acknowledge with 250, never listen
 on anything but loopback, and never block for ever: every socket read has a
@@ -44,6 +45,7 @@ SCENARIOS = (
     "ok", "greeting_554", "greeting_garbage", "ehlo_then_close", "data_250",
     "mismatched_multiline", "reply_split_bytes", "unsolicited_reply",
     "close_after_dot", "slow_reply", "huge_reply", "rcpt_452", "mail_421",
+    "dataend_421",
 )
 
 EHLO_REPLY = (b"250-broken.test Hello\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n"
@@ -208,6 +210,9 @@ class Session:
         if s == "close_after_dot":
             self.sock.close()
             raise Closed("closed after the final dot")
+        if s == "dataend_421":
+            self.send(b"421 4.3.2 broken.test shutting down, message not accepted\r\n")
+            self.close_gracefully()
         if s == "slow_reply":
             time.sleep(self.server.slow_s)
             self.send(b"451 4.3.0 too slow, try again\r\n")  # never accepted

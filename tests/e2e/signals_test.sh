@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/e2e/signals_test.sh — stopping the delivery daemon with a signal,
 # and the daemon noticing new mail, end to end with the real binary:
-#   1. SIGTERM ~1 s into 5,000 messages (slow sink: --delay-ms 2): exit 0
+#   1. SIGTERM ~1 s into 5,000 messages (slow sink: --delay-ms 20): exit 0
 #      within 10 s, the summary line printed, every message either in the
 #      sink's Maildir or still queued (incoming/new, active/, deferred/),
 #      never both, none lost; then `run --drain` delivers the rest, each
@@ -80,7 +80,7 @@ stop_case() {
   local sig=$1 total=$2 sleep_s=$3 pid rc i t0 delivered_line n
   setup_case "$sig"
   make_spool "$SPOOL" "$total" 600
-  start_sink "$PORT" --maildir "$MAILDIR" --delay-ms 2
+  start_sink "$PORT" --maildir "$MAILDIR" --delay-ms 20
   "$RINGMAIL" run -c "$CONF" > "$WORK/$sig.out" 2> "$WORK/$sig.err" &
   pid=$!
   PIDS+=("$pid")

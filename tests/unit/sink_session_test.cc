@@ -12,6 +12,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "tools/sink/sink_faults.h"
+#include "tools/sink/sink_maildir.h"
 #include "tools/sink/sink_server.h"
 #include "tools/sink/sink_session.h"
 #include "tools/sink/sink_stats.h"
@@ -138,6 +142,7 @@ const char kTransactionReplies[] =
     "250-PIPELINING\r\n"
     "250-SIZE 104857600\r\n"
     "250-8BITMIME\r\n"
+    "250-CHUNKING\r\n"
     "250 ENHANCEDSTATUSCODES\r\n"
     "250 2.1.0 Ok\r\n"
     "250 2.1.5 Ok\r\n"
@@ -271,7 +276,7 @@ TEST(SinkSession, CommandRepliesAndSequenceErrors) {
       {"RSET ends the transaction", "HELO x\r\nMAIL FROM:<a@b>\r\nRSET\r\nRCPT TO:<c@d>\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.0.0 Ok", "503 5.5.1 Error: need MAIL command"}},
       {"NOOP", "NOOP\r\n", {"250 2.0.0 Ok"}},
-      {"unknown", "VRFY root\r\nSTARTTLS\r\nBDAT 10 LAST\r\n",
+      {"unknown", "VRFY root\r\nSTARTTLS\r\nBDATX 10 LAST\r\n",
        {"502 5.5.2 Error: command not recognized", "502 5.5.2 Error: command not recognized",
         "502 5.5.2 Error: command not recognized"}},
       {"empty line", "\r\n", {"500 5.5.2 Error: bad syntax"}},
@@ -305,6 +310,7 @@ TEST(SinkSession, EhloVariants) {
   Driver a(no_pipelining);
   a.feed("EHLO x\r\n");
   EXPECT_EQ(a.transcript.find("PIPELINING"), std::string::npos);
+  EXPECT_NE(a.transcript.find("250-CHUNKING\r\n"), std::string::npos);
   EXPECT_NE(a.transcript.find("250 ENHANCEDSTATUSCODES\r\n"), std::string::npos);
 
   SessionConfig no_esmtp = test_config();
@@ -438,6 +444,379 @@ TEST(SinkSession, DropDuringData) {
   e.feed(start + "body\r\n.\r\n");
   EXPECT_EQ(e.messages, 1u);
   EXPECT_FALSE(e.closed);
+}
+
+// ---- CHUNKING (RFC 3030): BDAT ----
+
+// bdat builds "BDAT <size of chunk>[ LAST]\r\n<chunk>".
+std::string bdat(std::string_view chunk, bool last) {
+  return "BDAT " + std::to_string(chunk.size()) + (last ? " LAST" : "") + "\r\n" + std::string(chunk);
+}
+
+// Two pipelined BDAT transactions, as the engine writes them, the second in
+// three chunks whose bytes look like SMTP (end markers, dots, commands).
+const std::string kBdatChunk1 = "Subject: one\r\n\r\n..not stuffed\r\n.\r\nQUIT\r\n";
+const std::string kBdatChunk2a = "Subject: two\r\n\r\n.";
+const std::string kBdatChunk2b = "\r\nRSET\r\n";
+const std::string kBdatChunk2c = ".\r\n";
+
+std::string bdat_session_input() {
+  return "EHLO client.test\r\n"
+         "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\n" +
+         bdat(kBdatChunk1, true) +
+         "MAIL FROM:<>\r\nRCPT TO:<carol@example.net>\r\nRCPT TO:<dave@example.net>\r\n" +
+         bdat(kBdatChunk2a, false) + bdat(kBdatChunk2b, false) + bdat(kBdatChunk2c, true) +
+         "QUIT\r\n";
+}
+
+const char kBdatSessionReplies[] =
+    "220 sink.test ESMTP ringmail-sink\r\n"
+    "250-sink.test\r\n"
+    "250-PIPELINING\r\n"
+    "250-SIZE 104857600\r\n"
+    "250-8BITMIME\r\n"
+    "250-CHUNKING\r\n"
+    "250 ENHANCEDSTATUSCODES\r\n"
+    "250 2.1.0 Ok\r\n"
+    "250 2.1.5 Ok\r\n"
+    "250 2.0.0 Ok: queued as 1\r\n"
+    "250 2.1.0 Ok\r\n"
+    "250 2.1.5 Ok\r\n"
+    "250 2.1.5 Ok\r\n"
+    "250 2.0.0 17 octets received\r\n"
+    "250 2.0.0 8 octets received\r\n"
+    "250 2.0.0 Ok: queued as 2\r\n"
+    "221 2.0.0 Bye\r\n";
+
+void expect_bdat_session_result(const Driver& d, const std::string& label) {
+  EXPECT_EQ(d.transcript, kBdatSessionReplies) << label;
+  EXPECT_EQ(d.messages, 2u) << label;
+  EXPECT_EQ(d.recipients, 3u) << label;
+  EXPECT_TRUE(d.closed) << label;
+  ASSERT_EQ(d.observer.bodies.size(), 2u) << label;
+  EXPECT_EQ(d.observer.bodies[0], kBdatChunk1) << label;  // verbatim: no unstuffing
+  EXPECT_EQ(d.observer.bodies[1], kBdatChunk2a + kBdatChunk2b + kBdatChunk2c) << label;
+  EXPECT_TRUE(d.observer.cut_bodies.empty()) << label;
+  ASSERT_EQ(d.observer.envelopes.size(), 2u) << label;
+  EXPECT_EQ(d.observer.envelopes[0], "alice@example.org -> <bob@example.net>") << label;
+  EXPECT_EQ(d.observer.envelopes[1], " -> <carol@example.net>,<dave@example.net>") << label;
+}
+
+TEST(SinkSessionBdat, PipelinedTransactionsInOneRead) {
+  Driver d(test_config());
+  d.feed(bdat_session_input());
+  expect_bdat_session_result(d, "one read");
+  EXPECT_EQ(d.feeds, 1);  // all replies in one batch
+}
+
+TEST(SinkSessionBdat, PipelinedTransactionsSplitInTwoAtEveryByte) {
+  const std::string input = bdat_session_input();
+  for (size_t cut = 1; cut < input.size(); ++cut) {
+    Driver d(test_config());
+    d.feed(input.substr(0, cut));
+    d.feed(input.substr(cut));
+    expect_bdat_session_result(d, "cut at " + std::to_string(cut));
+  }
+}
+
+TEST(SinkSessionBdat, PipelinedTransactionsInChunksOfEverySize) {
+  const std::string input = bdat_session_input();
+  for (size_t chunk = 1; chunk <= 40; ++chunk) {
+    Driver d(test_config());
+    d.feed_split(input, chunk);
+    expect_bdat_session_result(d, "chunk " + std::to_string(chunk));
+  }
+}
+
+TEST(SinkSessionBdat, StateWhileChunkBytesAreMissing) {
+  Driver d(test_config());
+  d.feed("EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 10 LAST\r\n0123");
+  EXPECT_EQ(d.session.state(), SmtpServerSession::State::kBdat);
+  EXPECT_STREQ(SmtpServerSession::state_name(d.session.state()), "bdat");
+  EXPECT_EQ(reply_lines(d.transcript).back(), "250 2.1.5 Ok");  // no BDAT reply yet
+  EXPECT_EQ(d.messages, 0u);
+  d.feed("456789");
+  EXPECT_EQ(d.session.state(), SmtpServerSession::State::kCommand);
+  EXPECT_EQ(reply_lines(d.transcript).back(), "250 2.0.0 Ok: queued as 1");
+  EXPECT_EQ(d.messages, 1u);
+  EXPECT_EQ(d.recipients, 1u);
+  EXPECT_FALSE(d.session.in_transaction());
+  EXPECT_EQ(d.observer.bodies.at(0), "0123456789");
+}
+
+TEST(SinkSessionBdat, ChunkContentIsKeptVerbatim) {
+  const std::vector<std::string> chunks = {
+      "",
+      "\r\n.\r\n",
+      ".\r\n",
+      "..\r\n.x\r\n...\r\n",
+      "a\r\n.\r\nMAIL FROM:<x@y>\r\n.\n",
+      std::string("\0\r\x80\xff", 4),
+      std::string(70000, '.'),
+  };
+  for (const std::string& chunk : chunks) {
+    for (size_t split : {size_t{1}, size_t{3}, size_t{100000}}) {
+      Driver d(test_config());
+      d.feed_split("HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n" + bdat(chunk, true) + "NOOP\r\n",
+                   split);
+      ASSERT_EQ(d.observer.bodies.size(), 1u) << chunk.size() << " split " << split;
+      EXPECT_EQ(d.observer.bodies[0], chunk) << "split " << split;
+      EXPECT_EQ(d.messages, 1u);
+      const std::vector<std::string> lines = reply_lines(d.transcript);
+      ASSERT_GE(lines.size(), 2u);
+      EXPECT_EQ(lines[lines.size() - 2], "250 2.0.0 Ok: queued as 1");
+      EXPECT_EQ(lines.back(), "250 2.0.0 Ok");  // the NOOP after the chunk is a command
+    }
+  }
+}
+
+TEST(SinkSessionBdat, RepliesAndErrors) {
+  SessionConfig small = test_config();
+  small.max_message_bytes = 10;
+  const std::string start = "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n";
+  struct Case {
+    const char* name;
+    SessionConfig config;
+    std::string input;                 // after the greeting; ends with NOOP to check framing
+    std::vector<std::string> replies;  // after the greeting
+    uint64_t messages;
+    std::vector<std::string> bodies;
+    size_t cut_bodies;
+  };
+  const std::vector<Case> cases = {
+      {"single LAST chunk", test_config(), start + "BDAT 5 LAST\r\nhello" + "NOOP\r\n",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
+       1, {"hello"}, 0},
+      {"several chunks, lower case", test_config(),
+       start + "bdat 3\r\nabcBdAt 2\r\nde" + "BDAT 1 last\r\nf" + "NOOP\r\n",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 3 octets received",
+        "250 2.0.0 2 octets received", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
+       1, {"abcdef"}, 0},
+      {"BDAT 0 LAST ends the message", test_config(), start + "BDAT 4\r\nabcdBDAT 0 LAST\r\nNOOP\r\n",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 4 octets received",
+        "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
+       1, {"abcd"}, 0},
+      {"BDAT 0 LAST alone: an empty message", test_config(), start + "BDAT 0 LAST\r\nNOOP\r\n",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
+       1, {""}, 0},
+      {"no MAIL: 503, bytes skipped", test_config(),
+       "HELO x\r\nBDAT 6\r\nNOOP\r\nBDAT 6 LAST\r\nQUIT\r\nNOOP\r\n",
+       {"250 sink.test", "503 5.5.1 Error: need RCPT command", "503 5.5.1 Error: need RCPT command",
+        "250 2.0.0 Ok"},
+       0, {}, 0},
+      {"no valid recipient: 554 until LAST ends it", test_config(),
+       "HELO x\r\nMAIL FROM:<a@b>\r\nBDAT 4\r\nRSETBDAT 4 LAST\r\nQUITRCPT TO:<c@d>\r\nNOOP\r\n",
+       {"250 sink.test", "250 2.1.0 Ok", "554 5.5.1 Error: no valid recipients",
+        "554 5.5.1 Error: no valid recipients", "503 5.5.1 Error: need MAIL command", "250 2.0.0 Ok"},
+       0, {}, 0},
+      {"DATA after BDAT", test_config(), start + "BDAT 2\r\nabDATA\r\nBDAT 1 LAST\r\nc" + "NOOP\r\n",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 2 octets received",
+        "503 5.5.1 Error: DATA after BDAT", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
+       1, {"abc"}, 0},
+      {"RCPT after BDAT", test_config(), start + "BDAT 2\r\nabRCPT TO:<e@f>\r\nBDAT 0 LAST\r\n",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 2 octets received",
+        "503 5.5.1 Error: RCPT after BDAT", "250 2.0.0 Ok: queued as 1"},
+       1, {"ab"}, 0},
+      {"malformed sizes: 501, line framing kept", test_config(),
+       start + "BDAT\r\nBDAT x\r\nBDAT -1\r\nBDAT +1\r\nBDAT 1x\r\nBDAT 1 MORE\r\nBDAT 1 LAST x\r\n"
+               "BDAT 99999999999999999999999\r\nBDAT 2 LAST\r\nok" + "NOOP\r\n",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "501 5.5.4 Syntax: BDAT count [LAST]",
+        "501 5.5.4 Syntax: BDAT count [LAST]", "501 5.5.4 Syntax: BDAT count [LAST]",
+        "501 5.5.4 Syntax: BDAT count [LAST]", "501 5.5.4 Syntax: BDAT count [LAST]",
+        "501 5.5.4 Syntax: BDAT count [LAST]", "501 5.5.4 Syntax: BDAT count [LAST]",
+        "501 5.5.4 Syntax: BDAT count [LAST]", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
+       1, {"ok"}, 0},
+      {"extra spaces are fine", test_config(), start + "BDAT  2   LAST \r\nok" + "NOOP\r\n",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
+       1, {"ok"}, 0},
+      {"oversize first chunk", small, start + "BDAT 11 LAST\r\n0123456789aNOOP\r\n",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "552 5.3.4 Error: message file too big",
+        "250 2.0.0 Ok"},
+       0, {}, 0},
+      {"oversize total: sticky until LAST", small,
+       start + "BDAT 6\r\n012345BDAT 5\r\n6789aBDAT 1 LAST\r\nbRCPT TO:<c@d>\r\n",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 6 octets received",
+        "552 5.3.4 Error: message file too big", "552 5.3.4 Error: message file too big",
+        "503 5.5.1 Error: need MAIL command"},
+       0, {}, 1},
+      {"exactly the limit", small, start + "BDAT 6\r\n012345BDAT 4 LAST\r\n6789",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 6 octets received",
+        "250 2.0.0 Ok: queued as 1"},
+       1, {"0123456789"}, 0},
+      {"RSET between chunks drops the message", test_config(),
+       start + "BDAT 2\r\nabRSET\r\nBDAT 1 LAST\r\nc",
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 2 octets received",
+        "250 2.0.0 Ok", "503 5.5.1 Error: need RCPT command"},
+       0, {}, 1},
+  };
+  for (const Case& c : cases) {
+    for (size_t split : {size_t{1}, size_t{100000}}) {
+      Driver d(c.config);
+      d.feed_split(c.input, split);
+      std::vector<std::string> lines = reply_lines(d.transcript);
+      ASSERT_FALSE(lines.empty());
+      lines.erase(lines.begin());  // greeting
+      EXPECT_EQ(lines, c.replies) << c.name << " split " << split;
+      EXPECT_EQ(d.messages, c.messages) << c.name;
+      EXPECT_EQ(d.observer.bodies, c.bodies) << c.name;
+      EXPECT_EQ(d.observer.cut_bodies.size(), c.cut_bodies) << c.name;
+      EXPECT_FALSE(d.closed) << c.name;
+    }
+  }
+}
+
+TEST(SinkSessionBdat, RejectedRecipientsAndFaults) {
+  SinkFaults faults;
+  std::string error;
+  ASSERT_TRUE(faults.add_rcpt_reply("x@y=550", error)) << error;
+  Driver d(test_config(), &faults);
+  d.feed("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 3 LAST\r\nabc"
+         "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nRCPT TO:<ok@y>\r\nBDAT 3 LAST\r\ndef");
+  std::vector<std::string> lines = reply_lines(d.transcript);
+  lines.erase(lines.begin(), lines.begin() + 7);  // greeting + EHLO
+  const std::vector<std::string> expected = {
+      "250 2.1.0 Ok",
+      "550 5.1.1 <x@y>: Recipient address rejected: User unknown",
+      "554 5.5.1 Error: no valid recipients",
+      "250 2.1.0 Ok",
+      "550 5.1.1 <x@y>: Recipient address rejected: User unknown",
+      "250 2.1.5 Ok",
+      "250 2.0.0 Ok: queued as 1",
+  };
+  EXPECT_EQ(lines, expected);
+  EXPECT_EQ(d.messages, 1u);
+  EXPECT_EQ(d.recipients, 1u);
+  EXPECT_EQ(d.observer.envelopes, std::vector<std::string>{"a@b -> <ok@y>"});
+  EXPECT_EQ(d.observer.bodies, std::vector<std::string>{"def"});
+}
+
+TEST(SinkSessionBdat, ObserverRefusalIsStickyUntilLast) {
+  Driver d(test_config());
+  d.observer.accept_begin = false;
+  d.feed("HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 1\r\naBDAT 1 LAST\r\nbNOOP\r\n");
+  std::vector<std::string> lines = reply_lines(d.transcript);
+  const std::vector<std::string> tail(lines.end() - 3, lines.end());
+  const std::vector<std::string> expected = {"451 4.3.0 Error: queue file write error",
+                                             "451 4.3.0 Error: queue file write error",
+                                             "250 2.0.0 Ok"};
+  EXPECT_EQ(tail, expected);
+  EXPECT_EQ(d.observer.envelopes.size(), 1u);  // asked once, not per chunk
+  EXPECT_EQ(d.messages, 0u);
+  EXPECT_FALSE(d.session.in_transaction());
+}
+
+TEST(SinkSessionBdat, EhloAdvertisementAndNoChunking) {
+  Driver on(test_config());
+  on.feed("EHLO x\r\n");
+  EXPECT_NE(on.transcript.find("\r\n250-CHUNKING\r\n"), std::string::npos);
+
+  SessionConfig off_config = test_config();
+  off_config.chunking = false;
+  Driver off(off_config);
+  off.feed("EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 6 LAST\r\nNOOP\r\n");
+  EXPECT_EQ(off.transcript.find("CHUNKING"), std::string::npos);
+  EXPECT_NE(off.transcript.find("250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"), std::string::npos);
+  // Without CHUNKING, BDAT is an unknown verb and the bytes after it are commands.
+  std::vector<std::string> lines = reply_lines(off.transcript);
+  const std::vector<std::string> tail(lines.end() - 2, lines.end());
+  const std::vector<std::string> expected = {"502 5.5.2 Error: command not recognized",
+                                             "250 2.0.0 Ok"};
+  EXPECT_EQ(tail, expected);
+
+  SessionConfig no_esmtp = test_config();
+  no_esmtp.esmtp = false;
+  Driver helo(no_esmtp);
+  helo.feed("HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 0 LAST\r\n");
+  EXPECT_EQ(reply_lines(helo.transcript).back(), "502 5.5.2 Error: command not recognized");
+}
+
+TEST(SinkSessionBdat, DropDuringChunkBytes) {
+  SinkFaults faults;
+  faults.set_drop_during_data(2);
+  const std::string start = "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n";
+  Driver d(test_config(), &faults);
+  d.feed(start + "BDAT 10 LAST\r\n");
+  EXPECT_FALSE(d.closed);
+  d.feed("01234");  // the middle of the chunk: cut, no reply
+  EXPECT_TRUE(d.closed);
+  EXPECT_EQ(reply_lines(d.transcript).back(), "250 2.1.5 Ok");
+  EXPECT_EQ(d.messages, 0u);
+  EXPECT_EQ(d.observer.cut_bodies.size(), 1u);
+  EXPECT_TRUE(d.observer.bodies.empty());
+
+  // The whole message in one read: the earlier replies go out, then the cut.
+  Driver e(test_config(), &faults);
+  e.feed(start + "BDAT 10 LAST\r\n0123456789NOOP\r\n");
+  EXPECT_TRUE(e.closed);
+  EXPECT_EQ(reply_lines(e.transcript).back(), "250 2.1.5 Ok");
+  EXPECT_EQ(e.messages, 0u);
+
+  // The count is used up.
+  Driver f(test_config(), &faults);
+  f.feed(start + "BDAT 10 LAST\r\n0123456789");
+  EXPECT_FALSE(f.closed);
+  EXPECT_EQ(f.messages, 1u);
+}
+
+TEST(SinkSessionBdat, CloseInsideChunkCutsTheMessage) {
+  Driver d(test_config());
+  d.feed("HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 3\r\nabcBDAT 9 LAST\r\npart");
+  d.session.close();
+  ASSERT_EQ(d.observer.cut_bodies.size(), 1u);
+  EXPECT_EQ(d.observer.cut_bodies[0], "abcpart");
+  EXPECT_TRUE(d.observer.bodies.empty());
+  // The slot is reused: a fresh connection starts clean.
+  d.session.start(&d.observer, &d.queue_id);
+  d.take_output();
+  d.closed = false;
+  d.feed("HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 1 LAST\r\nz");
+  EXPECT_EQ(d.observer.bodies, std::vector<std::string>{"z"});
+  EXPECT_EQ(d.observer.cut_bodies.size(), 1u);
+}
+
+TEST(SinkSessionBdat, ManyPipelinedMessagesFillTheOutputAndResume) {
+  // 300 transactions in one read: ~13 KiB of replies do not fit in 4 KiB.
+  std::string input = "EHLO x\r\n";
+  for (int i = 0; i < 300; ++i) {
+    input += "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n" + bdat("msg " + std::to_string(i) + "\r\n", true);
+  }
+  Driver d(test_config());
+  d.feed(input);
+  EXPECT_GT(d.feeds, 3);
+  EXPECT_EQ(d.messages, 300u);
+  ASSERT_EQ(d.observer.bodies.size(), 300u);
+  EXPECT_EQ(d.observer.bodies[299], "msg 299\r\n");
+}
+
+TEST(SinkSessionBdat, MaildirGetsTheRawChunks) {
+  char dir_template[] = "/tmp/sink_bdat_test.XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  std::string error;
+  ASSERT_TRUE(prepare_maildir(dir, error)) << error;
+  {
+    MaildirWriter writer(&dir);
+    SessionConfig config = test_config();
+    SmtpServerSession session(&config, nullptr);
+    uint64_t queue_id = 1;
+    session.start(&writer, &queue_id);
+    const std::string input = "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\n" +
+                              bdat("Subject: x\r\n\r\n..dot\r\n", false) + bdat(".\r\nend\r\n", true);
+    const FeedResult r = session.feed(input.data(), input.size());
+    EXPECT_EQ(r.consumed, input.size());
+    EXPECT_EQ(r.messages_accepted, 1u);
+    session.close();
+  }
+  const std::string listing = dir + "/new";
+  std::vector<std::string> contents;
+  for (const auto& entry : std::filesystem::directory_iterator(listing)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    contents.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(contents.size(), 1u);
+  EXPECT_EQ(contents[0],
+            "X-Sink-Envelope: from=<a@b> to=<c@d>,<e@f>\r\nSubject: x\r\n\r\n..dot\r\n.\r\nend\r\n");
 }
 
 TEST(SinkFaults, ParseSpecs) {
@@ -632,6 +1011,42 @@ TEST(SinkServer, ExitAfterAndDelay) {
   close(fd);
   server.stop();
   EXPECT_EQ(server.totals().messages, 2u);
+}
+
+TEST(SinkServer, LoopbackPipelinedBdatWithDelay) {
+  SinkServerConfig config;
+  config.listen = "127.0.0.1:0";
+  config.delay_ms = 20;
+  config.session.hostname = "sink.test";
+  SinkServer server(config, nullptr);
+  if (!start_or_skip(server)) GTEST_SKIP() << "io_uring not available";
+  const int fd = connect_to(server.bound_address());
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(read_lines(fd, 1), "220 sink.test ESMTP ringmail-sink\r\n");
+  ASSERT_EQ(write(fd, "EHLO c\r\n", 8), 8);
+  EXPECT_NE(read_lines(fd, 6).find("250-CHUNKING\r\n"), std::string::npos);
+  // Two transactions in one write, as the engine sends them.
+  std::string batch;
+  for (int i = 0; i < 2; ++i) {
+    batch += "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\n" +
+             bdat("Subject: x\r\n\r\n.\r\n", false) + bdat("", true);
+  }
+  const int64_t start_ns = monotonic_ns();
+  ASSERT_EQ(write(fd, batch.data(), batch.size()), static_cast<ssize_t>(batch.size()));
+  const std::string replies = read_lines(fd, 10);
+  EXPECT_GE(monotonic_ns() - start_ns, 15'000'000);  // the reply batch was delayed
+  EXPECT_NE(replies.find("250 2.0.0 17 octets received\r\n"), std::string::npos) << replies;
+  size_t queued = 0;
+  for (size_t at = 0; (at = replies.find("250 2.0.0 Ok: queued as ", at)) != std::string::npos; ++at) {
+    ++queued;
+  }
+  EXPECT_EQ(queued, 2u) << replies;
+  ASSERT_EQ(write(fd, "QUIT\r\n", 6), 6);
+  EXPECT_EQ(read_lines(fd, 1), "221 2.0.0 Bye\r\n");
+  close(fd);
+  server.stop();
+  EXPECT_EQ(server.totals().messages, 2u);
+  EXPECT_EQ(server.totals().recipients, 4u);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // tools/sink/sink_faults.h — fault injection for `ringmail sink`: which RCPT
 // addresses get an error reply (and how many times), and how many messages
-// are cut in the middle of DATA.
+// are cut in the middle of DATA (or of their BDAT chunk bytes).
 //
 // Who uses it: tools/cmd_sink.cc parses the flags into one SinkFaults at
 // start-up; every server thread's SmtpServerSession asks it per RCPT and per
@@ -39,8 +39,9 @@ class SinkFaults {
   // before the server threads start.
   bool add_rcpt_reply(std::string_view spec, std::string& error);
 
-  // set_drop_during_data makes the first |messages| DATA transactions (over
-  // all threads) end with the connection closed after some body bytes.
+  // set_drop_during_data makes the first |messages| DATA or BDAT
+  // transactions (over all threads) end with the connection closed after
+  // some body (chunk) bytes, without a reply.
   void set_drop_during_data(uint64_t messages) {
     drop_remaining_.store(messages, std::memory_order_relaxed);
   }
@@ -50,8 +51,9 @@ class SinkFaults {
   // rule's counts, or 0 when no rule matches or its count is used up.
   int rcpt_reply_code(std::string_view address) const;
 
-  // take_drop_during_data returns true if the message now entering DATA is
-  // to be cut (and uses up one of the --drop-during-data count).
+  // take_drop_during_data returns true if the message now entering DATA
+  // (or its first BDAT) is to be cut (and uses up one of the
+  // --drop-during-data count).
   bool take_drop_during_data() const;
 
   bool empty() const {

@@ -7,7 +7,8 @@
 // blocking file I/O on the server thread (open, write, rename): fine for
 // tests, not for benchmarks — benchmarks run the sink without --maildir.
 // Each file starts with "X-Sink-Envelope: from=<...> to=<a>,<b>\r\n", then
-// the message as received after DATA with dot-stuffing removed, CRLF kept.
+// the message as received: after DATA with dot-stuffing removed, CRLF kept;
+// after BDAT the chunk bytes concatenated verbatim.
 #pragma once
 
 #include <cstdint>

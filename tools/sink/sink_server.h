@@ -35,7 +35,7 @@ struct SinkServerConfig {
   std::string maildir;                     // "" = discard bodies
   uint64_t exit_after = 0;                 // signal stop_fd() after this many messages
   uint32_t delay_ms = 0;                   // delay every reply batch (io_uring timeout)
-  SessionConfig session;                   // hostname, esmtp, pipelining, limits
+  SessionConfig session;                   // hostname, esmtp, pipelining, chunking, limits
 };
 
 // ListenAddress is a parsed --listen value.

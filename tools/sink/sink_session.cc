@@ -1,7 +1,9 @@
 // tools/sink/sink_session.cc — the sink's SMTP server state machine. See
 // sink_session.h. Pure: no I/O, no allocation once the envelope strings have
 // grown to their working size. Reply texts follow Postfix's smtpd so clients
-// under test see what they would see from a real MTA.
+// under test see what they would see from a real MTA (BDAT: RFC 3030 as
+// Postfix implements it — an erroneous BDAT still has its chunk read and
+// discarded, and its reply comes after the chunk).
 #include "tools/sink/sink_session.h"
 
 #include <algorithm>
@@ -68,6 +70,28 @@ uint64_t size_param(std::string_view params) {
   return 0;
 }
 
+// parse_bdat_args takes "<count> [LAST]" (count: decimal digits fitting 64
+// bits; LAST in any case). Returns false on anything else.
+bool parse_bdat_args(std::string_view arg, uint64_t& size, bool& last) {
+  arg = trim_spaces(arg);
+  const size_t gap = arg.find_first_of(" \t");
+  const std::string_view count = arg.substr(0, gap);
+  const std::string_view rest =
+      gap == std::string_view::npos ? std::string_view() : trim_spaces(arg.substr(gap));
+  if (count.empty() || count.front() < '0' || count.front() > '9') return false;
+  const auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), size);
+  if (ec != std::errc() || end != count.data() + count.size()) return false;
+  last = false;
+  if (rest.empty()) return true;
+  last = rest.size() == 4 && starts_with_ignore_case(rest, "LAST");
+  return last;
+}
+
+constexpr const char* kNeedMail = "503 5.5.1 Error: need RCPT command";
+constexpr const char* kNoRecipients = "554 5.5.1 Error: no valid recipients";
+constexpr const char* kTooBig = "552 5.3.4 Error: message file too big";
+constexpr const char* kWriteError = "451 4.3.0 Error: queue file write error";
+
 }  // namespace
 
 const char* SmtpServerSession::state_name(State state) {
@@ -75,6 +99,7 @@ const char* SmtpServerSession::state_name(State state) {
     case State::kIdle: return "idle";
     case State::kCommand: return "command";
     case State::kData: return "data";
+    case State::kBdat: return "bdat";
     case State::kClosed: return "closed";
   }
   return "?";
@@ -91,11 +116,8 @@ void SmtpServerSession::start(SessionObserver* observer, uint64_t* next_queue_id
   next_queue_id_ = next_queue_id;
   state_ = State::kCommand;
   helo_seen_ = false;
-  mail_active_ = false;
-  rcpt_count_ = 0;
-  from_.clear();
-  rcpt_list_.clear();
-  drop_message_ = false;
+  bdat_open_ = false;  // a message left open by a connection never close()d is forgotten
+  reset_transaction();
   line_size_ = 0;
   line_overlong_ = false;
   out_size_ = 0;
@@ -106,7 +128,7 @@ void SmtpServerSession::start(SessionObserver* observer, uint64_t* next_queue_id
 
 void SmtpServerSession::close() {
   if (state_ == State::kData && observer_ != nullptr) observer_->on_message_end(false);
-  mail_active_ = false;
+  reset_transaction();  // an open BDAT message ends as cut
   state_ = State::kIdle;
 }
 
@@ -152,6 +174,10 @@ FeedResult SmtpServerSession::feed(const char* data, size_t size) {
       pos += consume_body(data + pos, size - pos, result);
       continue;
     }
+    if (state_ == State::kBdat) {
+      pos += consume_chunk(data + pos, size - pos, result);
+      continue;
+    }
     // kCommand: find the end of the line.
     const char* begin = data + pos;
     const char* lf = static_cast<const char*>(std::memchr(begin, '\n', size - pos));
@@ -178,14 +204,14 @@ FeedResult SmtpServerSession::feed(const char* data, size_t size) {
     }
     line.remove_suffix(1);  // LF
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    process_line(line);
+    process_line(line, result);
   }
   if (state_ == State::kClosed) result.action = SessionAction::kClose;
   result.consumed = pos;
   return result;
 }
 
-void SmtpServerSession::process_line(std::string_view line) {
+void SmtpServerSession::process_line(std::string_view line, FeedResult& result) {
   const size_t space = line.find(' ');
   const std::string_view verb = line.substr(0, space);
   const std::string_view arg =
@@ -205,6 +231,8 @@ void SmtpServerSession::process_line(std::string_view line) {
     do_rcpt(arg);
   } else if (is("DATA")) {
     do_data();
+  } else if (is("BDAT") && config_->chunking && config_->esmtp) {
+    do_bdat(arg, result);
   } else if (is("RSET")) {
     reset_transaction();
     reply("250 2.0.0 Ok");
@@ -241,6 +269,7 @@ void SmtpServerSession::do_ehlo(std::string_view arg, bool extended) {
   if (config_->pipelining) reply("250-PIPELINING");
   reply("250-SIZE 104857600");
   reply("250-8BITMIME");
+  if (config_->chunking) reply("250-CHUNKING");
   reply("250 ENHANCEDSTATUSCODES");
 }
 
@@ -262,9 +291,8 @@ void SmtpServerSession::do_mail(std::string_view arg) {
     reply("552 5.3.4 Message size exceeds fixed limit");
     return;
   }
+  reset_transaction();
   from_.assign(address);
-  rcpt_list_.clear();
-  rcpt_count_ = 0;
   mail_active_ = true;
   reply("250 2.1.0 Ok");
 }
@@ -272,6 +300,10 @@ void SmtpServerSession::do_mail(std::string_view arg) {
 void SmtpServerSession::do_rcpt(std::string_view arg) {
   if (!mail_active_) {
     reply("503 5.5.1 Error: need MAIL command");
+    return;
+  }
+  if (bdat_seen_) {  // the envelope went to the observer with the first BDAT
+    reply("503 5.5.1 Error: RCPT after BDAT");
     return;
   }
   std::string_view address, params;
@@ -302,17 +334,21 @@ void SmtpServerSession::do_rcpt(std::string_view arg) {
 
 void SmtpServerSession::do_data() {
   if (!mail_active_) {
-    reply("503 5.5.1 Error: need RCPT command");
+    reply(kNeedMail);
+    return;
+  }
+  if (bdat_seen_) {
+    reply("503 5.5.1 Error: DATA after BDAT");
     return;
   }
   if (rcpt_count_ == 0) {
-    reply("554 5.5.1 Error: no valid recipients");
+    reply(kNoRecipients);
     return;
   }
   queue_id_ = (static_cast<uint64_t>(config_->queue_id_prefix) << 40) |
               (next_queue_id_ != nullptr ? (*next_queue_id_)++ : local_queue_id_++);
   if (observer_ != nullptr && !observer_->on_message_begin(from_, rcpt_list_, queue_id_)) {
-    reply("451 4.3.0 Error: queue file write error");
+    reply(kWriteError);
     reset_transaction();
     return;
   }
@@ -323,11 +359,113 @@ void SmtpServerSession::do_data() {
   reply("354 End data with <CR><LF>.<CR><LF>");
 }
 
+void SmtpServerSession::do_bdat(std::string_view arg, FeedResult& result) {
+  uint64_t size = 0;
+  bool last = false;
+  if (!parse_bdat_args(arg, size, last)) {
+    // The chunk size is unknown: nothing is skipped, the next line is a command.
+    reply("501 5.5.4 Syntax: BDAT count [LAST]");
+    return;
+  }
+  chunk_bytes_ = size;
+  chunk_remaining_ = size;
+  chunk_last_ = last;
+  chunk_error_ = nullptr;
+  if (!mail_active_) {
+    chunk_error_ = kNeedMail;
+  } else if (rcpt_count_ == 0) {
+    chunk_error_ = kNoRecipients;
+  } else if (bdat_error_ != nullptr) {
+    chunk_error_ = bdat_error_;
+  } else if (size > config_->max_message_bytes - std::min(body_bytes_, config_->max_message_bytes)) {
+    if (bdat_open_) {
+      bdat_open_ = false;
+      if (observer_ != nullptr) observer_->on_message_end(false);
+    }
+    chunk_error_ = bdat_error_ = kTooBig;
+  } else if (!bdat_open_) {  // the first chunk: the message begins
+    queue_id_ = (static_cast<uint64_t>(config_->queue_id_prefix) << 40) |
+                (next_queue_id_ != nullptr ? (*next_queue_id_)++ : local_queue_id_++);
+    if (observer_ != nullptr && !observer_->on_message_begin(from_, rcpt_list_, queue_id_)) {
+      chunk_error_ = bdat_error_ = kWriteError;
+    } else {
+      bdat_open_ = true;
+      drop_message_ = faults_ != nullptr && faults_->take_drop_during_data();
+    }
+  }
+  if (mail_active_) bdat_seen_ = true;
+  if (chunk_error_ == nullptr) body_bytes_ += size;
+  if (size > 0) {
+    state_ = State::kBdat;
+  } else {
+    finish_chunk(result);  // "BDAT 0 [LAST]": nothing to read
+  }
+}
+
+size_t SmtpServerSession::consume_chunk(const char* data, size_t size, FeedResult& result) {
+  if (drop_message_) {
+    // --drop-during-data: some chunk bytes are here; cut without a reply.
+    cut_connection(result);
+    return size;
+  }
+  const size_t take = static_cast<size_t>(std::min<uint64_t>(size, chunk_remaining_));
+  if (chunk_error_ == nullptr) emit_body(data, take);
+  chunk_remaining_ -= take;
+  if (chunk_remaining_ == 0) finish_chunk(result);
+  return take;
+}
+
+void SmtpServerSession::finish_chunk(FeedResult& result) {
+  state_ = State::kCommand;
+  if (drop_message_) {  // a dropped message whose first chunk was empty
+    cut_connection(result);
+    return;
+  }
+  if (chunk_error_ != nullptr) {
+    reply(chunk_error_);
+    if (chunk_last_) reset_transaction();
+    return;
+  }
+  if (!chunk_last_) {
+    char text[64] = "250 2.0.0 ";
+    size_t n = std::strlen(text);
+    auto [end, ec] = std::to_chars(text + n, text + sizeof(text) - 20, chunk_bytes_);
+    (void)ec;
+    n = static_cast<size_t>(end - text);
+    std::memcpy(text + n, " octets received", 16);
+    reply(std::string_view(text, n + 16));
+    return;
+  }
+  bdat_open_ = false;
+  if (observer_ != nullptr && !observer_->on_message_end(true)) {
+    reply(kWriteError);
+    reset_transaction();
+    return;
+  }
+  accept_message(result);
+}
+
+void SmtpServerSession::cut_connection(FeedResult& result) {
+  if (state_ == State::kData && observer_ != nullptr) observer_->on_message_end(false);
+  reset_transaction();  // ends an open BDAT message as cut
+  state_ = State::kClosed;
+  result.action = SessionAction::kClose;
+}
+
 void SmtpServerSession::reset_transaction() {
+  if (bdat_open_) {
+    bdat_open_ = false;
+    if (observer_ != nullptr) observer_->on_message_end(false);
+  }
   mail_active_ = false;
   rcpt_count_ = 0;
   from_.clear();
   rcpt_list_.clear();
+  body_bytes_ = 0;
+  drop_message_ = false;
+  chunk_error_ = nullptr;
+  bdat_error_ = nullptr;
+  bdat_seen_ = false;
 }
 
 void SmtpServerSession::emit_body(const char* data, size_t size) {
@@ -337,10 +475,7 @@ void SmtpServerSession::emit_body(const char* data, size_t size) {
 size_t SmtpServerSession::consume_body(const char* data, size_t size, FeedResult& result) {
   if (drop_message_) {
     // --drop-during-data: some body bytes are here; cut without a reply.
-    if (observer_ != nullptr) observer_->on_message_end(false);
-    reset_transaction();
-    state_ = State::kClosed;
-    result.action = SessionAction::kClose;
+    cut_connection(result);
     return size;
   }
   size_t i = 0;
@@ -400,15 +535,19 @@ void SmtpServerSession::finish_message(FeedResult& result) {
   state_ = State::kCommand;
   if (body_bytes_ > config_->max_message_bytes) {
     if (observer_ != nullptr) observer_->on_message_end(false);
-    reply("552 5.3.4 Error: message file too big");
+    reply(kTooBig);
     reset_transaction();
     return;
   }
   if (observer_ != nullptr && !observer_->on_message_end(true)) {
-    reply("451 4.3.0 Error: queue file write error");
+    reply(kWriteError);
     reset_transaction();
     return;
   }
+  accept_message(result);
+}
+
+void SmtpServerSession::accept_message(FeedResult& result) {
   char text[64] = "250 2.0.0 Ok: queued as ";
   size_t n = std::strlen(text);
   auto [end, ec] = std::to_chars(text + n, text + sizeof(text), queue_id_, 16);

@@ -1,7 +1,7 @@
 // tools/sink/sink_session.h — the server side of one SMTP connection of
 // `ringmail sink` (RFC 5321 with PIPELINING, SIZE, 8BITMIME,
-// ENHANCEDSTATUSCODES), as a pure state machine: input bytes in, reply bytes
-// and events out.
+// ENHANCEDSTATUSCODES, and RFC 3030 CHUNKING: BDAT), as a pure state machine:
+// input bytes in, reply bytes and events out.
 //
 // Who uses it: tools/sink/sink_server.cc (one session per connection slot,
 // reused for every connection the slot serves) and
@@ -9,8 +9,8 @@
 // allocates in the steady state: the reply buffer and the command line buffer
 // are inside the object; the envelope strings keep their capacity between
 // messages. Message bodies go to an optional SessionObserver (the Maildir
-// writer); without one they are scanned for the end marker and discarded
-// without being copied.
+// writer); without one they are scanned for the end marker (DATA) or
+// counted off (BDAT chunks) and discarded without being copied.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +36,8 @@ struct SessionConfig {
   std::string hostname = "localhost";  // in the greeting and the EHLO reply
   bool esmtp = true;                   // false: EHLO → 502 (HELO only)
   bool pipelining = true;              // advertise PIPELINING
+  bool chunking = true;                // advertise CHUNKING and accept BDAT
+                                       // (false: BDAT → 502, like any unknown verb)
   uint64_t max_message_bytes = 104857600;
   uint32_t max_recipients = 1000;      // per transaction; beyond: 452 4.5.3
   uint32_t queue_id_prefix = 0;        // high bits of "queued as" ids (thread)
@@ -46,17 +48,21 @@ struct SessionConfig {
 class SessionObserver {
  public:
   virtual ~SessionObserver() = default;
-  // on_message_begin is called when DATA is accepted (before the 354) with
-  // the reverse path and the accepted recipients as "<a>,<b>". Returning
-  // false answers DATA "451 4.3.0 Error: queue file write error".
+  // on_message_begin is called when DATA is accepted (before the 354), or
+  // at the first acceptable BDAT of a transaction, with the reverse path and
+  // the accepted recipients as "<a>,<b>". Returning false answers DATA (or
+  // every BDAT of that transaction, their chunks discarded) "451 4.3.0
+  // Error: queue file write error".
   virtual bool on_message_begin(std::string_view from, std::string_view to_list,
                                 uint64_t queue_id) = 0;
-  // on_body receives the body in order, dot-stuffing removed, CRLF kept,
-  // the final ".\r\n" excluded. Segments can be as short as one byte.
+  // on_body receives the body in order. DATA: dot-stuffing removed, CRLF
+  // kept, the final ".\r\n" excluded. BDAT: the chunk bytes verbatim (no
+  // unstuffing, no end marker). Segments can be as short as one byte.
   virtual void on_body(const char* data, size_t size) = 0;
   // on_message_end closes the message: |complete| true after the end
-  // marker (the return value false turns the 250 into a 451), false when
-  // the transaction was cut (connection closed, too big, dropped).
+  // marker or the BDAT LAST chunk (the return value false turns the 250
+  // into a 451), false when the transaction was cut (connection closed,
+  // RSET/EHLO/QUIT inside a BDAT transaction, too big, dropped).
   virtual bool on_message_end(bool complete) = 0;
 };
 
@@ -89,9 +95,10 @@ class SmtpServerSession {
   // null: discard bodies) must stay valid until close() or the next start().
   void start(SessionObserver* observer, uint64_t* next_queue_id);
 
-  // feed processes client bytes: complete command lines, a body in DATA, any
-  // split across calls at any byte. Replies to all commands it takes are
-  // appended to the output.
+  // feed processes client bytes: complete command lines, a body in DATA,
+  // BDAT chunk bytes, any split across calls at any byte. Replies to all
+  // commands it takes are appended to the output; a BDAT's reply is written
+  // once all of its chunk bytes have been taken.
   FeedResult feed(const char* data, size_t size);
 
   // close ends the connection from the caller's side (peer gone, drop,
@@ -107,6 +114,7 @@ class SmtpServerSession {
     kIdle,     // no connection (before start(), after close())
     kCommand,  // waiting for a command line
     kData,     // inside DATA: waiting for body bytes and "\r\n.\r\n"
+    kBdat,     // after a BDAT line: waiting for the rest of its chunk bytes
     kClosed,   // QUIT answered or connection cut; ignores further input
   };
   State state() const { return state_; }
@@ -123,16 +131,29 @@ class SmtpServerSession {
     kDotCr,      // the line began with ".\r", both held back
   };
 
-  void process_line(std::string_view line);
+  void process_line(std::string_view line, FeedResult& result);
   void do_ehlo(std::string_view arg, bool extended);
   void do_mail(std::string_view arg);
   void do_rcpt(std::string_view arg);
   void do_data();
+  void do_bdat(std::string_view arg, FeedResult& result);
+  // reset_transaction ends the transaction; an open BDAT message is
+  // reported to the observer as cut.
   void reset_transaction();
   // consume_body scans body bytes for the end marker, passing unstuffed
   // segments to the observer; returns the bytes taken.
   size_t consume_body(const char* data, size_t size, FeedResult& result);
   void finish_message(FeedResult& result);
+  // consume_chunk takes BDAT chunk bytes (at most the chunk's remainder);
+  // returns the bytes taken.
+  size_t consume_chunk(const char* data, size_t size, FeedResult& result);
+  // finish_chunk writes the reply of the BDAT whose bytes are all in.
+  void finish_chunk(FeedResult& result);
+  // accept_message writes "250 ... queued as", counts it, ends the transaction.
+  void accept_message(FeedResult& result);
+  // cut_connection ends an open message as cut and closes without a reply
+  // (--drop-during-data).
+  void cut_connection(FeedResult& result);
   void emit_body(const char* data, size_t size);
   void append(std::string_view text);  // appends raw text to the output
   void reply(std::string_view text);   // appends text + CRLF
@@ -155,6 +176,19 @@ class SmtpServerSession {
   uint64_t body_bytes_ = 0;
   uint64_t queue_id_ = 0;
   bool drop_message_ = false;
+
+  // BDAT state. body_bytes_ and queue_id_ above are shared with DATA.
+  uint64_t chunk_bytes_ = 0;      // size of the current BDAT chunk
+  uint64_t chunk_remaining_ = 0;  // of it, bytes still to come
+  bool chunk_last_ = false;       // the current BDAT has LAST
+  // chunk_error_ is the reply for the current BDAT instead of a 250 (its
+  // bytes are discarded); null when the chunk is accepted.
+  const char* chunk_error_ = nullptr;
+  // bdat_error_ sticks for the rest of a failed BDAT transaction (too big,
+  // observer refusal): every BDAT up to LAST gets it.
+  const char* bdat_error_ = nullptr;
+  bool bdat_seen_ = false;     // a BDAT came in this transaction (DATA/RCPT → 503)
+  bool bdat_open_ = false;     // a BDAT message has begun and not yet ended
 
   // A command line split across feeds is collected here.
   size_t line_size_ = 0;
