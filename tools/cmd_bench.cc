@@ -179,6 +179,7 @@ int cmd_bench(const BenchOptions& options) {
   config.relay.port = sink.port;
   config.relay.max_connections = options.connections;
   config.relay.max_messages_per_connection = options.messages_per_connection;
+  config.smtp.chunking = !options.no_chunking;
 
   const double cpu_before = cpu_seconds_self();
   const double wall_before = monotonic_seconds();
@@ -207,10 +208,11 @@ int cmd_bench(const BenchOptions& options) {
   fmt::print("{:<10} {:>9} {:>7} {:>6} {:>12.0f} {:>16.1f} {:>14.1f}\n", "none", delivered, options.size_bytes,
              options.connections, rate, engine_us, sink_cpu_us);
   fmt::print(
-      "{{\"tls\":\"none\",\"messages\":{},\"size_bytes\":{},\"connections\":{},\"threads\":{},\"spool\":\"{}\","
+      "{{\"tls\":\"none\",\"chunking\":{},\"messages\":{},\"size_bytes\":{},\"connections\":{},\"threads\":{},\"spool\":\"{}\","
       "\"seconds\":{:.3f},\"msgs_per_s\":{:.0f},\"engine_cpu_us_per_msg\":{:.2f},\"sink_cpu_us_per_msg\":{:.2f},"
       "\"sink_messages\":{},\"deferred\":{},\"failed\":{}}}\n",
-      delivered, options.size_bytes, options.connections, result.threads, base, wall, rate, engine_us,
+      !options.no_chunking, delivered, options.size_bytes, options.connections, result.threads, base, wall, rate,
+      engine_us,
       sink_cpu_us, sink_messages, result.totals.deferred, result.totals.failed);
   if (delivered != options.messages || sink_messages != options.messages) {
     std::fprintf(stderr, "ringmail bench: expected %llu deliveries, engine reports %llu, sink counted %llu\n",

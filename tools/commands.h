@@ -56,6 +56,7 @@ struct BenchOptions {
   uint32_t threads = 0;       // engine workers (0 = one per CPU)
   uint32_t sink_threads = 1;
   std::string spool_base;     // where the temporary spool goes ("" = /dev/shm, else /tmp)
+  bool no_chunking = false;   // smtp.chunking = false: DATA instead of BDAT
 };
 int cmd_bench(const BenchOptions& options);
 

@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
                         "relay.max_messages_per_connection")->capture_default_str();
   bench_cmd->add_option("--threads", bench.threads, "Engine workers (0 = one per CPU)")->capture_default_str();
   bench_cmd->add_option("--sink-threads", bench.sink_threads, "Sink threads")->capture_default_str();
+  bench_cmd->add_flag("--no-chunking", bench.no_chunking, "Deliver with DATA instead of BDAT (smtp.chunking = false)");
   bench_cmd->add_option("--spool-base", bench.spool_base,
                         "Directory for the temporary spool (default /dev/shm, i.e. tmpfs; give a disk "
                         "path to include your file system's cost)");
