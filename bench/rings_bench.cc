@@ -103,8 +103,8 @@ void BM_Threaded(benchmark::State& state) {
     benchmark::DoNotOptimize(out);
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(total));
-  state.counters["full_retries_per_item"] = benchmark::Counter(
-      static_cast<double>(full_retries) / static_cast<double>(state.iterations() * total));
+  state.counters["full_retries_per_item"] =
+      benchmark::Counter(static_cast<double>(full_retries) / static_cast<double>(state.iterations() * total));
 }
 
 // BM_DoorbellRingAwake: what a producer pays per push when the consumer is

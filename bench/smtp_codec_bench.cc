@@ -68,8 +68,8 @@ std::string make_message(size_t size, const char* eol) {
                   "Content-Type: text/plain; charset=utf-8" + eol + eol;
   size_t line = 0;
   while (m.size() < size) {
-    std::string text = "Event " + std::to_string(line) +
-                       ": user=svc_backup src=198.51.100.23 action=login result=failure";
+    std::string text =
+        "Event " + std::to_string(line) + ": user=svc_backup src=198.51.100.23 action=login result=failure";
     text.resize(72, '-');
     if (line % 20 == 19) text[0] = '.';
     m += text;

@@ -50,8 +50,7 @@ class BodyEncoder {
   // Any out_cap >= 1 makes progress: when only the first byte of a two-byte
   // expansion fits, it is written and its input byte is left unconsumed; the
   // next call writes the second byte and consumes it.
-  void encode(const char* in, size_t in_size, char* out, size_t out_cap, size_t& in_used,
-              size_t& out_used);
+  void encode(const char* in, size_t in_size, char* out, size_t out_cap, size_t& in_used, size_t& out_used);
 
   // finish writes the end of the data: "\r\n" if the body did not end with a
   // line ending, then ".\r\n". Returns the bytes written (3 or 5). Call it

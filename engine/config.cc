@@ -12,6 +12,7 @@
 #include "engine/config.h"
 
 #include <fcntl.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,7 +21,6 @@
 #include <cstring>
 #include <limits>
 #include <string_view>
-#include <toml++/toml.h>
 
 namespace ringmail {
 namespace {
@@ -106,8 +106,7 @@ std::string_view Suggest(std::string_view name) {
   }
   if (!best.empty()) return best;
   for (std::string_view known : kKnownKeys) {
-    if (known.find('.') != std::string_view::npos &&
-        LeafName(known) == LeafName(name)) {
+    if (known.find('.') != std::string_view::npos && LeafName(known) == LeafName(name)) {
       return known;
     }
   }
@@ -116,23 +115,31 @@ std::string_view Suggest(std::string_view name) {
 
 const char* TypeName(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::none: break;
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
   }
   return "nothing";
 }
 
-uint32_t LineOf(const toml::source_region& region) {
-  return region.begin.line == 0 ? 1 : region.begin.line;
-}
+uint32_t LineOf(const toml::source_region& region) { return region.begin.line == 0 ? 1 : region.begin.line; }
 
 // Loader validates one parsed document into |config|. Errors are collected
 // as the one with the smallest line number (ties: the first found), so the
@@ -167,8 +174,9 @@ class Loader {
       Fail(1, "missing required key 'spool' (the spool directory, e.g. spool = \"/var/spool/ringmail\")");
     }
     if (!relay_host_seen_) {
-      Fail(relay_line_, "missing required key 'relay.host' (the smarthost to deliver to, e.g. "
-                        "[relay] host = \"127.0.0.1\")");
+      Fail(relay_line_,
+           "missing required key 'relay.host' (the smarthost to deliver to, e.g. "
+           "[relay] host = \"127.0.0.1\")");
     }
   }
 
@@ -276,8 +284,8 @@ class Loader {
     }
     for (unsigned char c : value->get()) {
       if (c < 0x20 || c == 0x7f || (!allow_spaces && c == ' ')) {
-        Fail(LineOf(node.source()), "'" + name + "' must not contain " +
-                                        (c == ' ' ? "spaces" : "control characters"));
+        Fail(LineOf(node.source()),
+             "'" + name + "' must not contain " + (c == ' ' ? "spaces" : "control characters"));
         return false;
       }
     }
@@ -290,14 +298,15 @@ class Loader {
     std::chrono::seconds parsed{0};
     if (value == nullptr || !parse_duration(value->get(), parsed)) {
       std::string got = value == nullptr ? std::string(TypeName(node)) : "\"" + value->get() + "\"";
-      Fail(LineOf(node.source()), "'" + name + "' must be a duration string such as \"30s\", \"5m\", "
+      Fail(LineOf(node.source()), "'" + name +
+                                      "' must be a duration string such as \"30s\", \"5m\", "
                                       "\"1h\" or \"2d\" (a whole number and one unit s, m, h or d), got " +
                                       got);
       return false;
     }
     if (parsed.count() <= 0 || parsed.count() > kMaxDurationS) {
-      Fail(LineOf(node.source()), "'" + name + "' must be more than 0s and at most 365d, got \"" +
-                                      value->get() + "\"");
+      Fail(LineOf(node.source()),
+           "'" + name + "' must be more than 0s and at most 365d, got \"" + value->get() + "\"");
       return false;
     }
     out = parsed;
@@ -326,12 +335,13 @@ class Loader {
     uint32_t line = LineOf(node.source());
     if (array == nullptr) {
       Fail(line, std::string("'retry.schedule' must be an array of durations such as [\"1m\", \"5m\", "
-                             "\"1h\"], got ") + TypeName(node));
+                             "\"1h\"], got ") +
+                     TypeName(node));
       return;
     }
     if (array->empty() || array->size() > kMaxRetrySteps) {
-      Fail(line, "'retry.schedule' must hold 1 to " + std::to_string(kMaxRetrySteps) +
-                     " durations, got " + std::to_string(array->size()));
+      Fail(line, "'retry.schedule' must hold 1 to " + std::to_string(kMaxRetrySteps) + " durations, got " +
+                     std::to_string(array->size()));
       return;
     }
     std::vector<std::chrono::seconds> schedule;
@@ -393,11 +403,20 @@ bool parse_duration(const std::string& text, std::chrono::seconds& out) {
   if (text.size() < 2) return false;
   int64_t unit_s = 0;
   switch (text.back()) {
-    case 's': unit_s = 1; break;
-    case 'm': unit_s = 60; break;
-    case 'h': unit_s = 3600; break;
-    case 'd': unit_s = 86400; break;
-    default: return false;
+    case 's':
+      unit_s = 1;
+      break;
+    case 'm':
+      unit_s = 60;
+      break;
+    case 'h':
+      unit_s = 3600;
+      break;
+    case 'd':
+      unit_s = 86400;
+      break;
+    default:
+      return false;
   }
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   int64_t value = 0;
@@ -414,11 +433,16 @@ bool parse_duration(const std::string& text, std::chrono::seconds& out) {
 
 const char* tls_level_name(TlsLevel level) {
   switch (level) {
-    case TlsLevel::kNone: return "none";
-    case TlsLevel::kMay: return "may";
-    case TlsLevel::kEncrypt: return "encrypt";
-    case TlsLevel::kVerify: return "verify";
-    case TlsLevel::kSecure: return "secure";
+    case TlsLevel::kNone:
+      return "none";
+    case TlsLevel::kMay:
+      return "may";
+    case TlsLevel::kEncrypt:
+      return "encrypt";
+    case TlsLevel::kVerify:
+      return "verify";
+    case TlsLevel::kSecure:
+      return "secure";
   }
   return "unknown";
 }
@@ -431,8 +455,8 @@ bool load_config(const std::string& path, Config& out, std::string& error) {
     try {
       root = toml::parse(text, path);
     } catch (const toml::parse_error& e) {
-      error = path + ":" + std::to_string(LineOf(e.source())) + ": TOML syntax error: " +
-              std::string(e.description());
+      error = path + ":" + std::to_string(LineOf(e.source())) +
+              ": TOML syntax error: " + std::string(e.description());
       return false;
     }
     Config config;

@@ -43,15 +43,14 @@ struct RelayConfig {
   std::string host;  // name, IPv4, IPv6 or [literal]
   uint16_t port = 25;
   TlsLevel tls = TlsLevel::kNone;
-  uint32_t max_connections = 16;               // across all cores
+  uint32_t max_connections = 16;                // across all cores
   uint32_t max_messages_per_connection = 1000;  // then QUIT and reconnect
 };
 
 struct RetryConfig {
   // Delay before attempt n+1 after the n-th deferral: schedule[min(n-1, size-1)].
-  std::vector<std::chrono::seconds> schedule = {
-      std::chrono::seconds(60), std::chrono::seconds(300), std::chrono::seconds(900),
-      std::chrono::seconds(3600)};
+  std::vector<std::chrono::seconds> schedule = {std::chrono::seconds(60), std::chrono::seconds(300),
+                                                std::chrono::seconds(900), std::chrono::seconds(3600)};
   // A message still deferred this long after it was queued fails.
   std::chrono::seconds max_age = std::chrono::seconds(5 * 24 * 3600);
 };

@@ -45,16 +45,26 @@ Decision decide(SmtpStage stage, uint16_t code) {
 
 const char* smtp_stage_name(SmtpStage stage) {
   switch (stage) {
-    case SmtpStage::kConnect: return "connect";
-    case SmtpStage::kGreeting: return "greeting";
-    case SmtpStage::kEhlo: return "EHLO";
-    case SmtpStage::kHelo: return "HELO";
-    case SmtpStage::kMail: return "MAIL FROM";
-    case SmtpStage::kRcpt: return "RCPT TO";
-    case SmtpStage::kData: return "DATA";
-    case SmtpStage::kDataEnd: return "end of data";
-    case SmtpStage::kRset: return "RSET";
-    case SmtpStage::kQuit: return "QUIT";
+    case SmtpStage::kConnect:
+      return "connect";
+    case SmtpStage::kGreeting:
+      return "greeting";
+    case SmtpStage::kEhlo:
+      return "EHLO";
+    case SmtpStage::kHelo:
+      return "HELO";
+    case SmtpStage::kMail:
+      return "MAIL FROM";
+    case SmtpStage::kRcpt:
+      return "RCPT TO";
+    case SmtpStage::kData:
+      return "DATA";
+    case SmtpStage::kDataEnd:
+      return "end of data";
+    case SmtpStage::kRset:
+      return "RSET";
+    case SmtpStage::kQuit:
+      return "QUIT";
   }
   return "?";
 }

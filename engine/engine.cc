@@ -1,6 +1,7 @@
 // engine/engine.cc — see engine.h.
 #include "engine/engine.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -10,8 +11,6 @@
 #include <memory>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "engine/relay_target.h"
 #include "engine/worker.h"

@@ -14,8 +14,8 @@ namespace ringmail {
 
 struct EngineResult {
   IntakeTotals totals;
-  double seconds = 0;       // wall time of the run
-  uint32_t threads = 0;     // workers started
+  double seconds = 0;    // wall time of the run
+  uint32_t threads = 0;  // workers started
   uint64_t deferred_left = 0;
 };
 

@@ -2,6 +2,7 @@
 #include "engine/intake.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
@@ -13,15 +14,13 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <fmt/format.h>
-
 #include "queue/message_meta.h"
 
 namespace ringmail {
 namespace {
 
-constexpr int kRescanMs = 5000;       // incoming/new rescan without inotify news
-constexpr int kBackPressureMs = 2;    // claim interval while a backlog waits for inbox room
+constexpr int kRescanMs = 5000;     // incoming/new rescan without inotify news
+constexpr int kBackPressureMs = 2;  // claim interval while a backlog waits for inbox room
 constexpr size_t kMetaReadBytes = kMaxMetaBytes;
 
 uint64_t monotonic_ns() {
@@ -133,8 +132,8 @@ bool Intake::start(bool drain, std::string& error) {
     const std::string path = spool_.root + "/incoming/new";
     if (inotify_fd_ < 0 || inotify_add_watch(inotify_fd_, path.c_str(), IN_MOVED_TO | IN_CREATE) < 0) {
       // Not fatal: the periodic rescan still finds new files, only later.
-      fmt::print(stderr, "ringmail: cannot watch {} with inotify ({}); rescanning every {} s instead\n",
-                 path, std::strerror(errno), kRescanMs / 1000);
+      fmt::print(stderr, "ringmail: cannot watch {} with inotify ({}); rescanning every {} s instead\n", path,
+                 std::strerror(errno), kRescanMs / 1000);
     }
   }
   (void)error;
@@ -236,14 +235,20 @@ void Intake::take_reports(bool drain) {
   while (reports_.ring.try_pop(report)) {
     --in_flight_;
     switch (report.kind) {
-      case OutcomeKind::kDelivered: ++totals_.delivered; break;
-      case OutcomeKind::kFailed: ++totals_.failed; break;
+      case OutcomeKind::kDelivered:
+        ++totals_.delivered;
+        break;
+      case OutcomeKind::kFailed:
+        ++totals_.failed;
+        break;
       case OutcomeKind::kDeferred:
         ++totals_.deferred;
         if (!drain) due_.push(Due{report.next_attempt_unix, report.id});
         break;
       case OutcomeKind::kStuck:
-      case OutcomeKind::kReleased: ++totals_.stuck; break;
+      case OutcomeKind::kReleased:
+        ++totals_.stuck;
+        break;
     }
   }
 }
@@ -282,14 +287,15 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
         last_debug_ns_ = now;
         size_t inbox = 0;
         for (WorkerChannel* w : workers_) inbox += w->inbox.size_approx();
-        fmt::print(stderr, "intake: t={:.2f} dispatched {} in_flight {} delivered {} inbox {} scanning {} dirty {}\n",
+        fmt::print(stderr,
+                   "intake: t={:.2f} dispatched {} in_flight {} delivered {} inbox {} scanning {} dirty {}\n",
                    static_cast<double>(now - started_ns_) / 1e9, totals_.dispatched, in_flight_,
                    totals_.delivered, inbox, incoming_scan_ != nullptr, incoming_dirty_);
       }
     }
     if (workers_failed.load()) break;
-    const bool backlog = recovery_next_ < recovery_.size() || incoming_scan_ != nullptr ||
-                         (drain ? !due_.empty() : false);
+    const bool backlog =
+        recovery_next_ < recovery_.size() || incoming_scan_ != nullptr || (drain ? !due_.empty() : false);
     if (drain && !backlog && in_flight_ == 0 && !incoming_dirty_) break;
 
     int timeout_ms = kRescanMs;
@@ -321,8 +327,8 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo info;
       if (read(signal_fd, &info, sizeof(info)) > 0) {
-        fmt::print(stderr, "{}ringmail: {} received: finishing in-flight deliveries\n", status_tty_ ? "\n" : "",
-                   strsignal(static_cast<int>(info.ssi_signo)));
+        fmt::print(stderr, "{}ringmail: {} received: finishing in-flight deliveries\n",
+                   status_tty_ ? "\n" : "", strsignal(static_cast<int>(info.ssi_signo)));
         break;
       }
     }

@@ -36,8 +36,7 @@ struct IntakeTotals {
 
 class Intake {
  public:
-  Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers,
-         ReportSink& reports);
+  Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers, ReportSink& reports);
   ~Intake();
   Intake(const Intake&) = delete;
   Intake& operator=(const Intake&) = delete;

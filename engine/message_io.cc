@@ -11,11 +11,10 @@
 // read from the file still installed at 2i. A slot is never finished while a
 // read into its buffers is in flight (finish waits for it).
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <time.h>
 
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "engine/smtp_connection.h"
 #include "engine/worker.h"
@@ -167,8 +166,8 @@ void Worker::on_slot_loaded_raw(MessageSlot* slot) {
       // nothing left to deliver, nothing to move.
       fmt::print(stderr, "ringmail: worker {}: {} vanished from active/ before delivery\n", id_, slot->id());
     } else {
-      fmt::print(stderr, "ringmail: worker {}: cannot read active/{}: {}; left in active/\n", id_,
-                 slot->id(), std::strerror(-slot->open_result));
+      fmt::print(stderr, "ringmail: worker {}: cannot read active/{}: {}; left in active/\n", id_, slot->id(),
+                 std::strerror(-slot->open_result));
     }
     on_finished(slot, OutcomeKind::kStuck, 0);
     return;
@@ -275,12 +274,19 @@ void Worker::finish(MessageSlot* slot) {
   uint32_t done = 0, failed = 0, deferred = 0;
   for (uint32_t i = 0; i < env.recipient_count; ++i) {
     switch (slot->rcpt_state[i]) {
-      case RcptState::kDone: ++done; break;
-      case RcptState::kFailed: ++failed; break;
+      case RcptState::kDone:
+        ++done;
+        break;
+      case RcptState::kFailed:
+        ++failed;
+        break;
       case RcptState::kDeferred:
       case RcptState::kPending:
-      case RcptState::kAccepted: ++deferred; break;
-      case RcptState::kSkip: break;
+      case RcptState::kAccepted:
+        ++deferred;
+        break;
+      case RcptState::kSkip:
+        break;
     }
   }
   for (uint32_t i = 0; i < slot->meta.mark_count; ++i) failed += slot->meta.marks[i].failed ? 1 : 0;
@@ -361,7 +367,8 @@ void Worker::finish(MessageSlot* slot) {
     // Too big (many recipients with long replies): keep the marks, which
     // must not be lost, and shorten the texts that only explain them.
     constexpr size_t kShortReply = 80;
-    for (uint32_t i = 0; i < meta.mark_count; ++i) meta.marks[i].reply = meta.marks[i].reply.substr(0, kShortReply);
+    for (uint32_t i = 0; i < meta.mark_count; ++i)
+      meta.marks[i].reply = meta.marks[i].reply.substr(0, kShortReply);
     meta.last_reply = meta.last_reply.substr(0, 4 * kShortReply);
     meta_bytes = format_message_meta(meta, slot->stream.get(), MessageSlot::kStreamBytes);
   }
@@ -382,7 +389,8 @@ void Worker::finish(MessageSlot* slot) {
   sqe->flags |= IOSQE_IO_LINK;
   set_completion(sqe, nullptr);
   sqe = ring_.sqe();
-  io_uring_prep_write(sqe, static_cast<int>(meta_file), slot->stream.get(), static_cast<unsigned>(meta_bytes), 0);
+  io_uring_prep_write(sqe, static_cast<int>(meta_file), slot->stream.get(), static_cast<unsigned>(meta_bytes),
+                      0);
   sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
   set_completion(sqe, nullptr);
   sqe = ring_.sqe();
@@ -412,7 +420,8 @@ void MessageSlot::on_finish(int res, uint32_t) {
       fmt::print(stderr, "ringmail: worker {}: cannot remove meta/{}: {} (removed at next start)\n",
                  worker->id(), ref.id, std::strerror(-res));
     } else {
-      fmt::print(stderr, "ringmail: worker {}: cannot move active/{} to its next state: {}; left in active/\n",
+      fmt::print(stderr,
+                 "ringmail: worker {}: cannot move active/{} to its next state: {}; left in active/\n",
                  worker->id(), ref.id, std::strerror(-res));
       kind = OutcomeKind::kStuck;
     }

@@ -2,11 +2,10 @@
 #include "engine/relay_target.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netdb.h>
 
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace ringmail {
 
@@ -26,8 +25,7 @@ bool resolve_relay(const RelayConfig& relay, RelayTarget& out, std::string& erro
   const std::string port = std::to_string(relay.port);
   const int rc = getaddrinfo(out.host.c_str(), port.c_str(), &hints, &result);
   if (rc != 0) {
-    error = fmt::format("cannot resolve relay host '{}': {}; check relay.host", out.host,
-                        gai_strerror(rc));
+    error = fmt::format("cannot resolve relay host '{}': {}; check relay.host", out.host, gai_strerror(rc));
     return false;
   }
   for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {

@@ -3,6 +3,7 @@
 // emitters that write commands and bodies, then closing.
 #include "engine/smtp_connection.h"
 
+#include <fmt/format.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
@@ -10,8 +11,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "engine/message_slot.h"
 #include "engine/smtp_reply.h"
@@ -76,21 +75,28 @@ SmtpConnection::SmtpConnection(Worker* worker, uint32_t index)
 
 const char* SmtpConnection::state_name() const {
   switch (state_) {
-    case State::kClosed: return "closed";
-    case State::kConnecting: return "connecting";
-    case State::kGreeting: return "greeting";
-    case State::kHello: return "hello";
-    case State::kReady: return "ready";
-    case State::kQuitting: return "quitting";
-    case State::kClosing: return "closing";
+    case State::kClosed:
+      return "closed";
+    case State::kConnecting:
+      return "connecting";
+    case State::kGreeting:
+      return "greeting";
+    case State::kHello:
+      return "hello";
+    case State::kReady:
+      return "ready";
+    case State::kQuitting:
+      return "quitting";
+    case State::kClosing:
+      return "closing";
   }
   return "?";
 }
 
 std::string SmtpConnection::debug_state() const {
-  return fmt::format("{} msgs {} expect {} out {} sending {} recv {} ops {} tx {} body {} rset {}", state_name(),
-                     messages_in_flight_, expect_count_, out_len_, send_in_flight_, recv_armed_, ops_in_flight_,
-                     tx_ != nullptr, body_ != nullptr, need_rset_);
+  return fmt::format("{} msgs {} expect {} out {} sending {} recv {} ops {} tx {} body {} rset {}",
+                     state_name(), messages_in_flight_, expect_count_, out_len_, send_in_flight_, recv_armed_,
+                     ops_in_flight_, tx_ != nullptr, body_ != nullptr, need_rset_);
 }
 
 // ---------------------------------------------------------------------------
@@ -159,9 +165,8 @@ void SmtpConnection::on_connect(int res, uint32_t) {
   }
   if (res < 0) {
     const std::string why =
-        res == -ECANCELED
-            ? fmt::format("timed out after {} ms", worker_->config().smtp.connect_timeout_ms)
-            : std::string(std::strerror(-res));
+        res == -ECANCELED ? fmt::format("timed out after {} ms", worker_->config().smtp.connect_timeout_ms)
+                          : std::string(std::strerror(-res));
     // Close this socket synchronously-free through the ring, then move on.
     io_uring_sqe* sqe = worker_->ring().sqe();
     io_uring_prep_close(sqe, fd_);
@@ -306,8 +311,7 @@ void SmtpConnection::on_reply(const Expectation& expect, const SmtpReply& reply)
   }
 }
 
-void SmtpConnection::on_hello_reply(const Expectation& expect, const SmtpReply& reply,
-                                    Decision decision) {
+void SmtpConnection::on_hello_reply(const Expectation& expect, const SmtpReply& reply, Decision decision) {
   if (decision.verdict == Verdict::kFallback) {
     // EHLO refused: the server speaks plain SMTP. Greet with HELO instead.
     const std::string helo = fmt::format("HELO {}\r\n", worker_->helo_name());
@@ -479,8 +483,8 @@ bool SmtpConnection::emit_bdat(MessageSlot* slot) {
       end = std::min(end, env.skip[skip].begin);
     }
     size_t used = 0, out_used = 0;
-    encoder_.encode(slot->head.get() + cursor, end - cursor, content + produced,
-                    out_room() - kGap - produced, used, out_used);
+    encoder_.encode(slot->head.get() + cursor, end - cursor, content + produced, out_room() - kGap - produced,
+                    used, out_used);
     cursor += static_cast<uint32_t>(used);
     produced += out_used;
   }
@@ -580,8 +584,8 @@ void SmtpConnection::emit_transaction() {
         continue;
       }
       std::string_view rcpt = slot->envelope.recipients[tx_next_rcpt_];
-      const int n = std::snprintf(line, sizeof(line), "RCPT TO:<%.*s>\r\n", static_cast<int>(rcpt.size()),
-                                  rcpt.data());
+      const int n =
+          std::snprintf(line, sizeof(line), "RCPT TO:<%.*s>\r\n", static_cast<int>(rcpt.size()), rcpt.data());
       if (!emit_command(std::string_view(line, n), Expect::kRcpt, slot, tx_next_rcpt_)) return;
       ++tx_next_rcpt_;
     } else {  // kData
@@ -649,8 +653,7 @@ void SmtpConnection::emit_body() {
       push_expect(Expect::kDataEnd, slot, 0);
       body_ = nullptr;
       return;
-    } else if (body_cursor_ >= slot->stream_offset &&
-               body_cursor_ < slot->stream_offset + slot->stream_len) {
+    } else if (body_cursor_ >= slot->stream_offset && body_cursor_ < slot->stream_offset + slot->stream_len) {
       src = slot->stream.get() + (body_cursor_ - slot->stream_offset);
       available = slot->stream_offset + slot->stream_len - body_cursor_;
     } else {
@@ -746,7 +749,8 @@ void SmtpConnection::fail(std::string_view reason, MessageSlot* current) {
   uint32_t carried_count = 0;
   auto add = [&](MessageSlot* slot) {
     if (slot == nullptr || slot->connection != this) return;
-    for (uint32_t i = 0; i < carried_count; ++i) if (carried[i] == slot) return;
+    for (uint32_t i = 0; i < carried_count; ++i)
+      if (carried[i] == slot) return;
     if (carried_count < kMaxMessagesInFlight + 2) carried[carried_count++] = slot;
   };
   add(current);  // the message whose reply broke the connection: its last reference

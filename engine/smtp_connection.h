@@ -100,7 +100,7 @@ class SmtpConnection {
   void connect_failed(std::string_view why);
   void arm_recv();
   void flush();
-  void op_done();  // an operation of ours completed; finish closing if it was the last
+  void op_done();         // an operation of ours completed; finish closing if it was the last
   void begin_close();     // mark closing and start the close I/O
   void start_close_io();  // shutdown pending operations, then close
 
@@ -133,11 +133,11 @@ class SmtpConnection {
   uint32_t index_;
   State state_ = State::kClosed;
   int fd_ = -1;
-  uint32_t address_index_ = 0;     // which relay address this attempt uses
-  uint32_t addresses_tried_ = 0;   // in this open()
-  std::string connect_errors_;     // one clause per failed address
+  uint32_t address_index_ = 0;    // which relay address this attempt uses
+  uint32_t addresses_tried_ = 0;  // in this open()
+  std::string connect_errors_;    // one clause per failed address
   std::string last_error_;
-  std::string peer_name_;          // "host[ip]:port" for messages
+  std::string peer_name_;  // "host[ip]:port" for messages
   EhloCapabilities caps_{};
   uint32_t messages_started_ = 0;
   uint32_t messages_in_flight_ = 0;

@@ -12,10 +12,8 @@ namespace ringmail {
 namespace {
 
 constexpr const char* kErrNotDigits = "reply line does not start with three digits";
-constexpr const char* kErrCodeRange =
-    "reply code out of range (first digit must be 2-5, second digit 0-5)";
-constexpr const char* kErrSeparator =
-    "reply code is followed by neither '-', ' ' nor the end of the line";
+constexpr const char* kErrCodeRange = "reply code out of range (first digit must be 2-5, second digit 0-5)";
+constexpr const char* kErrSeparator = "reply code is followed by neither '-', ' ' nor the end of the line";
 constexpr const char* kErrCodeChanged = "multi-line reply changes its code between lines";
 constexpr const char* kErrTooLong = "reply too long (more than 16384 bytes)";
 
@@ -30,8 +28,8 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 // without its LF. |complete| says the LF has arrived too. |expected_code| is
 // the code of the reply's first line, or 0 for the first line. On success,
 // |code| is the line's code. Checks are ordered by byte position.
-LineCheck check_line(const char* line, size_t len, bool complete, uint16_t expected_code,
-                     uint16_t& code, const char*& error) {
+LineCheck check_line(const char* line, size_t len, bool complete, uint16_t expected_code, uint16_t& code,
+                     const char*& error) {
   // Digits, one at a time, so a bad first byte is caught at once.
   for (size_t i = 0; i < 3; ++i) {
     if (i >= len) {
@@ -134,8 +132,7 @@ ReplyParse parse_reply(const char* data, size_t size, SmtpReply& reply, size_t& 
     const char* line = data + pos;
     const size_t avail = window - pos;
     const void* lf = avail > 0 ? std::memchr(line, '\n', avail) : nullptr;
-    const size_t len =
-        lf != nullptr ? static_cast<size_t>(static_cast<const char*>(lf) - line) : avail;
+    const size_t len = lf != nullptr ? static_cast<size_t>(static_cast<const char*>(lf) - line) : avail;
     uint16_t code = 0;
     const LineCheck check = check_line(line, len, lf != nullptr, first_code, code, error);
     if (check == LineCheck::kBad) return ReplyParse::kMalformed;

@@ -68,8 +68,7 @@ enum class ReplyParse {
 //
 // All outputs are always written: on anything but kComplete, |reply| is reset
 // and |consumed| is 0; |error| is nullptr unless kMalformed.
-ReplyParse parse_reply(const char* data, size_t size, SmtpReply& reply, size_t& consumed,
-                       const char*& error);
+ReplyParse parse_reply(const char* data, size_t size, SmtpReply& reply, size_t& consumed, const char*& error);
 
 // ReplyLineIterator walks the lines of a parsed reply, first to last, giving
 // each line's text: the bytes after "ddd-" / "ddd " (nothing for "ddd"), with

@@ -2,11 +2,11 @@
 // start-up and fails loudly when a required opcode is missing.
 #include "engine/uring.h"
 
+#include <fmt/format.h>
+
 #include <cassert>
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace ringmail {
 namespace {
@@ -18,13 +18,20 @@ struct RequiredOp {
 
 // The operations a worker issues. IORING_OP_SOCKET is the newest (5.19).
 constexpr RequiredOp kRequiredOps[] = {
-    {IORING_OP_SOCKET, "SOCKET"},         {IORING_OP_CONNECT, "CONNECT"},
-    {IORING_OP_SEND, "SEND"},             {IORING_OP_RECV, "RECV"},
-    {IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT"}, {IORING_OP_TIMEOUT, "TIMEOUT"},
-    {IORING_OP_OPENAT, "OPENAT"},         {IORING_OP_READ, "READ"},
-    {IORING_OP_CLOSE, "CLOSE"},           {IORING_OP_RENAMEAT, "RENAMEAT"},
-    {IORING_OP_UNLINKAT, "UNLINKAT"},     {IORING_OP_WRITE, "WRITE"},
-    {IORING_OP_FSYNC, "FSYNC"},           {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+    {IORING_OP_SOCKET, "SOCKET"},
+    {IORING_OP_CONNECT, "CONNECT"},
+    {IORING_OP_SEND, "SEND"},
+    {IORING_OP_RECV, "RECV"},
+    {IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT"},
+    {IORING_OP_TIMEOUT, "TIMEOUT"},
+    {IORING_OP_OPENAT, "OPENAT"},
+    {IORING_OP_READ, "READ"},
+    {IORING_OP_CLOSE, "CLOSE"},
+    {IORING_OP_RENAMEAT, "RENAMEAT"},
+    {IORING_OP_UNLINKAT, "UNLINKAT"},
+    {IORING_OP_WRITE, "WRITE"},
+    {IORING_OP_FSYNC, "FSYNC"},
+    {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
 };
 
 }  // namespace
@@ -39,8 +46,7 @@ bool Ring::init(unsigned entries, std::string& error) {
     bool single_issuer, defer_taskrun, coop_taskrun;
   };
   const Attempt attempts[] = {
-      {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL, true, true,
-       false},
+      {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL, true, true, false},
       {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, false, false, true},
       {0, false, false, false},
   };
@@ -77,8 +83,7 @@ bool Ring::init(unsigned entries, std::string& error) {
   }
   io_uring_free_probe(probe);
   if (!missing.empty()) {
-    error = fmt::format(
-        "this kernel's io_uring lacks {}: ringmail needs Linux 5.19 or later", missing);
+    error = fmt::format("this kernel's io_uring lacks {}: ringmail needs Linux 5.19 or later", missing);
     return false;
   }
   return true;

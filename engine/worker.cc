@@ -3,14 +3,13 @@
 // dispatch completions; repeat until stopped and empty.
 #include "engine/worker.h"
 
+#include <fmt/format.h>
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
 
 #include <cstdlib>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace ringmail {
 namespace {
@@ -23,8 +22,7 @@ constexpr int kTickMs = 250;
 }  // namespace
 
 Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
-               const RelayTarget& relay, const SpoolDirs& spool, WorkerChannel& channel,
-               ReportSink& reports)
+               const RelayTarget& relay, const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports)
     : id_(id),
       cpu_(cpu),
       config_(config),
@@ -124,8 +122,9 @@ bool Worker::debug_ticks() {
 
 void Worker::log_idle_tick() const {
   if (ready_count_ == 0 && channel_.inbox.empty_approx() && slots_in_use_ == 0) return;
-  std::string line = fmt::format("worker {}: idle tick: ready {} slots {} inbox {} free {}", id_, ready_count_,
-                                 slots_in_use_, channel_.inbox.size_approx(), free_slots_.size());
+  std::string line =
+      fmt::format("worker {}: idle tick: ready {} slots {} inbox {} free {}", id_, ready_count_,
+                  slots_in_use_, channel_.inbox.size_approx(), free_slots_.size());
   for (const auto& c : connections_) line += " [" + c->debug_state() + "]";
   fmt::print(stderr, "{}\n", line);
 }
@@ -212,7 +211,8 @@ void Worker::schedule() {
     if (c->state() != SmtpConnection::State::kReady || c->carries_messages()) continue;
     if (c->exhausted()) {
       c->quit();
-    } else if (ready_count_ == 0 && (stopping_ ? slots_in_use_ == 0 : now - c->idle_since_ns() > kIdleQuitNs)) {
+    } else if (ready_count_ == 0 &&
+               (stopping_ ? slots_in_use_ == 0 : now - c->idle_since_ns() > kIdleQuitNs)) {
       c->quit();
     }
   }
@@ -251,11 +251,19 @@ void Worker::on_attempt_done(MessageSlot* slot) { finish(slot); }
 void Worker::on_finished(MessageSlot* slot, OutcomeKind kind, int64_t next_attempt_unix) {
   WorkerCounters& counters = channel_.counters;
   switch (kind) {
-    case OutcomeKind::kDelivered: counters.delivered.fetch_add(1, std::memory_order_relaxed); break;
-    case OutcomeKind::kDeferred: counters.deferred.fetch_add(1, std::memory_order_relaxed); break;
-    case OutcomeKind::kFailed: counters.failed.fetch_add(1, std::memory_order_relaxed); break;
+    case OutcomeKind::kDelivered:
+      counters.delivered.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case OutcomeKind::kDeferred:
+      counters.deferred.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case OutcomeKind::kFailed:
+      counters.failed.fetch_add(1, std::memory_order_relaxed);
+      break;
     case OutcomeKind::kStuck:
-    case OutcomeKind::kReleased: counters.stuck.fetch_add(1, std::memory_order_relaxed); break;
+    case OutcomeKind::kReleased:
+      counters.stuck.fetch_add(1, std::memory_order_relaxed);
+      break;
   }
   WorkerReport report{};
   std::memcpy(report.id, slot->ref.id, sizeof(report.id));

@@ -34,7 +34,7 @@ namespace ringmail {
 
 // WorkerCounters are read by the intake for the status line; relaxed.
 struct WorkerCounters {
-  std::atomic<uint64_t> delivered{0};   // messages
+  std::atomic<uint64_t> delivered{0};  // messages
   std::atomic<uint64_t> deferred{0};
   std::atomic<uint64_t> failed{0};
   std::atomic<uint64_t> stuck{0};
@@ -59,8 +59,8 @@ struct ReportSink {
 
 class Worker {
  public:
-  Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
-         const RelayTarget& relay, const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports);
+  Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config, const RelayTarget& relay,
+         const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -117,11 +117,11 @@ class Worker {
   RetrySchedule retry_;
 
   std::vector<std::unique_ptr<MessageSlot>> slots_;
-  std::vector<MessageSlot*> free_slots_;      // stack; capacity = slots
-  std::vector<MessageSlot*> ready_;           // FIFO ring of parsed messages
+  std::vector<MessageSlot*> free_slots_;  // stack; capacity = slots
+  std::vector<MessageSlot*> ready_;       // FIFO ring of parsed messages
   size_t ready_head_ = 0, ready_count_ = 0;
   std::vector<std::unique_ptr<SmtpConnection>> connections_;
-  uint32_t next_connection_ = 0;              // round-robin start
+  uint32_t next_connection_ = 0;  // round-robin start
   uint32_t preferred_address_ = 0;
   uint32_t slots_in_use_ = 0;
   bool stopping_ = false;

@@ -20,8 +20,8 @@ namespace {
 constexpr int kMaxEintrRetries = 8;
 
 [[noreturn]] void die(const char* what, int err) {
-  std::fprintf(stderr, "Doorbell: %s failed: %s (a bug: the eventfd was closed or corrupted)\n",
-               what, std::strerror(err));
+  std::fprintf(stderr, "Doorbell: %s failed: %s (a bug: the eventfd was closed or corrupted)\n", what,
+               std::strerror(err));
   std::abort();
 }
 

@@ -163,8 +163,7 @@ class Parser {
       ++line_no_;
       if (!line.terminated && !whole_file_) {
         return fail_bool("the envelope preamble does not end within the first " +
-                         std::to_string(kMaxHeadBytes) + " bytes (line " +
-                         std::to_string(line_no_) +
+                         std::to_string(kMaxHeadBytes) + " bytes (line " + std::to_string(line_no_) +
                          "); split the message or use fewer X-Ringmail-To lines");
       }
       const size_t colon = text.find(':');
@@ -186,8 +185,7 @@ class Parser {
         if (!add_recipient(address, "X-Ringmail-To", line_no_)) return false;
       } else {
         return fail_bool("unknown envelope field " + printable(name) + " on line " +
-                         std::to_string(line_no_) +
-                         "; only X-Ringmail-From and X-Ringmail-To are defined");
+                         std::to_string(line_no_) + "; only X-Ringmail-From and X-Ringmail-To are defined");
       }
       pos = line.next;
     }
@@ -291,8 +289,7 @@ class Parser {
       if (!finish_field(field)) return false;
     }
     if (!header_end && (!out_.from_preamble || !sender_known_)) {
-      return fail_bool("header section does not end within the first " +
-                       std::to_string(kMaxHeadBytes) +
+      return fail_bool("header section does not end within the first " + std::to_string(kMaxHeadBytes) +
                        " bytes; shorten the headers or give the envelope in X-Ringmail- lines");
     }
     if (!sender_known_) {
@@ -317,12 +314,10 @@ class Parser {
       saw_recipient_field_ = true;
       if (bcc) {
         if (out_.skip_count == kMaxSkipRanges) {
-          return fail_bool("more than " + std::to_string(kMaxSkipRanges) +
-                           " Bcc header fields (line " + std::to_string(field.line_no) +
-                           "); merge them into one");
+          return fail_bool("more than " + std::to_string(kMaxSkipRanges) + " Bcc header fields (line " +
+                           std::to_string(field.line_no) + "); merge them into one");
         }
-        out_.skip[out_.skip_count++] = {static_cast<uint32_t>(field.begin),
-                                        static_cast<uint32_t>(field.end)};
+        out_.skip[out_.skip_count++] = {static_cast<uint32_t>(field.begin), static_cast<uint32_t>(field.end)};
       }
       const char* label = to ? "To:" : (cc ? "Cc:" : "Bcc:");
       return parse_address_list(field, label, ListMode::kRecipients);
@@ -439,8 +434,8 @@ class Parser {
         if (check_address(address, why)) {
           why = "is split by a comment or a line break";
         }
-        ok = fail_bool(std::string(mode == ListMode::kFirstSender ? "sender" : "recipient") +
-                       " address " + quote(address) + " " + why + " (" + label + " header, line " +
+        ok = fail_bool(std::string(mode == ListMode::kFirstSender ? "sender" : "recipient") + " address " +
+                       quote(address) + " " + why + " (" + label + " header, line " +
                        std::to_string(field.line_no) + ")");
       } else if (mode == ListMode::kFirstSender) {
         ok = set_header_sender(address, field, label);
@@ -497,8 +492,8 @@ class Parser {
 
   // read_angle_addr reads the addr-spec after '<' up to '>' and sets
   // [begin, end) to it (an obsolete source route "@a,@b:" is dropped).
-  bool read_angle_addr(size_t& pos, size_t end, const Field& field, const char* label,
-                       size_t& begin, size_t& span_end) {
+  bool read_angle_addr(size_t& pos, size_t end, const Field& field, const char* label, size_t& begin,
+                       size_t& span_end) {
     bool have = false;
     bool contiguous = true;
     begin = pos;
@@ -539,8 +534,8 @@ class Parser {
   bool set_header_sender(std::string_view address, const Field& field, const char* label) {
     std::string why;
     if (!check_address(address, why)) {
-      return fail_bool("sender address " + quote(address) + " " + why + " (" + label +
-                       " header, line " + std::to_string(field.line_no) +
+      return fail_bool("sender address " + quote(address) + " " + why + " (" + label + " header, line " +
+                       std::to_string(field.line_no) +
                        "); give the sender with -f, X-Ringmail-From or smtp.default_sender");
     }
     out_.sender = address;
@@ -552,8 +547,7 @@ class Parser {
     std::string why;
     if (!check_address(address, why)) {
       return fail_bool("recipient address " + quote(address) + " " + why + " (" + where +
-                       (where[0] == 'X' ? ", line " : " header, line ") + std::to_string(line_no) +
-                       ")");
+                       (where[0] == 'X' ? ", line " : " header, line ") + std::to_string(line_no) + ")");
     }
     for (uint32_t i = 0; i < out_.recipient_count; ++i) {
       if (same_address(out_.recipients[i], address)) return true;  // keep the first
@@ -639,14 +633,13 @@ bool same_address(std::string_view a, std::string_view b) {
   return a.substr(0, at) == b.substr(0, at) && equals_ci(a.substr(at), b.substr(at));
 }
 
-EnvelopeParse parse_envelope(std::string_view head, bool whole_file,
-                             std::string_view default_sender, Envelope& out, std::string& error) {
+EnvelopeParse parse_envelope(std::string_view head, bool whole_file, std::string_view default_sender,
+                             Envelope& out, std::string& error) {
   return parse_envelope(head, whole_file, default_sender, EnvelopeParseOptions{}, out, error);
 }
 
-EnvelopeParse parse_envelope(std::string_view head, bool whole_file,
-                             std::string_view default_sender, const EnvelopeParseOptions& options,
-                             Envelope& out, std::string& error) {
+EnvelopeParse parse_envelope(std::string_view head, bool whole_file, std::string_view default_sender,
+                             const EnvelopeParseOptions& options, Envelope& out, std::string& error) {
   if (head.size() > kMaxHeadBytes) {
     head = head.substr(0, kMaxHeadBytes);
     whole_file = false;

@@ -74,11 +74,10 @@ struct EnvelopeParseOptions {
 // kMalformed: |error| gets a sentence saying which line and what is wrong,
 // e.g. "no recipients: no X-Ringmail-To line and no To/Cc/Bcc header";
 // |out| is unspecified.
-EnvelopeParse parse_envelope(std::string_view head, bool whole_file,
-                             std::string_view default_sender, Envelope& out, std::string& error);
-EnvelopeParse parse_envelope(std::string_view head, bool whole_file,
-                             std::string_view default_sender, const EnvelopeParseOptions& options,
+EnvelopeParse parse_envelope(std::string_view head, bool whole_file, std::string_view default_sender,
                              Envelope& out, std::string& error);
+EnvelopeParse parse_envelope(std::string_view head, bool whole_file, std::string_view default_sender,
+                             const EnvelopeParseOptions& options, Envelope& out, std::string& error);
 
 // check_address says whether |address| (an addr-spec, no <>) can go into
 // MAIL FROM / RCPT TO: 1..254 bytes, an '@' with text on both sides, no

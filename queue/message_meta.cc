@@ -12,16 +12,7 @@
 namespace ringmail {
 namespace {
 
-enum class Record {
-  kAttempts,
-  kFirstAttempt,
-  kNextAttempt,
-  kLastReply,
-  kReason,
-  kDone,
-  kFailed,
-  kUnknown
-};
+enum class Record { kAttempts, kFirstAttempt, kNextAttempt, kLastReply, kReason, kDone, kFailed, kUnknown };
 
 Record record_of(std::string_view key) {
   if (key == "attempts") return Record::kAttempts;
@@ -173,8 +164,7 @@ bool parse_message_meta(std::string_view text, MessageMeta& out, std::string& er
         mark.address = value.substr(0, split);
         if (split != std::string_view::npos) mark.reply = value.substr(split + 1);
         if (!address_ok(mark.address)) {
-          return fail("'" + std::string(key) +
-                      "' needs an address without blanks or control characters");
+          return fail("'" + std::string(key) + "' needs an address without blanks or control characters");
         }
         if (find_mark(out, mark.address) != nullptr) {
           return fail("recipient '" + printable(mark.address) + "' is marked twice");

@@ -59,8 +59,7 @@ class MpscRing {
   explicit MpscRing(size_t capacity)
       : capacity_(check_capacity(capacity)),
         mask_(capacity - 1),
-        cells_(static_cast<Cell*>(::operator new(cell_bytes(capacity),
-                                                 std::align_val_t{kCacheLineBytes}))) {
+        cells_(static_cast<Cell*>(::operator new (cell_bytes(capacity), std::align_val_t{kCacheLineBytes}))) {
     for (size_t i = 0; i < capacity_; ++i) {
       ::new (static_cast<void*>(&cells_[i])) Cell;
       cells_[i].sequence.store(i, std::memory_order_relaxed);
@@ -69,7 +68,7 @@ class MpscRing {
 
   ~MpscRing() {
     // Cell (an atomic and raw bytes) is trivially destructible.
-    ::operator delete(cells_, std::align_val_t{kCacheLineBytes});
+    ::operator delete (cells_, std::align_val_t{kCacheLineBytes});
   }
 
   MpscRing(const MpscRing&) = delete;
@@ -159,8 +158,8 @@ class MpscRing {
 
   static size_t check_capacity(size_t capacity) {
     if (!valid_capacity(capacity)) {
-      std::fprintf(stderr, "MpscRing: capacity %zu is not a power of two in [2, %zu]\n",
-                   capacity, kMaxCapacity);
+      std::fprintf(stderr, "MpscRing: capacity %zu is not a power of two in [2, %zu]\n", capacity,
+                   kMaxCapacity);
       std::abort();
     }
     return capacity;

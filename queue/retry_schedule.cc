@@ -14,23 +14,19 @@ namespace {
 constexpr int64_t kEmptyScheduleDelayS = 60;
 
 int64_t saturating_add(int64_t a, int64_t b) {
-  if (b > 0 && a > std::numeric_limits<int64_t>::max() - b)
-    return std::numeric_limits<int64_t>::max();
-  if (b < 0 && a < std::numeric_limits<int64_t>::min() - b)
-    return std::numeric_limits<int64_t>::min();
+  if (b > 0 && a > std::numeric_limits<int64_t>::max() - b) return std::numeric_limits<int64_t>::max();
+  if (b < 0 && a < std::numeric_limits<int64_t>::min() - b) return std::numeric_limits<int64_t>::min();
   return a + b;
 }
 
 int64_t saturating_sub(int64_t a, int64_t b) {
-  if (b == std::numeric_limits<int64_t>::min())
-    return a >= 0 ? std::numeric_limits<int64_t>::max() : a - b;
+  if (b == std::numeric_limits<int64_t>::min()) return a >= 0 ? std::numeric_limits<int64_t>::max() : a - b;
   return saturating_add(a, -b);
 }
 
 }  // namespace
 
-RetrySchedule::RetrySchedule(std::vector<std::chrono::seconds> schedule,
-                             std::chrono::seconds max_age)
+RetrySchedule::RetrySchedule(std::vector<std::chrono::seconds> schedule, std::chrono::seconds max_age)
     : max_age_s_(static_cast<int64_t>(max_age.count())) {
   delays_s_.reserve(std::max<size_t>(schedule.size(), 1));
   for (const std::chrono::seconds delay : schedule) {

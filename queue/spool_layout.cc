@@ -47,9 +47,8 @@ void close_fd(int& fd) {
 const char* hint_for(int err, bool create) {
   switch (err) {
     case ENOENT:
-      return create
-                 ? "create its parent directory or fix `spool` in the config"
-                 : "check `spool` in the config, or start `ringmail run` once to create the spool";
+      return create ? "create its parent directory or fix `spool` in the config"
+                    : "check `spool` in the config, or start `ringmail run` once to create the spool";
     case EACCES:
     case EPERM:
       return "run as the user that owns the spool, or fix its owner and mode (0700)";
@@ -65,8 +64,7 @@ const char* hint_for(int err, bool create) {
   }
 }
 
-std::string describe(const std::string& root, const char* sub, const char* verb, int err,
-                     bool create) {
+std::string describe(const std::string& root, const char* sub, const char* verb, int err, bool create) {
   std::string path = root;
   if (sub != nullptr) {
     if (!path.empty() && path.back() != '/') path += '/';
@@ -210,8 +208,8 @@ void make_message_id(char (&out)[kMessageIdMax]) {
       static_cast<uint64_t>(now.tv_sec) * 1'000'000u + static_cast<uint64_t>(now.tv_nsec) / 1000u;
   const uint64_t count = g_id_counter.fetch_add(1, std::memory_order_relaxed);
   // 16 + 1 + 10 + 1 + 20 digits at most = 48 < kMessageIdMax.
-  std::snprintf(out, sizeof(out), "%016" PRIu64 ".%ld.%" PRIu64, micros,
-                static_cast<long>(::getpid()), count);
+  std::snprintf(out, sizeof(out), "%016" PRIu64 ".%ld.%" PRIu64, micros, static_cast<long>(::getpid()),
+                count);
 }
 
 bool is_valid_message_id(std::string_view name) {

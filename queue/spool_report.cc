@@ -372,8 +372,8 @@ bool collect_spool_report(const SpoolDirs& dirs, std::string_view default_sender
 }
 
 void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::string& out) {
-  constexpr SpoolState kStates[] = {SpoolState::kIncoming, SpoolState::kActive,
-                                    SpoolState::kDeferred, SpoolState::kFailed};
+  constexpr SpoolState kStates[] = {SpoolState::kIncoming, SpoolState::kActive, SpoolState::kDeferred,
+                                    SpoolState::kFailed};
   out += "spool " + report.root + "\n";
   for (SpoolState state : kStates) {
     out += "  ";
@@ -384,9 +384,8 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
   out += "  ";
   pad_right(out, "incoming/tmp", 14);
   pad_left(out, std::to_string(report.incoming_tmp), 10);
-  out += report.incoming_tmp == 0
-             ? "\n"
-             : "  (being written, or left by a producer that died before its rename)\n";
+  out += report.incoming_tmp == 0 ? "\n"
+                                  : "  (being written, or left by a producer that died before its rename)\n";
   if (report.ignored != 0) {
     out += "  ";
     pad_right(out, "not messages", 14);
@@ -403,8 +402,7 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
 
   if (!report.deferred.empty()) {
     out +=
-        "\ndeferred: " + std::to_string(report.counts[static_cast<size_t>(SpoolState::kDeferred)]) +
-        "\n  ";
+        "\ndeferred: " + std::to_string(report.counts[static_cast<size_t>(SpoolState::kDeferred)]) + "\n  ";
     pad_right(out, "ID", 34);
     out += " PENDING ATTEMPTS  ";
     pad_right(out, "NEXT ATTEMPT", 38);
@@ -415,21 +413,19 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
       pad_left(out, e.pending < 0 ? "?" : std::to_string(e.pending), 8);
       pad_left(out, std::to_string(e.attempts), 9);
       out += "  ";
-      const std::string next = e.next_attempt == 0 ? std::string("as soon as possible")
-                                                   : utc_time(e.next_attempt) + " (" +
-                                                         relative(e.next_attempt, now_unix) + ")";
+      const std::string next =
+          e.next_attempt == 0 ? std::string("as soon as possible")
+                              : utc_time(e.next_attempt) + " (" + relative(e.next_attempt, now_unix) + ")";
       pad_right(out, next, 38);
       out += ' ';
       out += sanitize(e.last_reply.empty() ? "-" : e.last_reply);
       if (!e.problem.empty()) out += " [" + sanitize(e.problem) + "]";
       out += "\n";
     }
-    if (report.deferred_more != 0)
-      out += "  ... and " + std::to_string(report.deferred_more) + " more\n";
+    if (report.deferred_more != 0) out += "  ... and " + std::to_string(report.deferred_more) + " more\n";
   }
   if (!report.failed.empty()) {
-    out += "\nfailed: " + std::to_string(report.counts[static_cast<size_t>(SpoolState::kFailed)]) +
-           "\n  ";
+    out += "\nfailed: " + std::to_string(report.counts[static_cast<size_t>(SpoolState::kFailed)]) + "\n  ";
     pad_right(out, "ID", 34);
     out += "REASON\n";
     for (const FailedEntry& e : report.failed) {
@@ -439,8 +435,7 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
       if (!e.problem.empty()) out += " [" + sanitize(e.problem) + "]";
       out += "\n";
     }
-    if (report.failed_more != 0)
-      out += "  ... and " + std::to_string(report.failed_more) + " more\n";
+    if (report.failed_more != 0) out += "  ... and " + std::to_string(report.failed_more) + " more\n";
   }
 }
 
@@ -492,8 +487,7 @@ void format_spool_report_json(const SpoolReport& report, int64_t now_unix, std::
     }
     number("attempts", e.attempts);
     number("next_attempt", e.next_attempt);
-    number("next_attempt_in_s",
-           e.next_attempt == 0 ? 0 : std::max<int64_t>(0, e.next_attempt - now_unix));
+    number("next_attempt_in_s", e.next_attempt == 0 ? 0 : std::max<int64_t>(0, e.next_attempt - now_unix));
     string("last_reply", e.last_reply);
     string("problem", e.problem, false);
     out += '}';

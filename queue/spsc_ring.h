@@ -52,10 +52,9 @@ class SpscRing {
   explicit SpscRing(size_t capacity)
       : capacity_(check_capacity(capacity)),
         mask_(capacity - 1),
-        slots_(static_cast<T*>(::operator new(slot_bytes(capacity),
-                                              std::align_val_t{kCacheLineBytes}))) {}
+        slots_(static_cast<T*>(::operator new (slot_bytes(capacity), std::align_val_t{kCacheLineBytes}))) {}
 
-  ~SpscRing() { ::operator delete(slots_, std::align_val_t{kCacheLineBytes}); }
+  ~SpscRing() { ::operator delete (slots_, std::align_val_t{kCacheLineBytes}); }
 
   SpscRing(const SpscRing&) = delete;
   SpscRing& operator=(const SpscRing&) = delete;
@@ -116,8 +115,8 @@ class SpscRing {
 
   static size_t check_capacity(size_t capacity) {
     if (!valid_capacity(capacity)) {
-      std::fprintf(stderr, "SpscRing: capacity %zu is not a power of two in [2, %zu]\n",
-                   capacity, kMaxCapacity);
+      std::fprintf(stderr, "SpscRing: capacity %zu is not a power of two in [2, %zu]\n", capacity,
+                   kMaxCapacity);
       std::abort();
     }
     return capacity;

@@ -1,10 +1,9 @@
 // tls/tls_library.cc — see tls_library.h.
 #include "tls/tls_library.h"
 
+#include <fmt/format.h>
 #include <openssl/base.h>
 #include <openssl/crypto.h>
-
-#include <fmt/format.h>
 
 #ifndef OPENSSL_IS_BORINGSSL
 #error "ringmail must be built against BoringSSL (headers under /usr/include/android first)"

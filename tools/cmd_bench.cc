@@ -8,6 +8,7 @@
 //
 // Not for production spools: it creates and removes its own temporary spool.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -22,8 +23,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "engine/engine.h"
 #include "tools/commands.h"
@@ -203,21 +202,22 @@ int cmd_bench(const BenchOptions& options) {
   const uint64_t delivered = result.totals.delivered;
   const double rate = wall > 0 ? static_cast<double>(delivered) / wall : 0;
   const double engine_us = delivered > 0 ? engine_cpu * 1e6 / static_cast<double>(delivered) : 0;
-  fmt::print("\n{:<10} {:>9} {:>7} {:>6} {:>12} {:>16} {:>14}\n", "tls", "messages", "size", "conns",
-             "msg/s", "engine cpu us/msg", "sink cpu us/msg");
-  fmt::print("{:<10} {:>9} {:>7} {:>6} {:>12.0f} {:>16.1f} {:>14.1f}\n", "none", delivered, options.size_bytes,
-             options.connections, rate, engine_us, sink_cpu_us);
+  fmt::print("\n{:<10} {:>9} {:>7} {:>6} {:>12} {:>16} {:>14}\n", "tls", "messages", "size", "conns", "msg/s",
+             "engine cpu us/msg", "sink cpu us/msg");
+  fmt::print("{:<10} {:>9} {:>7} {:>6} {:>12.0f} {:>16.1f} {:>14.1f}\n", "none", delivered,
+             options.size_bytes, options.connections, rate, engine_us, sink_cpu_us);
   fmt::print(
-      "{{\"tls\":\"none\",\"chunking\":{},\"messages\":{},\"size_bytes\":{},\"connections\":{},\"threads\":{},\"spool\":\"{}\","
-      "\"seconds\":{:.3f},\"msgs_per_s\":{:.0f},\"engine_cpu_us_per_msg\":{:.2f},\"sink_cpu_us_per_msg\":{:.2f},"
+      "{{\"tls\":\"none\",\"chunking\":{},\"messages\":{},\"size_bytes\":{},\"connections\":{},\"threads\":{}"
+      ",\"spool\":\"{}\","
+      "\"seconds\":{:.3f},\"msgs_per_s\":{:.0f},\"engine_cpu_us_per_msg\":{:.2f},\"sink_cpu_us_per_msg\":{:."
+      "2f},"
       "\"sink_messages\":{},\"deferred\":{},\"failed\":{}}}\n",
-      !options.no_chunking, delivered, options.size_bytes, options.connections, result.threads, base, wall, rate,
-      engine_us,
-      sink_cpu_us, sink_messages, result.totals.deferred, result.totals.failed);
+      !options.no_chunking, delivered, options.size_bytes, options.connections, result.threads, base, wall,
+      rate, engine_us, sink_cpu_us, sink_messages, result.totals.deferred, result.totals.failed);
   if (delivered != options.messages || sink_messages != options.messages) {
     std::fprintf(stderr, "ringmail bench: expected %llu deliveries, engine reports %llu, sink counted %llu\n",
-                 static_cast<unsigned long long>(options.messages), static_cast<unsigned long long>(delivered),
-                 static_cast<unsigned long long>(sink_messages));
+                 static_cast<unsigned long long>(options.messages),
+                 static_cast<unsigned long long>(delivered), static_cast<unsigned long long>(sink_messages));
     return 70;
   }
   return 0;

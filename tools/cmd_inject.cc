@@ -177,13 +177,13 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
   std::string head;
   bool eof = false;
   if (!read_up_to(options.input_fd, kMaxHeadBytes, head, eof)) {
-    return complain(kInjectExitIoErr, std::string("cannot read the message from standard input: ") +
-                                          std::strerror(errno));
+    return complain(kInjectExitIoErr,
+                    std::string("cannot read the message from standard input: ") + std::strerror(errno));
   }
   std::string pending;  // bytes read past the head while probing for EOF
   if (!eof && !read_up_to(options.input_fd, kInjectCopyChunkBytes, pending, eof)) {
-    return complain(kInjectExitIoErr, std::string("cannot read the message from standard input: ") +
-                                          std::strerror(errno));
+    return complain(kInjectExitIoErr,
+                    std::string("cannot read the message from standard input: ") + std::strerror(errno));
   }
   const bool whole = pending.empty();
   if (head.empty()) return complain(kInjectExitDataErr, "the message on standard input is empty");
@@ -208,9 +208,9 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
     sender = strip_angle_brackets(from_flag ? options.sender : config.smtp.default_sender);
     sender_known = true;
     if (!sender.empty() && !check_address(sender, why)) {
-      return complain(kInjectExitDataErr, "sender address '" + sender + "' " + why +
-                                              (from_flag ? " (given with -f)"
-                                                         : " (smtp.default_sender in the config)"));
+      return complain(kInjectExitDataErr,
+                      "sender address '" + sender + "' " + why +
+                          (from_flag ? " (given with -f)" : " (smtp.default_sender in the config)"));
     }
   }
 
@@ -230,13 +230,11 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
   if (options.extract_recipients) {
     EnvelopeParseOptions parse_options;
     parse_options.allow_no_recipients = true;
-    if (parse_envelope(head, whole,
-                       sender_known ? std::string_view(sender.empty() ? "<>" : sender) : "",
+    if (parse_envelope(head, whole, sender_known ? std::string_view(sender.empty() ? "<>" : sender) : "",
                        parse_options, *envelope, error) != EnvelopeParse::kOk) {
       return complain(kInjectExitDataErr, "cannot take the recipients from the headers: " + error);
     }
-    for (uint32_t i = 0; i < envelope->recipient_count; ++i)
-      add_unique(rcpts, envelope->recipients[i]);
+    for (uint32_t i = 0; i < envelope->recipient_count; ++i) add_unique(rcpts, envelope->recipients[i]);
     if (!sender_known) {
       sender = envelope->sender;
       sender_known = true;
@@ -252,14 +250,13 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
                           "from the To/Cc/Bcc headers");
   }
   if (rcpts.size() > kMaxRecipients) {
-    return complain(kInjectExitDataErr, "more than " + std::to_string(kMaxRecipients) +
-                                            " recipients; split the message");
+    return complain(kInjectExitDataErr,
+                    "more than " + std::to_string(kMaxRecipients) + " recipients; split the message");
   }
   if (!sender_known) {  // the From header, found as the engine would find it
     std::string probe = "X-Ringmail-To: <" + rcpts.front() + ">\n" + head;
     if (parse_envelope(std::string_view(probe).substr(0, std::min(probe.size(), kMaxHeadBytes)),
-                       whole && probe.size() <= kMaxHeadBytes, "", *envelope,
-                       error) != EnvelopeParse::kOk) {
+                       whole && probe.size() <= kMaxHeadBytes, "", *envelope, error) != EnvelopeParse::kOk) {
       return complain(kInjectExitDataErr, error + "; give the sender with -f");
     }
     sender = envelope->sender;
@@ -273,15 +270,13 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
   }
   if (preamble.size() >= kMaxHeadBytes) {
     return complain(kInjectExitDataErr, "the envelope (" + std::to_string(rcpts.size()) +
-                                            " recipients) does not fit in " +
-                                            std::to_string(kMaxHeadBytes) +
+                                            " recipients) does not fit in " + std::to_string(kMaxHeadBytes) +
                                             " bytes; split the message");
   }
   const std::string file_head = preamble + body_head;
-  if (parse_envelope(
-          std::string_view(file_head).substr(0, std::min(file_head.size(), kMaxHeadBytes)),
-          whole && file_head.size() <= kMaxHeadBytes, config.smtp.default_sender, *envelope,
-          error) != EnvelopeParse::kOk) {
+  if (parse_envelope(std::string_view(file_head).substr(0, std::min(file_head.size(), kMaxHeadBytes)),
+                     whole && file_head.size() <= kMaxHeadBytes, config.smtp.default_sender, *envelope,
+                     error) != EnvelopeParse::kOk) {
     return complain(kInjectExitDataErr, "the message cannot be queued: " + error);
   }
 
@@ -292,22 +287,20 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
   }
   SpoolFile file(dirs);
   if (!file.create()) {
-    return complain(kInjectExitCantCreat, "cannot create " + file.tmp_path() + ": " +
-                                              std::strerror(errno) + "; " + spool_hint(errno));
+    return complain(kInjectExitCantCreat, "cannot create " + file.tmp_path() + ": " + std::strerror(errno) +
+                                              "; " + spool_hint(errno));
   }
   auto write_failed = [&](int err) {
-    return complain(kInjectExitIoErr, "cannot write " + file.tmp_path() + ": " +
-                                          std::strerror(err) + "; " + spool_hint(err) +
-                                          " (nothing was queued)");
+    return complain(kInjectExitIoErr, "cannot write " + file.tmp_path() + ": " + std::strerror(err) + "; " +
+                                          spool_hint(err) + " (nothing was queued)");
   };
   if (!file.write(file_head) || !file.write(pending)) return write_failed(errno);
   std::string chunk;
   while (!eof) {
     chunk.clear();
     if (!read_up_to(options.input_fd, kInjectCopyChunkBytes, chunk, eof)) {
-      return complain(kInjectExitIoErr,
-                      std::string("cannot read the message from standard input: ") +
-                          std::strerror(errno) + " (nothing was queued)");
+      return complain(kInjectExitIoErr, std::string("cannot read the message from standard input: ") +
+                                            std::strerror(errno) + " (nothing was queued)");
     }
     if (!file.write(chunk)) return write_failed(errno);
   }
@@ -315,9 +308,8 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
   if (!file.publish(&step)) {
     if (file.published()) {
       return complain(kInjectExitIoErr,
-                      std::string("queued as ") + file.id() +
-                          ", but the fsync of incoming/new failed: " + std::strerror(errno) +
-                          "; a crash now could lose it; " + spool_hint(errno));
+                      std::string("queued as ") + file.id() + ", but the fsync of incoming/new failed: " +
+                          std::strerror(errno) + "; a crash now could lose it; " + spool_hint(errno));
     }
     return complain(kInjectExitIoErr, std::string("cannot ") + step + " " + file.tmp_path() + ": " +
                                           std::strerror(errno) + "; " + spool_hint(errno));

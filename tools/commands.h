@@ -35,16 +35,16 @@ int cmd_run(const Config& config, const RunOptions& options);
 struct SinkOptions {
   std::string listen = "127.0.0.1:2525";  // HOST:PORT, [v6]:PORT
   uint32_t threads = 1;
-  std::string maildir;                     // "" = discard
-  uint64_t exit_after = 0;                 // exit after this many messages (0 = never)
-  uint32_t delay_ms = 0;                   // delay every reply
-  std::vector<std::string> rcpt_replies;   // "ADDR=CODE[:COUNT]"
-  uint32_t drop_during_data = 0;           // cut the first N messages mid-DATA
-  bool no_pipelining = false;              // do not advertise PIPELINING
-  bool no_chunking = false;                // do not advertise CHUNKING (BDAT → 502)
-  bool no_esmtp = false;                   // answer EHLO with 502 (HELO fallback)
-  std::string stats_file;                  // write final stats (JSON) here at exit
-  uint32_t report_interval_ms = 1000;      // live count/rate line on stderr (0 = off)
+  std::string maildir;                    // "" = discard
+  uint64_t exit_after = 0;                // exit after this many messages (0 = never)
+  uint32_t delay_ms = 0;                  // delay every reply
+  std::vector<std::string> rcpt_replies;  // "ADDR=CODE[:COUNT]"
+  uint32_t drop_during_data = 0;          // cut the first N messages mid-DATA
+  bool no_pipelining = false;             // do not advertise PIPELINING
+  bool no_chunking = false;               // do not advertise CHUNKING (BDAT → 502)
+  bool no_esmtp = false;                  // answer EHLO with 502 (HELO fallback)
+  std::string stats_file;                 // write final stats (JSON) here at exit
+  uint32_t report_interval_ms = 1000;     // live count/rate line on stderr (0 = off)
 };
 int cmd_sink(const SinkOptions& options);
 
@@ -53,10 +53,10 @@ struct BenchOptions {
   uint32_t size_bytes = 2048;
   uint32_t connections = 16;
   uint32_t messages_per_connection = 1'000'000;
-  uint32_t threads = 0;       // engine workers (0 = one per CPU)
+  uint32_t threads = 0;  // engine workers (0 = one per CPU)
   uint32_t sink_threads = 1;
-  std::string spool_base;     // where the temporary spool goes ("" = /dev/shm, else /tmp)
-  bool no_chunking = false;   // smtp.chunking = false: DATA instead of BDAT
+  std::string spool_base;    // where the temporary spool goes ("" = /dev/shm, else /tmp)
+  bool no_chunking = false;  // smtp.chunking = false: DATA instead of BDAT
 };
 int cmd_bench(const BenchOptions& options);
 

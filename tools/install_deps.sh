@@ -21,6 +21,7 @@ PACKAGES=(
   clang               # clang 14: libFuzzer targets (tests/fuzz)
   libclang-rt-14-dev  # clang's runtimes: libFuzzer, ASan/UBSan for clang
   llvm-14             # llvm-symbolizer: readable stacks in clang sanitizer reports
+  clang-format        # the "format" stage of tools/test.sh (.clang-format)
   # Libraries the code links.
   liburing-dev               # io_uring
   android-libboringssl-dev   # BoringSSL (TLS), headers in /usr/include/android

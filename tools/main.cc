@@ -54,34 +54,44 @@ int main(int argc, char** argv) {
   auto* sink_cmd = app.add_subcommand(
       "sink", "Fast io_uring SMTP sink for tests and benchmarks: accepts, discards, counts");
   sink_cmd->add_option("--listen,-l", sink.listen, "HOST:PORT or [V6]:PORT")->capture_default_str();
-  sink_cmd->add_option("--threads", sink.threads, "Server threads (one io_uring each)")->capture_default_str();
+  sink_cmd->add_option("--threads", sink.threads, "Server threads (one io_uring each)")
+      ->capture_default_str();
   sink_cmd->add_option("--maildir", sink.maildir, "Write each message into this Maildir");
   sink_cmd->add_option("--exit-after", sink.exit_after, "Exit after this many messages");
   sink_cmd->add_option("--delay-ms", sink.delay_ms, "Delay every reply by this much");
   sink_cmd->add_option("--rcpt-reply", sink.rcpt_replies,
                        "ADDR=CODE[:COUNT]: answer RCPT TO:<ADDR> with CODE (the first COUNT times)");
-  sink_cmd->add_option("--drop-during-data", sink.drop_during_data,
-                       "Cut the connection in the middle of DATA (or BDAT chunk bytes) for the first N messages");
+  sink_cmd->add_option(
+      "--drop-during-data", sink.drop_during_data,
+      "Cut the connection in the middle of DATA (or BDAT chunk bytes) for the first N messages");
   sink_cmd->add_flag("--no-pipelining", sink.no_pipelining, "Do not advertise PIPELINING");
   sink_cmd->add_flag("--no-chunking", sink.no_chunking,
                      "Do not advertise CHUNKING (RFC 3030); BDAT is then an unknown command");
   sink_cmd->add_flag("--no-esmtp", sink.no_esmtp, "Answer EHLO with 502 (clients fall back to HELO)");
   sink_cmd->add_option("--stats-file", sink.stats_file, "Write final statistics (JSON) here at exit");
-  sink_cmd->add_option("--report-interval-ms", sink.report_interval_ms,
-                       "Live count/rate line on stderr every N ms (0 = off)")->capture_default_str();
+  sink_cmd
+      ->add_option("--report-interval-ms", sink.report_interval_ms,
+                   "Live count/rate line on stderr every N ms (0 = off)")
+      ->capture_default_str();
 
   ringmail::BenchOptions bench;
   auto* bench_cmd = app.add_subcommand(
-      "bench", "End-to-end benchmark: generate alerts, deliver them to the bundled sink on loopback, "
-               "report msg/s and CPU us per message (engine and sink)");
-  bench_cmd->add_option("--messages,-n", bench.messages, "Alerts to generate and deliver")->capture_default_str();
+      "bench",
+      "End-to-end benchmark: generate alerts, deliver them to the bundled sink on loopback, "
+      "report msg/s and CPU us per message (engine and sink)");
+  bench_cmd->add_option("--messages,-n", bench.messages, "Alerts to generate and deliver")
+      ->capture_default_str();
   bench_cmd->add_option("--size", bench.size_bytes, "Bytes per alert")->capture_default_str();
   bench_cmd->add_option("--connections", bench.connections, "relay.max_connections")->capture_default_str();
-  bench_cmd->add_option("--messages-per-connection", bench.messages_per_connection,
-                        "relay.max_messages_per_connection")->capture_default_str();
-  bench_cmd->add_option("--threads", bench.threads, "Engine workers (0 = one per CPU)")->capture_default_str();
+  bench_cmd
+      ->add_option("--messages-per-connection", bench.messages_per_connection,
+                   "relay.max_messages_per_connection")
+      ->capture_default_str();
+  bench_cmd->add_option("--threads", bench.threads, "Engine workers (0 = one per CPU)")
+      ->capture_default_str();
   bench_cmd->add_option("--sink-threads", bench.sink_threads, "Sink threads")->capture_default_str();
-  bench_cmd->add_flag("--no-chunking", bench.no_chunking, "Deliver with DATA instead of BDAT (smtp.chunking = false)");
+  bench_cmd->add_flag("--no-chunking", bench.no_chunking,
+                      "Deliver with DATA instead of BDAT (smtp.chunking = false)");
   bench_cmd->add_option("--spool-base", bench.spool_base,
                         "Directory for the temporary spool (default /dev/shm, i.e. tmpfs; give a disk "
                         "path to include your file system's cost)");

@@ -91,6 +91,20 @@ run_ctest() {
   ctest --test-dir "$@" "${CTEST_ARGS[@]}"
 }
 
+# stage_format checks that every C++ file is as clang-format (.clang-format)
+# writes it; tools/format.sh rewrites them.
+stage_format() {
+  local bad=() f
+  while IFS= read -r f; do
+    clang-format --dry-run --Werror "$ROOT/$f" > /dev/null 2>&1 || bad+=("$f")
+  done < <(git -C "$ROOT" ls-files '*.cc' '*.h')
+  if [ "${#bad[@]}" -gt 0 ]; then
+    printf 'not clang-formatted (run tools/format.sh): %s\n' "${bad[@]}"
+    return 1
+  fi
+  echo "clang-format: all C++ files clean"
+}
+
 stage_release() {
   local dir=$PREFIX
   configure "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGMAIL_SANITIZE= -DRINGMAIL_FUZZ=OFF || return 1
@@ -141,6 +155,7 @@ echo "test.sh: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no g
   "quick=$QUICK sanitizers=$SANITIZERS fuzz=$FUZZ fail_fast=$FAIL_FAST jobs=$JOBS prefix=$PREFIX"
 TOTAL_START=$SECONDS
 
+run_stage format stage_format
 run_stage release stage_release
 if [ "$SANITIZERS" = 1 ]; then
   run_stage asan stage_asan

@@ -63,12 +63,10 @@ void check_complete_reply(const char* data, size_t size, const SmtpReply& reply,
   SmtpReply again;
   size_t again_consumed = 0;
   const char* error = nullptr;
-  check(ringmail::parse_reply(data, consumed, again, again_consumed, error) ==
-                ReplyParse::kComplete &&
+  check(ringmail::parse_reply(data, consumed, again, again_consumed, error) == ReplyParse::kComplete &&
             again_consumed == consumed && again.text == reply.text && again.code == reply.code,
         "reply parses the same from its own bytes");
-  check(ringmail::parse_reply(data, consumed - 1, again, again_consumed, error) ==
-            ReplyParse::kIncomplete,
+  check(ringmail::parse_reply(data, consumed - 1, again, again_consumed, error) == ReplyParse::kIncomplete,
         "reply minus its last byte is incomplete");
   const ringmail::EhloCapabilities caps = ringmail::parse_ehlo_capabilities(reply);
   check(reply.code == 250 || !caps.pipelining, "only 250 offers extensions");
@@ -81,8 +79,7 @@ void fuzz_replies(const char* data, size_t size) {
     SmtpReply reply;
     size_t consumed = 99;
     const char* error = "unset";
-    const ReplyParse r =
-        ringmail::parse_reply(data + offset, size - offset, reply, consumed, error);
+    const ReplyParse r = ringmail::parse_reply(data + offset, size - offset, reply, consumed, error);
     if (r == ReplyParse::kComplete) {
       check(error == nullptr, "no error on success");
       check_complete_reply(data + offset, size - offset, reply, consumed);

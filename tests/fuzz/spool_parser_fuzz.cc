@@ -35,8 +35,7 @@ bool inside(std::string_view view, std::string_view buffer) {
 void check_envelope(std::string_view head, bool whole_file, std::string_view default_sender) {
   static auto envelope = std::make_unique<Envelope>();
   std::string error;
-  const EnvelopeParse result =
-      ringmail::parse_envelope(head, whole_file, default_sender, *envelope, error);
+  const EnvelopeParse result = ringmail::parse_envelope(head, whole_file, default_sender, *envelope, error);
   if (result != EnvelopeParse::kOk) {
     require(!error.empty());
     return;

@@ -142,8 +142,7 @@ std::vector<EncodeCase> cases() {
       {"terminator_lookalike", "a\r\n.\r\nb", "a\r\n..\r\nb\r\n.\r\n"},
       {"dot_dot_dot_lines", "...\n...\n", "....\r\n....\r\n.\r\n"},
       {"mixed_endings", "a\r\nb\nc\rd\r\n", "a\r\nb\r\nc\r\nd\r\n.\r\n"},
-      {"eight_bit_and_nul", std::string("\xc3\xa9\0\xff\r\n", 6),
-       std::string("\xc3\xa9\0\xff\r\n.\r\n", 9)},
+      {"eight_bit_and_nul", std::string("\xc3\xa9\0\xff\r\n", 6), std::string("\xc3\xa9\0\xff\r\n.\r\n", 9)},
       {"message",
        "From: alerts@example.org\nTo: ops@example.org\nSubject: disk full\n\n"
        "Host db1: /var is 99% full.\n.\nEnd.\n",
@@ -191,8 +190,7 @@ TEST_P(BodyEncoderTableTest, EverySplitPointWithTinyOutputRoom) {
   for (size_t cut = 0; cut <= c.input.size(); ++cut) {
     for (size_t out_cap = 1; out_cap <= 8; ++out_cap) {
       BodyEncoder enc;
-      ASSERT_EQ(encode_all(enc, c.input, {cut}, out_cap), c.want)
-          << "cut " << cut << " out_cap " << out_cap;
+      ASSERT_EQ(encode_all(enc, c.input, {cut}, out_cap), c.want) << "cut " << cut << " out_cap " << out_cap;
     }
   }
 }
@@ -220,8 +218,8 @@ TEST(BodyEncoderTest, RandomInputsMatchReference) {
 }
 
 TEST(BodyEncoderTest, DoubleRoomAlwaysConsumesEverything) {
-  const std::vector<std::string> inputs = {
-      "\n\n\n\n", "\r\r\r\r", ".\n.\n.\n", "\r.\r.\r.", "abc", ".", std::string(100, '\n')};
+  const std::vector<std::string> inputs = {"\n\n\n\n", "\r\r\r\r", ".\n.\n.\n",           "\r.\r.\r.",
+                                           "abc",      ".",        std::string(100, '\n')};
   for (const std::string& input : inputs) {
     // Also after a chunk that ended with '\r' (the pending-LF state).
     for (bool after_cr : {false, true}) {

@@ -4,7 +4,10 @@
 // wake-up is lost: a consumer sleeping in poll() with a 2 s timeout while
 // bursty producers push and ring; the test fails if the consumer ever sleeps
 // through the timeout while an item is queued. All loops are bounded.
+#include "queue/doorbell.h"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <liburing.h>
 #include <poll.h>
 
@@ -18,9 +21,6 @@
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "queue/doorbell.h"
 #include "queue/mpsc_ring.h"
 #include "queue/spsc_ring.h"
 
@@ -96,12 +96,24 @@ TEST(DoorbellTest, ProtocolTable) {
     ASSERT_TRUE(bell.open(error)) << error;
     for (size_t i = 0; i < c.steps.size(); ++i) {
       switch (c.steps[i]) {
-        case S::kPrepare: bell.prepare_to_sleep(); break;
-        case S::kCancel: bell.cancel_sleep(); break;
-        case S::kWoke: bell.woke(); break;
-        case S::kRingExpectWrite: EXPECT_TRUE(bell.ring()) << "step " << i; break;
-        case S::kRingExpectNoWrite: EXPECT_FALSE(bell.ring()) << "step " << i; break;
-        case S::kRingAlways: bell.ring_always(); break;
+        case S::kPrepare:
+          bell.prepare_to_sleep();
+          break;
+        case S::kCancel:
+          bell.cancel_sleep();
+          break;
+        case S::kWoke:
+          bell.woke();
+          break;
+        case S::kRingExpectWrite:
+          EXPECT_TRUE(bell.ring()) << "step " << i;
+          break;
+        case S::kRingExpectNoWrite:
+          EXPECT_FALSE(bell.ring()) << "step " << i;
+          break;
+        case S::kRingAlways:
+          bell.ring_always();
+          break;
       }
     }
     EXPECT_EQ(fd_readable(bell.fd()), c.expected_counter > 0);
@@ -273,8 +285,7 @@ WakeupResult run_wakeup_stress(Ring& ring, uint32_t producers, uint64_t items_pe
       bell.drain();
     } else if (rc == 0) {
       if (!ring.empty_approx()) {
-        result.first_error = "lost wake-up: slept " + std::to_string(kMaxSleepMs) +
-                             " ms with an item queued";
+        result.first_error = "lost wake-up: slept " + std::to_string(kMaxSleepMs) + " ms with an item queued";
       } else {
         ++result.idle_timeouts;
       }

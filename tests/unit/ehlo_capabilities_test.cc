@@ -164,9 +164,7 @@ std::vector<EhloCase> cases() {
   };
 }
 
-bool same(const EhloCapabilities& a, const EhloCapabilities& b) {
-  return describe(a) == describe(b);
-}
+bool same(const EhloCapabilities& a, const EhloCapabilities& b) { return describe(a) == describe(b); }
 
 class EhloCapabilitiesTableTest : public testing::TestWithParam<EhloCase> {};
 
@@ -175,8 +173,7 @@ TEST_P(EhloCapabilitiesTableTest, ParsesReply) {
   SmtpReply reply;
   size_t consumed = 0;
   const char* error = nullptr;
-  ASSERT_EQ(parse_reply(c.reply.data(), c.reply.size(), reply, consumed, error),
-            ReplyParse::kComplete)
+  ASSERT_EQ(parse_reply(c.reply.data(), c.reply.size(), reply, consumed, error), ReplyParse::kComplete)
       << (error != nullptr ? error : "");
   ASSERT_EQ(consumed, c.reply.size());
   const EhloCapabilities got = parse_ehlo_capabilities(reply);

@@ -45,17 +45,15 @@ std::vector<EnvelopeCase> cases() {
   std::vector<EnvelopeCase> c;
   // --- Explicit preamble -------------------------------------------------
   c.push_back({.name = "preamble",
-               .input =
-                   "X-Ringmail-From: <a@x.org>\nX-Ringmail-To: <b@y.org>\nX-Ringmail-To: c@y.org\n"
-                   "To: ignored@z.org\nSubject: hi\n\nbody\n",
+               .input = "X-Ringmail-From: <a@x.org>\nX-Ringmail-To: <b@y.org>\nX-Ringmail-To: c@y.org\n"
+                        "To: ignored@z.org\nSubject: hi\n\nbody\n",
                .sender = "a@x.org",
                .recipients = {"b@y.org", "c@y.org"},
                .from_preamble = true,
                .sent = "To: ignored@z.org\nSubject: hi\n\nbody\n"});
   c.push_back(
       {.name = "preamble_crlf_case_insensitive",
-       .input =
-           "x-ringmail-from: a@x.org\r\nX-RINGMAIL-TO:   <b@y.org>  \r\nSubject: hi\r\n\r\nb\r\n",
+       .input = "x-ringmail-from: a@x.org\r\nX-RINGMAIL-TO:   <b@y.org>  \r\nSubject: hi\r\n\r\nb\r\n",
        .sender = "a@x.org",
        .recipients = {"b@y.org"},
        .from_preamble = true,
@@ -85,8 +83,7 @@ std::vector<EnvelopeCase> cases() {
                .sent = "To: b@y.org\n\nbody"});
   c.push_back(
       {.name = "preamble_dedupe",
-       .input =
-           "X-Ringmail-To: b@Y.org\nX-Ringmail-To: b@y.ORG\nX-Ringmail-To: B@y.org\nFrom: a@x\n\n",
+       .input = "X-Ringmail-To: b@Y.org\nX-Ringmail-To: b@y.ORG\nX-Ringmail-To: B@y.org\nFrom: a@x\n\n",
        .sender = "a@x",
        .recipients = {"b@Y.org", "B@y.org"},
        .from_preamble = true});
@@ -100,12 +97,11 @@ std::vector<EnvelopeCase> cases() {
                .sent = "From: Alerts <alerts@x.org>\n"
                        "To: \"Doe, John <boss>\" <john@y.org>, jane@y.org (Jane (the) Admin)\n"
                        "Cc: Ops Team <ops@z.org>\nSubject: s\n\nb"});
-  c.push_back(
-      {.name = "undisclosed_group_and_bcc",
-       .input = "From: a@x.org\nTo: undisclosed-recipients:;\nBcc: hidden@y.org\nSubject: s\n\nb\n",
-       .sender = "a@x.org",
-       .recipients = {"hidden@y.org"},
-       .sent = "From: a@x.org\nTo: undisclosed-recipients:;\nSubject: s\n\nb\n"});
+  c.push_back({.name = "undisclosed_group_and_bcc",
+               .input = "From: a@x.org\nTo: undisclosed-recipients:;\nBcc: hidden@y.org\nSubject: s\n\nb\n",
+               .sender = "a@x.org",
+               .recipients = {"hidden@y.org"},
+               .sent = "From: a@x.org\nTo: undisclosed-recipients:;\nSubject: s\n\nb\n"});
   c.push_back({.name = "group_with_members",
                .input = "From: a@x.org\nTo: Team: one@y.org, Two <two@y.org>;, three@y.org\n\n",
                .sender = "a@x.org",
@@ -161,16 +157,14 @@ std::vector<EnvelopeCase> cases() {
                .input = "From: s@x.org\nTo: , t@y.org,,\n\n",
                .sender = "s@x.org",
                .recipients = {"t@y.org"}});
-  c.push_back(
-      {.name = "long_headers_ok_with_preamble_and_sender",
-       .input = "X-Ringmail-From: a@x\nX-Ringmail-To: b@y\nSubject: " + std::string(70000, 'x'),
-       .whole_file = false,
-       .sender = "a@x",
-       .recipients = {"b@y"},
-       .from_preamble = true});
+  c.push_back({.name = "long_headers_ok_with_preamble_and_sender",
+               .input = "X-Ringmail-From: a@x\nX-Ringmail-To: b@y\nSubject: " + std::string(70000, 'x'),
+               .whole_file = false,
+               .sender = "a@x",
+               .recipients = {"b@y"},
+               .from_preamble = true});
   // --- Malformed ------------------------------------------------------------
-  c.push_back(
-      {.name = "empty_file", .input = "", .ok = false, .error_substr = "empty message file"});
+  c.push_back({.name = "empty_file", .input = "", .ok = false, .error_substr = "empty message file"});
   c.push_back({.name = "unknown_field",
                .input = "X-Ringmail-To: a@y\nX-Ringmail-To: b@y\nX-Ringmail-Foo: 1\n\nb",
                .ok = false,
@@ -357,8 +351,7 @@ TEST(EnvelopeTest, AllowNoRecipients) {
   std::string error;
   EnvelopeParseOptions options;
   options.allow_no_recipients = true;
-  ASSERT_EQ(parse_envelope("From: s@x\nSubject: s\n\nb", true, "", options, *env, error),
-            EnvelopeParse::kOk)
+  ASSERT_EQ(parse_envelope("From: s@x\nSubject: s\n\nb", true, "", options, *env, error), EnvelopeParse::kOk)
       << error;
   EXPECT_EQ(env->recipient_count, 0u);
   EXPECT_EQ(env->sender, "s@x");
@@ -367,8 +360,7 @@ TEST(EnvelopeTest, AllowNoRecipients) {
 TEST(EnvelopeTest, HeadBeyondLimitIsCut) {
   // A caller passing more than kMaxHeadBytes gets the same answer as with
   // exactly kMaxHeadBytes and whole_file = false.
-  const std::string input =
-      "From: a@x\nTo: b@y\nSubject: " + std::string(2 * kMaxHeadBytes, 'x') + "\n\n";
+  const std::string input = "From: a@x\nTo: b@y\nSubject: " + std::string(2 * kMaxHeadBytes, 'x') + "\n\n";
   auto env = std::make_unique<Envelope>();
   std::string error;
   EXPECT_EQ(parse_envelope(input, true, "", *env, error), EnvelopeParse::kMalformed);
@@ -419,8 +411,7 @@ TEST(EnvelopeTest, SameAddressAndStrip) {
 TEST(EnvelopeTest, WritePreambleRoundTrips) {
   std::string preamble;
   ASSERT_TRUE(write_envelope_preamble("s@x.org", {"a@y.org", "b@y.org"}, preamble));
-  EXPECT_EQ(preamble,
-            "X-Ringmail-From: <s@x.org>\nX-Ringmail-To: <a@y.org>\nX-Ringmail-To: <b@y.org>\n");
+  EXPECT_EQ(preamble, "X-Ringmail-From: <s@x.org>\nX-Ringmail-To: <a@y.org>\nX-Ringmail-To: <b@y.org>\n");
   const std::string file = preamble + "Subject: s\n\nbody\n";
   auto env = std::make_unique<Envelope>();
   std::string error;

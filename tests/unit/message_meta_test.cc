@@ -71,8 +71,7 @@ TEST(MessageMetaTest, EmptyTextIsNeverAttempted) {
 TEST(MessageMetaTest, ToleratesCrlfBlankLinesAndMissingFinalNewline) {
   auto meta = std::make_unique<MessageMeta>();
   std::string error;
-  ASSERT_TRUE(parse_message_meta("attempts 2\r\n\r\nfailed x@y 550 no\r\ndone z@y", *meta, error))
-      << error;
+  ASSERT_TRUE(parse_message_meta("attempts 2\r\n\r\nfailed x@y 550 no\r\ndone z@y", *meta, error)) << error;
   EXPECT_EQ(meta->attempts, 2u);
   ASSERT_EQ(meta->mark_count, 2u);
   EXPECT_EQ(meta->marks[0].reply, "550 no");

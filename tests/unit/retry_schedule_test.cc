@@ -24,8 +24,7 @@ struct RetryCase {
 
 TEST(RetryScheduleTest, Table) {
   // 1m, 5m, 15m, 1h; give up at 1 day.
-  const RetrySchedule schedule({seconds(60), seconds(300), seconds(900), seconds(3600)},
-                               seconds(86400));
+  const RetrySchedule schedule({seconds(60), seconds(300), seconds(900), seconds(3600)}, seconds(86400));
   const int64_t t0 = 1'700'000'000;
   const RetryCase table[] = {
       {"first failure", 1, t0, t0, true, t0 + 60},

@@ -7,6 +7,8 @@
 // happens constantly, and check that every item arrives exactly once, intact
 // and in per-producer order. Every loop is bounded in count and by a deadline;
 // each test takes well under 5 s, also under TSan.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -16,8 +18,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "queue/mpsc_ring.h"
 #include "queue/spsc_ring.h"
@@ -37,9 +37,17 @@ TEST(SpscRingTest, ValidCapacityTable) {
     bool valid;
   };
   const Case cases[] = {
-      {0, false}, {1, false}, {2, true},  {3, false},        {4, true},
-      {6, false}, {1024, true}, {1023, false}, {size_t{1} << 30, true},
-      {(size_t{1} << 30) + 1, false}, {size_t{1} << 31, false},
+      {0, false},
+      {1, false},
+      {2, true},
+      {3, false},
+      {4, true},
+      {6, false},
+      {1024, true},
+      {1023, false},
+      {size_t{1} << 30, true},
+      {(size_t{1} << 30) + 1, false},
+      {size_t{1} << 31, false},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(SpscRing<int>::valid_capacity(c.capacity), c.valid) << c.capacity;
@@ -221,7 +229,7 @@ uint64_t checksum(uint32_t producer, uint64_t seq) {
 
 struct StressResult {
   uint64_t received = 0;
-  uint64_t refused_pushes = 0;  // try_push returned false (ring full)
+  uint64_t refused_pushes = 0;     // try_push returned false (ring full)
   std::vector<uint64_t> next_seq;  // per producer: the seq expected next
   std::string first_error;         // empty when every item was intact and in order
 };
@@ -268,15 +276,14 @@ StressResult run_stress(size_t capacity, uint32_t producers, uint64_t items_per_
       continue;
     }
     if (item.producer >= producers || item.check != checksum(item.producer, item.seq)) {
-      result.first_error = "corrupt item from producer " + std::to_string(item.producer) +
-                           " seq " + std::to_string(item.seq);
+      result.first_error =
+          "corrupt item from producer " + std::to_string(item.producer) + " seq " + std::to_string(item.seq);
       break;
     }
     if (item.seq != result.next_seq[item.producer]) {
-      result.first_error = "producer " + std::to_string(item.producer) + ": got seq " +
-                           std::to_string(item.seq) + ", expected " +
-                           std::to_string(result.next_seq[item.producer]) +
-                           " (lost, duplicated or reordered)";
+      result.first_error =
+          "producer " + std::to_string(item.producer) + ": got seq " + std::to_string(item.seq) +
+          ", expected " + std::to_string(result.next_seq[item.producer]) + " (lost, duplicated or reordered)";
       break;
     }
     ++result.next_seq[item.producer];
@@ -297,37 +304,29 @@ StressResult run_stress(size_t capacity, uint32_t producers, uint64_t items_per_
 
 template <typename Ring>
 void check_stress(size_t capacity, uint32_t producers, uint64_t items_per_producer) {
-  SCOPED_TRACE(testing::Message() << "capacity " << capacity << ", " << producers
-                                  << " producers x " << items_per_producer);
+  SCOPED_TRACE(testing::Message() << "capacity " << capacity << ", " << producers << " producers x "
+                                  << items_per_producer);
   const auto start = std::chrono::steady_clock::now();
   const StressResult r = run_stress<Ring>(capacity, producers, items_per_producer);
   EXPECT_EQ(r.first_error, "");
   EXPECT_EQ(r.received, items_per_producer * producers);
   for (uint32_t p = 0; p < producers; ++p) EXPECT_EQ(r.next_seq[p], items_per_producer) << p;
   EXPECT_GT(r.refused_pushes, 0u) << "the ring never filled: back-pressure was not exercised";
-  const auto elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - start);
+  const auto elapsed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
   testing::Test::RecordProperty("elapsed_ms", std::to_string(elapsed_ms.count()));
 }
 
 // 200,000 items per producer: each stress test takes < 1 s, also under TSan.
 constexpr uint64_t kItems = 200'000;
 
-TEST(SpscRingStressTest, OneProducerOneConsumer) {
-  check_stress<SpscRing<Item>>(64, 1, kItems);
-}
+TEST(SpscRingStressTest, OneProducerOneConsumer) { check_stress<SpscRing<Item>>(64, 1, kItems); }
 
-TEST(SpscRingStressTest, OneProducerOneConsumerTinyRing) {
-  check_stress<SpscRing<Item>>(2, 1, kItems / 4);
-}
+TEST(SpscRingStressTest, OneProducerOneConsumerTinyRing) { check_stress<SpscRing<Item>>(2, 1, kItems / 4); }
 
-TEST(MpscRingStressTest, FourProducersOneConsumer) {
-  check_stress<MpscRing<Item>>(64, 4, kItems);
-}
+TEST(MpscRingStressTest, FourProducersOneConsumer) { check_stress<MpscRing<Item>>(64, 4, kItems); }
 
-TEST(MpscRingStressTest, FourProducersOneConsumerTinyRing) {
-  check_stress<MpscRing<Item>>(2, 4, kItems / 8);
-}
+TEST(MpscRingStressTest, FourProducersOneConsumerTinyRing) { check_stress<MpscRing<Item>>(2, 4, kItems / 8); }
 
 }  // namespace
 }  // namespace ringmail

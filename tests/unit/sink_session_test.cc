@@ -5,7 +5,10 @@
 //
 // Bounded: every test finishes in well under a second; the loopback tests
 // use port 0 and blocking client sockets with receive timeouts.
+#include "tools/sink/sink_session.h"
+
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -19,12 +22,9 @@
 #include <string_view>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "tools/sink/sink_faults.h"
 #include "tools/sink/sink_maildir.h"
 #include "tools/sink/sink_server.h"
-#include "tools/sink/sink_session.h"
 #include "tools/sink/sink_stats.h"
 
 namespace ringmail::sink {
@@ -265,31 +265,39 @@ struct ReplyCase {
 TEST(SinkSession, CommandRepliesAndSequenceErrors) {
   const std::vector<ReplyCase> cases = {
       {"MAIL before HELO", "MAIL FROM:<a@b>\r\n", {"503 5.5.1 Error: send HELO/EHLO first"}},
-      {"RCPT before MAIL", "HELO x\r\nRCPT TO:<a@b>\r\n",
+      {"RCPT before MAIL",
+       "HELO x\r\nRCPT TO:<a@b>\r\n",
        {"250 sink.test", "503 5.5.1 Error: need MAIL command"}},
-      {"DATA before MAIL", "HELO x\r\nDATA\r\n",
-       {"250 sink.test", "503 5.5.1 Error: need RCPT command"}},
-      {"DATA without RCPT", "HELO x\r\nMAIL FROM:<a@b>\r\nDATA\r\n",
+      {"DATA before MAIL", "HELO x\r\nDATA\r\n", {"250 sink.test", "503 5.5.1 Error: need RCPT command"}},
+      {"DATA without RCPT",
+       "HELO x\r\nMAIL FROM:<a@b>\r\nDATA\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "554 5.5.1 Error: no valid recipients"}},
-      {"nested MAIL", "HELO x\r\nMAIL FROM:<a@b>\r\nMAIL FROM:<a@b>\r\n",
+      {"nested MAIL",
+       "HELO x\r\nMAIL FROM:<a@b>\r\nMAIL FROM:<a@b>\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "503 5.5.1 Error: nested MAIL command"}},
-      {"RSET ends the transaction", "HELO x\r\nMAIL FROM:<a@b>\r\nRSET\r\nRCPT TO:<c@d>\r\n",
+      {"RSET ends the transaction",
+       "HELO x\r\nMAIL FROM:<a@b>\r\nRSET\r\nRCPT TO:<c@d>\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.0.0 Ok", "503 5.5.1 Error: need MAIL command"}},
       {"NOOP", "NOOP\r\n", {"250 2.0.0 Ok"}},
-      {"unknown", "VRFY root\r\nSTARTTLS\r\nBDATX 10 LAST\r\n",
+      {"unknown",
+       "VRFY root\r\nSTARTTLS\r\nBDATX 10 LAST\r\n",
        {"502 5.5.2 Error: command not recognized", "502 5.5.2 Error: command not recognized",
         "502 5.5.2 Error: command not recognized"}},
       {"empty line", "\r\n", {"500 5.5.2 Error: bad syntax"}},
-      {"lower case verbs", "helo x\r\nmail from:<a@b>\r\nrcpt to:<c@d>\r\n",
+      {"lower case verbs",
+       "helo x\r\nmail from:<a@b>\r\nrcpt to:<c@d>\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok"}},
-      {"space after colon", "HELO x\r\nMAIL FROM: <a@b>\r\nRCPT TO: c@d\r\n",
+      {"space after colon",
+       "HELO x\r\nMAIL FROM: <a@b>\r\nRCPT TO: c@d\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok"}},
-      {"bad MAIL syntax", "HELO x\r\nMAIL <a@b>\r\nMAIL FROM:<a@b\r\n",
-       {"250 sink.test", "501 5.5.4 Syntax: MAIL FROM:<address>",
-        "501 5.5.4 Syntax: MAIL FROM:<address>"}},
-      {"empty RCPT", "HELO x\r\nMAIL FROM:<>\r\nRCPT TO:<>\r\n",
+      {"bad MAIL syntax",
+       "HELO x\r\nMAIL <a@b>\r\nMAIL FROM:<a@b\r\n",
+       {"250 sink.test", "501 5.5.4 Syntax: MAIL FROM:<address>", "501 5.5.4 Syntax: MAIL FROM:<address>"}},
+      {"empty RCPT",
+       "HELO x\r\nMAIL FROM:<>\r\nRCPT TO:<>\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "501 5.5.4 Syntax: RCPT TO:<address>"}},
-      {"SIZE too big", "HELO x\r\nMAIL FROM:<a@b> SIZE=104857601\r\nMAIL FROM:<a@b> SIZE=10\r\n",
+      {"SIZE too big",
+       "HELO x\r\nMAIL FROM:<a@b> SIZE=104857601\r\nMAIL FROM:<a@b> SIZE=10\r\n",
        {"250 sink.test", "552 5.3.4 Message size exceeds fixed limit", "250 2.1.0 Ok"}},
       {"EHLO without name", "EHLO\r\n", {"501 Syntax: EHLO hostname"}},
       {"QUIT ignores the rest", "QUIT\r\nNOOP\r\n", {"221 2.0.0 Bye"}},
@@ -318,8 +326,8 @@ TEST(SinkSession, EhloVariants) {
   Driver b(no_esmtp);
   b.feed("EHLO x\r\nHELO x\r\nMAIL FROM:<a@b>\r\n");
   const std::vector<std::string> expected = {"220 sink.test ESMTP ringmail-sink",
-                                             "502 5.5.2 Error: command not recognized",
-                                             "250 sink.test", "250 2.1.0 Ok"};
+                                             "502 5.5.2 Error: command not recognized", "250 sink.test",
+                                             "250 2.1.0 Ok"};
   EXPECT_EQ(reply_lines(b.transcript), expected);
 }
 
@@ -331,9 +339,9 @@ TEST(SinkSession, LineLengthLimit) {
   for (size_t chunk : {size_t{1}, size_t{10}, size_t{999}, size_t{100000}}) {
     Driver d(test_config());
     d.feed_split(ok_line + long_line + std::string(50000, 'z') + "\r\nNOOP\r\n", chunk);
-    const std::vector<std::string> expected = {
-        "220 sink.test ESMTP ringmail-sink", "250 2.0.0 Ok", "500 5.5.0 Error: line too long",
-        "500 5.5.0 Error: line too long", "250 2.0.0 Ok"};
+    const std::vector<std::string> expected = {"220 sink.test ESMTP ringmail-sink", "250 2.0.0 Ok",
+                                               "500 5.5.0 Error: line too long",
+                                               "500 5.5.0 Error: line too long", "250 2.0.0 Ok"};
     EXPECT_EQ(reply_lines(d.transcript), expected) << "chunk " << chunk;
   }
 }
@@ -465,8 +473,7 @@ std::string bdat_session_input() {
          "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\n" +
          bdat(kBdatChunk1, true) +
          "MAIL FROM:<>\r\nRCPT TO:<carol@example.net>\r\nRCPT TO:<dave@example.net>\r\n" +
-         bdat(kBdatChunk2a, false) + bdat(kBdatChunk2b, false) + bdat(kBdatChunk2c, true) +
-         "QUIT\r\n";
+         bdat(kBdatChunk2a, false) + bdat(kBdatChunk2b, false) + bdat(kBdatChunk2c, true) + "QUIT\r\n";
 }
 
 const char kBdatSessionReplies[] =
@@ -557,8 +564,7 @@ TEST(SinkSessionBdat, ChunkContentIsKeptVerbatim) {
   for (const std::string& chunk : chunks) {
     for (size_t split : {size_t{1}, size_t{3}, size_t{100000}}) {
       Driver d(test_config());
-      d.feed_split("HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n" + bdat(chunk, true) + "NOOP\r\n",
-                   split);
+      d.feed_split("HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n" + bdat(chunk, true) + "NOOP\r\n", split);
       ASSERT_EQ(d.observer.bodies.size(), 1u) << chunk.size() << " split " << split;
       EXPECT_EQ(d.observer.bodies[0], chunk) << "split " << split;
       EXPECT_EQ(d.messages, 1u);
@@ -584,70 +590,122 @@ TEST(SinkSessionBdat, RepliesAndErrors) {
     size_t cut_bodies;
   };
   const std::vector<Case> cases = {
-      {"single LAST chunk", test_config(), start + "BDAT 5 LAST\r\nhello" + "NOOP\r\n",
+      {"single LAST chunk",
+       test_config(),
+       start + "BDAT 5 LAST\r\nhello" + "NOOP\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
-       1, {"hello"}, 0},
-      {"several chunks, lower case", test_config(),
+       1,
+       {"hello"},
+       0},
+      {"several chunks, lower case",
+       test_config(),
        start + "bdat 3\r\nabcBdAt 2\r\nde" + "BDAT 1 last\r\nf" + "NOOP\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 3 octets received",
         "250 2.0.0 2 octets received", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
-       1, {"abcdef"}, 0},
-      {"BDAT 0 LAST ends the message", test_config(), start + "BDAT 4\r\nabcdBDAT 0 LAST\r\nNOOP\r\n",
+       1,
+       {"abcdef"},
+       0},
+      {"BDAT 0 LAST ends the message",
+       test_config(),
+       start + "BDAT 4\r\nabcdBDAT 0 LAST\r\nNOOP\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 4 octets received",
         "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
-       1, {"abcd"}, 0},
-      {"BDAT 0 LAST alone: an empty message", test_config(), start + "BDAT 0 LAST\r\nNOOP\r\n",
+       1,
+       {"abcd"},
+       0},
+      {"BDAT 0 LAST alone: an empty message",
+       test_config(),
+       start + "BDAT 0 LAST\r\nNOOP\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
-       1, {""}, 0},
-      {"no MAIL: 503, bytes skipped", test_config(),
+       1,
+       {""},
+       0},
+      {"no MAIL: 503, bytes skipped",
+       test_config(),
        "HELO x\r\nBDAT 6\r\nNOOP\r\nBDAT 6 LAST\r\nQUIT\r\nNOOP\r\n",
        {"250 sink.test", "503 5.5.1 Error: need RCPT command", "503 5.5.1 Error: need RCPT command",
         "250 2.0.0 Ok"},
-       0, {}, 0},
-      {"no valid recipient: 554 until LAST ends it", test_config(),
+       0,
+       {},
+       0},
+      {"no valid recipient: 554 until LAST ends it",
+       test_config(),
        "HELO x\r\nMAIL FROM:<a@b>\r\nBDAT 4\r\nRSETBDAT 4 LAST\r\nQUITRCPT TO:<c@d>\r\nNOOP\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "554 5.5.1 Error: no valid recipients",
         "554 5.5.1 Error: no valid recipients", "503 5.5.1 Error: need MAIL command", "250 2.0.0 Ok"},
-       0, {}, 0},
-      {"DATA after BDAT", test_config(), start + "BDAT 2\r\nabDATA\r\nBDAT 1 LAST\r\nc" + "NOOP\r\n",
+       0,
+       {},
+       0},
+      {"DATA after BDAT",
+       test_config(),
+       start + "BDAT 2\r\nabDATA\r\nBDAT 1 LAST\r\nc" + "NOOP\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 2 octets received",
         "503 5.5.1 Error: DATA after BDAT", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
-       1, {"abc"}, 0},
-      {"RCPT after BDAT", test_config(), start + "BDAT 2\r\nabRCPT TO:<e@f>\r\nBDAT 0 LAST\r\n",
+       1,
+       {"abc"},
+       0},
+      {"RCPT after BDAT",
+       test_config(),
+       start + "BDAT 2\r\nabRCPT TO:<e@f>\r\nBDAT 0 LAST\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 2 octets received",
         "503 5.5.1 Error: RCPT after BDAT", "250 2.0.0 Ok: queued as 1"},
-       1, {"ab"}, 0},
-      {"malformed sizes: 501, line framing kept", test_config(),
-       start + "BDAT\r\nBDAT x\r\nBDAT -1\r\nBDAT +1\r\nBDAT 1x\r\nBDAT 1 MORE\r\nBDAT 1 LAST x\r\n"
-               "BDAT 99999999999999999999999\r\nBDAT 2 LAST\r\nok" + "NOOP\r\n",
+       1,
+       {"ab"},
+       0},
+      {"malformed sizes: 501, line framing kept",
+       test_config(),
+       start +
+           "BDAT\r\nBDAT x\r\nBDAT -1\r\nBDAT +1\r\nBDAT 1x\r\nBDAT 1 MORE\r\nBDAT 1 LAST x\r\n"
+           "BDAT 99999999999999999999999\r\nBDAT 2 LAST\r\nok" +
+           "NOOP\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "501 5.5.4 Syntax: BDAT count [LAST]",
         "501 5.5.4 Syntax: BDAT count [LAST]", "501 5.5.4 Syntax: BDAT count [LAST]",
         "501 5.5.4 Syntax: BDAT count [LAST]", "501 5.5.4 Syntax: BDAT count [LAST]",
         "501 5.5.4 Syntax: BDAT count [LAST]", "501 5.5.4 Syntax: BDAT count [LAST]",
         "501 5.5.4 Syntax: BDAT count [LAST]", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
-       1, {"ok"}, 0},
-      {"extra spaces are fine", test_config(), start + "BDAT  2   LAST \r\nok" + "NOOP\r\n",
+       1,
+       {"ok"},
+       0},
+      {"extra spaces are fine",
+       test_config(),
+       start + "BDAT  2   LAST \r\nok" + "NOOP\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 Ok: queued as 1", "250 2.0.0 Ok"},
-       1, {"ok"}, 0},
-      {"oversize first chunk", small, start + "BDAT 11 LAST\r\n0123456789aNOOP\r\n",
+       1,
+       {"ok"},
+       0},
+      {"oversize first chunk",
+       small,
+       start + "BDAT 11 LAST\r\n0123456789aNOOP\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "552 5.3.4 Error: message file too big",
         "250 2.0.0 Ok"},
-       0, {}, 0},
-      {"oversize total: sticky until LAST", small,
+       0,
+       {},
+       0},
+      {"oversize total: sticky until LAST",
+       small,
        start + "BDAT 6\r\n012345BDAT 5\r\n6789aBDAT 1 LAST\r\nbRCPT TO:<c@d>\r\n",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 6 octets received",
         "552 5.3.4 Error: message file too big", "552 5.3.4 Error: message file too big",
         "503 5.5.1 Error: need MAIL command"},
-       0, {}, 1},
-      {"exactly the limit", small, start + "BDAT 6\r\n012345BDAT 4 LAST\r\n6789",
+       0,
+       {},
+       1},
+      {"exactly the limit",
+       small,
+       start + "BDAT 6\r\n012345BDAT 4 LAST\r\n6789",
        {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 6 octets received",
         "250 2.0.0 Ok: queued as 1"},
-       1, {"0123456789"}, 0},
-      {"RSET between chunks drops the message", test_config(),
+       1,
+       {"0123456789"},
+       0},
+      {"RSET between chunks drops the message",
+       test_config(),
        start + "BDAT 2\r\nabRSET\r\nBDAT 1 LAST\r\nc",
-       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 2 octets received",
-        "250 2.0.0 Ok", "503 5.5.1 Error: need RCPT command"},
-       0, {}, 1},
+       {"250 sink.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 2 octets received", "250 2.0.0 Ok",
+        "503 5.5.1 Error: need RCPT command"},
+       0,
+       {},
+       1},
   };
   for (const Case& c : cases) {
     for (size_t split : {size_t{1}, size_t{100000}}) {
@@ -670,8 +728,9 @@ TEST(SinkSessionBdat, RejectedRecipientsAndFaults) {
   std::string error;
   ASSERT_TRUE(faults.add_rcpt_reply("x@y=550", error)) << error;
   Driver d(test_config(), &faults);
-  d.feed("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 3 LAST\r\nabc"
-         "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nRCPT TO:<ok@y>\r\nBDAT 3 LAST\r\ndef");
+  d.feed(
+      "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 3 LAST\r\nabc"
+      "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nRCPT TO:<ok@y>\r\nBDAT 3 LAST\r\ndef");
   std::vector<std::string> lines = reply_lines(d.transcript);
   lines.erase(lines.begin(), lines.begin() + 7);  // greeting + EHLO
   const std::vector<std::string> expected = {
@@ -697,8 +756,7 @@ TEST(SinkSessionBdat, ObserverRefusalIsStickyUntilLast) {
   std::vector<std::string> lines = reply_lines(d.transcript);
   const std::vector<std::string> tail(lines.end() - 3, lines.end());
   const std::vector<std::string> expected = {"451 4.3.0 Error: queue file write error",
-                                             "451 4.3.0 Error: queue file write error",
-                                             "250 2.0.0 Ok"};
+                                             "451 4.3.0 Error: queue file write error", "250 2.0.0 Ok"};
   EXPECT_EQ(tail, expected);
   EXPECT_EQ(d.observer.envelopes.size(), 1u);  // asked once, not per chunk
   EXPECT_EQ(d.messages, 0u);
@@ -719,8 +777,7 @@ TEST(SinkSessionBdat, EhloAdvertisementAndNoChunking) {
   // Without CHUNKING, BDAT is an unknown verb and the bytes after it are commands.
   std::vector<std::string> lines = reply_lines(off.transcript);
   const std::vector<std::string> tail(lines.end() - 2, lines.end());
-  const std::vector<std::string> expected = {"502 5.5.2 Error: command not recognized",
-                                             "250 2.0.0 Ok"};
+  const std::vector<std::string> expected = {"502 5.5.2 Error: command not recognized", "250 2.0.0 Ok"};
   EXPECT_EQ(tail, expected);
 
   SessionConfig no_esmtp = test_config();
@@ -825,9 +882,9 @@ TEST(SinkFaults, ParseSpecs) {
     bool ok;
   };
   const Case cases[] = {
-      {"a@b=550", true},     {"a@b=451:3", true},  {"<a@b>=550:1", true}, {"a@b=599", true},
-      {"a@b", false},        {"=550", false},      {"a@b=250", false},   {"a@b=421", false},
-      {"a@b=55x", false},    {"a@b=550:0", false}, {"a@b=550:", false},  {"a@b=550:-1", false},
+      {"a@b=550", true},  {"a@b=451:3", true},  {"<a@b>=550:1", true}, {"a@b=599", true},
+      {"a@b", false},     {"=550", false},      {"a@b=250", false},    {"a@b=421", false},
+      {"a@b=55x", false}, {"a@b=550:0", false}, {"a@b=550:", false},   {"a@b=550:-1", false},
       {"<>=550", false},
   };
   for (const Case& c : cases) {
@@ -893,9 +950,12 @@ TEST(SinkServer, ParseListenAddress) {
     const char* formatted;
   };
   const Case cases[] = {
-      {"127.0.0.1:2525", true, "127.0.0.1:2525"}, {"[::1]:0", true, "[::1]:0"},
-      {":25", true, "0.0.0.0:25"},                {"127.0.0.1", false, ""},
-      {"127.0.0.1:65536", false, ""},             {"[::1]2525", false, ""},
+      {"127.0.0.1:2525", true, "127.0.0.1:2525"},
+      {"[::1]:0", true, "[::1]:0"},
+      {":25", true, "0.0.0.0:25"},
+      {"127.0.0.1", false, ""},
+      {"127.0.0.1:65536", false, ""},
+      {"[::1]2525", false, ""},
       {"127.0.0.1:x", false, ""},
   };
   for (const Case& c : cases) {

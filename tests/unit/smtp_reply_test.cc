@@ -180,11 +180,7 @@ std::vector<ReplyCase> cases() {
        {{250, kNo, 0, 0, "", 2, 11}},
        ReplyParse::kIncomplete,
        nullptr},
-      {"enhanced",
-       "250 2.1.0 Ok\r\n",
-       {{250, 2, 1, 0, "Ok", 1, 14}},
-       ReplyParse::kIncomplete,
-       nullptr},
+      {"enhanced", "250 2.1.0 Ok\r\n", {{250, 2, 1, 0, "Ok", 1, 14}}, ReplyParse::kIncomplete, nullptr},
       {"enhanced_rejection",
        "550 5.1.1 <bob@example.org>: Recipient address rejected\r\n",
        {{550, 5, 1, 1, "<bob@example.org>: Recipient address rejected", 1, 57}},
@@ -200,11 +196,7 @@ std::vector<ReplyCase> cases() {
        {{454, 4, 7, 0, "Throttling failure", 1, 31}},
        ReplyParse::kIncomplete,
        nullptr},
-      {"enhanced_alone",
-       "250 2.0.0\r\n",
-       {{250, 2, 0, 0, "", 1, 11}},
-       ReplyParse::kIncomplete,
-       nullptr},
+      {"enhanced_alone", "250 2.0.0\r\n", {{250, 2, 0, 0, "", 1, 11}}, ReplyParse::kIncomplete, nullptr},
       {"enhanced_alone_bare_lf",
        "250 2.0.0\n",
        {{250, 2, 0, 0, "", 1, 10}},
@@ -265,11 +257,7 @@ std::vector<ReplyCase> cases() {
        {{550, kNo, 0, 0, "5.1.", 1, 10}},
        ReplyParse::kIncomplete,
        nullptr},
-      {"bare_cr_in_text",
-       "250 a\rb\r\n",
-       {{250, kNo, 0, 0, "a\rb", 1, 9}},
-       ReplyParse::kIncomplete,
-       nullptr},
+      {"bare_cr_in_text", "250 a\rb\r\n", {{250, kNo, 0, 0, "a\rb", 1, 9}}, ReplyParse::kIncomplete, nullptr},
       {"nul_in_text",
        std::string("250 a\0b\r\n", 9),
        {{250, kNo, 0, 0, std::string("a\0b", 3), 1, 9}},
@@ -322,11 +310,7 @@ std::vector<ReplyCase> cases() {
        {{250, kNo, 0, 0, std::string(kMaxReplyBytes - 6, 'x'), 1, kMaxReplyBytes}},
        ReplyParse::kIncomplete,
        nullptr},
-      {"one_over_max_one_line",
-       line_of_size(kMaxReplyBytes + 1),
-       {},
-       ReplyParse::kMalformed,
-       "too long"},
+      {"one_over_max_one_line", line_of_size(kMaxReplyBytes + 1), {}, ReplyParse::kMalformed, "too long"},
       {"exactly_max_multi_line",
        multiline_of_size(kMaxReplyBytes),
        {{250, kNo, 0, 0, std::string(kMaxReplyBytes - (kMaxReplyBytes - 8) / 10 * 10 - 6, 'y'),
@@ -344,11 +328,7 @@ std::vector<ReplyCase> cases() {
         {250, kNo, 0, 0, "ok", 1, 8}},
        ReplyParse::kIncomplete,
        nullptr},
-      {"endless_continuation",
-       repeat("250-abcd\r\n", 1700),
-       {},
-       ReplyParse::kMalformed,
-       "too long"},
+      {"endless_continuation", repeat("250-abcd\r\n", 1700), {}, ReplyParse::kMalformed, "too long"},
   };
 }
 
@@ -459,8 +439,7 @@ TEST(SmtpReplyTest, LineIteratorGivesEachLineText) {
   ASSERT_EQ(parse_reply(input.data(), input.size(), reply, consumed, error), ReplyParse::kComplete);
   std::vector<std::string> lines;
   EXPECT_TRUE(for_each_reply_line(reply, [&](std::string_view t) { lines.emplace_back(t); }));
-  EXPECT_EQ(lines,
-            (std::vector<std::string>{"mx.example.org Hello", "", "SIZE 100", "2.0.0 done"}));
+  EXPECT_EQ(lines, (std::vector<std::string>{"mx.example.org Hello", "", "SIZE 100", "2.0.0 done"}));
   EXPECT_EQ(reply.line_count, 4);
   EXPECT_EQ(reply.text, "done");
 }

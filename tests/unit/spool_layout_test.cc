@@ -45,15 +45,15 @@ TEST(SpoolLayoutTest, CreatesEveryDirectoryWithMode0700) {
   std::string error;
   ASSERT_TRUE(open_spool(root, /*create=*/true, dirs, error)) << error;
   EXPECT_EQ(dirs.root, root);
-  for (const char* sub : {"", "/incoming", "/incoming/tmp", "/incoming/new", "/active", "/deferred",
-                          "/failed", "/meta"}) {
+  for (const char* sub :
+       {"", "/incoming", "/incoming/tmp", "/incoming/new", "/active", "/deferred", "/failed", "/meta"}) {
     struct stat st {};
     ASSERT_EQ(::stat((root + sub).c_str(), &st), 0) << sub;
     EXPECT_TRUE(S_ISDIR(st.st_mode)) << sub;
     EXPECT_EQ(st.st_mode & 0777, 0700u) << sub;
   }
-  for (int fd : {dirs.root_fd, dirs.incoming_tmp_fd, dirs.incoming_new_fd, dirs.active_fd,
-                 dirs.deferred_fd, dirs.failed_fd, dirs.meta_fd}) {
+  for (int fd : {dirs.root_fd, dirs.incoming_tmp_fd, dirs.incoming_new_fd, dirs.active_fd, dirs.deferred_fd,
+                 dirs.failed_fd, dirs.meta_fd}) {
     EXPECT_TRUE(fd_is_open(fd));
   }
   EXPECT_EQ(dirs.state_fd(SpoolState::kIncoming), dirs.incoming_new_fd);

@@ -141,8 +141,7 @@ TEST(SpoolReportTest, CountsOldestAndListings) {
   format_spool_report_text(report, kNow, text);
   EXPECT_NE(text.find("spool " + spool.root()), std::string::npos) << text;
   EXPECT_NE(text.find("  deferred               3"), std::string::npos) << text;
-  EXPECT_NE(text.find("oldest: 400.1.1 (failed), written 1970-01-01 00:16:40 UTC"),
-            std::string::npos)
+  EXPECT_NE(text.find("oldest: 400.1.1 (failed), written 1970-01-01 00:16:40 UTC"), std::string::npos)
       << text;
   EXPECT_NE(text.find("2023-11-14 22:17:20 UTC (in 4m)"), std::string::npos) << text;
   EXPECT_NE(text.find("451 4.7.1 ?[31mgreylisted"), std::string::npos) << text;  // ESC neutralised
@@ -156,13 +155,11 @@ TEST(SpoolReportTest, CountsOldestAndListings) {
                       "\"incoming_tmp\":2,\"ignored\":2}"),
             std::string::npos)
       << json;
-  EXPECT_NE(json.find("\"last_reply\":\"451 4.7.1 \\u001b[31mgreylisted\\ufffd\""),
-            std::string::npos)
+  EXPECT_NE(json.find("\"last_reply\":\"451 4.7.1 \\u001b[31mgreylisted\\ufffd\""), std::string::npos)
       << json;
   EXPECT_NE(json.find("\"next_attempt_in_s\":240"), std::string::npos) << json;
   EXPECT_NE(json.find("\"deferred_more\":1"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"oldest\":{\"id\":\"400.1.1\",\"state\":\"failed\""), std::string::npos)
-      << json;
+  EXPECT_NE(json.find("\"oldest\":{\"id\":\"400.1.1\",\"state\":\"failed\""), std::string::npos) << json;
 }
 
 TEST(SpoolReportTest, EmptySpool) {
@@ -305,14 +302,12 @@ TEST(InjectTest, PositionalPlusExtractedAreMergedAndDeduplicated) {
   InjectOptions options;
   options.extract_recipients = true;
   options.recipients = {"b@y.org", "extra@y.org"};
-  const InjectRun run =
-      run_inject(spool, test_config(spool), options, "From: a@x.org\nTo: b@Y.org\n\nbody");
+  const InjectRun run = run_inject(spool, test_config(spool), options, "From: a@x.org\nTo: b@Y.org\n\nbody");
   ASSERT_EQ(run.status, 0);
   ASSERT_EQ(run.queued.size(), 1u);
-  EXPECT_EQ(
-      run.queued[0],
-      "X-Ringmail-From: <alerts@x.org>\nX-Ringmail-To: <b@y.org>\nX-Ringmail-To: <extra@y.org>\n"
-      "From: a@x.org\nTo: b@Y.org\n\nbody");
+  EXPECT_EQ(run.queued[0],
+            "X-Ringmail-From: <alerts@x.org>\nX-Ringmail-To: <b@y.org>\nX-Ringmail-To: <extra@y.org>\n"
+            "From: a@x.org\nTo: b@Y.org\n\nbody");
 }
 
 TEST(InjectTest, NullSenderAndSenderFromHeader) {

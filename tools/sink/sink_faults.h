@@ -42,9 +42,7 @@ class SinkFaults {
   // set_drop_during_data makes the first |messages| DATA or BDAT
   // transactions (over all threads) end with the connection closed after
   // some body (chunk) bytes, without a reply.
-  void set_drop_during_data(uint64_t messages) {
-    drop_remaining_.store(messages, std::memory_order_relaxed);
-  }
+  void set_drop_during_data(uint64_t messages) { drop_remaining_.store(messages, std::memory_order_relaxed); }
 
   // rcpt_reply_code returns the fault reply code for |address| (compared
   // case-insensitively, angle brackets excluded) and uses up one of the
@@ -56,9 +54,7 @@ class SinkFaults {
   // --drop-during-data count).
   bool take_drop_during_data() const;
 
-  bool empty() const {
-    return rcpt_faults_.empty() && drop_remaining_.load(std::memory_order_relaxed) == 0;
-  }
+  bool empty() const { return rcpt_faults_.empty() && drop_remaining_.load(std::memory_order_relaxed) == 0; }
 
  private:
   std::vector<RcptFault> rcpt_faults_;

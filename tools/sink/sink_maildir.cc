@@ -3,6 +3,7 @@
 #include "tools/sink/sink_maildir.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,15 +12,13 @@
 #include <cstring>
 #include <ctime>
 
-#include <fmt/format.h>
-
 namespace ringmail::sink {
 namespace {
 
 bool make_dir(const std::string& path, std::string& error) {
   if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return true;
-  error = fmt::format("cannot create the Maildir folder {}: {}; create it or choose another --maildir",
-                      path, std::strerror(errno));
+  error = fmt::format("cannot create the Maildir folder {}: {}; create it or choose another --maildir", path,
+                      std::strerror(errno));
   return false;
 }
 
@@ -56,17 +55,16 @@ MaildirWriter::~MaildirWriter() {
   if (fd_ >= 0) on_message_end(false);
 }
 
-bool MaildirWriter::on_message_begin(std::string_view from, std::string_view to_list,
-                                     uint64_t queue_id) {
+bool MaildirWriter::on_message_begin(std::string_view from, std::string_view to_list, uint64_t queue_id) {
   if (fd_ >= 0) on_message_end(false);
   if (!buffer_) buffer_ = std::make_unique<char[]>(kBufferBytes);
   // Unique within the Maildir: time, pid and the queue id (unique per run).
   const long long now_s = static_cast<long long>(std::time(nullptr));
   const int pid = static_cast<int>(::getpid());
-  std::snprintf(tmp_path_, sizeof(tmp_path_), "%s/tmp/%lld.P%dQ%llX.ringmail-sink", dir_->c_str(),
-                now_s, pid, static_cast<unsigned long long>(queue_id));
-  std::snprintf(new_path_, sizeof(new_path_), "%s/new/%lld.P%dQ%llX.ringmail-sink", dir_->c_str(),
-                now_s, pid, static_cast<unsigned long long>(queue_id));
+  std::snprintf(tmp_path_, sizeof(tmp_path_), "%s/tmp/%lld.P%dQ%llX.ringmail-sink", dir_->c_str(), now_s, pid,
+                static_cast<unsigned long long>(queue_id));
+  std::snprintf(new_path_, sizeof(new_path_), "%s/new/%lld.P%dQ%llX.ringmail-sink", dir_->c_str(), now_s, pid,
+                static_cast<unsigned long long>(queue_id));
   fd_ = ::open(tmp_path_, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     ++write_errors_;

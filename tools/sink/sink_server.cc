@@ -6,6 +6,7 @@
 #include "tools/sink/sink_server.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <liburing.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -20,8 +21,6 @@
 #include <cstring>
 #include <ctime>
 #include <future>
-
-#include <fmt/format.h>
 
 #include "tools/sink/sink_maildir.h"
 
@@ -55,8 +54,7 @@ bool parse_listen_address(std::string_view text, ListenAddress& out, std::string
   }
   unsigned port = 0;
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || ptr != port_text.data() + port_text.size() ||
-      port > 65535) {
+  if (port_text.empty() || ec != std::errc() || ptr != port_text.data() + port_text.size() || port > 65535) {
     error = fmt::format("--listen '{}': the port must be a number from 0 to 65535", text);
     return false;
   }
@@ -86,8 +84,10 @@ bool parse_listen_address(std::string_view text, ListenAddress& out, std::string
   std::memcpy(&out.storage, result->ai_addr, result->ai_addrlen);
   out.size = static_cast<socklen_t>(result->ai_addrlen);
   freeaddrinfo(result);
-  if (out.storage.ss_family == AF_INET) v4->sin_port = htons(static_cast<uint16_t>(port));
-  else v6->sin6_port = htons(static_cast<uint16_t>(port));
+  if (out.storage.ss_family == AF_INET)
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+  else
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
   return true;
 }
 
@@ -118,10 +118,10 @@ enum Op : uint64_t {
   kOpAcceptRetry,  // timeout before re-arming a failed accept
   kOpRecv,
   kOpSend,
-  kOpDelay,        // --delay-ms timeout before a send
-  kOpClose,        // fire-and-forget close (result ignored)
-  kOpOverflow,     // 421 to a connection beyond the limit (result ignored)
-  kOpStop,         // the stop eventfd became readable
+  kOpDelay,     // --delay-ms timeout before a send
+  kOpClose,     // fire-and-forget close (result ignored)
+  kOpOverflow,  // 421 to a connection beyond the limit (result ignored)
+  kOpStop,      // the stop eventfd became readable
 };
 
 uint64_t tag(Op op, uint32_t index = 0) { return (static_cast<uint64_t>(op) << 56) | index; }
@@ -137,10 +137,10 @@ struct Connection {
   int fd = -1;
   uint32_t index = 0;
   bool close_after_send = false;
-  bool delay_done = false;          // the --delay-ms timeout ran for this batch
-  uint32_t recv_start = 0;          // unconsumed input: [recv_start, recv_end)
+  bool delay_done = false;  // the --delay-ms timeout ran for this batch
+  uint32_t recv_start = 0;  // unconsumed input: [recv_start, recv_end)
   uint32_t recv_end = 0;
-  uint32_t pending_messages = 0;    // accepted in the output being sent
+  uint32_t pending_messages = 0;  // accepted in the output being sent
   uint32_t pending_recipients = 0;
   __kernel_timespec delay{};
   std::unique_ptr<char[]> recv_buffer;
@@ -221,8 +221,10 @@ std::string SinkWorker::setup() {
     }
   }
   if (rc != 0) {
-    return fmt::format("cannot create an io_uring ({}); the sink needs Linux 5.19 or later with "
-                       "io_uring enabled (sysctl kernel.io_uring_disabled = 0)", std::strerror(-rc));
+    return fmt::format(
+        "cannot create an io_uring ({}); the sink needs Linux 5.19 or later with "
+        "io_uring enabled (sysctl kernel.io_uring_disabled = 0)",
+        std::strerror(-rc));
   }
   ring_ready_ = true;
   io_uring_register_ring_fd(&ring_);  // an optimisation; fine if refused
@@ -238,8 +240,7 @@ std::string SinkWorker::setup() {
   if (listen_fd_ < 0) return fmt::format("cannot create a socket: {}", std::strerror(errno));
   const int one = 1;
   setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (config.threads > 1 &&
-      setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+  if (config.threads > 1 && setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
     return fmt::format("cannot set SO_REUSEPORT: {}", std::strerror(errno));
   }
   if (::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address.storage), address.size) != 0) {
@@ -308,8 +309,8 @@ void SinkWorker::run() {
     // One submit (all SQEs queued by the last batch) and one wait per loop.
     const int rc = io_uring_submit_and_wait(&ring_, 1);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
-      std::fprintf(stderr, "sink: io_uring_submit_and_wait failed: %s; thread %u stops\n",
-                   std::strerror(-rc), index_);
+      std::fprintf(stderr, "sink: io_uring_submit_and_wait failed: %s; thread %u stops\n", std::strerror(-rc),
+                   index_);
       break;
     }
     unsigned head;
@@ -483,8 +484,7 @@ void SinkWorker::credit(Connection& c) {
   const uint64_t exit_after = shared_->config.exit_after;
   if (exit_after > 0) {
     const uint64_t total =
-        shared_->messages_total.fetch_add(c.pending_messages, std::memory_order_relaxed) +
-        c.pending_messages;
+        shared_->messages_total.fetch_add(c.pending_messages, std::memory_order_relaxed) + c.pending_messages;
     if (total >= exit_after && total - c.pending_messages < exit_after) {
       const uint64_t one = 1;
       [[maybe_unused]] ssize_t n = ::write(shared_->stop_fd, &one, sizeof(one));

@@ -30,12 +30,12 @@ namespace ringmail::sink {
 
 struct SinkServerConfig {
   std::string listen = "127.0.0.1:2525";  // HOST:PORT, [V6]:PORT; port 0 = any free
-  uint32_t threads = 1;                    // server threads, one io_uring each (1..256)
+  uint32_t threads = 1;                   // server threads, one io_uring each (1..256)
   uint32_t max_connections_per_thread = 1024;
-  std::string maildir;                     // "" = discard bodies
-  uint64_t exit_after = 0;                 // signal stop_fd() after this many messages
-  uint32_t delay_ms = 0;                   // delay every reply batch (io_uring timeout)
-  SessionConfig session;                   // hostname, esmtp, pipelining, chunking, limits
+  std::string maildir;      // "" = discard bodies
+  uint64_t exit_after = 0;  // signal stop_fd() after this many messages
+  uint32_t delay_ms = 0;    // delay every reply batch (io_uring timeout)
+  SessionConfig session;    // hostname, esmtp, pipelining, chunking, limits
 };
 
 // ListenAddress is a parsed --listen value.
@@ -92,7 +92,7 @@ class SinkServer {
   struct Shared {
     SinkServerConfig config;
     const SinkFaults* faults = nullptr;
-    ListenAddress address;     // port resolved by thread 0 before the others bind
+    ListenAddress address;  // port resolved by thread 0 before the others bind
     int stop_fd = -1;
     std::atomic<uint64_t> messages_total{0};  // only kept when exit_after > 0
     std::atomic<int64_t>* first_connection_ns = nullptr;

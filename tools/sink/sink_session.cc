@@ -50,8 +50,7 @@ bool parse_path(std::string_view arg, std::string_view& address, std::string_vie
     address = arg.substr(0, space);
     params = space == std::string_view::npos ? std::string_view() : trim_spaces(arg.substr(space));
   }
-  return address.size() <= kMaxAddressBytes &&
-         address.find_first_of("<> \t") == std::string_view::npos;
+  return address.size() <= kMaxAddressBytes && address.find_first_of("<> \t") == std::string_view::npos;
 }
 
 // size_param finds "SIZE=n" among MAIL parameters; 0 when absent or bad.
@@ -96,11 +95,16 @@ constexpr const char* kWriteError = "451 4.3.0 Error: queue file write error";
 
 const char* SmtpServerSession::state_name(State state) {
   switch (state) {
-    case State::kIdle: return "idle";
-    case State::kCommand: return "command";
-    case State::kData: return "data";
-    case State::kBdat: return "bdat";
-    case State::kClosed: return "closed";
+    case State::kIdle:
+      return "idle";
+    case State::kCommand:
+      return "command";
+    case State::kData:
+      return "data";
+    case State::kBdat:
+      return "bdat";
+    case State::kClosed:
+      return "closed";
   }
   return "?";
 }
@@ -214,8 +218,7 @@ FeedResult SmtpServerSession::feed(const char* data, size_t size) {
 void SmtpServerSession::process_line(std::string_view line, FeedResult& result) {
   const size_t space = line.find(' ');
   const std::string_view verb = line.substr(0, space);
-  const std::string_view arg =
-      space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+  const std::string_view arg = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
   auto is = [&](std::string_view name) {
     return verb.size() == name.size() && starts_with_ignore_case(verb, name);
   };

@@ -39,8 +39,8 @@ struct SessionConfig {
   bool chunking = true;                // advertise CHUNKING and accept BDAT
                                        // (false: BDAT → 502, like any unknown verb)
   uint64_t max_message_bytes = 104857600;
-  uint32_t max_recipients = 1000;      // per transaction; beyond: 452 4.5.3
-  uint32_t queue_id_prefix = 0;        // high bits of "queued as" ids (thread)
+  uint32_t max_recipients = 1000;  // per transaction; beyond: 452 4.5.3
+  uint32_t queue_id_prefix = 0;    // high bits of "queued as" ids (thread)
 };
 
 // SessionObserver receives the accepted messages (the Maildir writer). All
@@ -53,8 +53,7 @@ class SessionObserver {
   // the accepted recipients as "<a>,<b>". Returning false answers DATA (or
   // every BDAT of that transaction, their chunks discarded) "451 4.3.0
   // Error: queue file write error".
-  virtual bool on_message_begin(std::string_view from, std::string_view to_list,
-                                uint64_t queue_id) = 0;
+  virtual bool on_message_begin(std::string_view from, std::string_view to_list, uint64_t queue_id) = 0;
   // on_body receives the body in order. DATA: dot-stuffing removed, CRLF
   // kept, the final ".\r\n" excluded. BDAT: the chunk bytes verbatim (no
   // unstuffing, no end marker). Segments can be as short as one byte.
@@ -168,8 +167,8 @@ class SmtpServerSession {
   bool helo_seen_ = false;
   bool mail_active_ = false;
   uint32_t rcpt_count_ = 0;
-  std::string from_;      // reverse path of the open transaction
-  std::string rcpt_list_; // "<a>,<b>" of the accepted recipients
+  std::string from_;       // reverse path of the open transaction
+  std::string rcpt_list_;  // "<a>,<b>" of the accepted recipients
 
   // DATA state.
   BodyScan body_scan_ = BodyScan::kLineStart;
@@ -187,8 +186,8 @@ class SmtpServerSession {
   // bdat_error_ sticks for the rest of a failed BDAT transaction (too big,
   // observer refusal): every BDAT up to LAST gets it.
   const char* bdat_error_ = nullptr;
-  bool bdat_seen_ = false;     // a BDAT came in this transaction (DATA/RCPT → 503)
-  bool bdat_open_ = false;     // a BDAT message has begun and not yet ended
+  bool bdat_seen_ = false;  // a BDAT came in this transaction (DATA/RCPT → 503)
+  bool bdat_open_ = false;  // a BDAT message has begun and not yet ended
 
   // A command line split across feeds is collected here.
   size_t line_size_ = 0;

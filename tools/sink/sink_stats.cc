@@ -2,13 +2,12 @@
 // sink_stats.h. Runs on the reporting (main) thread only.
 #include "tools/sink/sink_stats.h"
 
+#include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace ringmail::sink {
 
@@ -24,9 +23,10 @@ std::string format_report_line(uint64_t messages, double msgs_per_s) {
 }
 
 std::string format_final_line(const FinalStats& stats) {
-  return fmt::format("sink: accepted {} messages ({} recipients) in {:.3f} s, {:.0f} msg/s, cpu {:.2f} us/msg",
-                     stats.totals.messages, stats.totals.recipients, stats.seconds,
-                     stats.msgs_per_s(), stats.cpu_us_per_msg());
+  return fmt::format(
+      "sink: accepted {} messages ({} recipients) in {:.3f} s, {:.0f} msg/s, cpu {:.2f} us/msg",
+      stats.totals.messages, stats.totals.recipients, stats.seconds, stats.msgs_per_s(),
+      stats.cpu_us_per_msg());
 }
 
 std::string format_stats_json(const FinalStats& stats) {

@@ -36,12 +36,10 @@ struct SinkTotals {
 // FinalStats is what the sink reports when it stops.
 struct FinalStats {
   SinkTotals totals;
-  double seconds = 0;         // first accepted connection → stop (0: none)
-  double cpu_seconds = 0;     // getrusage(RUSAGE_SELF) user + system
+  double seconds = 0;      // first accepted connection → stop (0: none)
+  double cpu_seconds = 0;  // getrusage(RUSAGE_SELF) user + system
   double msgs_per_s() const { return seconds > 0 ? totals.messages / seconds : 0; }
-  double cpu_us_per_msg() const {
-    return totals.messages > 0 ? cpu_seconds * 1e6 / totals.messages : 0;
-  }
+  double cpu_us_per_msg() const { return totals.messages > 0 ? cpu_seconds * 1e6 / totals.messages : 0; }
 };
 
 // process_cpu_seconds is this process's user + system CPU time so far.
