@@ -13,8 +13,10 @@
 source "$(dirname "$0")/lib.sh"
 
 PYTHON=/usr/bin/python3
-COUNT=20000
-SAMPLE_EVERY=500
+# DELIVERY_COUNT and DELIVERY_SINK_FLAGS let tests/e2e/delivery_data_test.sh
+# run the same checks over the DATA path (sink --no-chunking).
+COUNT=${DELIVERY_COUNT:-20000}
+SAMPLE_EVERY=${DELIVERY_SAMPLE_EVERY:-500}
 SPOOL=$WORK/spool
 CONF=$WORK/ringmail.toml
 SAMPLES=$WORK/samples
@@ -48,7 +50,8 @@ grep -qi '^Bcc:' "$tfile" && fail "inject -t left a Bcc: header in the spool fil
 pass "queued $COUNT + 3 messages (sample: $(ls "$SAMPLES" | wc -l) files)"
 
 # --- deliver --------------------------------------------------------------------
-start_sink "$PORT" --maildir "$WORK/maildir"
+# shellcheck disable=SC2086
+start_sink "$PORT" --maildir "$WORK/maildir" ${DELIVERY_SINK_FLAGS:-}
 start_ms=$(($(date +%s%N) / 1000000))
 status=0
 timeout -k 10 90 "$RINGMAIL" run --config "$CONF" --drain > "$WORK/run.out" 2> "$WORK/run.err" || status=$?
