@@ -14,6 +14,7 @@
 
 #include "engine/relay_target.h"
 #include "engine/worker.h"
+#include "queue/dir_stream.h"
 #include "tls/tls_library.h"
 
 namespace ringmail {
@@ -27,15 +28,8 @@ size_t next_power_of_two(size_t n) {
 
 uint64_t count_entries(int dirfd) {
   uint64_t count = 0;
-  const int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  DIR* dir = fdopendir(fd);
-  if (dir == nullptr) {
-    close(fd);
-    return 0;
-  }
-  while (dirent* entry = readdir(dir)) count += entry->d_name[0] != '.';
-  closedir(dir);
+  DirStream dir(dirfd);
+  while (const dirent* entry = dir.next()) count += entry->d_name[0] != '.';
   return count;
 }
 

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "queue/dir_stream.h"
 #include "queue/message_meta.h"
 
 namespace ringmail {
@@ -46,22 +47,14 @@ bool read_small_file(int dirfd, const char* name, std::string& out, size_t cap) 
   return true;
 }
 
-// for_each_entry calls |fn| with each message file name in |dirfd|
-// (skipping dot files: temporaries and "." / "..").
+// for_each_message calls |fn| with each message file name in |dirfd|
+// (skipping dot files: temporaries).
 template <class F>
-void for_each_entry(int dirfd, F&& fn) {
-  const int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  DIR* dir = fdopendir(fd);
-  if (dir == nullptr) {
-    close(fd);
-    return;
+void for_each_message(int dirfd, F&& fn) {
+  DirStream dir(dirfd);
+  while (const dirent* entry = dir.next()) {
+    if (entry->d_name[0] != '.') fn(entry->d_name);
   }
-  while (dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    fn(entry->d_name);
-  }
-  closedir(dir);
 }
 
 }  // namespace
@@ -70,7 +63,6 @@ Intake::Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers, Repo
     : spool_(spool), workers_(std::move(workers)), reports_(reports) {}
 
 Intake::~Intake() {
-  if (incoming_scan_ != nullptr) closedir(incoming_scan_);
   if (inotify_fd_ >= 0) close(inotify_fd_);
 }
 
@@ -86,26 +78,18 @@ bool Intake::message_exists(const char* id) const {
 // between unlinking a delivered message and its meta), and stale
 // temporaries (a crash while writing one).
 void Intake::remove_orphan_meta() {
-  const int fd = openat(spool_.meta_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  DIR* dir = fdopendir(fd);
-  if (dir == nullptr) {
-    close(fd);
-    return;
-  }
-  while (dirent* entry = readdir(dir)) {
+  DirStream dir(spool_.meta_fd);
+  while (const dirent* entry = dir.next()) {
     const char* name = entry->d_name;
-    if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
     const bool temporary = name[0] == '.';
     if (temporary || !message_exists(name)) unlinkat(spool_.meta_fd, name, 0);
   }
-  closedir(dir);
 }
 
 void Intake::load_deferred(bool drain) {
   std::string text;
   MessageMeta meta;  // large; lives only during start-up
-  for_each_entry(spool_.deferred_fd, [&](const char* id) {
+  for_each_message(spool_.deferred_fd, [&](const char* id) {
     int64_t at = 0;
     std::string error;
     if (!drain && read_small_file(spool_.meta_fd, id, text, kMetaReadBytes) &&
@@ -121,7 +105,7 @@ bool Intake::start(bool drain, std::string& error) {
   debug_ = std::getenv("RINGMAIL_DEBUG_TICKS") != nullptr;
   status_tty_ = isatty(STDERR_FILENO) != 0;
   remove_orphan_meta();
-  for_each_entry(spool_.active_fd, [&](const char* id) { recovery_.emplace_back(id); });
+  for_each_message(spool_.active_fd, [&](const char* id) { recovery_.emplace_back(id); });
   if (!recovery_.empty()) {
     fmt::print(stderr, "ringmail: recovering {} message(s) left in active/ by an earlier run\n",
                recovery_.size());
@@ -189,18 +173,15 @@ void Intake::pump_incoming() {
     if (incoming_scan_ == nullptr) {
       if (!incoming_dirty_) return;
       incoming_dirty_ = false;
-      const int fd = openat(spool_.incoming_new_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd < 0) return;
-      incoming_scan_ = fdopendir(fd);
-      if (incoming_scan_ == nullptr) {
-        close(fd);
+      incoming_scan_ = std::make_unique<DirStream>(spool_.incoming_new_fd);
+      if (!incoming_scan_->ok()) {
+        incoming_scan_.reset();
         return;
       }
     }
-    dirent* entry = readdir(incoming_scan_);
+    const dirent* entry = incoming_scan_->next();
     if (entry == nullptr) {
-      closedir(incoming_scan_);
-      incoming_scan_ = nullptr;
+      incoming_scan_.reset();
       continue;
     }
     const char* id = entry->d_name;

@@ -11,9 +11,8 @@
 // waits on this thread.
 #pragma once
 
-#include <dirent.h>
-
 #include <cstdint>
+#include <memory>
 #include <queue>
 #include <string>
 #include <utility>
@@ -21,6 +20,7 @@
 
 #include "engine/config.h"
 #include "engine/worker.h"
+#include "queue/dir_stream.h"
 #include "queue/spool_layout.h"
 
 namespace ringmail {
@@ -83,8 +83,8 @@ class Intake {
   std::vector<std::string> recovery_;  // active/ at start-up
   size_t recovery_next_ = 0;
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;
-  DIR* incoming_scan_ = nullptr;  // a scan of incoming/new in progress
-  bool incoming_dirty_ = true;    // something may have arrived since the last full scan
+  std::unique_ptr<DirStream> incoming_scan_;  // a scan of incoming/new in progress
+  bool incoming_dirty_ = true;                // something may have arrived since the last full scan
   int inotify_fd_ = -1;
   bool status_tty_ = false;
   uint64_t started_ns_ = 0;

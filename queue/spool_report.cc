@@ -19,6 +19,7 @@
 #include <memory>
 #include <queue>
 
+#include "queue/dir_stream.h"
 #include "queue/envelope.h"
 #include "queue/message_meta.h"
 
@@ -63,38 +64,6 @@ bool read_prefix(int dir_fd, const char* name, size_t limit, std::string& out, b
   return true;
 }
 
-// Dir streams the entries of a directory fd without disturbing it: it opens
-// its own description of the directory (a dup would share the offset).
-class Dir {
- public:
-  explicit Dir(int dir_fd) {
-    const int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    dir_ = ::fdopendir(fd);
-    if (dir_ == nullptr) ::close(fd);
-  }
-  ~Dir() {
-    if (dir_ != nullptr) ::closedir(dir_);
-  }
-  Dir(const Dir&) = delete;
-  Dir& operator=(const Dir&) = delete;
-  bool ok() const { return dir_ != nullptr; }
-  // next returns the next entry other than "." and "..", or nullptr at the
-  // end or on error (then errno != 0).
-  const dirent* next() {
-    while (true) {
-      errno = 0;
-      const dirent* entry = ::readdir(dir_);
-      if (entry == nullptr) return nullptr;
-      if (std::strcmp(entry->d_name, ".") == 0 || std::strcmp(entry->d_name, "..") == 0) continue;
-      return entry;
-    }
-  }
-
- private:
-  DIR* dir_ = nullptr;
-};
-
 std::string dir_error(const SpoolDirs& dirs, const char* sub, int err) {
   return "cannot read spool directory " + dirs.root + "/" + sub + ": " + std::strerror(err) +
          "; run as the user that owns the spool";
@@ -135,7 +104,7 @@ class SmallestIds {
 bool scan_state(const SpoolDirs& dirs, SpoolState state, SmallestIds* ids, SpoolReport& out,
                 struct timespec& oldest, std::string& error) {
   const int dir_fd = dirs.state_fd(state);
-  Dir dir(dir_fd);
+  DirStream dir(dir_fd);
   if (!dir.ok()) {
     error = dir_error(dirs, spool_state_dir(state), errno);
     return false;
@@ -172,7 +141,7 @@ bool scan_state(const SpoolDirs& dirs, SpoolState state, SmallestIds* ids, Spool
 }
 
 bool count_tmp(const SpoolDirs& dirs, SpoolReport& out, std::string& error) {
-  Dir dir(dirs.incoming_tmp_fd);
+  DirStream dir(dirs.incoming_tmp_fd);
   if (!dir.ok()) {
     error = dir_error(dirs, "incoming/tmp", errno);
     return false;

@@ -39,13 +39,6 @@ T0=$SECONDS
 
 case_fail() { echo "FAIL: [$CASE] $*"; FAILED=1; }
 
-# forget_pid PID drops a process this script already waited for from lib.sh's
-# PIDS, so the exit trap never signals a recycled process id.
-forget_pid() {
-  local p keep=()
-  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
 
 # write_conf FILE SPOOL PORT: lib.sh's write_config has 5 s reply timeouts;
 # these cases want the engine to give up on a silent server quickly.

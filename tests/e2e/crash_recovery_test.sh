@@ -21,13 +21,6 @@ source "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
 
-# forget_pid PID drops a process this script already waited for from lib.sh's
-# PIDS, so the exit trap never signals a recycled process id.
-forget_pid() {
-  local p keep=()
-  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
 TOTAL=20000
 THREADS=${THREADS:-2}
 MAX_CONNECTIONS=${MAX_CONNECTIONS:-8}

@@ -23,6 +23,14 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# forget_pid PID drops a process the test already waited for from PIDS, so
+# the exit trap never signals a recycled process id.
+forget_pid() {
+  local p keep=()
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
 pass() { echo "PASS: $*"; }
 
 # free_port prints a TCP port nobody listens on (bound then released).
@@ -71,6 +79,7 @@ start_sink() {
 stop_sink() {
   kill -TERM "$SINK_PID" 2>/dev/null || true
   wait "$SINK_PID" 2>/dev/null || true
+  forget_pid "$SINK_PID"
 }
 
 # sink_count prints how many messages the sink accepted (needs stop_sink first).
