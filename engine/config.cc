@@ -235,7 +235,7 @@ class Loader {
     } else if (name == "relay.tls") {
       LoadTls(node);
     } else if (name == "relay.max_connections") {
-      GetInt(name, node, 1, 10'000, relay.max_connections);
+      GetInt(name, node, 1, 1'000, relay.max_connections);
     } else if (name == "relay.max_messages_per_connection") {
       GetInt(name, node, 1, 1'000'000, relay.max_messages_per_connection);
     } else if (name == "retry.schedule") {
