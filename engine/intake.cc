@@ -20,8 +20,9 @@
 namespace ringmail {
 namespace {
 
-constexpr int kRescanMs = 5000;     // incoming/new rescan without inotify news
-constexpr int kBackPressureMs = 2;  // claim interval while a backlog waits for inbox room
+constexpr int kRescanMs = 5000;       // incoming/new rescan without inotify news
+constexpr int64_t kStuckRetryS = 60;  // retry of a message a spool error left in active/
+constexpr int kBackPressureMs = 2;    // claim interval while a backlog waits for inbox room
 constexpr size_t kMetaReadBytes = kMaxMetaBytes;
 
 uint64_t monotonic_ns() {
@@ -204,10 +205,12 @@ void Intake::pump_incoming() {
 
 void Intake::pump_due(int64_t now_unix) {
   while (!due_.empty() && due_.top().at_unix <= now_unix && has_room()) {
-    const std::string id = due_.top().id;
+    const Due due = due_.top();
     due_.pop();
-    if (renameat(spool_.deferred_fd, id.c_str(), spool_.active_fd, id.c_str()) != 0) continue;
-    dispatch(id.c_str(), faccessat(spool_.meta_fd, id.c_str(), F_OK, 0) == 0);
+    const char* id = due.id.c_str();
+    if (!due.in_active && renameat(spool_.deferred_fd, id, spool_.active_fd, id) != 0) continue;
+    if (due.in_active && faccessat(spool_.active_fd, id, F_OK, 0) != 0) continue;
+    dispatch(id, faccessat(spool_.meta_fd, id, F_OK, 0) == 0);
   }
 }
 
@@ -227,6 +230,11 @@ void Intake::take_reports(bool drain) {
         if (!drain) due_.push(Due{report.next_attempt_unix, report.id});
         break;
       case OutcomeKind::kStuck:
+        // A spool operation failed (EMFILE, ENOSPC, EIO...): the file is
+        // still in active/. Try it again later rather than only at restart.
+        ++totals_.stuck;
+        if (!drain) due_.push(Due{static_cast<int64_t>(::time(nullptr)) + kStuckRetryS, report.id, true});
+        break;
       case OutcomeKind::kReleased:
         ++totals_.stuck;
         break;

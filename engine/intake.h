@@ -58,6 +58,7 @@ class Intake {
   struct Due {
     int64_t at_unix;
     std::string id;
+    bool in_active = false;  // stuck in active/ (a spool error), not in deferred/
     bool operator>(const Due& other) const { return at_unix > other.at_unix; }
   };
 
