@@ -19,6 +19,7 @@
 #include "engine/body_encoder.h"
 #include "engine/ehlo_capabilities.h"
 #include "engine/smtp_reply.h"
+#include "tests/support/body_reference.h"
 
 namespace {
 
@@ -97,25 +98,7 @@ void fuzz_replies(const char* data, size_t size) {
   }
 }
 
-std::string reference_encode(std::string_view in) {
-  std::string out;
-  bool at_line_start = true;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c == '\r' || c == '\n') {
-      out += "\r\n";
-      if (c == '\r' && i + 1 < in.size() && in[i + 1] == '\n') ++i;
-      at_line_start = true;
-      continue;
-    }
-    if (at_line_start && c == '.') out += '.';
-    out += c;
-    at_line_start = false;
-  }
-  if (!at_line_start) out += "\r\n";
-  out += ".\r\n";
-  return out;
-}
+using ringmail::testing_support::reference_encode;
 
 // encode_split encodes in two chunks split at |cut|, |out_cap| bytes of room per call.
 std::string encode_split(std::string_view in, size_t cut, size_t out_cap) {

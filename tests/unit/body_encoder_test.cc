@@ -15,29 +15,12 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/support/body_reference.h"
+
 namespace ringmail {
 namespace {
 
-// reference_encode is the obvious whole-string version (it may look ahead).
-std::string reference_encode(std::string_view in) {
-  std::string out;
-  bool at_line_start = true;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c == '\r' || c == '\n') {
-      out += "\r\n";
-      if (c == '\r' && i + 1 < in.size() && in[i + 1] == '\n') ++i;
-      at_line_start = true;
-      continue;
-    }
-    if (at_line_start && c == '.') out += '.';
-    out += c;
-    at_line_start = false;
-  }
-  if (!at_line_start) out += "\r\n";
-  out += ".\r\n";
-  return out;
-}
+using testing_support::reference_encode;
 
 // encode_all feeds |input| in chunks ending at |cuts| (ascending) with at
 // most |out_cap| bytes of output room per call, then finishes.
