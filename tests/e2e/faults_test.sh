@@ -94,16 +94,6 @@ elif mode == "env":
 PY
 }
 
-# setup_case NAME: a fresh spool, Maildir and config for one case on a free
-# port; sets SPOOL, MAILDIR, CONF, PORT.
-setup_case() {
-  SPOOL=$WORK/$1/spool
-  MAILDIR=$WORK/$1/maildir
-  CONF=$WORK/$1/ringmail.toml
-  PORT=$(free_port)
-  mkdir -p "$WORK/$1"
-  write_config "$CONF" "$SPOOL" "$PORT"
-}
 
 # --- (a) 550 for one of three recipients, 50 ordinary messages beside it ----
 setup_case a

@@ -64,6 +64,17 @@ max_age = "${MAX_AGE:-1h}"
 CONF
 }
 
+# setup_case NAME: a fresh spool, Maildir and config for one case of a test
+# on a free port; sets SPOOL, MAILDIR, CONF and PORT.
+setup_case() {
+  SPOOL=$WORK/$1/spool
+  MAILDIR=$WORK/$1/maildir
+  CONF=$WORK/$1/ringmail.toml
+  PORT=$(free_port)
+  mkdir -p "$WORK/$1"
+  write_config "$CONF" "$SPOOL" "$PORT"
+}
+
 # start_sink PORT [ARGS...] starts `ringmail sink` on 127.0.0.1:PORT in the
 # background (stdout/stderr in $WORK/sink.log) and waits until it listens.
 start_sink() {

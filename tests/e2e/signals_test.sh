@@ -17,15 +17,6 @@ source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 
 
-# setup_case NAME: fresh spool, Maildir and config; sets SPOOL MAILDIR CONF PORT.
-setup_case() {
-  SPOOL=$WORK/$1/spool
-  MAILDIR=$WORK/$1/maildir
-  CONF=$WORK/$1/ringmail.toml
-  PORT=$(free_port)
-  mkdir -p "$WORK/$1"
-  write_config "$CONF" "$SPOOL" "$PORT"
-}
 
 # sig_check MODE N — Message-Id bookkeeping over $MAILDIR and $SPOOL:
 #   split  after a stop: delivered (Maildir) and left (spool states) are
