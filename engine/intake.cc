@@ -235,9 +235,6 @@ void Intake::take_reports(bool drain) {
         ++totals_.stuck;
         if (!drain) due_.push(Due{static_cast<int64_t>(::time(nullptr)) + kStuckRetryS, report.id, true});
         break;
-      case OutcomeKind::kReleased:
-        ++totals_.stuck;
-        break;
     }
   }
 }

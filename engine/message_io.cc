@@ -99,7 +99,6 @@ void MessageSlot::set_message_reply(std::string_view reply) {
 // Loading: meta file (if any) and the head of the message file, in parallel.
 
 void Worker::start_load(MessageSlot* slot) {
-  slot->phase = MessageSlot::Phase::kLoading;
   ring_.reserve(4);  // both chains in one submission, never split
   const unsigned message_file = slot->index * 2;
   const unsigned meta_file = slot->index * 2 + 1;
@@ -269,13 +268,11 @@ void Worker::finish(MessageSlot* slot) {
     slot->finish_after_read = true;  // on_stream_read comes back here
     return;
   }
-  slot->phase = MessageSlot::Phase::kFinishing;
   const Envelope& env = slot->envelope;
-  uint32_t done = 0, failed = 0, deferred = 0;
+  uint32_t failed = 0, deferred = 0;
   for (uint32_t i = 0; i < env.recipient_count; ++i) {
     switch (slot->rcpt_state[i]) {
       case RcptState::kDone:
-        ++done;
         break;
       case RcptState::kFailed:
         ++failed;
@@ -290,7 +287,6 @@ void Worker::finish(MessageSlot* slot) {
     }
   }
   for (uint32_t i = 0; i < slot->meta.mark_count; ++i) failed += slot->meta.marks[i].failed ? 1 : 0;
-  channel_.counters.recipients_delivered.fetch_add(done, std::memory_order_relaxed);
 
   const int64_t now_unix = static_cast<int64_t>(::time(nullptr));
   MessageMeta& meta = slot->meta;

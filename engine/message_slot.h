@@ -40,22 +40,12 @@ class MessageSlot {
   static constexpr size_t kMetaBytes = kMaxMetaBytes;
   static constexpr size_t kReplyArenaBytes = 16 * 1024;
 
-  enum class Phase : uint8_t {
-    kFree,
-    kLoading,    // meta and head reads in flight
-    kReady,      // parsed; waiting in the worker's ready queue for a connection
-    kSending,    // on a connection
-    kFinishing,  // final spool operation in flight
-  };
-
   MessageSlot(Worker* worker, uint32_t index);
 
   // Identity and life cycle.
   Worker* worker;
   uint32_t index;  // also selects fixed-file slots 2*index (message) and 2*index+1 (meta)
-  Phase phase = Phase::kFree;
   MessageRef ref{};
-  uint64_t started_ns = 0;
 
   // File contents. |head| holds the first head_len bytes of the file; when
   // the file is larger, |stream| holds [stream_offset, stream_offset+stream_len).

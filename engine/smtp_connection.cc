@@ -742,6 +742,10 @@ void SmtpConnection::abort(std::string_view reason) { fail(reason); }
 
 void SmtpConnection::fail(std::string_view reason, MessageSlot* current) {
   if (closing_requested_) return;
+  // What a broken connection means for the messages on it is policy's
+  // call (today: defer them all), not this state machine's.
+  const Decision decision = decide_io_failure();
+  const RcptState outcome = decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred;
   last_error_ = std::string(reason);
   // Everything unresolved on this connection is deferred; each slot goes
   // back to the worker once.
@@ -765,7 +769,7 @@ void SmtpConnection::fail(std::string_view reason, MessageSlot* current) {
   state_ = State::kClosing;
   for (uint32_t i = 0; i < carried_count; ++i) {
     carried[i]->set_message_reply(reason);
-    carried[i]->resolve_all_unresolved(RcptState::kDeferred, reason);
+    carried[i]->resolve_all_unresolved(outcome, reason);
     maybe_release(carried[i]);
   }
   start_close_io();

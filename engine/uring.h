@@ -23,6 +23,20 @@ struct Completion {
   Handler on_complete = nullptr;
 };
 
+// MemberCompletion routes a completion to a member function of |Owner|, so
+// an object can own several completions (open, read, finish...) without a
+// switch. Embed it in the owner and construct it with |this|.
+template <class Owner, void (Owner::*Method)(int res, uint32_t flags)>
+struct MemberCompletion : Completion {
+  explicit MemberCompletion(Owner* owner_in) : owner(owner_in) {
+    on_complete = [](Completion* self, int res, uint32_t flags) {
+      auto* me = static_cast<MemberCompletion*>(self);
+      (me->owner->*Method)(res, flags);
+    };
+  }
+  Owner* owner;
+};
+
 // RingFeatures says which optional kernel features the ring got.
 struct RingFeatures {
   bool single_issuer = false;  // IORING_SETUP_SINGLE_ISSUER
@@ -78,23 +92,5 @@ std::string describe_ring_features(const RingFeatures& features);
 inline void set_completion(io_uring_sqe* sqe, Completion* completion) {
   io_uring_sqe_set_data(sqe, completion);
 }
-
-}  // namespace ringmail
-
-namespace ringmail {
-
-// MemberCompletion routes a completion to a member function of |Owner|, so
-// an object can own several completions (open, read, finish...) without a
-// switch. Embed it in the owner and construct it with |this|.
-template <class Owner, void (Owner::*Method)(int res, uint32_t flags)>
-struct MemberCompletion : Completion {
-  explicit MemberCompletion(Owner* owner_in) : owner(owner_in) {
-    on_complete = [](Completion* self, int res, uint32_t flags) {
-      auto* me = static_cast<MemberCompletion*>(self);
-      (me->owner->*Method)(res, flags);
-    };
-  }
-  Owner* owner;
-};
 
 }  // namespace ringmail

@@ -22,7 +22,6 @@ enum class OutcomeKind : uint8_t {
   kDeferred,   // some recipients pending: file in deferred/, retry at next_attempt_unix
   kFailed,     // nothing pending, some recipients failed (or the file is malformed): file in failed/
   kStuck,      // a spool operation failed: file left in active/, recovered at next start
-  kReleased,   // shutdown before the attempt began: file left in active/
 };
 
 // WorkerReport tells the intake how a message ended.

@@ -72,6 +72,7 @@ bool Worker::run(std::string& error) {
 
   // The ring is created here, on the thread that will submit to it.
   if (!ring_.init(4096, error)) return false;
+  if (id_ == 0) fmt::print(stderr, "ringmail: {}\n", describe_ring_features(ring_.features()));
   // Spool renames and unlinks run in the kernel's io-wq threads; a few are
   // enough, more only contend on the directory lock.
   unsigned iowq_workers[2] = {2, 2};
@@ -161,13 +162,11 @@ void Worker::take_inbox() {
     ++slots_in_use_;
     slot->reset();
     slot->ref = ref;
-    slot->started_ns = now_ns();
     start_load(slot);
   }
 }
 
 void Worker::on_slot_loaded(MessageSlot* slot) {
-  slot->phase = MessageSlot::Phase::kReady;
   ready_[(ready_head_ + ready_count_) % ready_.size()] = slot;
   ++ready_count_;
 }
@@ -182,7 +181,6 @@ void Worker::schedule() {
       MessageSlot* slot = ready_[ready_head_];
       ready_head_ = (ready_head_ + 1) % ready_.size();
       --ready_count_;
-      slot->phase = MessageSlot::Phase::kSending;
       c->take_message(slot);
       tries = 0;
     }
@@ -249,28 +247,12 @@ void Worker::defer_ready(const std::string& reason) {
 void Worker::on_attempt_done(MessageSlot* slot) { finish(slot); }
 
 void Worker::on_finished(MessageSlot* slot, OutcomeKind kind, int64_t next_attempt_unix) {
-  WorkerCounters& counters = channel_.counters;
-  switch (kind) {
-    case OutcomeKind::kDelivered:
-      counters.delivered.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case OutcomeKind::kDeferred:
-      counters.deferred.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case OutcomeKind::kFailed:
-      counters.failed.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case OutcomeKind::kStuck:
-    case OutcomeKind::kReleased:
-      counters.stuck.fetch_add(1, std::memory_order_relaxed);
-      break;
-  }
+  // The intake counts outcomes from the reports; nothing else to tally here.
   WorkerReport report{};
   std::memcpy(report.id, slot->ref.id, sizeof(report.id));
   report.kind = kind;
   report.next_attempt_unix = next_attempt_unix;
   pending_reports_.push_back(report);  // capacity reserved: one per slot
-  slot->phase = MessageSlot::Phase::kFree;
   free_slots_.push_back(slot);
   --slots_in_use_;
 }

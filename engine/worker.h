@@ -32,22 +32,12 @@
 
 namespace ringmail {
 
-// WorkerCounters are read by the intake for the status line; relaxed.
-struct WorkerCounters {
-  std::atomic<uint64_t> delivered{0};  // messages
-  std::atomic<uint64_t> deferred{0};
-  std::atomic<uint64_t> failed{0};
-  std::atomic<uint64_t> stuck{0};
-  std::atomic<uint64_t> recipients_delivered{0};
-};
-
 // WorkerChannel is what the intake and a worker share.
 struct WorkerChannel {
   explicit WorkerChannel(size_t inbox_capacity) : inbox(inbox_capacity) {}
   SpscRing<MessageRef> inbox;  // intake → worker
   Doorbell doorbell;           // wakes the worker
   std::atomic<bool> stop{false};
-  WorkerCounters counters;
 };
 
 // ReportSink is where workers send outcomes (many workers → the intake).
