@@ -39,12 +39,13 @@ constexpr int64_t kMaxThreads = 1024;
 
 // kKnownKeys lists every key the loader accepts, by full dotted name; tables
 // are listed too (for suggestions). Keep in step with docs/config.md.
-constexpr std::array<std::string_view, 21> kKnownKeys = {
+constexpr std::array<std::string_view, 22> kKnownKeys = {
     "spool",
     "engine",
     "engine.threads",
     "engine.pin_threads",
     "engine.inbox_capacity",
+    "engine.shutdown_timeout_ms",
     "smtp",
     "smtp.helo_name",
     "smtp.default_sender",
@@ -213,6 +214,8 @@ class Loader {
         Fail(LineOf(node.source()), "'" + name + "' must be a power of two (64, 128, ... 1048576), got " +
                                         std::to_string(engine.inbox_capacity));
       }
+    } else if (name == "engine.shutdown_timeout_ms") {
+      GetInt(name, node, 0, kMaxTimeoutMs, engine.shutdown_timeout_ms);
     } else if (name == "smtp.helo_name") {
       GetString(name, node, smtp.helo_name, /*allow_spaces=*/false);
     } else if (name == "smtp.default_sender") {

@@ -25,6 +25,10 @@ struct EngineConfig {
   bool pin_threads = true;
   // Capacity of each core's inbox ring (messages); back-pressure beyond it.
   uint32_t inbox_capacity = 512;
+  // After SIGTERM/SIGINT, in-flight deliveries get this long to finish;
+  // then they are abandoned (they stay in active/ and are recovered at the
+  // next start). Well under systemd's 90 s stop timeout.
+  uint32_t shutdown_timeout_ms = 30'000;
 };
 
 struct SmtpConfig {

@@ -15,6 +15,7 @@ namespace ringmail {
 struct MessageRef {
   char id[kMessageIdMax];  // NUL-terminated file name
   bool has_meta;           // meta/<id> exists (the message was attempted before)
+  uint64_t size_bytes;     // the file's size when the intake claimed it (SIZE=, limits)
 };
 
 enum class OutcomeKind : uint8_t {

@@ -35,6 +35,7 @@ constexpr Subdir kSubdirs[] = {
     {"active", &SpoolDirs::active_fd},
     {"deferred", &SpoolDirs::deferred_fd},
     {"failed", &SpoolDirs::failed_fd},
+    {"hold", &SpoolDirs::hold_fd},
     {"meta", &SpoolDirs::meta_fd},
 };
 
@@ -109,6 +110,8 @@ const char* spool_state_dir(SpoolState state) {
       return "deferred";
     case SpoolState::kFailed:
       return "failed";
+    case SpoolState::kHold:
+      return "hold";
   }
   return "?";
 }
@@ -123,6 +126,8 @@ const char* spool_state_name(SpoolState state) {
       return "deferred";
     case SpoolState::kFailed:
       return "failed";
+    case SpoolState::kHold:
+      return "hold";
   }
   return "?";
 }
@@ -140,6 +145,7 @@ SpoolDirs& SpoolDirs::operator=(SpoolDirs&& other) noexcept {
   active_fd = std::exchange(other.active_fd, -1);
   deferred_fd = std::exchange(other.deferred_fd, -1);
   failed_fd = std::exchange(other.failed_fd, -1);
+  hold_fd = std::exchange(other.hold_fd, -1);
   meta_fd = std::exchange(other.meta_fd, -1);
   root = std::move(other.root);
   other.root.clear();
@@ -156,6 +162,8 @@ int SpoolDirs::state_fd(SpoolState state) const {
       return deferred_fd;
     case SpoolState::kFailed:
       return failed_fd;
+    case SpoolState::kHold:
+      return hold_fd;
   }
   return -1;
 }
@@ -167,6 +175,7 @@ void SpoolDirs::close_all() {
   close_fd(active_fd);
   close_fd(deferred_fd);
   close_fd(failed_fd);
+  close_fd(hold_fd);
   close_fd(meta_fd);
 }
 

@@ -23,15 +23,18 @@ constexpr size_t kMessageIdMax = 64;
 
 // SpoolState names the directory a message file is in. A message is always
 // in exactly one of them (incoming/tmp holds files that are not messages yet).
-enum class SpoolState { kIncoming, kActive, kDeferred, kFailed };
-constexpr size_t kSpoolStateCount = 4;
+// kHold: the engine could not record a message's outcome (disk full, I/O
+// error) and will not attempt it again on its own; an operator releases it
+// (docs/spool.md, "hold/").
+enum class SpoolState { kIncoming, kActive, kDeferred, kFailed, kHold };
+constexpr size_t kSpoolStateCount = 5;
 
 // spool_state_dir is the state's directory relative to the spool root:
-// "incoming/new", "active", "deferred", "failed".
+// "incoming/new", "active", "deferred", "failed", "hold".
 const char* spool_state_dir(SpoolState state);
 
 // spool_state_name is the state's name in logs and reports: "incoming",
-// "active", "deferred", "failed".
+// "active", "deferred", "failed", "hold".
 const char* spool_state_name(SpoolState state);
 
 // SpoolDirs holds one open directory fd (O_DIRECTORY|O_RDONLY|O_CLOEXEC) per
@@ -44,6 +47,7 @@ struct SpoolDirs {
   int active_fd = -1;
   int deferred_fd = -1;
   int failed_fd = -1;
+  int hold_fd = -1;
   int meta_fd = -1;
   std::string root;
 
@@ -61,7 +65,7 @@ struct SpoolDirs {
 };
 
 // open_spool opens the spool rooted at |root|: incoming/tmp, incoming/new,
-// active, deferred, failed and meta. With |create|, missing directories
+// active, deferred, failed, hold and meta. With |create|, missing directories
 // (the root itself included, but not its parents) are created with mode
 // 0700. On success |out| holds the fds (any fds it held before are closed)
 // and true is returned. On failure |out| is left closed, false is returned
