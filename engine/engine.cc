@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 #include "engine/relay_target.h"
 #include "engine/worker.h"
 #include "queue/dir_stream.h"
+#include "queue/spool_lock.h"
 #include "tls/tls_library.h"
 
 namespace ringmail {
@@ -26,6 +28,12 @@ size_t next_power_of_two(size_t n) {
   return p;
 }
 
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 uint64_t count_entries(int dirfd) {
   uint64_t count = 0;
   DirStream dir(dirfd);
@@ -33,11 +41,58 @@ uint64_t count_entries(int dirfd) {
   return count;
 }
 
+// wait_for_workers waits until every worker thread has ended. After a
+// signal (|timeout_ms| >= 0) in-flight deliveries get that long; then, or
+// at a second SIGTERM/SIGINT, the workers are told to abandon them (the
+// messages stay in active/ and are recovered at the next start). SIGHUP is
+// logged and changes nothing. True when deliveries were abandoned.
+bool wait_for_workers(const std::atomic<uint32_t>& running, ReportSink& reports,
+                      std::vector<std::unique_ptr<WorkerChannel>>& channels, int signal_fd, int64_t timeout_ms) {
+  const uint64_t deadline_ns = timeout_ms < 0 ? UINT64_MAX : monotonic_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000;
+  bool abandoned = false;
+  auto abandon = [&](const char* why) {
+    if (abandoned) return;
+    abandoned = true;
+    fmt::print(stderr, "ringmail: {}: abandoning in-flight deliveries\n", why);
+    for (auto& channel : channels) {
+      channel->abandon.store(true, std::memory_order_release);
+      channel->doorbell.ring_always();
+    }
+  };
+  while (running.load() > 0) {
+    const uint64_t now = monotonic_ns();
+    if (now >= deadline_ns) abandon("shutdown_timeout_ms passed");
+    const int wait_ms = abandoned || deadline_ns == UINT64_MAX
+                            ? 100
+                            : static_cast<int>(std::min<uint64_t>((deadline_ns - now) / 1'000'000 + 1, 100));
+    pollfd fds[2] = {{reports.doorbell.fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    if (poll(fds, 2, wait_ms) <= 0) continue;
+    if (fds[0].revents & POLLIN) reports.doorbell.drain();
+    if (fds[1].revents & POLLIN) {
+      signalfd_siginfo info;
+      if (read(signal_fd, &info, sizeof(info)) <= 0) continue;
+      if (info.ssi_signo == SIGHUP) {
+        fmt::print(stderr, "ringmail: SIGHUP received while stopping: ignored\n");
+      } else {
+        abandon(fmt::format("SIG{} received while stopping", sigabbrev_np(static_cast<int>(info.ssi_signo))).c_str());
+      }
+    }
+  }
+  return abandoned;
+}
+
 }  // namespace
 
 bool run_engine(const Config& config, bool drain, EngineResult& result, std::string& error) {
   SpoolDirs spool;
   if (!open_spool(config.spool, /*create=*/true, spool, error)) return false;
+  // One engine per spool, before anything looks at active/: a second one
+  // would "recover" the first one's in-flight messages and send them twice.
+  SpoolLock lock;
+  if (!lock.acquire(spool.root_fd, spool.root, error)) {
+    result.spool_locked = true;
+    return false;
+  }
   RelayTarget relay;
   if (!resolve_relay(config.relay, relay, error)) return false;
 
@@ -53,6 +108,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // logged and ignored until reload exists
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   const int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -82,16 +138,16 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   if (!reports.doorbell.open(error)) return false;
 
   std::atomic<bool> workers_failed{false};
+  std::atomic<uint32_t> workers_running{threads};
   std::vector<std::string> worker_errors(threads);
   std::vector<std::thread> workers;
   for (uint32_t i = 0; i < threads; ++i) {
     workers.emplace_back([&, i] {
       // Built on its own thread so its memory is first touched by its core.
       Worker worker(i, i % cpus, connections[i], config, relay, spool, *channels[i], reports);
-      if (!worker.run(worker_errors[i])) {
-        workers_failed.store(true);
-        reports.doorbell.ring_always();
-      }
+      if (!worker.run(worker_errors[i])) workers_failed.store(true);
+      workers_running.fetch_sub(1);
+      reports.doorbell.ring_always();  // wakes wait_for_workers (and the intake)
     });
   }
   fmt::print(stderr, "ringmail: {} worker(s), relay {}:{} ({} address(es)), {} connections, {}\n", threads,
@@ -100,19 +156,35 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
 
   timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);
-  Intake intake(spool, channel_ptrs, reports);
+  Intake intake(spool, channel_ptrs, reports, config.engine.shutdown_timeout_ms);
   const bool intake_ok = intake.run(drain, signal_fd, workers_failed, error);
 
   for (auto& channel : channels) {
     channel->stop.store(true, std::memory_order_release);
     channel->doorbell.ring_always();
   }
+  const bool abandoned = wait_for_workers(workers_running, reports, channels, signal_fd,
+                                          intake.stopped_by_signal() ? config.engine.shutdown_timeout_ms : -1);
   for (auto& thread : workers) thread.join();
   clock_gettime(CLOCK_MONOTONIC, &end);
   close(signal_fd);
 
   intake.take_final_reports();
   result.totals = intake.totals();
+  if (abandoned && result.totals.in_flight > result.totals.held_now) {
+    fmt::print(stderr,
+               "ringmail: abandoned {} in-flight deliver{}; {} stay{} in active/ and {} delivered at the next start\n",
+               result.totals.in_flight - result.totals.held_now,
+               result.totals.in_flight - result.totals.held_now == 1 ? "y" : "ies",
+               result.totals.in_flight - result.totals.held_now == 1 ? "it" : "they",
+               result.totals.in_flight - result.totals.held_now == 1 ? "s" : "", "will be");
+  }
+  if (result.totals.held_now > 0) {
+    fmt::print(stderr,
+               "ringmail: {} message(s) could not have their outcome recorded and are held (hold/, or active/ "
+               "where even that move failed); free the spool's disk, then see docs/spool.md \"hold/\"\n",
+               result.totals.held_now);
+  }
   result.seconds = static_cast<double>(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
   result.threads = threads;
   result.deferred_left = count_entries(spool.deferred_fd);

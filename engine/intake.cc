@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -16,12 +18,15 @@
 
 #include "queue/dir_stream.h"
 #include "queue/message_meta.h"
+#include "queue/meta_file.h"
+#include "queue/spool_entry.h"
 
 namespace ringmail {
 namespace {
 
 constexpr int kRescanMs = 5000;       // incoming/new rescan without inotify news
 constexpr int64_t kStuckRetryS = 60;  // retry of a message a spool error left in active/
+constexpr size_t kMaxBadNamesReported = 1000;  // bound on the names remembered as reported
 constexpr int kBackPressureMs = 2;    // claim interval while a backlog waits for inbox room
 constexpr size_t kMetaReadBytes = kMaxMetaBytes;
 
@@ -60,8 +65,9 @@ void for_each_message(int dirfd, F&& fn) {
 
 }  // namespace
 
-Intake::Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers, ReportSink& reports)
-    : spool_(spool), workers_(std::move(workers)), reports_(reports) {}
+Intake::Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers, ReportSink& reports,
+               uint32_t shutdown_timeout_ms)
+    : spool_(spool), workers_(std::move(workers)), reports_(reports), shutdown_timeout_ms_(shutdown_timeout_ms) {}
 
 Intake::~Intake() {
   if (inotify_fd_ >= 0) close(inotify_fd_);
@@ -126,16 +132,19 @@ bool Intake::start(bool drain, std::string& error) {
 }
 
 bool Intake::has_room() const {
+  // While an outcome cannot be recorded (a full or failing spool), claiming
+  // more would only make more messages whose outcome cannot be recorded.
+  if (claims_paused()) return false;
   // Never more messages out than the report ring can hold at once, so a
   // worker's report always finds room.
-  if (in_flight_ >= reports_.ring.capacity()) return false;
+  if (totals_.in_flight >= reports_.ring.capacity()) return false;
   for (WorkerChannel* w : workers_) {
     if (w->inbox.size_approx() < w->inbox.capacity()) return true;
   }
   return false;
 }
 
-bool Intake::dispatch(const char* id, bool has_meta) {
+bool Intake::dispatch(const char* id, bool has_meta, uint64_t size_bytes) {
   // Round robin over workers with room: the relay is one destination that
   // every core serves with its share of the connections.
   for (size_t tries = 0; tries < workers_.size(); ++tries) {
@@ -144,9 +153,10 @@ bool Intake::dispatch(const char* id, bool has_meta) {
     MessageRef ref{};
     std::snprintf(ref.id, sizeof(ref.id), "%s", id);
     ref.has_meta = has_meta;
+    ref.size_bytes = size_bytes;
     if (w->inbox.try_push(ref)) {
       w->doorbell.ring();
-      ++in_flight_;
+      ++totals_.in_flight;
       ++totals_.dispatched;
       return true;
     }
@@ -157,9 +167,8 @@ bool Intake::dispatch(const char* id, bool has_meta) {
 void Intake::pump_recovery() {
   while (recovery_next_ < recovery_.size() && has_room()) {
     const char* id = recovery_[recovery_next_].c_str();
-    const bool has_meta = faccessat(spool_.meta_fd, id, F_OK, 0) == 0;
-    if (!dispatch(id, has_meta)) break;
     ++recovery_next_;
+    claim(spool_.active_fd, "active", id);
   }
   if (recovery_next_ == recovery_.size() && !recovery_.empty()) {
     recovery_.clear();
@@ -186,21 +195,92 @@ void Intake::pump_incoming() {
       continue;
     }
     const char* id = entry->d_name;
-    if (!is_valid_message_id(id)) continue;  // dot files and names no producer may use
-    if (renameat(spool_.incoming_new_fd, id, spool_.active_fd, id) != 0) {
-      // ENOENT: renamed by an earlier pass of this scan or removed by its producer.
-      if (errno != ENOENT) {
-        fmt::print(stderr, "ringmail: cannot claim incoming/new/{}: {}\n", id, std::strerror(errno));
-      }
+    if (id[0] == '.') continue;  // a producer's temporary
+    if (!is_valid_message_id(id)) {
+      report_bad_name(id);
       continue;
     }
-    if (!dispatch(id, false)) {
-      // Cannot happen (room was checked and only this thread pushes), but
-      // the file is safe in active/ either way: recovered at next start.
-      recovery_.emplace_back(id);
+    claim(spool_.incoming_new_fd, "incoming/new", id);
+  }
+}
+
+bool Intake::claim(int dir_fd, const char* dir_name, const char* id) {
+  struct stat st;
+  if (fstatat(dir_fd, id, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    // ENOENT: renamed by an earlier pass of this scan or removed by its producer.
+    if (errno != ENOENT) {
+      fmt::print(stderr, "ringmail: cannot examine {}/{}: {}; trying again later\n", dir_name, id,
+                 std::strerror(errno));
+    }
+    return false;
+  }
+  if (const char* reason = spool_entry_refusal(st)) {
+    refuse(dir_fd, dir_name, id, reason);
+    return false;
+  }
+  if (dir_fd != spool_.active_fd && renameat(dir_fd, id, spool_.active_fd, id) != 0) {
+    if (errno == ENOENT) return false;
+    const int err = errno;
+    fmt::print(stderr, "ringmail: cannot claim {}/{}: {}; trying again in {} s\n", dir_name, id,
+               std::strerror(err), kStuckRetryS);
+    if (dir_fd == spool_.deferred_fd) due_.push(Due{static_cast<int64_t>(::time(nullptr)) + kStuckRetryS, id});
+    return false;
+  }
+  const bool has_meta = faccessat(spool_.meta_fd, id, F_OK, 0) == 0;
+  if (!dispatch(id, has_meta, static_cast<uint64_t>(st.st_size))) {
+    // Cannot happen (room was checked and only this thread pushes), but
+    // the file is safe in active/ either way: tried again after a while.
+    due_.push(Due{static_cast<int64_t>(::time(nullptr)) + kStuckRetryS, id, true});
+    return false;
+  }
+  return true;
+}
+
+// refuse moves an entry that is not a message file to failed/ without ever
+// opening it, with |reason| in its meta record; if it cannot be moved it is
+// removed, so it is never looked at again.
+void Intake::refuse(int dir_fd, const char* dir_name, const char* id, const char* reason) {
+  ++totals_.refused;
+  if (renameat2(dir_fd, id, spool_.failed_fd, id, RENAME_NOREPLACE) == 0) {
+    MessageMeta meta;
+    meta.reason = reason;
+    std::string error;
+    if (!write_meta_file(spool_.meta_fd, id, meta, error)) {
+      fmt::print(stderr, "ringmail: {}/{} moved to failed/ ({}), but its reason cannot be recorded: {}\n",
+                 dir_name, id, reason, error);
       return;
     }
+    fmt::print(stderr, "ringmail: {}/{} → failed/: {}\n", dir_name, id, reason);
+    return;
   }
+  const int err = errno;
+  const bool is_dir = std::string_view(reason).find("directory") != std::string_view::npos;
+  if (unlinkat(dir_fd, id, is_dir ? AT_REMOVEDIR : 0) == 0) {
+    fmt::print(stderr, "ringmail: {}/{} removed: {} (cannot move it to failed/: {})\n", dir_name, id, reason,
+               std::strerror(err));
+    return;
+  }
+  fmt::print(stderr, "ringmail: {}/{} is ignored: {}; it can be neither moved to failed/ ({}) nor removed ({})\n",
+             dir_name, id, reason, std::strerror(err), std::strerror(errno));
+}
+
+// report_bad_name says once per name that incoming/new holds a name the
+// engine will never take, so it is not left there in silence.
+void Intake::report_bad_name(const char* name) {
+  for (const std::string& known : bad_names_) {
+    if (known == name) return;
+  }
+  if (bad_names_.size() >= kMaxBadNamesReported) return;
+  bad_names_.emplace_back(name);
+  std::string shown;
+  for (const char* p = name; *p != '\0' && shown.size() < 80; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    shown += (c < 0x20 || c > 0x7e) ? fmt::format("\\x{:02x}", c) : std::string(1, *p);
+  }
+  fmt::print(stderr,
+             "ringmail: incoming/new/{} ({} bytes) is not a valid message name (1..63 printable ASCII characters, "
+             "no '/', not starting with '.'): ignored; rename it\n",
+             shown, std::strlen(name));
 }
 
 void Intake::pump_due(int64_t now_unix) {
@@ -208,16 +288,60 @@ void Intake::pump_due(int64_t now_unix) {
     const Due due = due_.top();
     due_.pop();
     const char* id = due.id.c_str();
-    if (!due.in_active && renameat(spool_.deferred_fd, id, spool_.active_fd, id) != 0) continue;
-    if (due.in_active && faccessat(spool_.active_fd, id, F_OK, 0) != 0) continue;
-    dispatch(id, faccessat(spool_.meta_fd, id, F_OK, 0) == 0);
+    if (due.in_active) {
+      claim(spool_.active_fd, "active", id);
+      continue;
+    }
+    struct stat st;
+    if (fstatat(spool_.deferred_fd, id, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+      fmt::print(stderr, "ringmail: deferred/{} is gone (removed by an operator?); nothing to retry\n", id);
+      continue;
+    }
+    claim(spool_.deferred_fd, "deferred", id);
+  }
+}
+
+// report_outcome prints one line per deferred or failed message with its
+// reason, so refusals and deferrals are visible while the daemon runs.
+void Intake::report_outcome(const WorkerReport& report) {
+  if (report.kind != OutcomeKind::kDeferred && report.kind != OutcomeKind::kFailed) return;
+  std::string text;
+  MessageMeta meta;
+  std::string_view why = "reason not recorded";
+  if (read_meta_file(spool_.meta_fd, report.id, text, meta)) {
+    why = report.kind == OutcomeKind::kFailed && !meta.reason.empty() ? meta.reason : meta.last_reply;
+  }
+  if (status_tty_) fmt::print(stderr, "\n");
+  if (report.kind == OutcomeKind::kDeferred) {
+    const time_t at = static_cast<time_t>(report.next_attempt_unix);
+    tm local{};
+    localtime_r(&at, &local);
+    char when[32];
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &local);
+    fmt::print(stderr, "ringmail: {} deferred until {}: {}\n", report.id, when, why);
+  } else {
+    fmt::print(stderr, "ringmail: {} failed: {}\n", report.id, why);
   }
 }
 
 void Intake::take_reports(bool drain) {
   WorkerReport report;
   while (reports_.ring.try_pop(report)) {
-    --in_flight_;
+    if (report.kind == OutcomeKind::kHeld) {
+      // Not an end: the worker keeps retrying the record.
+      ++totals_.held;
+      if (++totals_.held_now == 1) {
+        fmt::print(stderr,
+                   "ringmail: claims paused: the spool cannot record outcomes (see above); nothing new is "
+                   "attempted until it can\n");
+      }
+      continue;
+    }
+    --totals_.in_flight;
+    if (report.was_held && --totals_.held_now == 0) {
+      fmt::print(stderr, "ringmail: outcomes are recorded again; claims resumed\n");
+    }
+    report_outcome(report);
     switch (report.kind) {
       case OutcomeKind::kDelivered:
         ++totals_.delivered;
@@ -235,6 +359,14 @@ void Intake::take_reports(bool drain) {
         ++totals_.stuck;
         if (!drain) due_.push(Due{static_cast<int64_t>(::time(nullptr)) + kStuckRetryS, report.id, true});
         break;
+      case OutcomeKind::kNotStarted:
+        // Left in active/ untouched; claimed again once outcomes can be
+        // recorded (a drain leaves it for the next run).
+        ++totals_.not_started;
+        if (!drain) due_.push(Due{static_cast<int64_t>(::time(nullptr)) + 1, report.id, true});
+        break;
+      case OutcomeKind::kHeld:
+        break;
     }
   }
 }
@@ -245,6 +377,11 @@ void Intake::print_final(double seconds) {
   if (status_tty_) fmt::print(stderr, "\n");
   fmt::print("ringmail: delivered {}, deferred {}, failed {} in {:.3f} s ({:.0f} msg/s)\n", totals_.delivered,
              totals_.deferred, totals_.failed, seconds, rate);
+  if (totals_.refused + totals_.stuck + totals_.held_now + totals_.not_started > 0) {
+    fmt::print("ringmail: also {} refused (not message files, moved to failed/), {} unreadable (left in active/), "
+               "{} held with their outcome not recorded (hold/ or active/), {} not attempted (left in active/)\n",
+               totals_.refused, totals_.stuck, totals_.held_now, totals_.not_started);
+  }
   std::fflush(stdout);
 }
 
@@ -256,7 +393,7 @@ void Intake::print_status() {
   const double rate = seconds > 0 ? static_cast<double>(ended) / seconds : 0;
   last_status_ns_ = now;
   fmt::print(stderr, "\rringmail: in flight {}  delivered {}  deferred {}  failed {}  {:.0f} msg/s   ",
-             in_flight_, totals_.delivered, totals_.deferred, totals_.failed, rate);
+             totals_.in_flight, totals_.delivered, totals_.deferred, totals_.failed, rate);
 }
 
 bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_failed, std::string& error) {
@@ -275,14 +412,18 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
         for (WorkerChannel* w : workers_) inbox += w->inbox.size_approx();
         fmt::print(stderr,
                    "intake: t={:.2f} dispatched {} in_flight {} delivered {} inbox {} scanning {} dirty {}\n",
-                   static_cast<double>(now - started_ns_) / 1e9, totals_.dispatched, in_flight_,
+                   static_cast<double>(now - started_ns_) / 1e9, totals_.dispatched, totals_.in_flight,
                    totals_.delivered, inbox, incoming_scan_ != nullptr, incoming_dirty_);
       }
     }
     if (workers_failed.load()) break;
     const bool backlog =
         recovery_next_ < recovery_.size() || incoming_scan_ != nullptr || (drain ? !due_.empty() : false);
-    if (drain && !backlog && in_flight_ == 0 && !incoming_dirty_) break;
+    // A drain ends when every message it could take had its attempt. Held
+    // messages (their outcome cannot be recorded) do not hold it up, and
+    // while claims are paused for them nothing more can be taken.
+    const bool nothing_in_flight = totals_.in_flight == totals_.held_now;
+    if (drain && nothing_in_flight && (claims_paused() || (!backlog && !incoming_dirty_))) break;
 
     int timeout_ms = kRescanMs;
     if (backlog) timeout_ms = kBackPressureMs;
@@ -313,8 +454,18 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo info;
       if (read(signal_fd, &info, sizeof(info)) > 0) {
-        fmt::print(stderr, "{}ringmail: {} received: finishing in-flight deliveries\n",
-                   status_tty_ ? "\n" : "", strsignal(static_cast<int>(info.ssi_signo)));
+        if (info.ssi_signo == SIGHUP) {
+          // Reload does not exist yet: SIGHUP changes nothing (and must not
+          // kill the engine, as its default action would).
+          fmt::print(stderr, "{}ringmail: SIGHUP received: configuration reload is not supported yet; nothing "
+                     "changed, delivery goes on\n", status_tty_ ? "\n" : "");
+          continue;
+        }
+        fmt::print(stderr, "{}ringmail: {} received: finishing in-flight deliveries (at most {} ms)\n",
+                   status_tty_ ? "\n" : "", sigabbrev_np(static_cast<int>(info.ssi_signo)) != nullptr
+                   ? fmt::format("SIG{}", sigabbrev_np(static_cast<int>(info.ssi_signo))) : "a signal",
+                   shutdown_timeout_ms_);
+        stopped_by_signal_ = true;
         break;
       }
     }

@@ -30,13 +30,18 @@ struct IntakeTotals {
   uint64_t delivered = 0;
   uint64_t deferred = 0;
   uint64_t failed = 0;
-  uint64_t stuck = 0;
-  uint64_t deferred_left = 0;  // messages in deferred/ at the end (drain)
+  uint64_t stuck = 0;    // could not be read; left in active/ for a later try
+  uint64_t refused = 0;  // not a message file (FIFO, symlink...): moved to failed/ unread
+  uint64_t held = 0;     // outcomes that could not be recorded (kHeld notices)
+  uint64_t held_now = 0; // of those, still not recorded
+  uint64_t not_started = 0;  // handed back unattempted while outcomes could not be recorded
+  uint64_t in_flight = 0;  // handed to workers and not reported back
 };
 
 class Intake {
  public:
-  Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers, ReportSink& reports);
+  Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers, ReportSink& reports,
+         uint32_t shutdown_timeout_ms);
   ~Intake();
   Intake(const Intake&) = delete;
   Intake& operator=(const Intake&) = delete;
@@ -46,6 +51,8 @@ class Intake {
   // |workers_failed| is polled: a worker that could not start ends the run.
   // Returns false with |error| when the spool cannot be read.
   bool run(bool drain, int signal_fd, const std::atomic<bool>& workers_failed, std::string& error);
+  // stopped_by_signal: run returned because of SIGTERM/SIGINT.
+  bool stopped_by_signal() const { return stopped_by_signal_; }
 
   const IntakeTotals& totals() const { return totals_; }
   // take_final_reports collects the reports of the last in-flight messages
@@ -65,8 +72,16 @@ class Intake {
   bool start(bool drain, std::string& error);
   void remove_orphan_meta();
   void load_deferred(bool drain);
-  bool dispatch(const char* id, bool has_meta);  // false: every inbox is full
+  bool dispatch(const char* id, bool has_meta, uint64_t size_bytes);  // false: every inbox is full
+  // claim checks that |dir_fd|/|id| is a message file, moves it into
+  // active/ (unless it is there) and dispatches it. A non-message is moved
+  // to failed/ with the reason instead. False when it was not dispatched.
+  bool claim(int dir_fd, const char* dir_name, const char* id);
+  void refuse(int dir_fd, const char* dir_name, const char* id, const char* reason);
+  void report_bad_name(const char* name);
+  void report_outcome(const WorkerReport& report);
   bool has_room() const;
+  bool claims_paused() const { return totals_.held_now > 0; }
   void pump_recovery();
   void pump_incoming();
   void pump_due(int64_t now_unix);
@@ -77,9 +92,9 @@ class Intake {
   const SpoolDirs& spool_;
   std::vector<WorkerChannel*> workers_;
   ReportSink& reports_;
+  const uint32_t shutdown_timeout_ms_;  // only for the message at SIGTERM
   uint32_t next_worker_ = 0;
   IntakeTotals totals_;
-  uint64_t in_flight_ = 0;
 
   std::vector<std::string> recovery_;  // active/ at start-up
   size_t recovery_next_ = 0;
@@ -90,6 +105,8 @@ class Intake {
   bool status_tty_ = false;
   uint64_t started_ns_ = 0;
   uint64_t last_status_ns_ = 0;
+  std::vector<std::string> bad_names_;  // invalid names in incoming/new already reported (bounded)
+  bool stopped_by_signal_ = false;
   bool debug_ = false;  // RINGMAIL_DEBUG_TICKS: progress every 100 ms on stderr
   uint64_t last_debug_ns_ = 0;
 };

@@ -1,7 +1,8 @@
 // engine/message_io.cc — a worker's spool I/O for one message slot, all
 // through the worker's io_uring: loading (meta + head of the file), reading
 // later body chunks, and the final transition (unlink, or meta record +
-// rename into deferred/ or failed/). Also MessageSlot's bookkeeping.
+// rename into deferred/ or failed/: engine/message_finish.cc). Also
+// MessageSlot's bookkeeping.
 //
 // Chains use fixed files: slot i opens its message as fixed file 2i and its
 // meta file as 2i+1 (openat_direct → read in one linked submission). The
@@ -20,6 +21,11 @@
 #include "engine/worker.h"
 
 namespace ringmail {
+namespace {
+
+constexpr int kFileReadTimeoutS = 30;  // bound on reading the head of a message file
+
+}  // namespace
 
 // ---------------------------------------------------------------------------
 // MessageSlot bookkeeping.
@@ -30,7 +36,12 @@ MessageSlot::MessageSlot(Worker* worker_in, uint32_t index_in)
       head(new char[kHeadBytes]),
       stream(new char[kStreamBytes]),
       meta_text(new char[kMetaBytes]),
-      reply_arena(new char[kReplyArenaBytes]) {}
+      reply_arena(new char[kReplyArenaBytes]) {
+  for (FinishStep& step : finish_steps) {
+    step.slot = this;
+    step.on_complete = &MessageSlot::on_finish_step;
+  }
+}
 
 void MessageSlot::reset() {
   ref = MessageRef{};
@@ -62,6 +73,10 @@ void MessageSlot::reset() {
   reason_text[0] = '\0';
   open_result = meta_open_result = meta_read_result = 0;
   head_read_done = meta_read_done = false;
+  finish_step_count = finish_steps_pending = 0;
+  meta_bytes = 0;
+  in_hold = held = holding = retry_pending = false;
+  record_retries = 0;
 }
 
 void MessageSlot::keep_rcpt_reply(uint32_t i, std::string_view reply) {
@@ -99,7 +114,7 @@ void MessageSlot::set_message_reply(std::string_view reply) {
 // Loading: meta file (if any) and the head of the message file, in parallel.
 
 void Worker::start_load(MessageSlot* slot) {
-  ring_.reserve(4);  // both chains in one submission, never split
+  ring_.reserve(5);  // both chains in one submission, never split
   const unsigned message_file = slot->index * 2;
   const unsigned meta_file = slot->index * 2 + 1;
   if (slot->ref.has_meta) {
@@ -120,8 +135,15 @@ void Worker::start_load(MessageSlot* slot) {
   set_completion(open, &slot->open_done);
   io_uring_sqe* read = ring_.sqe();
   io_uring_prep_read(read, static_cast<int>(message_file), slot->head.get(), MessageSlot::kHeadBytes, 0);
-  read->flags |= IOSQE_FIXED_FILE;
+  read->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
   set_completion(read, &slot->head_read_c);
+  // A file that cannot be read within the bound (a hung network file
+  // system) is a fault with a reason, not a slot lost for good.
+  slot->read_ts.tv_sec = kFileReadTimeoutS;
+  slot->read_ts.tv_nsec = 0;
+  io_uring_sqe* timeout = ring_.sqe();
+  io_uring_prep_link_timeout(timeout, &slot->read_ts, 0);
+  set_completion(timeout, nullptr);
 }
 
 void MessageSlot::on_meta_open(int res, uint32_t) { meta_open_result = res; }
@@ -160,7 +182,10 @@ void Worker::on_slot_loaded_raw(MessageSlot* slot) {
     return;
   }
   if (slot->open_result < 0) {
-    if (slot->open_result == -ENOENT) {
+    if (slot->open_result == -ECANCELED) {
+      fmt::print(stderr, "ringmail: worker {}: reading active/{} did not finish within {} s; left in active/, "
+                 "tried again later\n", id_, slot->id(), kFileReadTimeoutS);
+    } else if (slot->open_result == -ENOENT) {
       // Someone removed or moved the file (an operator's `queue drop`):
       // nothing left to deliver, nothing to move.
       fmt::print(stderr, "ringmail: worker {}: {} vanished from active/ before delivery\n", id_, slot->id());
@@ -258,171 +283,6 @@ void MessageSlot::on_stream_read(int res, uint32_t) {
     file_end = stream_offset + stream_len;
   }
   if (connection != nullptr) connection->body_chunk_arrived(this);
-}
-
-// ---------------------------------------------------------------------------
-// The end of an attempt: decide the message's state and make it so on disk.
-
-void Worker::finish(MessageSlot* slot) {
-  if (slot->stream_read_pending) {
-    slot->finish_after_read = true;  // on_stream_read comes back here
-    return;
-  }
-  const Envelope& env = slot->envelope;
-  uint32_t failed = 0, deferred = 0;
-  for (uint32_t i = 0; i < env.recipient_count; ++i) {
-    switch (slot->rcpt_state[i]) {
-      case RcptState::kDone:
-        break;
-      case RcptState::kFailed:
-        ++failed;
-        break;
-      case RcptState::kDeferred:
-      case RcptState::kPending:
-      case RcptState::kAccepted:
-        ++deferred;
-        break;
-      case RcptState::kSkip:
-        break;
-    }
-  }
-  for (uint32_t i = 0; i < slot->meta.mark_count; ++i) failed += slot->meta.marks[i].failed ? 1 : 0;
-
-  const int64_t now_unix = static_cast<int64_t>(::time(nullptr));
-  MessageMeta& meta = slot->meta;
-  OutcomeKind kind = OutcomeKind::kDelivered;
-  int64_t next_unix = 0;
-  if (slot->unparsable) {
-    kind = OutcomeKind::kFailed;
-  } else if (deferred > 0 || failed > 0) {
-    meta.attempts += 1;
-    if (meta.first_attempt == 0) meta.first_attempt = now_unix;
-    kind = OutcomeKind::kFailed;
-    if (deferred > 0 && retry_.next_attempt(meta.attempts, meta.first_attempt, now_unix, next_unix)) {
-      kind = OutcomeKind::kDeferred;
-      meta.next_attempt = next_unix;
-    }
-  }
-
-  if (kind == OutcomeKind::kDelivered) {
-    // Every recipient has its 250: the file goes, then its meta (an orphan
-    // meta left by a crash between the two is removed at start-up).
-    ring_.reserve(2);
-    io_uring_sqe* unlink = ring_.sqe();
-    io_uring_prep_unlinkat(unlink, spool_.active_fd, slot->ref.id, 0);
-    if (slot->ref.has_meta) {
-      unlink->flags |= IOSQE_IO_LINK;
-      set_completion(unlink, nullptr);
-      io_uring_sqe* unlink_meta = ring_.sqe();
-      io_uring_prep_unlinkat(unlink_meta, spool_.meta_fd, slot->ref.id, 0);
-      set_completion(unlink_meta, &slot->finish_c);
-    } else {
-      set_completion(unlink, &slot->finish_c);
-    }
-    slot->finish_kind = kind;
-    slot->finish_next_unix = 0;
-    return;
-  }
-
-  // Deferred or failed: the reply that explains it is the message-level one
-  // if there was one, else the first recipient's that was deferred, else
-  // the first that failed.
-  std::string_view last_reply = slot->message_reply;
-  for (RcptState wanted : {RcptState::kDeferred, RcptState::kFailed}) {
-    for (uint32_t i = 0; i < env.recipient_count && last_reply.empty(); ++i) {
-      if (slot->rcpt_state[i] == wanted) last_reply = slot->rcpt_reply(i);
-    }
-  }
-  // Record every recipient that needs no further attempt; when the message
-  // fails as a whole (gave up), the still-pending ones fail with it.
-  for (uint32_t i = 0; i < env.recipient_count && meta.mark_count < meta.marks.size(); ++i) {
-    const RcptState state = slot->rcpt_state[i];
-    if (state == RcptState::kSkip) continue;
-    const bool unresolved = state != RcptState::kDone && state != RcptState::kFailed;
-    if (unresolved && kind == OutcomeKind::kDeferred) continue;
-    RecipientMark& mark = meta.marks[meta.mark_count++];
-    mark.address = env.recipients[i];
-    mark.failed = state != RcptState::kDone;
-    mark.reply = slot->rcpt_reply(i).empty() ? last_reply : slot->rcpt_reply(i);
-  }
-  meta.last_reply = last_reply;
-  if (kind == OutcomeKind::kFailed && !slot->unparsable) {
-    if (deferred > 0) {
-      std::snprintf(slot->reason_text, sizeof(slot->reason_text), "gave up after %u attempts: %.*s",
-                    meta.attempts, static_cast<int>(last_reply.size()), last_reply.data());
-    } else {
-      std::snprintf(slot->reason_text, sizeof(slot->reason_text), "%u recipient(s) refused: %.*s", failed,
-                    static_cast<int>(last_reply.size()), last_reply.data());
-    }
-    meta.reason = slot->reason_text;
-  } else if (slot->unparsable) {
-    meta.reason = slot->message_reply;
-  }
-  size_t meta_bytes = format_message_meta(meta, slot->stream.get(), MessageSlot::kStreamBytes);
-  if (meta_bytes == 0) {
-    // Too big (many recipients with long replies): keep the marks, which
-    // must not be lost, and shorten the texts that only explain them.
-    constexpr size_t kShortReply = 80;
-    for (uint32_t i = 0; i < meta.mark_count; ++i)
-      meta.marks[i].reply = meta.marks[i].reply.substr(0, kShortReply);
-    meta.last_reply = meta.last_reply.substr(0, 4 * kShortReply);
-    meta_bytes = format_message_meta(meta, slot->stream.get(), MessageSlot::kStreamBytes);
-  }
-  if (meta_bytes == 0) {
-    fmt::print(stderr, "ringmail: worker {}: meta record for {} does not fit; left in active/\n", id_,
-               slot->id());
-    on_finished(slot, OutcomeKind::kStuck, 0);
-    return;
-  }
-  std::snprintf(slot->tmp_name, sizeof(slot->tmp_name), ".%s.tmp", slot->ref.id);
-  const unsigned meta_file = slot->index * 2 + 1;
-  const int dest_fd = kind == OutcomeKind::kDeferred ? spool_.deferred_fd : spool_.failed_fd;
-
-  ring_.reserve(6);  // the chain must reach the kernel in one piece
-  io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_openat_direct(sqe, spool_.meta_fd, slot->tmp_name, O_WRONLY | O_CREAT | O_TRUNC, 0600,
-                              meta_file);
-  sqe->flags |= IOSQE_IO_LINK;
-  set_completion(sqe, nullptr);
-  sqe = ring_.sqe();
-  io_uring_prep_write(sqe, static_cast<int>(meta_file), slot->stream.get(), static_cast<unsigned>(meta_bytes),
-                      0);
-  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
-  set_completion(sqe, nullptr);
-  sqe = ring_.sqe();
-  io_uring_prep_fsync(sqe, static_cast<int>(meta_file), IORING_FSYNC_DATASYNC);
-  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
-  set_completion(sqe, nullptr);
-  sqe = ring_.sqe();
-  io_uring_prep_close_direct(sqe, meta_file);
-  sqe->flags |= IOSQE_IO_LINK;
-  set_completion(sqe, nullptr);
-  sqe = ring_.sqe();
-  io_uring_prep_renameat(sqe, spool_.meta_fd, slot->tmp_name, spool_.meta_fd, slot->ref.id, 0);
-  sqe->flags |= IOSQE_IO_LINK;
-  set_completion(sqe, nullptr);
-  sqe = ring_.sqe();
-  io_uring_prep_renameat(sqe, spool_.active_fd, slot->ref.id, dest_fd, slot->ref.id, 0);
-  set_completion(sqe, &slot->finish_c);
-  slot->finish_kind = kind;
-  slot->finish_next_unix = next_unix;
-}
-
-void MessageSlot::on_finish(int res, uint32_t) {
-  OutcomeKind kind = finish_kind;
-  if (res < 0) {
-    if (kind == OutcomeKind::kDelivered && ref.has_meta && res != -ECANCELED) {
-      // The message file is gone; only its meta could not be removed.
-      fmt::print(stderr, "ringmail: worker {}: cannot remove meta/{}: {} (removed at next start)\n",
-                 worker->id(), ref.id, std::strerror(-res));
-    } else {
-      fmt::print(stderr,
-                 "ringmail: worker {}: cannot move active/{} to its next state: {}; left in active/\n",
-                 worker->id(), ref.id, std::strerror(-res));
-      kind = OutcomeKind::kStuck;
-    }
-  }
-  worker->on_finished(this, kind, finish_next_unix);
 }
 
 }  // namespace ringmail

@@ -8,6 +8,8 @@
 // buffers move while the slot is in use.
 #pragma once
 
+#include <linux/time_types.h>
+
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -83,15 +85,49 @@ class MessageSlot {
   // Why the engine could not parse it (it goes to failed/ untouched).
   bool unparsable = false;
   char reason_text[640] = {0};
-  // The final transition in flight.
+  // The final transition: a chain of spool operations (FinishStep), each
+  // reporting its own result, so an error names the step that failed and
+  // its own errno (linked steps after it only say "canceled").
+  enum class FinishOp : uint8_t {
+    kUnlinkFile,    // unlink <file_dir>/ID (delivered)
+    kUnlinkMeta,    // unlink meta/ID (delivered)
+    kOpenTmp,       // the record: meta/.ID.tmp ...
+    kWriteTmp,
+    kSyncTmp,
+    kCloseTmp,
+    kRenameMeta,    // meta/.ID.tmp → meta/ID
+    kRenameFile,    // <file_dir>/ID → deferred/ or failed/ID
+    kHoldFile,      // <file_dir>/ID → hold/ID (the record could not be written)
+    kRemoveTmp,     // clean-up of meta/.ID.tmp after a failed record
+  };
+  struct FinishStep : Completion {
+    MessageSlot* slot = nullptr;
+    FinishOp op = FinishOp::kUnlinkFile;
+    int res = 0;
+    bool done = false;
+    int inject_res = 0;  // test hook (RINGMAIL_FAULT_UNLINK): the result to report instead
+  };
+  static constexpr uint32_t kMaxFinishSteps = 8;
+  std::array<FinishStep, kMaxFinishSteps> finish_steps{};
+  uint32_t finish_step_count = 0;
+  uint32_t finish_steps_pending = 0;
   char tmp_name[kMessageIdMax + 8] = {0};
   OutcomeKind finish_kind = OutcomeKind::kDelivered;
   int64_t finish_next_unix = 0;
+  uint32_t meta_bytes = 0;   // the formatted record, in |stream|, once finish() built it
+  bool in_hold = false;      // the file is in hold/ (else active/)
+  bool held = false;         // the outcome could not be recorded: retrying the record
+  bool holding = false;      // the chain in flight is the move to hold/
+  bool retry_pending = false;  // the retry timer is armed
+  uint32_t record_retries = 0;
+  __kernel_timespec retry_ts{};
+  static void on_finish_step(Completion* step, int res, uint32_t flags);
 
   // I/O results of the load chains.
   int open_result = 0;
   int meta_open_result = 0;
   int meta_read_result = 0;
+  __kernel_timespec read_ts{};  // the head read's linked timeout
   bool head_read_done = false;
   bool meta_read_done = false;
 
@@ -100,14 +136,14 @@ class MessageSlot {
   void on_open(int res, uint32_t flags);
   void on_head_read(int res, uint32_t flags);
   void on_stream_read(int res, uint32_t flags);
-  void on_finish(int res, uint32_t flags);
+  void on_retry_timer(int res, uint32_t flags);
 
   MemberCompletion<MessageSlot, &MessageSlot::on_meta_open> meta_open_done{this};
   MemberCompletion<MessageSlot, &MessageSlot::on_meta_read> meta_read_done_c{this};
   MemberCompletion<MessageSlot, &MessageSlot::on_open> open_done{this};
   MemberCompletion<MessageSlot, &MessageSlot::on_head_read> head_read_c{this};
   MemberCompletion<MessageSlot, &MessageSlot::on_stream_read> stream_read_c{this};
-  MemberCompletion<MessageSlot, &MessageSlot::on_finish> finish_c{this};
+  MemberCompletion<MessageSlot, &MessageSlot::on_retry_timer> retry_timer_c{this};
 
   // Per-attempt bookkeeping.
   void reset();

@@ -22,13 +22,23 @@ enum class OutcomeKind : uint8_t {
   kDelivered,  // every recipient done: file removed
   kDeferred,   // some recipients pending: file in deferred/, retry at next_attempt_unix
   kFailed,     // nothing pending, some recipients failed (or the file is malformed): file in failed/
-  kStuck,      // a spool operation failed: file left in active/, recovered at next start
+  kStuck,      // the file could not be read (nothing was sent): left in active/, the intake retries later
+  // Not an end: the outcome is known but could not be recorded (ENOSPC,
+  // EIO...). The file went to hold/ (or, failing that, stays in active/);
+  // the worker keeps the slot and retries the record, never the delivery.
+  // A final report (with |was_held|) follows once the record is written;
+  // if the engine stops first, the message stays held.
+  kHeld,
+  // Handed back without an attempt: the worker holds a message whose
+  // outcome it cannot record, so it starts nothing new. File in active/.
+  kNotStarted,
 };
 
-// WorkerReport tells the intake how a message ended.
+// WorkerReport tells the intake how a message ended (or that it is held).
 struct WorkerReport {
   char id[kMessageIdMax];
   OutcomeKind kind;
+  bool was_held;              // a final report for a message that was reported kHeld
   int64_t next_attempt_unix;  // for kDeferred
 };
 

@@ -31,8 +31,9 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
       channel_(channel),
       reports_(reports),
       retry_(config.retry.schedule, config.retry.max_age) {
-  // Two messages in flight per connection (one in DATA, the next one's
-  // commands pipelined behind it), plus a few loading.
+  // Up to kMaxMessagesInFlight messages per connection (BDAT: four whole
+  // transactions; DATA: the one in its body and the next pipelined behind
+  // it), plus a few loading.
   const uint32_t slot_count = max_connections * SmtpConnection::kMaxMessagesInFlight + 4;
   for (uint32_t i = 0; i < slot_count; ++i) {
     slots_.push_back(std::make_unique<MessageSlot>(this, i));
@@ -42,7 +43,8 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
   for (uint32_t i = 0; i < max_connections; ++i) {
     connections_.push_back(std::make_unique<SmtpConnection>(this, i));
   }
-  pending_reports_.reserve(slot_count);
+  // A held message reports twice; a held worker hands its inbox back.
+  pending_reports_.reserve(2 * slot_count + config.engine.inbox_capacity);
 }
 
 Worker::~Worker() = default;
@@ -84,6 +86,7 @@ bool Worker::run(std::string& error) {
     return false;
   }
   loop();
+  report_held_at_exit();
   return true;
 }
 
@@ -95,6 +98,7 @@ void Worker::loop() {
     schedule();
     flush_reports();
     if (stopping_ && drained()) break;
+    if (channel_.abandon.load(std::memory_order_acquire)) break;
 
     const bool inbox_waiting = !stopping_ && !free_slots_.empty();
     if (inbox_waiting) {
@@ -131,7 +135,15 @@ void Worker::log_idle_tick() const {
 }
 
 bool Worker::drained() const {
-  if (slots_in_use_ > 0 || !pending_reports_.empty()) return false;
+  if (!pending_reports_.empty()) return false;
+  if (slots_in_use_ > held_slots_) return false;
+  if (held_slots_ > 0) {
+    // A held slot only waits for its retry timer: it does not keep the
+    // worker (the message stays in hold/); one with spool I/O in flight does.
+    for (const auto& slot : slots_) {
+      if (slot->held && slot->finish_steps_pending > 0) return false;
+    }
+  }
   for (const auto& c : connections_) {
     if (c->state() != SmtpConnection::State::kClosed) return false;
   }
@@ -156,6 +168,17 @@ void Worker::on_doorbell(int res, uint32_t) {
 void Worker::take_inbox() {
   if (stopping_) return;  // what is still in the inbox stays in active/ for the next start
   MessageRef ref;
+  if (held_slots_ > 0) {
+    // The spool cannot record outcomes: an attempt now would send mail
+    // whose outcome cannot be kept. Hand the messages back untouched.
+    while (channel_.inbox.try_pop(ref)) {
+      WorkerReport report{};
+      std::memcpy(report.id, ref.id, sizeof(report.id));
+      report.kind = OutcomeKind::kNotStarted;
+      pending_reports_.push_back(report);
+    }
+    return;
+  }
   while (!free_slots_.empty() && channel_.inbox.try_pop(ref)) {
     MessageSlot* slot = free_slots_.back();
     free_slots_.pop_back();
@@ -210,7 +233,7 @@ void Worker::schedule() {
     if (c->exhausted()) {
       c->quit();
     } else if (ready_count_ == 0 &&
-               (stopping_ ? slots_in_use_ == 0 : now - c->idle_since_ns() > kIdleQuitNs)) {
+               (stopping_ ? slots_in_use_ == held_slots_ : now - c->idle_since_ns() > kIdleQuitNs)) {
       c->quit();
     }
   }
@@ -251,7 +274,10 @@ void Worker::on_finished(MessageSlot* slot, OutcomeKind kind, int64_t next_attem
   WorkerReport report{};
   std::memcpy(report.id, slot->ref.id, sizeof(report.id));
   report.kind = kind;
+  report.was_held = slot->held;
   report.next_attempt_unix = next_attempt_unix;
+  if (slot->held) --held_slots_;
+  slot->held = false;
   pending_reports_.push_back(report);  // capacity reserved: one per slot
   free_slots_.push_back(slot);
   --slots_in_use_;

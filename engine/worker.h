@@ -37,7 +37,8 @@ struct WorkerChannel {
   explicit WorkerChannel(size_t inbox_capacity) : inbox(inbox_capacity) {}
   SpscRing<MessageRef> inbox;  // intake → worker
   Doorbell doorbell;           // wakes the worker
-  std::atomic<bool> stop{false};
+  std::atomic<bool> stop{false};     // finish what is in flight, take nothing new
+  std::atomic<bool> abandon{false};  // stop now (shutdown timeout, second signal)
 };
 
 // ReportSink is where workers send outcomes (many workers → the intake).
@@ -79,7 +80,10 @@ class Worker {
   void on_slot_loaded(MessageSlot* slot);      // parsed: queue it for a connection
   void fail_unparsable(MessageSlot* slot, const std::string& reason);
   void read_body_chunk(MessageSlot* slot, uint64_t offset);
+  // The final transition (engine/message_finish.cc).
   void finish(MessageSlot* slot);
+  void start_final_chain(MessageSlot* slot);
+  void on_final_chain_done(MessageSlot* slot);
   void on_finished(MessageSlot* slot, OutcomeKind kind, int64_t next_attempt_unix);
   const SpoolDirs& spool() const { return spool_; }
   const RetrySchedule& retry() const { return retry_; }
@@ -96,6 +100,13 @@ class Worker {
   bool drained() const;
   static bool debug_ticks();
   void log_idle_tick() const;
+  void build_record(MessageSlot* slot, uint32_t deferred, uint32_t failed);
+  void add_record_steps(MessageSlot* slot, bool link_last);
+  MessageSlot::FinishStep* add_finish_step(MessageSlot* slot, MessageSlot::FinishOp op, io_uring_sqe* sqe,
+                                           bool link);
+  std::string describe_step(const MessageSlot* slot, const MessageSlot::FinishStep& step) const;
+  void schedule_record_retry(MessageSlot* slot);
+  void report_held_at_exit() const;
 
   const uint32_t id_;
   const uint32_t cpu_;
@@ -114,10 +125,14 @@ class Worker {
   uint32_t next_connection_ = 0;  // round-robin start
   uint32_t preferred_address_ = 0;
   uint32_t slots_in_use_ = 0;
+  uint32_t held_slots_ = 0;  // slots retrying a record (MessageSlot::held)
   bool stopping_ = false;
   // Spool files are opened without updating atime (saves an inode write per
   // message) unless a file owned by another user refuses it.
-  int open_flags_ = O_RDONLY | O_NOATIME;
+  // O_NOFOLLOW|O_NONBLOCK: the intake checked that the entry is a regular
+  // file; if something else was swapped in since, a symlink fails to open
+  // and a FIFO does not block the read.
+  int open_flags_ = O_RDONLY | O_NOATIME | O_NOFOLLOW | O_NONBLOCK;
 
   std::vector<WorkerReport> pending_reports_;  // reports the ring had no room for
   uint64_t doorbell_value_ = 0;
