@@ -206,6 +206,7 @@ PY
 # maildir_files MAILDIR prints how many messages the sink has written so far.
 maildir_files() {
   find "$1/new" -type f 2>/dev/null | wc -l
+  return 0  # a Maildir the sink has not created yet holds 0
 }
 
 # wait_until SECONDS CMD... runs CMD every 50 ms until it succeeds (0) or
@@ -286,4 +287,21 @@ verify_summary() {
   if [ "$VERIFY_FAILS" = 0 ]; then echo "PASS: $1"; exit 0; fi
   echo "FAIL: $1: $VERIFY_FAILS check(s) failed"
   exit 1
+}
+
+# line_with FILE TEXT... succeeds if one line of FILE contains every TEXT
+# (fixed strings). No `grep | grep -q`: under pipefail the first grep's
+# SIGPIPE would turn a match into a failure.
+line_with() {
+  local file=$1
+  shift
+  /usr/bin/python3 - "$file" "$@" <<'PY'
+import sys
+path, texts = sys.argv[1], [t.encode() for t in sys.argv[2:]]
+try:
+    lines = open(path, "rb").read().split(b"\n")
+except OSError:
+    sys.exit(1)
+sys.exit(0 if any(all(t in l for t in texts) for l in lines) else 1)
+PY
 }

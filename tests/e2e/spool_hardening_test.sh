@@ -222,7 +222,7 @@ start_sink "$PORT" --maildir "$MAILDIR"
 drain_bounded longname 20
 verify "(d) run --drain exits 0 (got $DRAIN_RC)" [ "$DRAIN_RC" = 0 ]
 verify "(d) stderr names the 64-character file with 'not a valid message name': $(grep -i 'valid' "$WORK/longname.err" | head -1)" \
-  eval 'grep "$LONG" "$WORK/longname.err" | grep -q "not a valid message name"'
+  line_with "$WORK/longname.err" "$LONG" "not a valid message name"
 verify "(d) the file stays in incoming/new unchanged" cmp -s "$SPOOL/incoming/new/$LONG" "$WORK/longname/copy"
 verify "(d) it was not delivered" eval '[ "$(subject_count "$MAILDIR" long-name-message)" = 0 ]'
 out=$(msgid_check "$MAILDIR" longreal 2) || true
@@ -244,7 +244,7 @@ gone() {
 wait_until 15 gone || true
 verify "(e) within 15 s of delivery the file and its meta are gone (active: $(ls "$SPOOL/active" | tr '\n' ' '), hold: $(ls "$SPOOL/hold" 2>/dev/null | tr '\n' ' '), meta: $(ls "$SPOOL/meta" | tr '\n' ' '))" gone
 verify "(e) stderr says it cannot remove the file: Input/output error ($(grep -i 'remove' "$WORK/unlink.err" | head -1))" \
-  eval 'grep "cannot remove" "$WORK/unlink.err" | grep -q "Input/output error"'
+  line_with "$WORK/unlink.err" "cannot remove" "Input/output error"
 kill -TERM "$DAEMON_PID" 2>/dev/null || true
 if wait_exit "$DAEMON_PID" 10; then
   verify "(e) daemon exits 0 on SIGTERM (got $EXIT_RC)" [ "$EXIT_RC" = 0 ]
