@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """tests/e2e/broken_server.py — a scripted SMTP server that lies or breaks in
-one chosen way, for tests/e2e/broken_server_test.sh (its only caller).
+one chosen way, for tests/e2e/broken_server_test.sh and shutdown_test.sh
+(no_greeting: a relay that never answers).
 
 usage: broken_server.py --port PORT --scenario NAME --log FILE [--save-dir DIR]
 
@@ -28,6 +29,8 @@ Scenarios (real-world failure modes; see SCENARIOS below):
   rcpt_452             452 for every recipient after the 2nd of a transaction
   mail_421             421 to MAIL, then closes
   dataend_421          reads the whole body, answers 421 (shutting down), closes
+  no_greeting          accepts the connection and never sends a byte (no 220
+                       banner): reads and discards until the peer closes
 
 It must never save a message it did not acknowledge with 250, never listen
 on anything but loopback, and never block for ever: every socket read has a
@@ -45,7 +48,7 @@ SCENARIOS = (
     "ok", "greeting_554", "greeting_garbage", "ehlo_then_close", "data_250",
     "mismatched_multiline", "reply_split_bytes", "unsolicited_reply",
     "close_after_dot", "slow_reply", "huge_reply", "rcpt_452", "mail_421",
-    "dataend_421",
+    "dataend_421", "no_greeting",
 )
 
 EHLO_REPLY = (b"250-broken.test Hello\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n"
@@ -121,6 +124,12 @@ class Session:
     def run(self):
         self.in_data = False
         s = self.scenario
+        if s == "no_greeting":
+            while True:  # silent: no banner, no reply, ever
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise Closed("peer closed (never greeted)")
+                self.log("C:", chunk)
         if s == "greeting_554":
             self.send(b"554 5.3.2 broken.test no SMTP service here\r\n")
         elif s == "greeting_garbage":
