@@ -75,7 +75,7 @@ Intake::~Intake() {
 
 bool Intake::message_exists(const char* id) const {
   struct stat st;
-  for (int fd : {spool_.active_fd, spool_.deferred_fd, spool_.failed_fd, spool_.incoming_new_fd}) {
+  for (int fd : {spool_.active_fd, spool_.deferred_fd, spool_.failed_fd, spool_.hold_fd, spool_.incoming_new_fd}) {
     if (fstatat(fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
   }
   return false;
