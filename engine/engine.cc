@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/relay_target.h"
+#include "engine/relay_resolver.h"
 #include "engine/worker.h"
 #include "queue/dir_stream.h"
 #include "queue/spool_lock.h"
@@ -26,6 +26,12 @@ size_t next_power_of_two(size_t n) {
   size_t p = 64;
   while (p < n) p <<= 1;
   return p;
+}
+
+// format_host_port writes "host:port", with an IPv6 literal in brackets.
+std::string format_host_port(const std::string& host, uint16_t port) {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                             : fmt::format("{}:{}", host, port);
 }
 
 uint64_t monotonic_ns() {
@@ -47,8 +53,10 @@ uint64_t count_entries(int dirfd) {
 // messages stay in active/ and are recovered at the next start). SIGHUP is
 // logged and changes nothing. True when deliveries were abandoned.
 bool wait_for_workers(const std::atomic<uint32_t>& running, ReportSink& reports,
-                      std::vector<std::unique_ptr<WorkerChannel>>& channels, int signal_fd, int64_t timeout_ms) {
-  const uint64_t deadline_ns = timeout_ms < 0 ? UINT64_MAX : monotonic_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000;
+                      std::vector<std::unique_ptr<WorkerChannel>>& channels, int signal_fd,
+                      int64_t timeout_ms) {
+  const uint64_t deadline_ns =
+      timeout_ms < 0 ? UINT64_MAX : monotonic_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000;
   bool abandoned = false;
   auto abandon = [&](const char* why) {
     if (abandoned) return;
@@ -74,7 +82,8 @@ bool wait_for_workers(const std::atomic<uint32_t>& running, ReportSink& reports,
       if (info.ssi_signo == SIGHUP) {
         fmt::print(stderr, "ringmail: SIGHUP received while stopping: ignored\n");
       } else {
-        abandon(fmt::format("SIG{} received while stopping", sigabbrev_np(static_cast<int>(info.ssi_signo))).c_str());
+        abandon(fmt::format("SIG{} received while stopping", sigabbrev_np(static_cast<int>(info.ssi_signo)))
+                    .c_str());
       }
     }
   }
@@ -93,8 +102,9 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
     result.spool_locked = true;
     return false;
   }
-  RelayTarget relay;
-  if (!resolve_relay(config.relay, relay, error)) return false;
+  // DNS down at boot does not stop the engine: it defers and keeps trying.
+  RelayResolver relay(config.relay);
+  relay.start();
 
   // One worker per core, but never more workers than relay connections:
   // each worker owns at least one.
@@ -150,9 +160,12 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
       reports.doorbell.ring_always();  // wakes wait_for_workers (and the intake)
     });
   }
-  fmt::print(stderr, "ringmail: {} worker(s), relay {}:{} ({} address(es)), {} connections, {}\n", threads,
-             relay.host, relay.port, relay.addresses.size(), config.relay.max_connections,
-             tls_library_description());
+  const RelayTarget& target = relay.target();
+  fmt::print(stderr, "ringmail: {} worker(s), relay {} ({}), {} connections, {}\n", threads,
+             format_host_port(target.host, target.port),
+             relay.ready() ? fmt::format("{} address(es)", target.addresses.size())
+                           : std::string("not resolved yet"),
+             config.relay.max_connections, tls_library_description());
 
   timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);
@@ -163,8 +176,9 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
     channel->stop.store(true, std::memory_order_release);
     channel->doorbell.ring_always();
   }
-  const bool abandoned = wait_for_workers(workers_running, reports, channels, signal_fd,
-                                          intake.stopped_by_signal() ? config.engine.shutdown_timeout_ms : -1);
+  const bool abandoned =
+      wait_for_workers(workers_running, reports, channels, signal_fd,
+                       intake.stopped_by_signal() ? config.engine.shutdown_timeout_ms : -1);
   for (auto& thread : workers) thread.join();
   clock_gettime(CLOCK_MONOTONIC, &end);
   close(signal_fd);
@@ -173,17 +187,19 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   result.totals = intake.totals();
   if (abandoned && result.totals.in_flight > result.totals.held_now) {
     fmt::print(stderr,
-               "ringmail: abandoned {} in-flight deliver{}; {} stay{} in active/ and {} delivered at the next start\n",
+               "ringmail: abandoned {} in-flight deliver{}; {} stay{} in active/ and {} delivered at the "
+               "next start\n",
                result.totals.in_flight - result.totals.held_now,
                result.totals.in_flight - result.totals.held_now == 1 ? "y" : "ies",
                result.totals.in_flight - result.totals.held_now == 1 ? "it" : "they",
                result.totals.in_flight - result.totals.held_now == 1 ? "s" : "", "will be");
   }
   if (result.totals.held_now > 0) {
-    fmt::print(stderr,
-               "ringmail: {} message(s) could not have their outcome recorded and are held (hold/, or active/ "
-               "where even that move failed); free the spool's disk, then see docs/spool.md \"hold/\"\n",
-               result.totals.held_now);
+    fmt::print(
+        stderr,
+        "ringmail: {} message(s) could not have their outcome recorded and are held (hold/, or active/ "
+        "where even that move failed); free the spool's disk, then see docs/spool.md \"hold/\"\n",
+        result.totals.held_now);
   }
   result.seconds = static_cast<double>(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
   result.threads = threads;

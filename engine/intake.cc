@@ -24,10 +24,10 @@
 namespace ringmail {
 namespace {
 
-constexpr int kRescanMs = 5000;       // incoming/new rescan without inotify news
-constexpr int64_t kStuckRetryS = 60;  // retry of a message a spool error left in active/
+constexpr int kRescanMs = 5000;                // incoming/new rescan without inotify news
+constexpr int64_t kStuckRetryS = 60;           // retry of a message a spool error left in active/
 constexpr size_t kMaxBadNamesReported = 1000;  // bound on the names remembered as reported
-constexpr int kBackPressureMs = 2;    // claim interval while a backlog waits for inbox room
+constexpr int kBackPressureMs = 2;             // claim interval while a backlog waits for inbox room
 constexpr size_t kMetaReadBytes = kMaxMetaBytes;
 
 uint64_t monotonic_ns() {
@@ -67,7 +67,10 @@ void for_each_message(int dirfd, F&& fn) {
 
 Intake::Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers, ReportSink& reports,
                uint32_t shutdown_timeout_ms)
-    : spool_(spool), workers_(std::move(workers)), reports_(reports), shutdown_timeout_ms_(shutdown_timeout_ms) {}
+    : spool_(spool),
+      workers_(std::move(workers)),
+      reports_(reports),
+      shutdown_timeout_ms_(shutdown_timeout_ms) {}
 
 Intake::~Intake() {
   if (inotify_fd_ >= 0) close(inotify_fd_);
@@ -75,7 +78,8 @@ Intake::~Intake() {
 
 bool Intake::message_exists(const char* id) const {
   struct stat st;
-  for (int fd : {spool_.active_fd, spool_.deferred_fd, spool_.failed_fd, spool_.hold_fd, spool_.incoming_new_fd}) {
+  for (int fd :
+       {spool_.active_fd, spool_.deferred_fd, spool_.failed_fd, spool_.hold_fd, spool_.incoming_new_fd}) {
     if (fstatat(fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
   }
   return false;
@@ -223,7 +227,8 @@ bool Intake::claim(int dir_fd, const char* dir_name, const char* id) {
     const int err = errno;
     fmt::print(stderr, "ringmail: cannot claim {}/{}: {}; trying again in {} s\n", dir_name, id,
                std::strerror(err), kStuckRetryS);
-    if (dir_fd == spool_.deferred_fd) due_.push(Due{static_cast<int64_t>(::time(nullptr)) + kStuckRetryS, id});
+    if (dir_fd == spool_.deferred_fd)
+      due_.push(Due{static_cast<int64_t>(::time(nullptr)) + kStuckRetryS, id});
     return false;
   }
   const bool has_meta = faccessat(spool_.meta_fd, id, F_OK, 0) == 0;
@@ -260,7 +265,8 @@ void Intake::refuse(int dir_fd, const char* dir_name, const char* id, const char
                std::strerror(err));
     return;
   }
-  fmt::print(stderr, "ringmail: {}/{} is ignored: {}; it can be neither moved to failed/ ({}) nor removed ({})\n",
+  fmt::print(stderr,
+             "ringmail: {}/{} is ignored: {}; it can be neither moved to failed/ ({}) nor removed ({})\n",
              dir_name, id, reason, std::strerror(err), std::strerror(errno));
 }
 
@@ -277,10 +283,11 @@ void Intake::report_bad_name(const char* name) {
     const auto c = static_cast<unsigned char>(*p);
     shown += (c < 0x20 || c > 0x7e) ? fmt::format("\\x{:02x}", c) : std::string(1, *p);
   }
-  fmt::print(stderr,
-             "ringmail: incoming/new/{} ({} bytes) is not a valid message name (1..63 printable ASCII characters, "
-             "no '/', not starting with '.'): ignored; rename it\n",
-             shown, std::strlen(name));
+  fmt::print(
+      stderr,
+      "ringmail: incoming/new/{} ({} bytes) is not a valid message name (1..63 printable ASCII characters, "
+      "no '/', not starting with '.'): ignored; rename it\n",
+      shown, std::strlen(name));
 }
 
 void Intake::pump_due(int64_t now_unix) {
@@ -378,9 +385,10 @@ void Intake::print_final(double seconds) {
   fmt::print("ringmail: delivered {}, deferred {}, failed {} in {:.3f} s ({:.0f} msg/s)\n", totals_.delivered,
              totals_.deferred, totals_.failed, seconds, rate);
   if (totals_.refused + totals_.stuck + totals_.held_now + totals_.not_started > 0) {
-    fmt::print("ringmail: also {} refused (not message files, moved to failed/), {} unreadable (left in active/), "
-               "{} held with their outcome not recorded (hold/ or active/), {} not attempted (left in active/)\n",
-               totals_.refused, totals_.stuck, totals_.held_now, totals_.not_started);
+    fmt::print(
+        "ringmail: also {} refused (not message files, moved to failed/), {} unreadable (left in active/), "
+        "{} held with their outcome not recorded (hold/ or active/), {} not attempted (left in active/)\n",
+        totals_.refused, totals_.stuck, totals_.held_now, totals_.not_started);
   }
   std::fflush(stdout);
 }
@@ -457,13 +465,17 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
         if (info.ssi_signo == SIGHUP) {
           // Reload does not exist yet: SIGHUP changes nothing (and must not
           // kill the engine, as its default action would).
-          fmt::print(stderr, "{}ringmail: SIGHUP received: configuration reload is not supported yet; nothing "
-                     "changed, delivery goes on\n", status_tty_ ? "\n" : "");
+          fmt::print(stderr,
+                     "{}ringmail: SIGHUP received: configuration reload is not supported yet; nothing "
+                     "changed, delivery goes on\n",
+                     status_tty_ ? "\n" : "");
           continue;
         }
         fmt::print(stderr, "{}ringmail: {} received: finishing in-flight deliveries (at most {} ms)\n",
-                   status_tty_ ? "\n" : "", sigabbrev_np(static_cast<int>(info.ssi_signo)) != nullptr
-                   ? fmt::format("SIG{}", sigabbrev_np(static_cast<int>(info.ssi_signo))) : "a signal",
+                   status_tty_ ? "\n" : "",
+                   sigabbrev_np(static_cast<int>(info.ssi_signo)) != nullptr
+                       ? fmt::format("SIG{}", sigabbrev_np(static_cast<int>(info.ssi_signo)))
+                       : "a signal",
                    shutdown_timeout_ms_);
         stopped_by_signal_ = true;
         break;

@@ -102,6 +102,24 @@ OutcomeKind decide_message_end(uint32_t deferred, const RetrySchedule& retry, ui
   return OutcomeKind::kFailed;
 }
 
+// accepted_list names the recipients that accepted the message in this
+// attempt (for the operator, when that cannot be recorded).
+std::string accepted_list(const MessageSlot* slot) {
+  constexpr uint32_t kShown = 10;
+  std::string list;
+  uint32_t count = 0;
+  for (uint32_t i = 0; i < slot->envelope.recipient_count; ++i) {
+    if (slot->rcpt_state[i] != RcptState::kDone) continue;
+    if (count++ < kShown) {
+      if (!list.empty()) list += ", ";
+      list += slot->envelope.recipients[i];
+    }
+  }
+  if (count == 0) return "no recipient";
+  if (count > kShown) list += fmt::format(" and {} more", count - kShown);
+  return list;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -194,7 +212,8 @@ void Worker::build_record(MessageSlot* slot, uint32_t deferred, uint32_t failed)
     // Too big (many recipients with long replies): keep the marks, which
     // must not be lost, and shorten the texts that only explain them.
     constexpr size_t kShortReply = 80;
-    for (uint32_t i = 0; i < meta.mark_count; ++i) meta.marks[i].reply = meta.marks[i].reply.substr(0, kShortReply);
+    for (uint32_t i = 0; i < meta.mark_count; ++i)
+      meta.marks[i].reply = meta.marks[i].reply.substr(0, kShortReply);
     meta.last_reply = meta.last_reply.substr(0, 4 * kShortReply);
     bytes = format_message_meta(meta, slot->stream.get(), MessageSlot::kStreamBytes);
   }
@@ -380,8 +399,9 @@ void Worker::on_final_chain_done(MessageSlot* slot) {
 
   if (failed == nullptr) {
     if (slot->held) {
-      fmt::print(stderr, "ringmail: worker {}: outcome of {} recorded ({}) after {} retr{}\n", id_, slot->id(),
-                 outcome_name(slot->finish_kind), slot->record_retries, slot->record_retries == 1 ? "y" : "ies");
+      fmt::print(stderr, "ringmail: worker {}: outcome of {} recorded ({}) after {} retr{}\n", id_,
+                 slot->id(), outcome_name(slot->finish_kind), slot->record_retries,
+                 slot->record_retries == 1 ? "y" : "ies");
     }
     on_finished(slot, slot->finish_kind, slot->finish_next_unix);
     return;
@@ -406,14 +426,15 @@ void Worker::on_final_chain_done(MessageSlot* slot) {
                                  ? std::string("the record is larger than a meta file may be")
                                  : fmt::format("cannot {} {}: {}", finish_op_verb(failed->op),
                                                describe_step(slot, *failed), std::strerror(-failed->res));
-    fmt::print(stderr,
-               "ringmail: worker {}: the outcome of {} ({}) cannot be recorded: {}; {} — retrying the record, "
-               "never the delivery{}\n",
-               id_, slot->id(), outcome_name(slot->finish_kind), what,
-               slot->finish_kind == OutcomeKind::kDelivered
-                   ? "it was delivered to every recipient and will not be sent again"
-                   : "recipients that accepted it will not be sent it again",
-               first ? "" : fmt::format(" (retry {})", slot->record_retries));
+    fmt::print(
+        stderr,
+        "ringmail: worker {}: the outcome of {} ({}) cannot be recorded: {}; {} — retrying the record, "
+        "never the delivery{}\n",
+        id_, slot->id(), outcome_name(slot->finish_kind), what,
+        slot->finish_kind == OutcomeKind::kDelivered
+            ? std::string("it was delivered to every recipient and will not be sent again")
+            : fmt::format("accepted by {}; it will not be sent to them again", accepted_list(slot)),
+        first ? "" : fmt::format(" (retry {})", slot->record_retries));
   }
   if (first) {
     if (slot->finish_kind == OutcomeKind::kDelivered) build_record(slot, 0, 0);

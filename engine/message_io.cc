@@ -183,8 +183,10 @@ void Worker::on_slot_loaded_raw(MessageSlot* slot) {
   }
   if (slot->open_result < 0) {
     if (slot->open_result == -ECANCELED) {
-      fmt::print(stderr, "ringmail: worker {}: reading active/{} did not finish within {} s; left in active/, "
-                 "tried again later\n", id_, slot->id(), kFileReadTimeoutS);
+      fmt::print(stderr,
+                 "ringmail: worker {}: reading active/{} did not finish within {} s; left in active/, "
+                 "tried again later\n",
+                 id_, slot->id(), kFileReadTimeoutS);
     } else if (slot->open_result == -ENOENT) {
       // Someone removed or moved the file (an operator's `queue drop`):
       // nothing left to deliver, nothing to move.

@@ -89,16 +89,16 @@ class MessageSlot {
   // reporting its own result, so an error names the step that failed and
   // its own errno (linked steps after it only say "canceled").
   enum class FinishOp : uint8_t {
-    kUnlinkFile,    // unlink <file_dir>/ID (delivered)
-    kUnlinkMeta,    // unlink meta/ID (delivered)
-    kOpenTmp,       // the record: meta/.ID.tmp ...
+    kUnlinkFile,  // unlink <file_dir>/ID (delivered)
+    kUnlinkMeta,  // unlink meta/ID (delivered)
+    kOpenTmp,     // the record: meta/.ID.tmp ...
     kWriteTmp,
     kSyncTmp,
     kCloseTmp,
-    kRenameMeta,    // meta/.ID.tmp → meta/ID
-    kRenameFile,    // <file_dir>/ID → deferred/ or failed/ID
-    kHoldFile,      // <file_dir>/ID → hold/ID (the record could not be written)
-    kRemoveTmp,     // clean-up of meta/.ID.tmp after a failed record
+    kRenameMeta,  // meta/.ID.tmp → meta/ID
+    kRenameFile,  // <file_dir>/ID → deferred/ or failed/ID
+    kHoldFile,    // <file_dir>/ID → hold/ID (the record could not be written)
+    kRemoveTmp,   // clean-up of meta/.ID.tmp after a failed record
   };
   struct FinishStep : Completion {
     MessageSlot* slot = nullptr;
@@ -114,10 +114,10 @@ class MessageSlot {
   char tmp_name[kMessageIdMax + 8] = {0};
   OutcomeKind finish_kind = OutcomeKind::kDelivered;
   int64_t finish_next_unix = 0;
-  uint32_t meta_bytes = 0;   // the formatted record, in |stream|, once finish() built it
-  bool in_hold = false;      // the file is in hold/ (else active/)
-  bool held = false;         // the outcome could not be recorded: retrying the record
-  bool holding = false;      // the chain in flight is the move to hold/
+  uint32_t meta_bytes = 0;     // the formatted record, in |stream|, once finish() built it
+  bool in_hold = false;        // the file is in hold/ (else active/)
+  bool held = false;           // the outcome could not be recorded: retrying the record
+  bool holding = false;        // the chain in flight is the move to hold/
   bool retry_pending = false;  // the retry timer is armed
   uint32_t record_retries = 0;
   __kernel_timespec retry_ts{};

@@ -22,7 +22,8 @@ constexpr int kTickMs = 250;
 }  // namespace
 
 Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
-               const RelayTarget& relay, const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports)
+               const RelayResolver& relay, const SpoolDirs& spool, WorkerChannel& channel,
+               ReportSink& reports)
     : id_(id),
       cpu_(cpu),
       config_(config),
@@ -208,7 +209,9 @@ void Worker::schedule() {
       tries = 0;
     }
   }
-  // 2. Open connections for what is left, one per waiting message.
+  // 2. Open connections for what is left, one per waiting message. While
+  // the relay's name does not resolve there is nothing to connect to.
+  if (ready_count_ > 0 && !relay_.ready()) defer_ready(relay_.unresolved_reason());
   if (ready_count_ > 0) {
     size_t opening = 0;
     for (const auto& c : connections_) {

@@ -20,7 +20,7 @@
 
 #include "engine/config.h"
 #include "engine/message_slot.h"
-#include "engine/relay_target.h"
+#include "engine/relay_resolver.h"
 #include "engine/smtp_connection.h"
 #include "engine/uring.h"
 #include "engine/work_item.h"
@@ -35,8 +35,8 @@ namespace ringmail {
 // WorkerChannel is what the intake and a worker share.
 struct WorkerChannel {
   explicit WorkerChannel(size_t inbox_capacity) : inbox(inbox_capacity) {}
-  SpscRing<MessageRef> inbox;  // intake → worker
-  Doorbell doorbell;           // wakes the worker
+  SpscRing<MessageRef> inbox;        // intake → worker
+  Doorbell doorbell;                 // wakes the worker
   std::atomic<bool> stop{false};     // finish what is in flight, take nothing new
   std::atomic<bool> abandon{false};  // stop now (shutdown timeout, second signal)
 };
@@ -50,8 +50,8 @@ struct ReportSink {
 
 class Worker {
  public:
-  Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config, const RelayTarget& relay,
-         const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports);
+  Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
+         const RelayResolver& relay, const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -63,7 +63,8 @@ class Worker {
   // Services for connections and slots (worker thread only).
   Ring& ring() { return ring_; }
   const Config& config() const { return config_; }
-  const RelayTarget& relay() const { return relay_; }
+  // relay: its addresses are valid only once relay_ready() (see schedule()).
+  const RelayTarget& relay() const { return relay_.target(); }
   const std::string& helo_name() const { return config_.smtp.helo_name; }
   uint64_t now_ns() const;
   uint32_t preferred_address() const { return preferred_address_; }
@@ -111,7 +112,7 @@ class Worker {
   const uint32_t id_;
   const uint32_t cpu_;
   const Config& config_;
-  const RelayTarget& relay_;
+  const RelayResolver& relay_;
   const SpoolDirs& spool_;
   WorkerChannel& channel_;
   ReportSink& reports_;

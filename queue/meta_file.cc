@@ -29,8 +29,10 @@ bool write_meta_file(int meta_fd, const char* id, const MessageMeta& meta, std::
   while (done < len && step == nullptr) {
     const ssize_t n = write(fd, text.get() + done, len - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) step = "write";
-    else done += static_cast<size_t>(n);
+    if (n <= 0)
+      step = "write";
+    else
+      done += static_cast<size_t>(n);
   }
   if (step == nullptr && fdatasync(fd) != 0) step = "fsync";
   const int err = errno;
