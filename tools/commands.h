@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/config.h"
+#include "config/config.h"
 
 namespace ringmail {
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "engine/config.h"
+#include "config/config.h"
 #include "tools/commands.h"
 
 namespace {

@@ -1,10 +1,10 @@
-// tests/unit/config_test.cc — unit tests for engine/config.{h,cc}.
+// tests/unit/config_test.cc — unit tests for config/config.{h,cc}.
 //
 // Writes small TOML files into a private mkdtemp() folder under /tmp and
 // checks load_config's result and its exact error sentences (file, line,
 // key), plus parse_duration's accepted and refused forms. Never touches
 // anything outside its temporary folder, which it removes.
-#include "engine/config.h"
+#include "config/config.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

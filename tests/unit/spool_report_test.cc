@@ -1,9 +1,7 @@
 // tests/unit/spool_report_test.cc — `ringmail queue`'s scan of a spool
 // (queue/spool_report.h) on a temporary spool, and `ringmail inject`
-// end to end through cmd_inject with a pipe as its input.
-//
-// tools/cmd_inject.cc is compiled into the `ringmail` binary, not into a
-// library, so this test includes it to call cmd_inject directly.
+// end to end through cmd_inject (tools/commands.h, library
+// ringmail_commands) with a pipe as its input.
 #include "queue/spool_report.h"
 
 #include <fcntl.h>
@@ -21,7 +19,7 @@
 
 #include "queue/envelope.h"
 #include "queue/spool_layout.h"
-#include "tools/cmd_inject.cc"  // NOLINT(bugprone-suspicious-include): see the file comment
+#include "tools/commands.h"
 
 namespace ringmail {
 namespace {

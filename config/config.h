@@ -1,4 +1,4 @@
-// engine/config.h — ringmail's configuration, as loaded from one TOML file.
+// config/config.h — ringmail's configuration, as loaded from one TOML file.
 //
 // Who uses it: every subcommand (tools/) loads a Config once at start-up and
 // hands the parts down by const reference. Nothing here changes after load.

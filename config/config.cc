@@ -1,4 +1,4 @@
-// engine/config.cc — loads and validates ringmail's TOML configuration.
+// config/config.cc — loads and validates ringmail's TOML configuration.
 //
 // Who calls it: every subcommand in tools/, once at start-up, before any
 // worker thread exists. It reads one file (at most kMaxConfigBytes), parses
@@ -9,7 +9,7 @@
 // Diagnostics: one sentence "FILE:LINE: ..." naming the key by its full
 // dotted name; when the file has several problems the one on the earliest
 // line is reported.
-#include "engine/config.h"
+#include "config/config.h"
 
 #include <fcntl.h>
 #include <toml++/toml.h>
