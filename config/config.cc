@@ -16,11 +16,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <limits>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace ringmail {
 namespace {
@@ -29,7 +30,7 @@ namespace {
 // so anything bigger is a mistake (wrong path), reported as an error.
 constexpr size_t kMaxConfigBytes = 1 << 20;
 // kMaxRetrySteps bounds retry.schedule.
-constexpr size_t kMaxRetrySteps = 64;
+constexpr int64_t kMaxRetrySteps = 64;
 // kMaxDurationS caps every configured duration at 365 days so that adding it
 // to any clock's time_point cannot overflow.
 constexpr int64_t kMaxDurationS = 365LL * 24 * 3600;
@@ -37,32 +38,237 @@ constexpr int64_t kMaxDurationS = 365LL * 24 * 3600;
 constexpr int64_t kMaxTimeoutMs = 3'600'000;
 constexpr int64_t kMaxThreads = 1024;
 
-// kKnownKeys lists every key the loader accepts, by full dotted name; tables
-// are listed too (for suggestions). Keep in step with docs/config.md.
-constexpr std::array<std::string_view, 22> kKnownKeys = {
-    "spool",
-    "engine",
-    "engine.threads",
-    "engine.pin_threads",
-    "engine.inbox_capacity",
-    "engine.shutdown_timeout_ms",
-    "smtp",
-    "smtp.helo_name",
-    "smtp.default_sender",
-    "smtp.connect_timeout_ms",
-    "smtp.reply_timeout_ms",
-    "smtp.data_timeout_ms",
-    "smtp.chunking",
-    "relay",
-    "relay.host",
-    "relay.port",
-    "relay.tls",
-    "relay.max_connections",
-    "relay.max_messages_per_connection",
-    "retry",
-    "retry.schedule",
-    "retry.max_age",
+// Value is one key's value once the loader has checked its TOML type and,
+// for integers, its range; only the member of the key's KeyType is set.
+struct Value {
+  int64_t integer = 0;
+  bool boolean = false;
+  std::string text;
+  std::chrono::seconds duration{0};
+  std::vector<std::chrono::seconds> durations;
 };
+
+enum class KeyType { kInteger, kBoolean, kString, kDuration, kDurationList };
+
+// KeyTypeName is the type as docs/config.md's "type" column spells it.
+std::string_view KeyTypeName(KeyType type) {
+  switch (type) {
+    case KeyType::kInteger:
+      return "integer";
+    case KeyType::kBoolean:
+      return "boolean";
+    case KeyType::kString:
+      return "string";
+    case KeyType::kDuration:
+      return "duration";
+    case KeyType::kDurationList:
+      return "array of durations";
+  }
+  return "?";
+}
+
+// KeySpec is one row of kKeys: everything the loader knows about a key.
+// |check| (optional) returns "" when the value is acceptable, else the
+// error sentence; |set| stores an accepted value into the Config.
+struct KeySpec {
+  std::string_view name;  // full dotted name, "relay.port"; the table is the part before the dot
+  KeyType type;
+  int64_t min = 0;  // integers: the accepted range, inclusive
+  int64_t max = 0;
+  bool spaces = true;              // strings: spaces allowed (control characters never are)
+  const char* required = nullptr;  // required keys: what the key is, with an example
+  std::string (*check)(const Value& value) = nullptr;
+  void (*set)(const Value& value, Config& config) = nullptr;
+};
+
+std::string CheckSpool(const Value& value) {
+  if (value.text.empty()) return "'spool' must not be empty";
+  if (value.text.front() != '/') {
+    return "'spool' must be an absolute path, got '" + value.text +
+           "'; ringmail runs as a daemon with / as its working directory, so write the full path, "
+           "e.g. spool = \"/var/spool/ringmail\"";
+  }
+  return {};
+}
+
+std::string CheckInboxCapacity(const Value& value) {
+  if ((value.integer & (value.integer - 1)) == 0) return {};
+  return "'engine.inbox_capacity' must be a power of two (64, 128, ... 1048576), got " +
+         std::to_string(value.integer);
+}
+
+bool AllDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// CheckRelayHost refuses an empty host and a port written into the host
+// ("127.0.0.1:25", "[::1]:25", "mx.example.org:587"); a bare IPv6 address
+// ("::1") has several colons and is fine.
+std::string CheckRelayHost(const Value& value) {
+  const std::string& host = value.text;
+  if (host.empty()) return "'relay.host' must not be empty";
+  std::string_view name;
+  std::string_view port;
+  if (host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string::npos || close + 1 == host.size()) return {};
+    if (host[close + 1] != ':') return {};
+    name = std::string_view(host).substr(0, close + 1);
+    port = std::string_view(host).substr(close + 2);
+  } else {
+    const size_t colon = host.find(':');
+    if (colon == std::string::npos || host.find(':', colon + 1) != std::string::npos) return {};
+    name = std::string_view(host).substr(0, colon);
+    port = std::string_view(host).substr(colon + 1);
+  }
+  std::string sentence = "'relay.host' must not include a port, got \"" + host +
+                         "\"; put the port in 'relay.port': host = \"" + std::string(name) + "\"";
+  if (AllDigits(port)) sentence += " and port = " + std::string(port);
+  return sentence;
+}
+
+std::string CheckTlsLevel(const Value& value) {
+  const std::string& level = value.text;
+  if (level == "none") return {};
+  if (level == "may" || level == "encrypt" || level == "verify" || level == "secure") {
+    return "relay.tls = \"" + level +
+           "\" is not supported yet: this build delivers in clear only (tls = \"none\"); "
+           "TLS levels arrive with the TLS work";
+  }
+  return "unknown TLS level relay.tls = \"" + level +
+         "\"; the levels are none, may, encrypt, verify and secure (this build accepts only \"none\")";
+}
+
+template <typename T>
+T As(const Value& value) {
+  return static_cast<T>(value.integer);
+}
+
+// kKeys is every key the loader accepts, once each: its name, type, range
+// and where it goes. The list of known names (for "did you mean"), the
+// tables ([engine], [smtp], ...), the required-key check and config_keys()
+// all derive from it; docs/config.md is checked against it by
+// tests/unit/config_test.cc. Adding a key is one row here plus its row in
+// docs/config.md (and its field in config.h).
+const KeySpec kKeys[] = {
+    {.name = "spool",
+     .type = KeyType::kString,
+     .required = "the spool directory, e.g. spool = \"/var/spool/ringmail\"",
+     .check = CheckSpool,
+     .set = [](const Value& v, Config& c) { c.spool = v.text; }},
+    {.name = "engine.threads",
+     .type = KeyType::kInteger,
+     .min = 0,
+     .max = kMaxThreads,
+     .set = [](const Value& v, Config& c) { c.engine.threads = As<uint32_t>(v); }},
+    {.name = "engine.pin_threads",
+     .type = KeyType::kBoolean,
+     .set = [](const Value& v, Config& c) { c.engine.pin_threads = v.boolean; }},
+    {.name = "engine.inbox_capacity",
+     .type = KeyType::kInteger,
+     .min = 64,
+     .max = 1 << 20,
+     .check = CheckInboxCapacity,
+     .set = [](const Value& v, Config& c) { c.engine.inbox_capacity = As<uint32_t>(v); }},
+    {.name = "engine.shutdown_timeout_ms",
+     .type = KeyType::kInteger,
+     .min = 0,
+     .max = kMaxTimeoutMs,
+     .set = [](const Value& v, Config& c) { c.engine.shutdown_timeout_ms = As<uint32_t>(v); }},
+    {.name = "smtp.helo_name",
+     .type = KeyType::kString,
+     .spaces = false,
+     .set = [](const Value& v, Config& c) { c.smtp.helo_name = v.text; }},
+    {.name = "smtp.default_sender",
+     .type = KeyType::kString,
+     .spaces = false,
+     .set = [](const Value& v, Config& c) { c.smtp.default_sender = v.text; }},
+    {.name = "smtp.connect_timeout_ms",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = kMaxTimeoutMs,
+     .set = [](const Value& v, Config& c) { c.smtp.connect_timeout_ms = As<uint32_t>(v); }},
+    {.name = "smtp.reply_timeout_ms",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = kMaxTimeoutMs,
+     .set = [](const Value& v, Config& c) { c.smtp.reply_timeout_ms = As<uint32_t>(v); }},
+    {.name = "smtp.data_timeout_ms",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = kMaxTimeoutMs,
+     .set = [](const Value& v, Config& c) { c.smtp.data_timeout_ms = As<uint32_t>(v); }},
+    {.name = "smtp.chunking",
+     .type = KeyType::kBoolean,
+     .set = [](const Value& v, Config& c) { c.smtp.chunking = v.boolean; }},
+    {.name = "relay.host",
+     .type = KeyType::kString,
+     .spaces = false,
+     .required = "the smarthost to deliver to, e.g. [relay] host = \"127.0.0.1\"",
+     .check = CheckRelayHost,
+     .set = [](const Value& v, Config& c) { c.relay.host = v.text; }},
+    {.name = "relay.port",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = 65535,
+     .set = [](const Value& v, Config& c) { c.relay.port = As<uint16_t>(v); }},
+    {.name = "relay.tls",
+     .type = KeyType::kString,
+     .check = CheckTlsLevel,
+     .set = [](const Value&, Config& c) { c.relay.tls = TlsLevel::kNone; }},  // the only level accepted
+    {.name = "relay.max_connections",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = 1'000,
+     .set = [](const Value& v, Config& c) { c.relay.max_connections = As<uint32_t>(v); }},
+    {.name = "relay.max_messages_per_connection",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = 1'000'000,
+     .set = [](const Value& v, Config& c) { c.relay.max_messages_per_connection = As<uint32_t>(v); }},
+    {.name = "retry.schedule",
+     .type = KeyType::kDurationList,
+     .min = 1,
+     .max = kMaxRetrySteps,
+     .set = [](const Value& v, Config& c) { c.retry.schedule = v.durations; }},
+    {.name = "retry.max_age",
+     .type = KeyType::kDuration,
+     .set = [](const Value& v, Config& c) { c.retry.max_age = v.duration; }},
+};
+
+std::string_view TableOf(std::string_view name) {
+  const size_t dot = name.find('.');
+  return dot == std::string_view::npos ? std::string_view() : name.substr(0, dot);
+}
+
+const KeySpec* FindKey(std::string_view name) {
+  for (const KeySpec& spec : kKeys) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+bool IsTable(std::string_view name) {
+  for (const KeySpec& spec : kKeys) {
+    if (TableOf(spec.name) == name) return true;
+  }
+  return false;
+}
+
+// KnownNames is every key and every table, each table just before its first
+// key (the order decides ties between equally close suggestions).
+const std::vector<std::string_view>& KnownNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    for (const KeySpec& spec : kKeys) {
+      const std::string_view table = TableOf(spec.name);
+      if (!table.empty() && std::find(out.begin(), out.end(), table) == out.end()) out.push_back(table);
+      out.push_back(spec.name);
+    }
+    return out;
+  }();
+  return names;
+}
 
 // EditDistance is the optimal-string-alignment distance (insert, delete,
 // substitute, swap two neighbours: each costs 1). Inputs are key names
@@ -94,10 +300,11 @@ std::string_view LeafName(std::string_view dotted) {
 // (distance <= 2), else a known key in another table with the same last
 // component, else "".
 std::string_view Suggest(std::string_view name) {
+  const std::vector<std::string_view>& known_names = KnownNames();
   std::string_view best;
   size_t best_distance = 3;
   auto depth = [](std::string_view s) { return std::count(s.begin(), s.end(), '.'); };
-  for (std::string_view known : kKnownKeys) {
+  for (std::string_view known : known_names) {
     if (depth(known) != depth(name)) continue;  // a key never suggests a table
     size_t distance = EditDistance(name, known);
     if (distance < best_distance) {
@@ -106,7 +313,7 @@ std::string_view Suggest(std::string_view name) {
     }
   }
   if (!best.empty()) return best;
-  for (std::string_view known : kKnownKeys) {
+  for (std::string_view known : known_names) {
     if (known.find('.') != std::string_view::npos && LeafName(known) == LeafName(name)) {
       return known;
     }
@@ -142,42 +349,45 @@ const char* TypeName(const toml::node& node) {
 
 uint32_t LineOf(const toml::source_region& region) { return region.begin.line == 0 ? 1 : region.begin.line; }
 
-// Loader validates one parsed document into |config|. Errors are collected
-// as the one with the smallest line number (ties: the first found), so the
-// report does not depend on toml++'s (alphabetical) table order.
+// Loader validates one parsed document into |config| by walking kKeys.
+// Errors are collected as the one with the smallest line number (ties: the
+// first found), so the report does not depend on toml++'s (alphabetical)
+// table order. A missing required key is reported only when nothing else
+// is wrong: a misspelt table ("[realy]") is the cause, the missing
+// relay.host only its consequence.
 class Loader {
  public:
   Loader(const std::string& path, Config& config) : path_(path), config_(config) {}
 
   void Load(const toml::table& root) {
     for (const auto& [key, node] : root) {
-      std::string name(key.str());
-      if (name == "spool") {
-        spool_seen_ = true;
-        if (GetString(name, node, config_.spool, /*allow_spaces=*/true) && config_.spool.empty()) {
-          Fail(LineOf(node.source()), "'spool' must not be empty");
-        }
-      } else if (name == "engine" || name == "smtp" || name == "relay" || name == "retry") {
+      const std::string name(key.str());
+      if (const KeySpec* spec = FindKey(name)) {
+        LoadValue(*spec, node);
+      } else if (IsTable(name)) {
         const toml::table* table = node.as_table();
         if (table == nullptr) {
           Fail(LineOf(node.source()), "'" + name + "' must be a table, got " + TypeName(node));
           continue;
         }
-        if (name == "relay") relay_line_ = LineOf(table->source());
+        table_lines_.emplace_back(name, LineOf(table->source()));
         for (const auto& [sub_key, sub_node] : *table) {
-          LoadKey(name + "." + std::string(sub_key.str()), sub_key, sub_node);
+          const std::string full = name + "." + std::string(sub_key.str());
+          if (const KeySpec* sub_spec = FindKey(full)) {
+            LoadValue(*sub_spec, sub_node);
+          } else {
+            Unknown(full, sub_key, sub_node);
+          }
         }
       } else {
         Unknown(name, key, node);
       }
     }
-    if (!spool_seen_) {
-      Fail(1, "missing required key 'spool' (the spool directory, e.g. spool = \"/var/spool/ringmail\")");
-    }
-    if (!relay_host_seen_) {
-      Fail(relay_line_,
-           "missing required key 'relay.host' (the smarthost to deliver to, e.g. "
-           "[relay] host = \"127.0.0.1\")");
+    if (failed_) return;
+    for (const KeySpec& spec : kKeys) {
+      if (spec.required == nullptr || Seen(spec)) continue;
+      Fail(TableLine(TableOf(spec.name)),
+           "missing required key '" + std::string(spec.name) + "' (" + spec.required + ")");
     }
   }
 
@@ -200,58 +410,51 @@ class Loader {
     Fail(LineOf(key.source()), sentence);
   }
 
-  void LoadKey(const std::string& name, const toml::key& key, const toml::node& node) {
-    EngineConfig& engine = config_.engine;
-    SmtpConfig& smtp = config_.smtp;
-    RelayConfig& relay = config_.relay;
-    if (name == "engine.threads") {
-      GetInt(name, node, 0, kMaxThreads, engine.threads);
-    } else if (name == "engine.pin_threads") {
-      GetBool(name, node, engine.pin_threads);
-    } else if (name == "engine.inbox_capacity") {
-      if (GetInt(name, node, 64, 1 << 20, engine.inbox_capacity) &&
-          (engine.inbox_capacity & (engine.inbox_capacity - 1)) != 0) {
-        Fail(LineOf(node.source()), "'" + name + "' must be a power of two (64, 128, ... 1048576), got " +
-                                        std::to_string(engine.inbox_capacity));
-      }
-    } else if (name == "engine.shutdown_timeout_ms") {
-      GetInt(name, node, 0, kMaxTimeoutMs, engine.shutdown_timeout_ms);
-    } else if (name == "smtp.helo_name") {
-      GetString(name, node, smtp.helo_name, /*allow_spaces=*/false);
-    } else if (name == "smtp.default_sender") {
-      GetString(name, node, smtp.default_sender, /*allow_spaces=*/false);
-    } else if (name == "smtp.connect_timeout_ms") {
-      GetInt(name, node, 1, kMaxTimeoutMs, smtp.connect_timeout_ms);
-    } else if (name == "smtp.reply_timeout_ms") {
-      GetInt(name, node, 1, kMaxTimeoutMs, smtp.reply_timeout_ms);
-    } else if (name == "smtp.data_timeout_ms") {
-      GetInt(name, node, 1, kMaxTimeoutMs, smtp.data_timeout_ms);
-    } else if (name == "smtp.chunking") {
-      GetBool(name, node, smtp.chunking);
-    } else if (name == "relay.host") {
-      relay_host_seen_ = true;
-      if (GetString(name, node, relay.host, /*allow_spaces=*/false) && relay.host.empty()) {
-        Fail(LineOf(node.source()), "'relay.host' must not be empty");
-      }
-    } else if (name == "relay.port") {
-      GetInt(name, node, 1, 65535, relay.port);
-    } else if (name == "relay.tls") {
-      LoadTls(node);
-    } else if (name == "relay.max_connections") {
-      GetInt(name, node, 1, 1'000, relay.max_connections);
-    } else if (name == "relay.max_messages_per_connection") {
-      GetInt(name, node, 1, 1'000'000, relay.max_messages_per_connection);
-    } else if (name == "retry.schedule") {
-      LoadSchedule(node);
-    } else if (name == "retry.max_age") {
-      GetDuration(name, node, config_.retry.max_age);
-    } else {
-      Unknown(name, key, node);
+  bool Seen(const KeySpec& spec) const { return std::find(seen_.begin(), seen_.end(), &spec) != seen_.end(); }
+
+  // TableLine is the line of [table], or 1 when the file has none.
+  uint32_t TableLine(std::string_view table) const {
+    for (const auto& [name, line] : table_lines_) {
+      if (name == table) return line;
     }
+    return 1;
   }
 
-  template <typename T>
-  bool GetInt(const std::string& name, const toml::node& node, int64_t min, int64_t max, T& out) {
+  // LoadValue checks |node| against |spec| and, when it passes, stores it.
+  void LoadValue(const KeySpec& spec, const toml::node& node) {
+    seen_.push_back(&spec);
+    const std::string name(spec.name);
+    Value value;
+    bool ok = false;
+    switch (spec.type) {
+      case KeyType::kInteger:
+        ok = GetInt(name, node, spec.min, spec.max, value.integer);
+        break;
+      case KeyType::kBoolean:
+        ok = GetBool(name, node, value.boolean);
+        break;
+      case KeyType::kString:
+        ok = GetString(name, node, value.text, spec.spaces);
+        break;
+      case KeyType::kDuration:
+        ok = GetDuration(name, node, value.duration);
+        break;
+      case KeyType::kDurationList:
+        ok = GetDurationList(spec, node, value.durations);
+        break;
+    }
+    if (!ok) return;
+    if (spec.check != nullptr) {
+      const std::string problem = spec.check(value);
+      if (!problem.empty()) {
+        Fail(LineOf(node.source()), problem);
+        return;
+      }
+    }
+    spec.set(value, config_);
+  }
+
+  bool GetInt(const std::string& name, const toml::node& node, int64_t min, int64_t max, int64_t& out) {
     const toml::value<int64_t>* value = node.as_integer();
     if (value == nullptr) {
       Fail(LineOf(node.source()), "'" + name + "' must be an integer, got " + TypeName(node));
@@ -263,7 +466,7 @@ class Loader {
                                       std::to_string(max) + ", got " + std::to_string(v));
       return false;
     }
-    out = static_cast<T>(v);
+    out = v;
     return true;
   }
 
@@ -316,51 +519,36 @@ class Loader {
     return true;
   }
 
-  void LoadTls(const toml::node& node) {
-    std::string level;
-    if (!GetString("relay.tls", node, level, /*allow_spaces=*/true)) return;
-    uint32_t line = LineOf(node.source());
-    if (level == "none") {
-      config_.relay.tls = TlsLevel::kNone;
-    } else if (level == "may" || level == "encrypt" || level == "verify" || level == "secure") {
-      Fail(line, "relay.tls = \"" + level +
-                     "\" is not supported yet: this build delivers in clear only (tls = \"none\"); "
-                     "TLS levels arrive with the TLS work");
-    } else {
-      Fail(line, "unknown TLS level relay.tls = \"" + level +
-                     "\"; the levels are none, may, encrypt, verify and secure (this build accepts "
-                     "only \"none\")");
-    }
-  }
-
-  void LoadSchedule(const toml::node& node) {
+  // GetDurationList reads an array of spec.min..spec.max durations; an
+  // entry's error names it as "retry.schedule[1]" with the entry's line.
+  bool GetDurationList(const KeySpec& spec, const toml::node& node, std::vector<std::chrono::seconds>& out) {
+    const std::string name(spec.name);
     const toml::array* array = node.as_array();
-    uint32_t line = LineOf(node.source());
+    const uint32_t line = LineOf(node.source());
     if (array == nullptr) {
-      Fail(line, std::string("'retry.schedule' must be an array of durations such as [\"1m\", \"5m\", "
-                             "\"1h\"], got ") +
+      Fail(line, "'" + name + "' must be an array of durations such as [\"1m\", \"5m\", \"1h\"], got " +
                      TypeName(node));
-      return;
+      return false;
     }
-    if (array->empty() || array->size() > kMaxRetrySteps) {
-      Fail(line, "'retry.schedule' must hold 1 to " + std::to_string(kMaxRetrySteps) + " durations, got " +
-                     std::to_string(array->size()));
-      return;
+    const auto size = static_cast<int64_t>(array->size());
+    if (size < spec.min || size > spec.max) {
+      Fail(line, "'" + name + "' must hold " + std::to_string(spec.min) + " to " + std::to_string(spec.max) +
+                     " durations, got " + std::to_string(size));
+      return false;
     }
-    std::vector<std::chrono::seconds> schedule;
+    out.clear();
     for (size_t i = 0; i < array->size(); ++i) {
       std::chrono::seconds step{0};
-      if (!GetDuration("retry.schedule[" + std::to_string(i) + "]", *array->get(i), step)) return;
-      schedule.push_back(step);
+      if (!GetDuration(name + "[" + std::to_string(i) + "]", *array->get(i), step)) return false;
+      out.push_back(step);
     }
-    config_.retry.schedule = std::move(schedule);
+    return true;
   }
 
   const std::string& path_;
   Config& config_;
-  bool spool_seen_ = false;
-  bool relay_host_seen_ = false;
-  uint32_t relay_line_ = 1;  // line of [relay], 1 when the file has none
+  std::vector<const KeySpec*> seen_;                           // keys present in the file
+  std::vector<std::pair<std::string, uint32_t>> table_lines_;  // [table] -> its line
   bool failed_ = false;
   uint32_t error_line_ = 0;
   std::string error_;
@@ -432,6 +620,15 @@ bool parse_duration(const std::string& text, std::chrono::seconds& out) {
   if (value > kMax / unit_s) return false;
   out = std::chrono::seconds(value * unit_s);
   return true;
+}
+
+std::vector<ConfigKeyInfo> config_keys() {
+  std::vector<ConfigKeyInfo> out;
+  for (const KeySpec& spec : kKeys) {
+    out.push_back({spec.name, KeyTypeName(spec.type), spec.type == KeyType::kInteger ? spec.min : 0,
+                   spec.type == KeyType::kInteger ? spec.max : 0, spec.required != nullptr});
+  }
+  return out;
 }
 
 const char* tls_level_name(TlsLevel level) {
