@@ -213,6 +213,7 @@ TEST(SpoolReportTest, FormatDuration) {
 
 struct InjectRun {
   int status = -1;
+  std::string err;                  // what inject wrote to stderr
   std::vector<std::string> queued;  // contents of the files in incoming/new
   size_t tmp_left = 0;
 };
@@ -233,7 +234,19 @@ InjectRun run_inject(const TempSpool& spool, const Config& config, InjectOptions
   });
   options.input_fd = fds[0];
   InjectRun run;
+  // Capture stderr (the operator's sentence) in a file for the call.
+  const std::string err_path = spool.dir() + "/inject.stderr";
+  const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  EXPECT_GE(err_fd, 0);
+  std::fflush(stderr);
+  const int saved_stderr = ::dup(2);
+  ::dup2(err_fd, 2);
   run.status = cmd_inject(config, options);
+  std::fflush(stderr);
+  ::dup2(saved_stderr, 2);
+  ::close(saved_stderr);
+  ::close(err_fd);
+  run.err = read_file(err_path);
   ::close(fds[0]);
   writer.join();
   const std::string new_dir = spool.root() + "/incoming/new";
@@ -362,6 +375,80 @@ TEST(InjectTest, ErrorsQueueNothing) {
     EXPECT_EQ(run.status, tc.status) << tc.name;
     EXPECT_TRUE(run.queued.empty()) << tc.name;
     EXPECT_EQ(run.tmp_left, 0u) << tc.name;
+  }
+}
+
+TEST(InjectTest, EmptySenderFlagIsTheNullSender) {
+  TempSpool spool;
+  InjectOptions options;
+  options.sender = "";  // `ringmail inject -f ''`, as sendmail reads it
+  options.sender_given = true;
+  options.recipients = {"b@y.org"};
+  const InjectRun run = run_inject(spool, test_config(spool), options, "Subject: dsn\n\nb");
+  ASSERT_EQ(run.status, 0) << run.err;
+  ASSERT_EQ(run.queued.size(), 1u);
+  EXPECT_EQ(run.queued[0].rfind("X-Ringmail-From: <>\n", 0), 0u) << run.queued[0];
+}
+
+TEST(InjectTest, EchoedInputIsEscapedAndShortened) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> recipients;
+    std::string sender;
+    std::string want;  // must appear in stderr
+  };
+  const std::string huge(10 * 1024, 'x');
+  const Case table[] = {
+      {"CR LF in a recipient", {"a\r\nRCPT TO:<evil@y.org>"}, "", "'a\\r\\nRCPT TO:<evil@y.org>'"},
+      {"escape sequence in a recipient", {"\x1b[31mred"}, "", "'\\x1b[31mred'"},
+      {"10 KB recipient", {huge}, "", "…(10240 bytes)'"},
+      {"CR LF in -f", {"b@y.org"}, "a b\r\n", "sender address 'a b\\r\\n'"},
+  };
+  for (const Case& tc : table) {
+    TempSpool spool;
+    InjectOptions options;
+    options.recipients = tc.recipients;
+    options.sender = tc.sender;
+    const InjectRun run = run_inject(spool, test_config(spool), options, "Subject: s\n\nb");
+    EXPECT_EQ(run.status, 65) << tc.name;
+    EXPECT_NE(run.err.find(tc.want), std::string::npos) << tc.name << ": " << run.err;
+    EXPECT_EQ(run.err.find('\r'), std::string::npos) << tc.name;
+    EXPECT_EQ(run.err.find('\x1b'), std::string::npos) << tc.name;
+    EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << tc.name << ": one line";
+    EXPECT_LT(run.err.size(), 400u) << tc.name;
+  }
+}
+
+// More than 64 KiB of headers: inject's hint must not send the operator to
+// X-Ringmail- lines, which inject itself refuses.
+TEST(InjectTest, LongHeaderHintsMatchWhatInjectAccepts) {
+  std::string message = "Subject: long\n";
+  while (message.size() < 70 * 1024) message += "X-Filler: " + std::string(70, 'f') + "\n";
+  message += "To: b@y.org\n\nbody\n";
+  struct Case {
+    const char* name;
+    bool extract;
+    std::vector<std::string> recipients;
+    bool default_sender;
+    int status;
+    const char* want;
+  };
+  const Case table[] = {
+      {"-t", true, {}, true, 65, "give the recipients as arguments instead of using -t"},
+      {"no sender", false, {"b@y.org"}, false, 65, "give the sender with -f"},
+      {"arguments and a sender: no header needed", false, {"b@y.org"}, true, 0, ""},
+  };
+  for (const Case& tc : table) {
+    TempSpool spool;
+    Config config = test_config(spool);
+    if (!tc.default_sender) config.smtp.default_sender.clear();
+    InjectOptions options;
+    options.extract_recipients = tc.extract;
+    options.recipients = tc.recipients;
+    const InjectRun run = run_inject(spool, config, options, message);
+    EXPECT_EQ(run.status, tc.status) << tc.name << ": " << run.err;
+    EXPECT_NE(run.err.find(tc.want), std::string::npos) << tc.name << ": " << run.err;
+    EXPECT_EQ(run.err.find("X-Ringmail"), std::string::npos) << tc.name << ": " << run.err;
   }
 }
 
