@@ -10,12 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "engine/config.h"
+#include "config/config.h"
 
 namespace ringmail {
 
 struct InjectOptions {
-  std::string sender;                   // -f; "" = config default_sender
+  std::string sender;                   // -f; "" or "<>" with sender_given = the null sender
+  bool sender_given = false;            // -f was given (even as -f ''); else config default_sender
   bool extract_recipients = false;      // -t: recipients from To/Cc/Bcc (Bcc stripped)
   std::vector<std::string> recipients;  // positional
   int input_fd = 0;                     // the message, RFC 5322, read to EOF
