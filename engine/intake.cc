@@ -231,7 +231,9 @@ bool Intake::claim(int dir_fd, const char* dir_name, const char* id) {
       due_.push(Due{static_cast<int64_t>(::time(nullptr)) + kStuckRetryS, id});
     return false;
   }
-  const bool has_meta = faccessat(spool_.meta_fd, id, F_OK, 0) == 0;
+  // A message from incoming/new was never attempted: it has no meta (an
+  // orphan one was removed at start-up). Elsewhere, ask.
+  const bool has_meta = dir_fd != spool_.incoming_new_fd && faccessat(spool_.meta_fd, id, F_OK, 0) == 0;
   if (!dispatch(id, has_meta, static_cast<uint64_t>(st.st_size))) {
     // Cannot happen (room was checked and only this thread pushes), but
     // the file is safe in active/ either way: tried again after a while.
