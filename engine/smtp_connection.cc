@@ -295,11 +295,19 @@ void SmtpConnection::on_reply(const Expectation& expect, const SmtpReply& reply)
       on_rcpt_reply(expect.slot, expect.rcpt, reply, decide(SmtpStage::kRcpt, reply.code));
       return;
     case Expect::kData:
-      on_data_reply(expect.slot, reply, decide(SmtpStage::kData, reply.code));
+    case Expect::kDataEnd: {
+      // With no recipient accepted the transaction carries nothing; policy
+      // has its own rows for the replies that still come.
+      const bool unwanted = expect.slot->mail_rejected || expect.slot->accepted == 0;
+      if (expect.kind == Expect::kData) {
+        on_data_reply(expect.slot, reply,
+                      decide(unwanted ? SmtpStage::kDataUnwanted : SmtpStage::kData, reply.code));
+      } else {
+        on_data_end_reply(expect.slot, reply,
+                          decide(unwanted ? SmtpStage::kDataEndUnwanted : SmtpStage::kDataEnd, reply.code));
+      }
       return;
-    case Expect::kDataEnd:
-      on_data_end_reply(expect.slot, reply, decide(SmtpStage::kDataEnd, reply.code));
-      return;
+    }
     case Expect::kRset:
       if (decide(SmtpStage::kRset, reply.code).verdict != Verdict::kProceed) {
         fail(fmt::format("{} answered RSET with: {}", peer_name_, reply_summary(reply)));
@@ -357,7 +365,7 @@ void SmtpConnection::on_mail_reply(MessageSlot* slot, const SmtpReply& reply, De
 
 void SmtpConnection::on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpReply& reply,
                                    Decision decision) {
-  if (decision.scope == Scope::kConnection) {  // 421: the server is closing
+  if (decision.scope == Scope::kConnection) {
     fail(fmt::format("{} answered RCPT TO with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
@@ -376,7 +384,7 @@ void SmtpConnection::on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpR
 void SmtpConnection::on_data_reply(MessageSlot* slot, const SmtpReply& reply, Decision decision) {
   const bool nothing_to_send = slot->mail_rejected || slot->accepted == 0;
   if (tx_ == slot) tx_ = nullptr;
-  if (decision.scope == Scope::kConnection && reply.code == 421) {
+  if (decision.scope == Scope::kConnection) {
     fail(fmt::format("{} answered DATA with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
@@ -389,10 +397,6 @@ void SmtpConnection::on_data_reply(MessageSlot* slot, const SmtpReply& reply, De
       body_empty_ = true;
     }
     maybe_release(slot);
-    return;
-  }
-  if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered DATA with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
   if (decision.verdict != Verdict::kProceed) {
@@ -414,16 +418,12 @@ void SmtpConnection::on_data_end_reply(MessageSlot* slot, const SmtpReply& reply
   // After BDAT, a failed transaction may leave the server's MAIL state
   // behind (RFC 3030 4.2: the client SHOULD send RSET).
   if (slot->used_bdat && (decision.verdict != Verdict::kProceed || slot->accepted == 0)) need_rset_ = true;
-  if (decision.scope == Scope::kConnection && reply.code == 421) {
+  if (decision.scope == Scope::kConnection) {
     fail(fmt::format("{} answered end of data with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
   if (slot->mail_rejected || slot->accepted == 0) {
     maybe_release(slot);  // the "." after an unwanted 354, or BDAT for nobody
-    return;
-  }
-  if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered end of data with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
   const std::string_view why = reply_summary(reply);
