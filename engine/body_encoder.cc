@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "queue/line_end.h"
+
 namespace ringmail {
 
 void BodyEncoder::encode(const char* in, size_t in_size, char* out, size_t out_cap, size_t& in_used,
@@ -38,7 +40,7 @@ void BodyEncoder::encode(const char* in, size_t in_size, char* out, size_t out_c
         continue;
       }
     }
-    if (c == '\r' || c == '\n') {
+    if (is_line_end_byte(c)) {
       if (o == out_cap) break;
       at_line_start_ = true;
       skip_lf_ = (c == '\r');

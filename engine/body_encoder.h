@@ -18,7 +18,8 @@ constexpr size_t kMaxFinishBytes = 5;
 
 // BodyEncoder converts one message body at a time:
 //   "\r\n" stays "\r\n"; a bare "\n" and a bare "\r" (one not followed by
-//   "\n") each become "\r\n"; a '.' that starts a line is doubled.
+//   "\n") each become "\r\n" (queue/line_end.h, the rule the envelope
+//   parser shares); a '.' that starts a line is doubled.
 // A '\r' at the end of a chunk is written out as "\r\n" at once and a '\n'
 // starting the next chunk is then dropped, so nothing is ever held back and
 // the encoder never needs to look past its input.
@@ -40,6 +41,11 @@ class BodyEncoder {
     owed_ = 0;
     dot_stuffing_ = dot_stuffing;
   }
+
+  // resume_after_gap tells the encoder that the next input does not follow
+  // the last directly (a stripped Bcc field lay between): a '\r' that ended
+  // the last input must not swallow a '\n' that starts the next one.
+  void resume_after_gap() { skip_lf_ = false; }
 
   // encode converts as much of in[0..in_size) as fits into out[0..out_cap)
   // and sets |in_used| (input bytes consumed) and |out_used| (bytes written).

@@ -470,22 +470,18 @@ bool SmtpConnection::emit_bdat(MessageSlot* slot) {
   char* const content = out_.get() + out_len_ + kGap;
   size_t produced = 0;
   encoder_.reset(/*dot_stuffing=*/false);
-  uint32_t cursor = env.body_offset;
-  uint32_t skip = 0;
-  while (cursor < slot->head_len) {
-    while (skip < env.skip_count && env.skip[skip].end <= cursor) ++skip;
-    uint32_t end = slot->head_len;
-    if (skip < env.skip_count) {
-      if (env.skip[skip].begin <= cursor) {
-        cursor = env.skip[skip].end;  // a stripped Bcc field
-        continue;
-      }
-      end = std::min(end, env.skip[skip].begin);
-    }
+  uint64_t cursor = env.body_offset;
+  while (true) {
+    uint64_t run_end = 0;
+    bool gap = false;
+    cursor = next_sendable(env, cursor, run_end, gap);  // steps over stripped Bcc fields
+    if (cursor >= slot->head_len) break;
+    if (gap) encoder_.resume_after_gap();
+    const uint64_t end = std::min<uint64_t>(slot->head_len, run_end);
     size_t used = 0, out_used = 0;
     encoder_.encode(slot->head.get() + cursor, end - cursor, content + produced, out_room() - kGap - produced,
                     used, out_used);
-    cursor += static_cast<uint32_t>(used);
+    cursor += used;
     produced += out_used;
   }
   produced += encoder_.finish_chunk(content + produced, out_room() - kGap - produced);
@@ -629,18 +625,10 @@ void SmtpConnection::emit_body() {
   }
   while (out_room() > kFinishRoom + 16) {
     // Where is the next byte to send? Skip ranges (stripped Bcc) first.
-    const Envelope& env = slot->envelope;
-    bool skipped = false;
     uint64_t piece_end = UINT64_MAX;
-    for (uint32_t i = 0; i < env.skip_count; ++i) {
-      if (body_cursor_ >= env.skip[i].begin && body_cursor_ < env.skip[i].end) {
-        body_cursor_ = env.skip[i].end;
-        skipped = true;
-        break;
-      }
-      if (env.skip[i].begin > body_cursor_) piece_end = std::min<uint64_t>(piece_end, env.skip[i].begin);
-    }
-    if (skipped) continue;
+    bool gap = false;
+    body_cursor_ = next_sendable(slot->envelope, body_cursor_, piece_end, gap);
+    if (gap) encoder_.resume_after_gap();
 
     const char* src = nullptr;
     uint64_t available = 0;
