@@ -501,14 +501,115 @@ void SmtpConnection::take_message(MessageSlot* slot) {
   slot->connection = this;
   slot->mail_rejected = false;
   slot->accepted = 0;
+  ++messages_in_flight_;
+  if (!precheck(slot)) {
+    maybe_release(slot);  // refused by our own checks: back to the worker, nothing sent
+    return;
+  }
   tx_ = slot;
   tx_stage_ = TxStage::kMail;
   tx_next_rcpt_ = 0;
   tx_rset_sent_ = false;
   slot->used_bdat = uses_bdat(slot);
   ++messages_started_;
-  ++messages_in_flight_;
   pump();
+}
+
+bool SmtpConnection::refuse(MessageSlot* slot, Precheck check, std::string_view why) {
+  const Decision decision = decide_precheck(check);
+  slot->set_message_reply(why);
+  slot->resolve_all_unresolved(decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred,
+                               why);
+  return false;
+}
+
+bool SmtpConnection::precheck(MessageSlot* slot) {
+  const Envelope& env = slot->envelope;
+  const std::string_view head(slot->head.get(), slot->head_len);
+  char why[512];  // reasons are built only on refusal, on the stack (no allocation)
+  // SIZE (RFC 1870): the file size is the estimate (it includes the
+  // preamble; the wire form differs by line endings and dot-stuffing).
+  const uint64_t size = slot->ref.size_bytes != 0 ? slot->ref.size_bytes
+                        : slot->whole_file        ? slot->file_end
+                                                  : 0;
+  if (caps_.size && caps_.size_limit > 0 && size > caps_.size_limit) {
+    std::snprintf(why, sizeof(why),
+                  "message is %llu bytes; the relay accepts at most %llu (SIZE); raise the relay's message "
+                  "size limit or send a smaller message",
+                  static_cast<unsigned long long>(size), static_cast<unsigned long long>(caps_.size_limit));
+    return refuse(slot, Precheck::kSizeOverLimit, why);
+  }
+  // SMTPUTF8 (RFC 6531 3.2): a non-ASCII address needs the relay's
+  // SMTPUTF8; without it such a recipient (or, for the sender, the whole
+  // message) cannot be sent.
+  const int sender_len = static_cast<int>(std::min<size_t>(env.sender.size(), 300));
+  bool envelope_utf8 = !is_ascii(env.sender);
+  if (envelope_utf8 && !caps_.smtputf8) {
+    std::snprintf(why, sizeof(why),
+                  "the relay does not offer SMTPUTF8 and the sender address <%.*s> is not ASCII (RFC 6531 "
+                  "3.2); use an ASCII sender or a relay that offers SMTPUTF8",
+                  sender_len, env.sender.data());
+    return refuse(slot, Precheck::kSenderNeedsSmtputf8, why);
+  }
+  uint32_t pending = 0;
+  for (uint32_t i = 0; i < env.recipient_count; ++i) {
+    if (slot->rcpt_state[i] != RcptState::kPending) continue;
+    if (is_ascii(env.recipients[i])) {
+      ++pending;
+    } else if (caps_.smtputf8) {
+      envelope_utf8 = true;
+      ++pending;
+    } else {
+      const std::string_view rcpt = env.recipients[i];
+      std::snprintf(why, sizeof(why),
+                    "the relay does not offer SMTPUTF8 and the address <%.*s> is not ASCII (RFC 6531 3.2); "
+                    "use an ASCII address or a relay that offers SMTPUTF8",
+                    static_cast<int>(std::min<size_t>(rcpt.size(), 300)), rcpt.data());
+      const Decision decision = decide_precheck(Precheck::kRecipientNeedsSmtputf8);
+      slot->resolve(i, decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred, why);
+    }
+  }
+  if (pending == 0) return false;
+  // 8BITMIME (RFC 6152): 8-bit data only with BODY=8BITMIME to a relay
+  // that offers it. What is in memory is known now; the rest of a larger
+  // file is declared 8-bit when the relay offers 8BITMIME (harmless), and
+  // watched while streaming when it does not (eight_bit_met_while_streaming).
+  const std::string_view header = head.substr(env.body_offset, env.header_end - env.body_offset);
+  const bool header_8bit = !is_ascii(header);
+  const bool eight_bit = header_8bit || !is_ascii(head.substr(env.header_end));
+  if (eight_bit && !caps_.eight_bit_mime) {
+    return refuse(slot, Precheck::kEightBitNotOffered,
+                  "message has 8-bit data and the relay does not offer 8BITMIME (RFC 6152); encode the "
+                  "message as 7-bit MIME (quoted-printable or base64) or use a relay that offers 8BITMIME");
+  }
+  tx_params_len_ = 0;
+  auto add = [&](const char* text, unsigned long long number, bool with_number) {
+    const size_t room = sizeof(tx_params_) - tx_params_len_;
+    const int n = with_number ? std::snprintf(tx_params_ + tx_params_len_, room, "%s%llu", text, number)
+                              : std::snprintf(tx_params_ + tx_params_len_, room, "%s", text);
+    if (n > 0 && static_cast<size_t>(n) < room) tx_params_len_ += static_cast<size_t>(n);
+  };
+  if (caps_.size && size > 0) add(" SIZE=", size, true);
+  if (caps_.eight_bit_mime && (eight_bit || !slot->whole_file)) add(" BODY=8BITMIME", 0, false);
+  // Non-ASCII only in the headers, and no SMTPUTF8: sent without it (an
+  // 8-bit header, like Postfix does; documented in docs/spool.md).
+  if (caps_.smtputf8 && (envelope_utf8 || header_8bit)) add(" SMTPUTF8", 0, false);
+  return true;
+}
+
+void SmtpConnection::eight_bit_met_while_streaming(MessageSlot* slot) {
+  constexpr std::string_view kWhy =
+      "message has 8-bit data and the relay does not offer 8BITMIME (RFC 6152; found after the first 64 KiB, "
+      "while sending); encode the message as 7-bit MIME (quoted-printable or base64) or use a relay that "
+      "offers 8BITMIME";
+  const Decision decision = decide_precheck(Precheck::kEightBitWhileStreaming);
+  slot->set_message_reply(kWhy);
+  slot->resolve_all_unresolved(decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred,
+                               kWhy);
+  // The DATA already begun cannot be taken back; closing without the "."
+  // makes the relay drop it. The other messages here go as after an I/O
+  // failure.
+  fail(kWhy, slot);
 }
 
 bool SmtpConnection::can_emit_command() const {
@@ -535,6 +636,7 @@ bool SmtpConnection::emit_command(std::string_view text, Expect kind, MessageSlo
 void SmtpConnection::pump() {
   if (state_ != State::kReady || closing_requested_) return;
   if (body_ != nullptr) emit_body();
+  if (closing_requested_) return;  // the body could not go on (8-bit without 8BITMIME)
   if (body_ == nullptr) {
     if (need_rset_ && can_emit_command() && emit_command("RSET\r\n", Expect::kRset, nullptr, 0)) {
       need_rset_ = false;
@@ -560,14 +662,9 @@ void SmtpConnection::emit_transaction() {
         tx_rset_sent_ = true;
       }
       std::string_view sender = slot->envelope.sender;
-      int n;
-      if (caps_.size && slot->whole_file) {
-        n = std::snprintf(line, sizeof(line), "MAIL FROM:<%.*s> SIZE=%u\r\n", static_cast<int>(sender.size()),
-                          sender.data(), slot->head_len - slot->envelope.body_offset);
-      } else {
-        n = std::snprintf(line, sizeof(line), "MAIL FROM:<%.*s>\r\n", static_cast<int>(sender.size()),
-                          sender.data());
-      }
+      const int n =
+          std::snprintf(line, sizeof(line), "MAIL FROM:<%.*s>%.*s\r\n", static_cast<int>(sender.size()),
+                        sender.data(), static_cast<int>(tx_params_len_), tx_params_);
       if (!emit_command(std::string_view(line, n), Expect::kMail, slot, 0)) return;
       tx_stage_ = TxStage::kRcpt;
     } else if (tx_stage_ == TxStage::kRcpt) {
@@ -652,6 +749,11 @@ void SmtpConnection::emit_body() {
     if (piece_end != UINT64_MAX) available = std::min<uint64_t>(available, piece_end - body_cursor_);
     const size_t fit = (out_room() - kFinishRoom) / 2;  // worst case doubles
     const size_t take = static_cast<size_t>(std::min<uint64_t>(available, fit));
+    // Past the head (checked before MAIL), without 8BITMIME: watch for 8-bit.
+    if (!caps_.eight_bit_mime && body_cursor_ >= slot->head_len && !is_ascii(std::string_view(src, take))) {
+      eight_bit_met_while_streaming(slot);
+      return;
+    }
     size_t used = 0, produced = 0;
     encoder_.encode(src, take, out_.get() + out_len_, out_room() - kFinishRoom, used, produced);
     body_cursor_ += used;
