@@ -1,5 +1,5 @@
-// engine/body_encoder.cc — CRLF canonicalisation and dot-stuffing for DATA
-// (see body_encoder.h).
+// engine/body_encoder.cc — CRLF canonicalisation, the 998-octet line limit
+// and dot-stuffing for DATA and BDAT (see body_encoder.h).
 //
 // Hot path: every body byte passes through here. Runs of ordinary bytes are
 // found with memchr and copied with memcpy; a well-formed "text\r\n" line is
@@ -18,16 +18,24 @@ void BodyEncoder::encode(const char* in, size_t in_size, char* out, size_t out_c
                          size_t& out_used) {
   size_t i = 0;  // input position
   size_t o = 0;  // output position
-  if (owed_ != 0) {
-    // The last call wrote the first half of in[0]'s expansion; its effect on
-    // the state is already applied. Write the second half, consume the byte.
+  if (owed_len_ != 0) {
+    // The last call wrote the first part of in[0]'s expansion; its effect on
+    // the state is already applied. Write the rest, then consume the byte.
     if (in_size == 0 || out_cap == 0) {
       in_used = 0;
       out_used = 0;
       return;
     }
-    out[o++] = owed_;
-    owed_ = 0;
+    const size_t n = owed_len_ < out_cap ? owed_len_ : out_cap;
+    std::memcpy(out, owed_, n);
+    std::memmove(owed_, owed_ + n, owed_len_ - n);
+    owed_len_ -= n;
+    o = n;
+    if (owed_len_ != 0) {
+      in_used = 0;
+      out_used = o;
+      return;
+    }
     i = 1;
   }
   while (i < in_size) {
@@ -40,49 +48,77 @@ void BodyEncoder::encode(const char* in, size_t in_size, char* out, size_t out_c
         continue;
       }
     }
-    if (is_line_end_byte(c)) {
-      if (o == out_cap) break;
-      at_line_start_ = true;
-      skip_lf_ = (c == '\r');
-      out[o++] = '\r';
-      if (o == out_cap) {
-        owed_ = '\n';  // in[i] stays unconsumed until its '\n' is written
-        break;
+    if (o == out_cap) break;
+    const bool line_end = is_line_end_byte(c);
+    if (line_end || line_bytes_ >= kMaxLineBytes || (at_line_start_ && c == '.' && dot_stuffing_)) {
+      // One byte with an expansion: a line end, a line-start dot, or a byte
+      // that needs a line break before it. Build it, apply its effect on
+      // the state, write what fits and owe the rest.
+      char x[kMaxExpansionBytes];
+      size_t n = 0;
+      if (line_end) {
+        if (at_line_start_) in_header_ = false;  // an empty line ends the header section
+        x[n++] = '\r';
+        x[n++] = '\n';
+        at_line_start_ = true;
+        skip_lf_ = (c == '\r');
+        line_bytes_ = 0;
+      } else {
+        if (line_bytes_ >= kMaxLineBytes) {
+          x[n++] = '\r';
+          x[n++] = '\n';
+          if (in_header_) {
+            x[n++] = ' ';  // fold: the rest is a continuation of the same field
+            line_bytes_ = 1;
+            at_line_start_ = false;
+          } else {
+            line_bytes_ = 0;
+            at_line_start_ = true;
+          }
+        }
+        if (at_line_start_ && c == '.' && dot_stuffing_) {
+          x[n++] = '.';
+          ++line_bytes_;
+        }
+        x[n++] = c;
+        ++line_bytes_;
+        at_line_start_ = false;
       }
-      out[o++] = '\n';
+      const size_t room = out_cap - o;
+      if (n > room) {
+        std::memcpy(out + o, x, room);
+        o += room;
+        owed_len_ = n - room;
+        std::memcpy(owed_, x + room, owed_len_);
+        break;  // in[i] stays unconsumed until its expansion is all written
+      }
+      std::memcpy(out + o, x, n);
+      o += n;
       ++i;
       continue;
     }
-    if (at_line_start_ && c == '.' && dot_stuffing_) {
-      if (o == out_cap) break;
-      at_line_start_ = false;
-      out[o++] = '.';
-      if (o == out_cap) {
-        owed_ = '.';
-        break;
-      }
-      out[o++] = '.';
-      ++i;
-      continue;
-    }
-    // A run of ordinary bytes, bounded by both the input and the output room.
+    // A run of ordinary bytes, bounded by the input, the output room and
+    // what is left of the line.
     const size_t in_left = in_size - i;
     const size_t out_left = out_cap - o;
     const size_t window = in_left < out_left ? in_left : out_left;
-    if (window == 0) break;
+    const size_t line_left = kMaxLineBytes - line_bytes_;  // >= 1 here
     const char* run = in + i;
     const char* lf = static_cast<const char*>(std::memchr(run, '\n', window));
     const size_t until_lf = lf != nullptr ? static_cast<size_t>(lf - run) : window;
     const char* cr = static_cast<const char*>(std::memchr(run, '\r', until_lf));
     size_t n;
-    if (cr != nullptr && cr + 1 == lf) {
-      // The common case: the line ends in CRLF with no bare CR before it.
-      // Copy it whole; lf lies inside the window, so it fits.
+    if (cr != nullptr && cr + 1 == lf && static_cast<size_t>(cr - run) <= line_left) {
+      // The common case: the line ends in CRLF with no bare CR before it
+      // and fits the limit. Copy it whole; lf lies inside the window.
       n = until_lf + 1;
       at_line_start_ = true;
+      line_bytes_ = 0;
     } else {
       n = cr != nullptr ? static_cast<size_t>(cr - run) : until_lf;
+      if (n > line_left) n = line_left;
       at_line_start_ = false;  // n >= 1: run[0] is neither CR nor LF
+      line_bytes_ += n;
     }
     std::memcpy(out + o, run, n);
     i += n;
@@ -96,7 +132,7 @@ size_t BodyEncoder::finish(char* out, size_t out_cap) {
   // Caller bug, not an operating error: the output could not be completed.
   if (out_cap < kMaxFinishBytes) std::abort();
   // So is finishing with input not yet consumed (half of a byte written).
-  if (owed_ != 0) std::abort();
+  if (owed_len_ != 0) std::abort();
   size_t o = 0;
   if (!at_line_start_) {
     out[o++] = '\r';
@@ -110,7 +146,7 @@ size_t BodyEncoder::finish(char* out, size_t out_cap) {
 }
 
 size_t BodyEncoder::finish_chunk(char* out, size_t out_cap) {
-  if (out_cap < 2 || owed_ != 0) std::abort();  // caller bugs, as in finish()
+  if (out_cap < 2 || owed_len_ != 0) std::abort();  // caller bugs, as in finish()
   size_t o = 0;
   if (!at_line_start_) {
     out[o++] = '\r';

@@ -466,7 +466,9 @@ bool SmtpConnection::emit_bdat(MessageSlot* slot) {
   constexpr size_t kGap = 32;  // "BDAT 4294967295 LAST\r\n" is 22 bytes
   const Envelope& env = slot->envelope;
   const size_t source_bytes = slot->head_len - env.body_offset;
-  if (out_room() < kGap + 2 * source_bytes + 2 || !can_emit_command()) return false;
+  // Room for the worst case: every byte doubled, plus a line break's bytes
+  // (encode's bound is 2n + 3) and the final CRLF.
+  if (out_room() < kGap + 2 * source_bytes + 8 || !can_emit_command()) return false;
   char* const content = out_.get() + out_len_ + kGap;
   size_t produced = 0;
   encoder_.reset(/*dot_stuffing=*/false);
@@ -481,6 +483,7 @@ bool SmtpConnection::emit_bdat(MessageSlot* slot) {
     size_t used = 0, out_used = 0;
     encoder_.encode(slot->head.get() + cursor, end - cursor, content + produced, out_room() - kGap - produced,
                     used, out_used);
+    assert(used > 0);  // the room above always fits the whole encoding
     cursor += used;
     produced += out_used;
   }
@@ -747,7 +750,7 @@ void SmtpConnection::emit_body() {
       return;
     }
     if (piece_end != UINT64_MAX) available = std::min<uint64_t>(available, piece_end - body_cursor_);
-    const size_t fit = (out_room() - kFinishRoom) / 2;  // worst case doubles
+    const size_t fit = (out_room() - kFinishRoom - 4) / 2;  // worst case: 2n + 3
     const size_t take = static_cast<size_t>(std::min<uint64_t>(available, fit));
     // Past the head (checked before MAIL), without 8BITMIME: watch for 8-bit.
     if (!caps_.eight_bit_mime && body_cursor_ >= slot->head_len && !is_ascii(std::string_view(src, take))) {

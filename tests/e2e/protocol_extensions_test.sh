@@ -146,5 +146,48 @@ for variant in data bdat; do
   fi
 done
 
+# --- (g) long lines ------------------------------------------------------------------------------
+# check_long_lines FILE HEADER_LEN BODY_LEN: FILE (a Maildir file) has no
+# line over 1000 octets with its CRLF; unfolding the header ("\r\n " out)
+# gives "Subject: " + HEADER_LEN x's, and the body without its CRLFs is
+# BODY_LEN y's.
+check_long_lines() {
+  "$PYTHON" - "$@" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+header_len, body_len = int(sys.argv[2]), int(sys.argv[3])
+data = data.split(b"\r\n", 1)[1]  # the sink's X-Sink-Envelope line
+longest = max(len(line) for line in data.split(b"\r\n"))
+header, body = data.split(b"\r\n\r\n", 1)
+ok = (longest <= 998 and header.replace(b"\r\n ", b"") == b"Subject: " + b"x" * header_len
+      and body.replace(b"\r\n", b"") == b"y" * body_len)
+print("longest line %d, header %d bytes, body %d bytes: %s" % (longest, len(header), len(body), "ok" if ok else "BAD"))
+sys.exit(0 if ok else 1)
+PY
+}
+for variant in data bdat; do
+  new_case "long_$variant"
+  if [ "$variant" = data ]; then n=1000000; flags=(--no-chunking); else n=30000; flags=(); fi
+  # X-Ringmail- envelope: a header section longer than 64 KiB needs one.
+  put m1 "X-Ringmail-To: <ops@example.org>\nSubject: HMARK\n\n" HMARK "$n"
+  "$PYTHON" - "$SPOOL/incoming/new/m1" "$n" <<'PY'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+open(path, "ab").write(b"y" * n + b"\n")  # the body: one line of n bytes
+PY
+  start_sink "$PORT" --maildir "$MAILDIR" "${flags[@]}"
+  drain
+  stop_sink
+  file=$(ls "$MAILDIR"/new/* 2>/dev/null | head -1)
+  # The transcript shows bytes escaped: a literal backslash-r-backslash-n.
+  if [ "$variant" = bdat ]; then verb=BDAT; wire='BDAT '; else verb=DATA; wire='DATA\r\n'; fi
+  if [ "$STATUS" = 0 ] && [ "$(sink_count)" = 1 ] && grep -qF "$wire" "$WORK/$CASE/run.err" &&
+     result=$(check_long_lines "$file" "$n" "$n"); then
+    pass "(g) $variant: $n-byte header and body lines over $verb: $result"
+  else
+    part_fail "(g) $variant: status $STATUS, sink $(sink_count); ${result:-no file}"
+  fi
+done
+
 [ "$FAILED" = 0 ] || { echo "FAIL: protocol_extensions_test"; exit 1; }
 echo "PASS: protocol_extensions_test"
