@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/mail_precheck.h"
 #include "engine/message_slot.h"
 #include "engine/smtp_reply.h"
 #include "engine/worker.h"
@@ -528,91 +529,44 @@ bool SmtpConnection::refuse(MessageSlot* slot, Precheck check, std::string_view 
 
 bool SmtpConnection::precheck(MessageSlot* slot) {
   const Envelope& env = slot->envelope;
-  const std::string_view head(slot->head.get(), slot->head_len);
-  char why[512];  // reasons are built only on refusal, on the stack (no allocation)
-  // SIZE (RFC 1870): the file size is the estimate (it includes the
-  // preamble; the wire form differs by line endings and dot-stuffing).
+  // SIZE= is the file size: the intake's claim, or the head when it is the
+  // whole file.
   const uint64_t size = slot->ref.size_bytes != 0 ? slot->ref.size_bytes
                         : slot->whole_file        ? slot->file_end
                                                   : 0;
-  if (caps_.size && caps_.size_limit > 0 && size > caps_.size_limit) {
-    std::snprintf(why, sizeof(why),
-                  "message is %llu bytes; the relay accepts at most %llu (SIZE); raise the relay's message "
-                  "size limit or send a smaller message",
-                  static_cast<unsigned long long>(size), static_cast<unsigned long long>(caps_.size_limit));
-    return refuse(slot, Precheck::kSizeOverLimit, why);
-  }
-  // SMTPUTF8 (RFC 6531 3.2): a non-ASCII address needs the relay's
-  // SMTPUTF8; without it such a recipient (or, for the sender, the whole
-  // message) cannot be sent.
-  const int sender_len = static_cast<int>(std::min<size_t>(env.sender.size(), 300));
-  bool envelope_utf8 = !is_ascii(env.sender);
-  if (envelope_utf8 && !caps_.smtputf8) {
-    std::snprintf(why, sizeof(why),
-                  "the relay does not offer SMTPUTF8 and the sender address <%.*s> is not ASCII (RFC 6531 "
-                  "3.2); use an ASCII sender or a relay that offers SMTPUTF8",
-                  sender_len, env.sender.data());
-    return refuse(slot, Precheck::kSenderNeedsSmtputf8, why);
+  const MessageNeeds needs =
+      message_needs(env, std::string_view(slot->head.get(), slot->head_len), slot->whole_file, size,
+                    [slot](uint32_t i) { return slot->rcpt_state[i] == RcptState::kPending; });
+  char why[512];  // reasons are built only on refusal, on the stack (no allocation)
+  if (const std::optional<Precheck> check = message_precheck(caps_, needs)) {
+    precheck_reason(*check, caps_, needs, env.sender, why, sizeof(why));
+    return refuse(slot, *check, why);
   }
   uint32_t pending = 0;
   for (uint32_t i = 0; i < env.recipient_count; ++i) {
     if (slot->rcpt_state[i] != RcptState::kPending) continue;
-    if (is_ascii(env.recipients[i])) {
+    const std::optional<Precheck> check = recipient_precheck(caps_, env.recipients[i]);
+    if (!check) {
       ++pending;
-    } else if (caps_.smtputf8) {
-      envelope_utf8 = true;
-      ++pending;
-    } else {
-      const std::string_view rcpt = env.recipients[i];
-      std::snprintf(why, sizeof(why),
-                    "the relay does not offer SMTPUTF8 and the address <%.*s> is not ASCII (RFC 6531 3.2); "
-                    "use an ASCII address or a relay that offers SMTPUTF8",
-                    static_cast<int>(std::min<size_t>(rcpt.size(), 300)), rcpt.data());
-      const Decision decision = decide_precheck(Precheck::kRecipientNeedsSmtputf8);
-      slot->resolve(i, decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred, why);
+      continue;
     }
+    precheck_reason(*check, caps_, needs, env.recipients[i], why, sizeof(why));
+    const Decision decision = decide_precheck(*check);
+    slot->resolve(i, decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred, why);
   }
   if (pending == 0) return false;
-  // 8BITMIME (RFC 6152): 8-bit data only with BODY=8BITMIME to a relay
-  // that offers it. What is in memory is known now; the rest of a larger
-  // file is declared 8-bit when the relay offers 8BITMIME (harmless), and
-  // watched while streaming when it does not (eight_bit_met_while_streaming).
-  const std::string_view header = head.substr(env.body_offset, env.header_end - env.body_offset);
-  const bool header_8bit = !is_ascii(header);
-  const bool eight_bit = header_8bit || !is_ascii(head.substr(env.header_end));
-  if (eight_bit && !caps_.eight_bit_mime) {
-    return refuse(slot, Precheck::kEightBitNotOffered,
-                  "message has 8-bit data and the relay does not offer 8BITMIME (RFC 6152); encode the "
-                  "message as 7-bit MIME (quoted-printable or base64) or use a relay that offers 8BITMIME");
-  }
-  tx_params_len_ = 0;
-  auto add = [&](const char* text, unsigned long long number, bool with_number) {
-    const size_t room = sizeof(tx_params_) - tx_params_len_;
-    const int n = with_number ? std::snprintf(tx_params_ + tx_params_len_, room, "%s%llu", text, number)
-                              : std::snprintf(tx_params_ + tx_params_len_, room, "%s", text);
-    if (n > 0 && static_cast<size_t>(n) < room) tx_params_len_ += static_cast<size_t>(n);
-  };
-  if (caps_.size && size > 0) add(" SIZE=", size, true);
-  if (caps_.eight_bit_mime && (eight_bit || !slot->whole_file)) add(" BODY=8BITMIME", 0, false);
-  // Non-ASCII only in the headers, and no SMTPUTF8: sent without it (an
-  // 8-bit header, like Postfix does; documented in docs/spool.md).
-  if (caps_.smtputf8 && (envelope_utf8 || header_8bit)) add(" SMTPUTF8", 0, false);
+  tx_params_len_ = mail_params(caps_, needs, tx_params_, sizeof(tx_params_));
   return true;
 }
 
 void SmtpConnection::eight_bit_met_while_streaming(MessageSlot* slot) {
-  constexpr std::string_view kWhy =
-      "message has 8-bit data and the relay does not offer 8BITMIME (RFC 6152; found after the first 64 KiB, "
-      "while sending); encode the message as 7-bit MIME (quoted-printable or base64) or use a relay that "
-      "offers 8BITMIME";
-  const Decision decision = decide_precheck(Precheck::kEightBitWhileStreaming);
-  slot->set_message_reply(kWhy);
-  slot->resolve_all_unresolved(decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred,
-                               kWhy);
+  char why[512];
+  precheck_reason(Precheck::kEightBitWhileStreaming, caps_, MessageNeeds{}, {}, why, sizeof(why));
+  refuse(slot, Precheck::kEightBitWhileStreaming, why);
   // The DATA already begun cannot be taken back; closing without the "."
   // makes the relay drop it. The other messages here go as after an I/O
   // failure.
-  fail(kWhy, slot);
+  fail(why, slot);
 }
 
 bool SmtpConnection::can_emit_command() const {

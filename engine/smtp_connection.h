@@ -33,6 +33,7 @@
 #include "engine/body_encoder.h"
 #include "engine/delivery_policy.h"
 #include "engine/ehlo_capabilities.h"
+#include "engine/mail_precheck.h"
 #include "engine/uring.h"
 
 namespace ringmail {
@@ -165,7 +166,7 @@ class SmtpConnection {
   uint32_t tx_next_rcpt_ = 0;
   bool tx_rset_sent_ = false;  // RSET already written ahead of this MAIL
   // MAIL FROM parameters of tx_ (" SIZE=n BODY=8BITMIME SMTPUTF8").
-  char tx_params_[64] = {0};
+  char tx_params_[kMaxMailParamsBytes] = {0};
   size_t tx_params_len_ = 0;
   enum class TxStage : uint8_t { kMail, kRcpt, kData, kWait354 } tx_stage_ = TxStage::kMail;
   MessageSlot* body_ = nullptr;  // 354 received: body being emitted
