@@ -38,11 +38,18 @@ void BodyEncoder::encode(const char* in, size_t in_size, char* out, size_t out_c
     }
     i = 1;
   }
+  // The state in locals: stores through |out| (a char*) may alias any
+  // member, which would make the compiler reload members after each one.
+  bool at_line_start = at_line_start_;
+  bool skip_lf = skip_lf_;
+  bool in_header = in_header_;
+  size_t line_bytes = line_bytes_;
+  const bool dot_stuffing = dot_stuffing_;
   while (i < in_size) {
     const char c = in[i];
-    if (skip_lf_) {
+    if (skip_lf) {
       // The previous '\r' was already written as "\r\n": swallow its '\n'.
-      skip_lf_ = false;
+      skip_lf = false;
       if (c == '\n') {
         ++i;
         continue;
@@ -50,39 +57,51 @@ void BodyEncoder::encode(const char* in, size_t in_size, char* out, size_t out_c
     }
     if (o == out_cap) break;
     const bool line_end = is_line_end_byte(c);
-    if (line_end || line_bytes_ >= kMaxLineBytes || (at_line_start_ && c == '.' && dot_stuffing_)) {
+    if (line_end && out_cap - o >= 2) {
+      // The common expansion (a bare LF file has one per line), written
+      // directly: "\r\n", and the next byte starts a line.
+      if (at_line_start) in_header = false;  // an empty line ends the header section
+      out[o++] = '\r';
+      out[o++] = '\n';
+      at_line_start = true;
+      skip_lf = (c == '\r');
+      line_bytes = 0;
+      ++i;
+      continue;
+    }
+    if (line_end || line_bytes >= kMaxLineBytes || (at_line_start && c == '.' && dot_stuffing)) {
       // One byte with an expansion: a line end, a line-start dot, or a byte
       // that needs a line break before it. Build it, apply its effect on
       // the state, write what fits and owe the rest.
       char x[kMaxExpansionBytes];
       size_t n = 0;
       if (line_end) {
-        if (at_line_start_) in_header_ = false;  // an empty line ends the header section
+        if (at_line_start) in_header = false;  // an empty line ends the header section
         x[n++] = '\r';
         x[n++] = '\n';
-        at_line_start_ = true;
-        skip_lf_ = (c == '\r');
-        line_bytes_ = 0;
+        at_line_start = true;
+        skip_lf = (c == '\r');
+        line_bytes = 0;
       } else {
-        if (line_bytes_ >= kMaxLineBytes) {
+        if (line_bytes >= kMaxLineBytes) {
           x[n++] = '\r';
           x[n++] = '\n';
-          if (in_header_) {
+          if (in_header) {
             x[n++] = ' ';  // fold: the rest is a continuation of the same field
-            line_bytes_ = 1;
-            at_line_start_ = false;
+            line_bytes = 1;
+            at_line_start = false;
           } else {
-            line_bytes_ = 0;
-            at_line_start_ = true;
+            line_bytes = 0;
+            at_line_start = true;
           }
         }
-        if (at_line_start_ && c == '.' && dot_stuffing_) {
+        if (at_line_start && c == '.' && dot_stuffing) {
           x[n++] = '.';
-          ++line_bytes_;
+          ++line_bytes;
         }
         x[n++] = c;
-        ++line_bytes_;
-        at_line_start_ = false;
+        ++line_bytes;
+        at_line_start = false;
       }
       const size_t room = out_cap - o;
       if (n > room) {
@@ -102,7 +121,7 @@ void BodyEncoder::encode(const char* in, size_t in_size, char* out, size_t out_c
     const size_t in_left = in_size - i;
     const size_t out_left = out_cap - o;
     const size_t window = in_left < out_left ? in_left : out_left;
-    const size_t line_left = kMaxLineBytes - line_bytes_;  // >= 1 here
+    const size_t line_left = kMaxLineBytes - line_bytes;  // >= 1 here
     const char* run = in + i;
     const char* lf = static_cast<const char*>(std::memchr(run, '\n', window));
     const size_t until_lf = lf != nullptr ? static_cast<size_t>(lf - run) : window;
@@ -112,18 +131,22 @@ void BodyEncoder::encode(const char* in, size_t in_size, char* out, size_t out_c
       // The common case: the line ends in CRLF with no bare CR before it
       // and fits the limit. Copy it whole; lf lies inside the window.
       n = until_lf + 1;
-      at_line_start_ = true;
-      line_bytes_ = 0;
+      at_line_start = true;
+      line_bytes = 0;
     } else {
       n = cr != nullptr ? static_cast<size_t>(cr - run) : until_lf;
       if (n > line_left) n = line_left;
-      at_line_start_ = false;  // n >= 1: run[0] is neither CR nor LF
-      line_bytes_ += n;
+      at_line_start = false;  // n >= 1: run[0] is neither CR nor LF
+      line_bytes += n;
     }
     std::memcpy(out + o, run, n);
     i += n;
     o += n;
   }
+  at_line_start_ = at_line_start;
+  skip_lf_ = skip_lf;
+  in_header_ = in_header;
+  line_bytes_ = line_bytes;
   in_used = i;
   out_used = o;
 }

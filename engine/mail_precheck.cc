@@ -52,10 +52,11 @@ size_t precheck_reason(Precheck check, const EhloCapabilities& caps, const Messa
                         quoted_length(address), address.data());
       break;
     case Precheck::kRecipientNeedsSmtputf8:
-      n = std::snprintf(out, out_cap,
-                        "the relay does not offer SMTPUTF8 and the address <%.*s> is not ASCII (RFC 6531 3.2); "
-                        "use an ASCII address or a relay that offers SMTPUTF8",
-                        quoted_length(address), address.data());
+      n = std::snprintf(
+          out, out_cap,
+          "the relay does not offer SMTPUTF8 and the address <%.*s> is not ASCII (RFC 6531 3.2); "
+          "use an ASCII address or a relay that offers SMTPUTF8",
+          quoted_length(address), address.data());
       break;
     case Precheck::kEightBitNotOffered:
       n = std::snprintf(out, out_cap,
@@ -77,7 +78,8 @@ size_t mail_params(const EhloCapabilities& caps, const MessageNeeds& needs, char
   size_t len = 0;
   auto add = [&](int n) { len += written(n, out_cap - len); };
   if (caps.size && needs.size_bytes > 0) {
-    add(std::snprintf(out + len, out_cap - len, " SIZE=%llu", static_cast<unsigned long long>(needs.size_bytes)));
+    add(std::snprintf(out + len, out_cap - len, " SIZE=%llu",
+                      static_cast<unsigned long long>(needs.size_bytes)));
   }
   if (caps.eight_bit_mime && (needs.eight_bit || needs.rest_unknown)) {
     add(std::snprintf(out + len, out_cap - len, " BODY=8BITMIME"));

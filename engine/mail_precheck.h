@@ -23,12 +23,12 @@ namespace ringmail {
 
 // MessageNeeds is what one message asks of the relay.
 struct MessageNeeds {
-  uint64_t size_bytes = 0;       // the file size (an estimate, RFC 1870); 0 = unknown
-  bool sender_utf8 = false;      // the sender address has a non-ASCII byte
-  bool recipient_utf8 = false;   // some recipient address has one
-  bool header_8bit = false;      // the header section has a byte >= 0x80
-  bool eight_bit = false;        // the bytes in memory (header or body) have one
-  bool rest_unknown = false;     // the file goes on past the bytes in memory
+  uint64_t size_bytes = 0;      // the file size (an estimate, RFC 1870); 0 = unknown
+  bool sender_utf8 = false;     // the sender address has a non-ASCII byte
+  bool recipient_utf8 = false;  // some recipient address has one
+  bool header_8bit = false;     // the header section has a byte >= 0x80
+  bool eight_bit = false;       // the bytes in memory (header or body) have one
+  bool rest_unknown = false;    // the file goes on past the bytes in memory
 };
 
 // message_needs reads |envelope| (parsed from |head|, the first bytes of
@@ -36,8 +36,8 @@ struct MessageNeeds {
 // |size_bytes| (0 = unknown). Recipient addresses count only where
 // |pending(i)| is true (recipients settled in earlier attempts do not).
 template <typename PendingFn>
-MessageNeeds message_needs(const Envelope& envelope, std::string_view head, bool whole_file, uint64_t size_bytes,
-                           PendingFn pending) {
+MessageNeeds message_needs(const Envelope& envelope, std::string_view head, bool whole_file,
+                           uint64_t size_bytes, PendingFn pending) {
   MessageNeeds needs;
   needs.size_bytes = size_bytes;
   needs.sender_utf8 = !is_ascii(envelope.sender);

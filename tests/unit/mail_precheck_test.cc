@@ -33,10 +33,13 @@ std::string params(const EhloCapabilities& c, const MessageNeeds& n) {
   return std::string(out, mail_params(c, n, out, sizeof(out)));
 }
 
-const std::string kAscii = "X-Ringmail-To: <ops@example.org>\nSubject: hi\n\nbody\n";                 // 51 bytes
-const std::string kUtf8Rcpt = "X-Ringmail-To: <\xc3\xbc@\xe4\xbe\x8b.jp>\nSubject: hi\n\nbody\n";       // 8-bit in the envelope only
+const std::string kAscii = "X-Ringmail-To: <ops@example.org>\nSubject: hi\n\nbody\n";  // 51 bytes
+const std::string kUtf8Rcpt =
+    "X-Ringmail-To: <\xc3\xbc@\xe4\xbe\x8b.jp>\nSubject: hi\n\nbody\n";  // 8-bit in the envelope only
 const std::string kUtf8Sender = "X-Ringmail-From: <\xc3\xbc@x.jp>\nX-Ringmail-To: <a@b.org>\n\nbody\n";
-const std::string kUtf8Header = "To: ops@example.org\nSubject: gr\xc3\xbc\xc3\x9f" "e\n\nbody\n";
+const std::string kUtf8Header =
+    "To: ops@example.org\nSubject: gr\xc3\xbc\xc3\x9f"
+    "e\n\nbody\n";
 const std::string kEightBitBody = "To: ops@example.org\nSubject: x\n\nk\xc3\xa4se\n";
 
 TEST(MailPrecheck, Needs) {
@@ -62,7 +65,8 @@ TEST(MailPrecheck, Needs) {
 TEST(MailPrecheck, NotPendingRecipientsDoNotCount) {
   auto env = std::make_unique<Envelope>();
   std::string error;
-  const std::string file = "X-Ringmail-From: <s@b.org>\nX-Ringmail-To: <a@b.org>\nX-Ringmail-To: <\xc3\xbc@x.jp>\n\nbody\n";
+  const std::string file =
+      "X-Ringmail-From: <s@b.org>\nX-Ringmail-To: <a@b.org>\nX-Ringmail-To: <\xc3\xbc@x.jp>\n\nbody\n";
   ASSERT_EQ(parse_envelope(file, true, "", *env, error), EnvelopeParse::kOk) << error;
   EXPECT_TRUE(message_needs(*env, file, true, 0, [](uint32_t) { return true; }).recipient_utf8);
   EXPECT_FALSE(message_needs(*env, file, true, 0, [](uint32_t i) { return i == 0; }).recipient_utf8);
@@ -86,12 +90,16 @@ TEST(MailPrecheck, Table) {
       {"utf8 rcpt, SMTPUTF8", &kUtf8Rcpt, caps(true, 0, true, true), std::nullopt, " SIZE=45 SMTPUTF8"},
       {"utf8 rcpt, no SMTPUTF8", &kUtf8Rcpt, caps(true, 0, true, false), std::nullopt, " SIZE=45"},
       {"utf8 sender, SMTPUTF8", &kUtf8Sender, caps(false, 0, true, true), std::nullopt, " SMTPUTF8"},
-      {"utf8 sender, no SMTPUTF8", &kUtf8Sender, caps(false, 0, true, false), Precheck::kSenderNeedsSmtputf8, ""},
-      {"utf8 header, both", &kUtf8Header, caps(false, 0, true, true), std::nullopt, " BODY=8BITMIME SMTPUTF8"},
-      {"utf8 header, 8BITMIME only", &kUtf8Header, caps(false, 0, true, false), std::nullopt, " BODY=8BITMIME"},
+      {"utf8 sender, no SMTPUTF8", &kUtf8Sender, caps(false, 0, true, false), Precheck::kSenderNeedsSmtputf8,
+       ""},
+      {"utf8 header, both", &kUtf8Header, caps(false, 0, true, true), std::nullopt,
+       " BODY=8BITMIME SMTPUTF8"},
+      {"utf8 header, 8BITMIME only", &kUtf8Header, caps(false, 0, true, false), std::nullopt,
+       " BODY=8BITMIME"},
       {"utf8 header, neither", &kUtf8Header, caps(false, 0, false, false), Precheck::kEightBitNotOffered, ""},
       {"8-bit body, 8BITMIME", &kEightBitBody, caps(false, 0, true, false), std::nullopt, " BODY=8BITMIME"},
-      {"8-bit body, no 8BITMIME", &kEightBitBody, caps(true, 0, false, true), Precheck::kEightBitNotOffered, ""},
+      {"8-bit body, no 8BITMIME", &kEightBitBody, caps(true, 0, false, true), Precheck::kEightBitNotOffered,
+       ""},
   };
   for (const Row& row : rows) {
     const MessageNeeds n = needs_of(*row.file);
@@ -120,7 +128,8 @@ TEST(MailPrecheck, StreamedMessages) {
 TEST(MailPrecheck, Recipients) {
   EXPECT_EQ(recipient_precheck(caps(false, 0, true, false), "a@b.org"), std::nullopt);
   EXPECT_EQ(recipient_precheck(caps(false, 0, true, true), "\xc3\xbc@x.jp"), std::nullopt);
-  EXPECT_EQ(recipient_precheck(caps(false, 0, true, false), "\xc3\xbc@x.jp"), Precheck::kRecipientNeedsSmtputf8);
+  EXPECT_EQ(recipient_precheck(caps(false, 0, true, false), "\xc3\xbc@x.jp"),
+            Precheck::kRecipientNeedsSmtputf8);
 }
 
 TEST(MailPrecheck, Reasons) {
@@ -129,8 +138,10 @@ TEST(MailPrecheck, Reasons) {
   n.size_bytes = 200'000'000;
   const EhloCapabilities c = caps(true, 10'240'000, false, false);
   std::string text(out, precheck_reason(Precheck::kSizeOverLimit, c, n, {}, out, sizeof(out)));
-  EXPECT_NE(text.find("message is 200000000 bytes; the relay accepts at most 10240000 (SIZE)"), std::string::npos);
-  text.assign(out, precheck_reason(Precheck::kRecipientNeedsSmtputf8, c, n, "\xc3\xbc@x.jp", out, sizeof(out)));
+  EXPECT_NE(text.find("message is 200000000 bytes; the relay accepts at most 10240000 (SIZE)"),
+            std::string::npos);
+  text.assign(out,
+              precheck_reason(Precheck::kRecipientNeedsSmtputf8, c, n, "\xc3\xbc@x.jp", out, sizeof(out)));
   EXPECT_NE(text.find("the relay does not offer SMTPUTF8 and the address <\xc3\xbc@x.jp> is not ASCII"),
             std::string::npos);
   text.assign(out, precheck_reason(Precheck::kSenderNeedsSmtputf8, c, n, "\xc3\xbc@x.jp", out, sizeof(out)));
