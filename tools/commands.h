@@ -44,6 +44,9 @@ struct SinkOptions {
   bool no_pipelining = false;             // do not advertise PIPELINING
   bool no_chunking = false;               // do not advertise CHUNKING (BDAT → 502)
   bool no_esmtp = false;                  // answer EHLO with 502 (HELO fallback)
+  bool no_8bitmime = false;               // do not advertise 8BITMIME (BODY=8BITMIME → 555)
+  bool no_smtputf8 = false;               // do not advertise SMTPUTF8 (SMTPUTF8 → 555)
+  uint64_t size_limit = 0;                // announce SIZE n, refuse larger with 552 (0 = 100 MiB)
   std::string stats_file;                 // write final stats (JSON) here at exit
   uint32_t report_interval_ms = 1000;     // live count/rate line on stderr (0 = off)
 };

@@ -70,6 +70,12 @@ int main(int argc, char** argv) {
   sink_cmd->add_flag("--no-chunking", sink.no_chunking,
                      "Do not advertise CHUNKING (RFC 3030); BDAT is then an unknown command");
   sink_cmd->add_flag("--no-esmtp", sink.no_esmtp, "Answer EHLO with 502 (clients fall back to HELO)");
+  sink_cmd->add_flag("--no-8bitmime", sink.no_8bitmime,
+                     "Do not advertise 8BITMIME (RFC 6152); MAIL with BODY=8BITMIME gets 555");
+  sink_cmd->add_flag("--no-smtputf8", sink.no_smtputf8,
+                     "Do not advertise SMTPUTF8 (RFC 6531); non-ASCII addresses then get 553");
+  sink_cmd->add_option("--size-limit", sink.size_limit,
+                       "Announce SIZE BYTES and refuse larger messages with 552 (default 104857600)");
   sink_cmd->add_option("--stats-file", sink.stats_file, "Write final statistics (JSON) here at exit");
   sink_cmd
       ->add_option("--report-interval-ms", sink.report_interval_ms,

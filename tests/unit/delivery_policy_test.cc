@@ -54,6 +54,15 @@ constexpr Row kTable[] = {
     {SmtpStage::kData, 451, Verdict::kDefer, Scope::kMessage},
     {SmtpStage::kData, 554, Verdict::kFail, Scope::kMessage},
     {SmtpStage::kData, 250, Verdict::kDefer, Scope::kConnection},
+    // DATA and end of data after every recipient was refused: only the
+    // server closing matters; any other code ends the empty transaction.
+    {SmtpStage::kDataUnwanted, 421, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kDataUnwanted, 354, Verdict::kProceed, Scope::kMessage},
+    {SmtpStage::kDataUnwanted, 554, Verdict::kProceed, Scope::kMessage},
+    {SmtpStage::kDataUnwanted, 250, Verdict::kProceed, Scope::kMessage},
+    {SmtpStage::kDataEndUnwanted, 421, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kDataEndUnwanted, 250, Verdict::kProceed, Scope::kMessage},
+    {SmtpStage::kDataEndUnwanted, 554, Verdict::kProceed, Scope::kMessage},
     // QUIT: whatever it says, we are done.
     {SmtpStage::kQuit, 221, Verdict::kProceed, Scope::kConnection},
     {SmtpStage::kQuit, 500, Verdict::kProceed, Scope::kConnection},
@@ -73,6 +82,31 @@ TEST(DeliveryPolicy, IoFailureDefersTheConnection) {
   const Decision d = decide_io_failure();
   EXPECT_EQ(d.verdict, Verdict::kDefer);
   EXPECT_EQ(d.scope, Scope::kConnection);
+}
+
+struct PrecheckRow {
+  Precheck check;
+  Verdict verdict;
+  Scope scope;
+};
+
+constexpr PrecheckRow kPrecheckTable[] = {
+    // RFC 6531 3.2: without SMTPUTF8 a non-ASCII address cannot be sent.
+    {Precheck::kRecipientNeedsSmtputf8, Verdict::kFail, Scope::kRecipient},
+    {Precheck::kSenderNeedsSmtputf8, Verdict::kFail, Scope::kMessage},
+    // RFC 1870: over the announced SIZE the relay would refuse it anyway.
+    {Precheck::kSizeOverLimit, Verdict::kFail, Scope::kMessage},
+    // RFC 6152: 8-bit data only to a relay that offers 8BITMIME.
+    {Precheck::kEightBitNotOffered, Verdict::kFail, Scope::kMessage},
+    {Precheck::kEightBitWhileStreaming, Verdict::kFail, Scope::kMessage},
+};
+
+TEST(DeliveryPolicy, PrecheckTable) {
+  for (const PrecheckRow& row : kPrecheckTable) {
+    const Decision d = decide_precheck(row.check);
+    EXPECT_EQ(d.verdict, row.verdict) << precheck_name(row.check);
+    EXPECT_EQ(d.scope, row.scope) << precheck_name(row.check);
+  }
 }
 
 TEST(DeliveryPolicy, StageNames) {
