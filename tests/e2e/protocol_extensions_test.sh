@@ -11,7 +11,7 @@
 #   (d) --no-8bitmime: an 8-bit message fails before MAIL, a 7-bit one is
 #       delivered; an 8-bit byte after the first 64 KiB fails its message
 #       while streaming;
-#   (e) --size-limit 10240: a 20 KB message fails ("accepts at most 10240
+#   (e) --size-limit 10240: a 20 KB and a 300 KB (streamed) message fail ("accepts at most 10240
 #       (SIZE)") without being sent, a small one is delivered;
 #   (f) a bare CR before a Bcc header: Bcc is stripped on the wire;
 #   (g) a 1 MB header line and a 1 MB body line, over DATA and BDAT: no
@@ -117,12 +117,16 @@ fi
 new_case size
 put big "X-Ringmail-To: <ops@example.org>\nSubject: big\n\nMARK\n" MARK 20000
 put small "X-Ringmail-To: <ops@example.org>\nSubject: small\n\nsmall\n"
+# Larger than the 64 KiB read before MAIL: its size comes from the intake's
+# fstatat (MessageRef.size_bytes), so it is refused before a byte is sent.
+put huge "X-Ringmail-To: <ops@example.org>\nSubject: huge\n\nMARK\n" MARK 300000
 start_sink "$PORT" --maildir "$MAILDIR" --size-limit 10240
 drain
 stop_sink
-if [ "$(sink_count)" = 1 ] && [ -f "$SPOOL/failed/big" ] && has_reason "the relay accepts at most 10240 (SIZE)" &&
+if [ "$(sink_count)" = 1 ] && [ -f "$SPOOL/failed/big" ] && [ -f "$SPOOL/failed/huge" ] &&
+   has_reason "the relay accepts at most 10240 (SIZE)" && grep -q "300[0-9]* bytes" "$SPOOL/meta/huge" &&
    ! grep -q 'S: "552' "$WORK/$CASE/run.err" && grep -q 'C: "MAIL FROM:<[^>]*> SIZE=[0-9]' "$WORK/$CASE/run.err"; then
-  pass "(e) SIZE 10240: the 20 KB message failed unsent, the small one went with SIZE="
+  pass "(e) SIZE 10240: the 20 KB and the streamed 300 KB messages failed unsent, the small one went with SIZE="
 else
   part_fail "(e) SIZE: status $STATUS, sink $(sink_count), failed: $(ls "$SPOOL/failed" 2>/dev/null | tr '\n' ' '); $(cat "$SPOOL"/meta/* 2>/dev/null | head -5)"
 fi
