@@ -77,6 +77,30 @@ const char* precheck_name(Precheck check) {
   return "?";
 }
 
+MessageEnd decide_message_end(uint32_t pending, uint32_t refused, bool retry_allowed) {
+  if (pending == 0) return refused == 0 ? MessageEnd::kDelivered : MessageEnd::kFailed;
+  return retry_allowed ? MessageEnd::kDeferred : MessageEnd::kFailed;
+}
+
+SpoolDecision decide_spool_fault(SpoolFault fault) {
+  switch (fault) {
+    case SpoolFault::kUnreadable:
+    case SpoolFault::kClaimFailed:
+      // Nothing was sent: trying again later is safe (EMFILE, EIO, a slow
+      // network file system); a minute keeps a broken file from spinning.
+      return {SpoolAction::kRetryLater, 60};
+    case SpoolFault::kNotAMessage:
+      return {SpoolAction::kRefuse, 0};
+    case SpoolFault::kRecordFailed:
+      // Some recipients may have it: sending again is the one thing not
+      // to do (the spool's second promise).
+      return {SpoolAction::kHold, 1};
+    case SpoolFault::kMetaNotRemoved:
+      return {SpoolAction::kIgnore, 0};
+  }
+  return {SpoolAction::kRetryLater, 60};
+}
+
 const char* smtp_stage_name(SmtpStage stage) {
   switch (stage) {
     case SmtpStage::kConnect:

@@ -109,6 +109,49 @@ TEST(DeliveryPolicy, PrecheckTable) {
   }
 }
 
+// What becomes of a message after an attempt.
+struct MessageEndRow {
+  uint32_t pending, refused;
+  bool retry_allowed;
+  MessageEnd end;
+};
+
+constexpr MessageEndRow kMessageEndTable[] = {
+    {0, 0, true, MessageEnd::kDelivered},   // every recipient done
+    {0, 0, false, MessageEnd::kDelivered},  // max age is no reason to fail a delivered message
+    {0, 1, true, MessageEnd::kFailed},      // nothing pending, one refused: final
+    {1, 0, true, MessageEnd::kDeferred},    // a 4xx: tried again
+    {1, 1, true, MessageEnd::kDeferred},    // partly refused, partly pending
+    {1, 0, false, MessageEnd::kFailed},     // pending past retry.max_age: gave up
+    {3, 2, false, MessageEnd::kFailed},
+};
+
+TEST(DeliveryPolicy, MessageEndTable) {
+  for (const MessageEndRow& row : kMessageEndTable) {
+    EXPECT_EQ(decide_message_end(row.pending, row.refused, row.retry_allowed), row.end)
+        << "pending " << row.pending << " refused " << row.refused << " retry " << row.retry_allowed;
+  }
+}
+
+// The spool-fault table: what the engine does when its own I/O fails. The
+// one rule that must never change: an outcome that cannot be recorded is
+// held, never retried by sending again.
+TEST(DeliveryPolicy, SpoolFaultTable) {
+  EXPECT_EQ(decide_spool_fault(SpoolFault::kRecordFailed).action, SpoolAction::kHold);
+  EXPECT_GE(decide_spool_fault(SpoolFault::kRecordFailed).retry_delay_s, 1u);
+  EXPECT_EQ(decide_spool_fault(SpoolFault::kNotAMessage).action, SpoolAction::kRefuse);
+  EXPECT_EQ(decide_spool_fault(SpoolFault::kMetaNotRemoved).action, SpoolAction::kIgnore);
+  for (SpoolFault fault : {SpoolFault::kUnreadable, SpoolFault::kClaimFailed}) {
+    const SpoolDecision d = decide_spool_fault(fault);
+    EXPECT_EQ(d.action, SpoolAction::kRetryLater);
+    EXPECT_GE(d.retry_delay_s, 1u);  // never a spin
+  }
+}
+
+TEST(DeliveryPolicy, RelayUnreachableDefers) {
+  EXPECT_EQ(decide_relay_unreachable().verdict, Verdict::kDefer);
+}
+
 TEST(DeliveryPolicy, StageNames) {
   EXPECT_STREQ(smtp_stage_name(SmtpStage::kDataEnd), "end of data");
   EXPECT_STREQ(smtp_stage_name(SmtpStage::kRcpt), "RCPT TO");
