@@ -26,10 +26,6 @@ PYTHON=/usr/bin/python3
 FAILED=0
 part_fail() { echo "FAIL: $*"; FAILED=1; }
 
-stats_field() {
-  "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$WORK/sink-stats.json" "$1"
-}
-
 new_case() {
   CASE=$1
   setup_case "$CASE"
