@@ -198,7 +198,14 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   result.seconds = static_cast<double>(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
   result.threads = threads;
   result.deferred_left = count_entries(spool.deferred_fd);
+  result.active_left = count_entries(spool.active_fd);
   intake.print_final(result.seconds);
+  if (result.active_left > 0) {
+    fmt::print(stderr,
+               "ringmail: {} message(s) left in active/ (not attempted while outcomes could not be recorded, "
+               "unreadable, or abandoned at shutdown); the next start takes them up\n",
+               result.active_left);
+  }
 
   for (uint32_t i = 0; i < threads; ++i) {
     if (!worker_errors[i].empty()) {

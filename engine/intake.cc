@@ -392,11 +392,11 @@ void Intake::print_final(double seconds) {
   if (status_tty_) fmt::print(stderr, "\n");
   fmt::print("ringmail: delivered {}, deferred {}, failed {} in {:.3f} s ({:.0f} msg/s)\n", totals_.delivered,
              totals_.deferred, totals_.failed, seconds, rate);
-  if (totals_.refused + totals_.stuck + totals_.held_now + totals_.not_started > 0) {
+  if (totals_.refused + totals_.stuck + totals_.held_now > 0) {
     fmt::print(
         "ringmail: also {} refused (not message files, moved to failed/), {} unreadable (left in active/), "
-        "{} held with their outcome not recorded (hold/ or active/), {} not attempted (left in active/)\n",
-        totals_.refused, totals_.stuck, totals_.held_now, totals_.not_started);
+        "{} held with their outcome not recorded (hold/ or active/)\n",
+        totals_.refused, totals_.stuck, totals_.held_now);
   }
   std::fflush(stdout);
 }
@@ -441,9 +441,12 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
     const bool nothing_in_flight = totals_.in_flight == totals_.held_now;
     if (drain && nothing_in_flight && (claims_paused() || (!backlog && !incoming_dirty_))) break;
 
+    // While claims are paused nothing can be claimed: sleep until a worker
+    // reports (the held record written) instead of polling the backlog.
+    const bool can_claim = !claims_paused();
     int timeout_ms = kRescanMs;
-    if (backlog) timeout_ms = kBackPressureMs;
-    if (!drain && !due_.empty()) {
+    if (backlog && can_claim) timeout_ms = kBackPressureMs;
+    if (!drain && !due_.empty() && can_claim) {
       const int64_t wait_s = due_.top().at_unix - static_cast<int64_t>(::time(nullptr));
       timeout_ms = std::min<int64_t>(timeout_ms, std::max<int64_t>(wait_s, 0) * 1000 + 10);
     }
@@ -454,7 +457,7 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
     // workers to wake it: a wake-up per report costs more than the batch of
     // claims it would trigger. Idle (or finishing a drain), it sleeps until
     // a worker rings.
-    const bool want_doorbell = !backlog;
+    const bool want_doorbell = !backlog || !can_claim;
     if (want_doorbell) {
       reports_.doorbell.prepare_to_sleep();
       if (!reports_.ring.empty_approx()) {

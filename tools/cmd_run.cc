@@ -22,8 +22,7 @@ int cmd_run(const Config& config, const RunOptions& options) {
     return 71;
   }
   if (result.totals.held_now > 0) return 74;
-  if (options.drain && (result.deferred_left > 0 || result.totals.stuck + result.totals.not_started > 0))
-    return 75;
+  if (options.drain && (result.deferred_left > 0 || result.active_left > 0)) return 75;
   return 0;
 }
 
