@@ -1,0 +1,55 @@
+// tls/tls_certificate.h — a certificate described in words: subject, issuer,
+// validity, key type and size, names (SANs), and PEM output with a file name
+// taken from the CN.
+//
+// Who calls it: the verification verdict (tls_verdict.cc, once per full
+// handshake) and `ringmail check-tls`. These functions allocate strings; they
+// are never called per message. Certificates come from untrusted servers:
+// every field is treated as arbitrary bytes and control characters are
+// escaped before they reach a terminal or a log.
+#pragma once
+
+#include <openssl/base.h>
+
+#include <string>
+#include <string_view>
+
+namespace ringmail {
+
+// cert_subject_text and cert_issuer_text give the name in RFC 2253 form,
+// most significant part last ("CN=mx1.example.org,O=Example"); "(none)" for
+// an empty name.
+std::string cert_subject_text(const X509* cert);
+std::string cert_issuer_text(const X509* cert);
+
+// cert_common_name gives the last CN of the subject, or "" if none.
+std::string cert_common_name(const X509* cert);
+
+// cert_names_text lists the DNS names and IP addresses the certificate is
+// for: "DNS:localhost, IP:127.0.0.1". With no SAN extension it gives the
+// subject CN as "CN:name" (what old servers rely on), or "(no names)".
+std::string cert_names_text(const X509* cert);
+
+// cert_time_text gives an ASN1 time as "2026-11-30 22:00:00 UTC"; "?" if
+// unreadable.
+std::string cert_time_text(const ASN1_TIME* time);
+
+// cert_key_text gives "ECDSA P-256", "RSA 2048 bits", "Ed25519" ...
+std::string cert_key_text(const X509* cert);
+
+// cert_is_self_issued: subject == issuer (a root or a self-signed leaf).
+bool cert_is_self_issued(const X509* cert);
+
+// cert_pem gives the certificate in PEM; "" on failure.
+std::string cert_pem(const X509* cert);
+
+// cert_file_stem makes a file name from |common_name|: letters, digits,
+// '-', '.', '_' kept, anything else '_', at most 64 characters, never
+// starting with '.'; "certificate" when nothing usable is left.
+std::string cert_file_stem(std::string_view common_name);
+
+// printable makes untrusted bytes safe for a terminal or log: control and
+// non-ASCII bytes become "\xNN".
+std::string printable(std::string_view bytes);
+
+}  // namespace ringmail
