@@ -5,7 +5,8 @@
 
 namespace ringmail {
 
-StartTlsReplyVerdict judge_starttls_reply(uint16_t reply_code, size_t bytes_after_reply, std::string& reason) {
+StartTlsReplyVerdict judge_starttls_reply(uint16_t reply_code, size_t bytes_after_reply,
+                                          std::string& reason) {
   if (reply_code != 220) {
     reason = fmt::format(
         "the server answered STARTTLS with {} instead of 220, so TLS is not available on this connection",

@@ -1,6 +1,7 @@
 // tls/tls_certificate.cc — see tls_certificate.h.
 #include "tls/tls_certificate.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -12,8 +13,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-#include <arpa/inet.h>
 
 #include <ctime>
 

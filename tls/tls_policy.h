@@ -49,7 +49,7 @@ struct TlsPolicy {
   bool implicit_tls = false;
   // Trust store. Every certificate in ca_file (PEM, several allowed) and in
   // every file of ca_dir is loaded once at start-up; no c_rehash needed.
-  std::string ca_file;                          // "" = none
+  std::string ca_file;                                // "" = none
   std::string ca_dir = std::string(kTlsSystemCaDir);  // "" = none
   uint16_t min_version = kTls12;
   uint16_t max_version = kTls13;

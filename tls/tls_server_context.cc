@@ -19,7 +19,8 @@ bool TlsServerContext::finish(const TlsServerOptions& options, std::string& erro
   }
   if (!SSL_CTX_check_private_key(ctx_)) {
     ERR_clear_error();
-    error = "the server key does not belong to the server certificate; give the key issued with that certificate";
+    error =
+        "the server key does not belong to the server certificate; give the key issued with that certificate";
     return false;
   }
   if (!options.client_ca_file.empty()) {
@@ -38,7 +39,8 @@ bool TlsServerContext::finish(const TlsServerOptions& options, std::string& erro
   return true;
 }
 
-std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsServerOptions& options, std::string& error) {
+std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsServerOptions& options,
+                                                           std::string& error) {
   std::unique_ptr<TlsServerContext> self(new TlsServerContext());
   self->ctx_ = SSL_CTX_new(TLS_method());
   if (self->ctx_ == nullptr) {
@@ -47,14 +49,16 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsServerOption
   }
   if (!SSL_CTX_use_certificate_chain_file(self->ctx_, options.cert_file.c_str())) {
     std::string why = ssl_error_text();
-    error = fmt::format("TLS certificate {}: cannot load a PEM certificate chain from it ({}); check the path",
-                        options.cert_file, why);
+    error =
+        fmt::format("TLS certificate {}: cannot load a PEM certificate chain from it ({}); check the path",
+                    options.cert_file, why);
     return nullptr;
   }
   if (!SSL_CTX_use_PrivateKey_file(self->ctx_, options.key_file.c_str(), SSL_FILETYPE_PEM)) {
     std::string why = ssl_error_text();
-    error = fmt::format("TLS key {}: cannot load a PEM private key from it ({}); check the path and permissions",
-                        options.key_file, why);
+    error =
+        fmt::format("TLS key {}: cannot load a PEM private key from it ({}); check the path and permissions",
+                    options.key_file, why);
     return nullptr;
   }
   if (!self->finish(options, error)) return nullptr;
@@ -62,7 +66,8 @@ std::unique_ptr<TlsServerContext> TlsServerContext::create(const TlsServerOption
 }
 
 std::unique_ptr<TlsServerContext> TlsServerContext::create_in_memory(X509* cert, STACK_OF(X509) * chain,
-                                                                     EVP_PKEY* key, const TlsServerOptions& options,
+                                                                     EVP_PKEY* key,
+                                                                     const TlsServerOptions& options,
                                                                      std::string& error) {
   std::unique_ptr<TlsServerContext> self(new TlsServerContext());
   self->ctx_ = SSL_CTX_new(TLS_method());

@@ -40,7 +40,8 @@ class TlsServerContext {
   // create_in_memory uses |cert| (leaf), optional |chain| (intermediates,
   // may be null) and |key|; the files in |options| are ignored.
   static std::unique_ptr<TlsServerContext> create_in_memory(X509* cert, STACK_OF(X509) * chain, EVP_PKEY* key,
-                                                            const TlsServerOptions& options, std::string& error);
+                                                            const TlsServerOptions& options,
+                                                            std::string& error);
   ~TlsServerContext();
   TlsServerContext(const TlsServerContext&) = delete;
   TlsServerContext& operator=(const TlsServerContext&) = delete;

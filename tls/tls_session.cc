@@ -51,7 +51,8 @@ std::string explain_handshake_error(uint32_t packed, uint16_t min_version, uint1
       case SSL_R_UNSUPPORTED_PROTOCOL:
       case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
         return fmt::format(
-            "no TLS version in common ({}): ringmail allows {} to {} (tls.min_version, tls.max_version) and the "
+            "no TLS version in common ({}): ringmail allows {} to {} (tls.min_version, tls.max_version) and "
+            "the "
             "server offers none of them; a server limited to TLS 1.0 or 1.1 needs upgrading (lowering "
             "tls.min_version below 1.2 is insecure)",
             raw, tls_version_text(min_version), tls_version_text(max_version));
@@ -62,7 +63,8 @@ std::string explain_handshake_error(uint32_t packed, uint16_t min_version, uint1
       case SSL_R_NO_SHARED_GROUP:
       case SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY:
         return fmt::format(
-            "no cipher in common ({}): ringmail offers ECDHE key exchange with AES-GCM or ChaCha20-Poly1305 only "
+            "no cipher in common ({}): ringmail offers ECDHE key exchange with AES-GCM or ChaCha20-Poly1305 "
+            "only "
             "(tls.ciphers) and the server wants something else (RSA key exchange, CBC or 3DES are refused as "
             "insecure); fix the server's cipher list",
             raw);
@@ -71,7 +73,8 @@ std::string explain_handshake_error(uint32_t packed, uint16_t min_version, uint1
       case SSL_R_HTTPS_PROXY_REQUEST:
       case SSL_R_RECORD_TOO_LARGE:
         return fmt::format(
-            "the server did not answer with TLS ({}); it probably speaks plain SMTP on this port: use STARTTLS "
+            "the server did not answer with TLS ({}); it probably speaks plain SMTP on this port: use "
+            "STARTTLS "
             "(implicit_tls = false) here, or the server's implicit TLS port (465)",
             raw);
       case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
@@ -79,14 +82,15 @@ std::string explain_handshake_error(uint32_t packed, uint16_t min_version, uint1
       case SSL_R_TLSV1_CERTIFICATE_REQUIRED:
       case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
         return fmt::format(
-            "the server refused ringmail's client certificate ({}); check tls.client_cert and that the server "
+            "the server refused ringmail's client certificate ({}); check tls.client_cert and that the "
+            "server "
             "trusts its issuer",
             raw);
       default:
         break;
     }
   }
-  return fmt::format("TLS handshake failed: {}", raw);
+  return {};
 }
 
 }  // namespace
@@ -116,8 +120,8 @@ enum ssl_verify_result_t TlsSession::verify_callback(SSL* ssl, uint8_t* out_aler
     *out_alert = SSL_AD_INTERNAL_ERROR;
     return ssl_verify_invalid;
   }
-  verify_peer_chain(self->client_ctx_->trust_store(), SSL_get_peer_full_cert_chain(ssl), self->verify_name_.view(),
-                    self->verdict_);
+  verify_peer_chain(self->client_ctx_->trust_store(), SSL_get_peer_full_cert_chain(ssl),
+                    self->verify_name_.view(), self->verdict_);
   if (!tls_level_enforces_certificate(self->level_) || self->verdict_.trusted()) return ssl_verify_ok;
   uint32_t p = self->verdict_.problems;
   if (p & (kCertUnknownIssuer | kCertSelfSigned)) {
@@ -133,7 +137,8 @@ enum ssl_verify_result_t TlsSession::verify_callback(SSL* ssl, uint8_t* out_aler
 int TlsSession::new_session_callback(SSL* ssl, SSL_SESSION* session) {
   TlsSession* self = from_ssl(ssl);
   if (self == nullptr || self->cache_ == nullptr) return 0;  // BoringSSL keeps ownership
-  SSL_SESSION_set_ex_data(session, verdict_bits_index(), reinterpret_cast<void*>(verdict_bits(self->verdict_)));
+  SSL_SESSION_set_ex_data(session, verdict_bits_index(),
+                          reinterpret_cast<void*>(verdict_bits(self->verdict_)));
   self->cache_->put(session);
   return 1;  // the cache owns the reference now
 }
@@ -153,6 +158,7 @@ void TlsSession::reset() {
   failed_ = false;
   peer_closed_ = false;
   eof_ = false;
+  offered_verdict_bits_ = 0;
   verify_name_.set("");
   error_.set("");
   verdict_ = TlsVerdict{};
@@ -194,7 +200,13 @@ bool TlsSession::start_client(const TlsClientContext& ctx, const TlsPeerNames& n
   }
   if (cache_ != nullptr) {
     bssl::UniquePtr<SSL_SESSION> session = cache_->take();
-    if (session) SSL_set_session(ssl_, session.get());
+    if (session) {
+      // TLS 1.3 resumption makes a new SSL_SESSION: remember the verdict of
+      // the one offered now.
+      offered_verdict_bits_ =
+          reinterpret_cast<uintptr_t>(SSL_SESSION_get_ex_data(session.get(), verdict_bits_index()));
+      SSL_set_session(ssl_, session.get());
+    }
   }
   return true;
 }
@@ -233,7 +245,10 @@ void TlsSession::fail_from_ssl(int ret, const char* during) {
       max_version = client_ctx_->policy().max_version;
     }
     std::string text = explain_handshake_error(packed, min_version, max_version);
-    if (done_) text = fmt::format("TLS failed {}: {}", during, ERR_reason_error_string(packed));
+    if (text.empty()) {
+      const char* reason = ERR_reason_error_string(packed);
+      text = fmt::format("TLS failed {}: {}", during, reason ? reason : "unknown error");
+    }
     fail(text);
     return;
   }
@@ -246,8 +261,7 @@ void TlsSession::finish_handshake() {
   if (SSL_session_reused(ssl_)) {
     // No certificate was sent: take the verdict recorded when the session
     // was first made.
-    SSL_SESSION* session = SSL_get_session(ssl_);
-    uintptr_t bits = reinterpret_cast<uintptr_t>(SSL_SESSION_get_ex_data(session, verdict_bits_index()));
+    uintptr_t bits = offered_verdict_bits_;
     verdict_ = TlsVerdict{};
     verdict_.from_resumption = true;
     verdict_.checked = (bits & kBitChecked) != 0;
@@ -390,6 +404,8 @@ const char* TlsSession::group() const {
 
 bool TlsSession::resumed() const { return ssl_ && done_ && SSL_session_reused(ssl_); }
 
-STACK_OF(X509) * TlsSession::peer_chain() const { return ssl_ ? SSL_get_peer_full_cert_chain(ssl_) : nullptr; }
+STACK_OF(X509) * TlsSession::peer_chain() const {
+  return ssl_ ? SSL_get_peer_full_cert_chain(ssl_) : nullptr;
+}
 
 }  // namespace ringmail

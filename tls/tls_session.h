@@ -121,10 +121,10 @@ class TlsSession {
 
   // After the handshake:
   bool handshake_done() const { return done_; }
-  uint16_t version() const;       // wire version (kTls12, kTls13), 0 before
+  uint16_t version() const;          // wire version (kTls12, kTls13), 0 before
   const char* version_text() const;  // "TLSv1.3"
-  const char* cipher() const;     // IANA name, "TLS_AES_128_GCM_SHA256"
-  const char* group() const;      // key exchange group, "X25519"
+  const char* cipher() const;        // IANA name, "TLS_AES_128_GCM_SHA256"
+  const char* group() const;         // key exchange group, "X25519"
   bool resumed() const;
   // peer_chain: as sent by the peer, leaf first (client sessions); owned by
   // the session; null when none.
@@ -159,6 +159,7 @@ class TlsSession {
   bool failed_ = false;
   bool peer_closed_ = false;
   bool eof_ = false;
+  uintptr_t offered_verdict_bits_ = 0;  // verdict stored with the session offered
   FixedText<256> verify_name_;
   FixedText<1024> error_;
   TlsVerdict verdict_;

@@ -67,6 +67,8 @@ bssl::UniquePtr<SSL_SESSION> TlsTicketCache::take(uint64_t now_s) {
   return nullptr;
 }
 
-bssl::UniquePtr<SSL_SESSION> TlsTicketCache::take() { return take(static_cast<uint64_t>(std::time(nullptr))); }
+bssl::UniquePtr<SSL_SESSION> TlsTicketCache::take() {
+  return take(static_cast<uint64_t>(std::time(nullptr)));
+}
 
 }  // namespace ringmail

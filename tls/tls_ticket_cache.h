@@ -40,7 +40,7 @@ class TlsTicketCache {
 
   uint32_t size() const { return size_; }
   uint32_t capacity() const { return capacity_; }
-  uint64_t stored() const { return stored_; }   // put() accepted
+  uint64_t stored() const { return stored_; }    // put() accepted
   uint64_t offered() const { return offered_; }  // take() returned one
   uint64_t dropped() const { return dropped_; }  // evicted or expired
 

@@ -50,20 +50,22 @@ std::string trust_store_text(std::string_view ca_file, std::string_view ca_dir) 
   return "an empty trust store";
 }
 
-bool load_trust_store(X509_STORE* store, std::string_view ca_file, std::string_view ca_dir, size_t& certs_added,
-                      std::string& error) {
+bool load_trust_store(X509_STORE* store, std::string_view ca_file, std::string_view ca_dir,
+                      size_t& certs_added, std::string& error) {
   certs_added = 0;
   if (!ca_file.empty()) {
     std::string path(ca_file);
     std::string why;
     long n = add_pem_file(store, path, why);
     if (n < 0) {
-      error = fmt::format("tls.ca_file: {}; give the path of a PEM file with the CA certificates to trust", why);
+      error =
+          fmt::format("tls.ca_file: {}; give the path of a PEM file with the CA certificates to trust", why);
       return false;
     }
     if (n == 0) {
       error = fmt::format(
-          "tls.ca_file {} holds no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" block); give a PEM file, "
+          "tls.ca_file {} holds no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" block); give a PEM "
+          "file, "
           "e.g. one written by `ringmail check-tls HOST --save-chain DIR`",
           path);
       return false;
@@ -75,7 +77,8 @@ bool load_trust_store(X509_STORE* store, std::string_view ca_file, std::string_v
     std::filesystem::directory_iterator it(std::string(ca_dir), ec);
     if (ec) {
       error = fmt::format(
-          "tls.ca_dir {}: cannot list the directory ({}); give a directory of PEM CA certificates, or \"\" to use "
+          "tls.ca_dir {}: cannot list the directory ({}); give a directory of PEM CA certificates, or \"\" "
+          "to use "
           "only tls.ca_file",
           ca_dir, ec.message());
       return false;
@@ -94,7 +97,8 @@ bool load_trust_store(X509_STORE* store, std::string_view ca_file, std::string_v
     }
     if (from_dir == 0) {
       error = fmt::format(
-          "tls.ca_dir {} holds no PEM certificate; put the CA certificates there (e.g. with `ringmail check-tls "
+          "tls.ca_dir {} holds no PEM certificate; put the CA certificates there (e.g. with `ringmail "
+          "check-tls "
           "HOST --save-chain {}`), or install ca-certificates for the system store /etc/ssl/certs",
           ca_dir, ca_dir);
       return false;

@@ -22,8 +22,8 @@ namespace ringmail {
 // sets |certs_added| and returns true. On failure returns false and sets
 // |error| to a sentence naming the file and what to do. A |ca_file| that
 // holds no certificate is an error; an empty |ca_dir| is an error too.
-bool load_trust_store(X509_STORE* store, std::string_view ca_file, std::string_view ca_dir, size_t& certs_added,
-                      std::string& error);
+bool load_trust_store(X509_STORE* store, std::string_view ca_file, std::string_view ca_dir,
+                      size_t& certs_added, std::string& error);
 
 // trust_store_text names the store for messages: "ca_file /x.pem and
 // ca_dir /etc/ssl/certs", "ca_dir /etc/ssl/certs", ...

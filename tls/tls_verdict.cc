@@ -74,7 +74,8 @@ bool cert_matches_name(X509* leaf, std::string_view name) {
   return X509_check_host(leaf, name.data(), name.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
 }
 
-void verify_peer_chain(X509_STORE* store, STACK_OF(X509) * chain, std::string_view name_wanted, TlsVerdict& out) {
+void verify_peer_chain(X509_STORE* store, STACK_OF(X509) * chain, std::string_view name_wanted,
+                       TlsVerdict& out) {
   out = TlsVerdict{};
   out.checked = true;
   out.name_wanted.set(name_wanted);
@@ -122,8 +123,9 @@ const char* TlsVerdict::summary() const {
 std::string TlsVerdict::explain(TlsLevel level, std::string_view trust_store) const {
   std::string prefix;
   if (!tls_level_enforces_certificate(level)) {
-    prefix = fmt::format("not verified (level {} does not check certificates, so the connection went ahead): ",
-                         level == TlsLevel::kEncrypt ? "encrypt" : "may");
+    prefix =
+        fmt::format("not verified (level {} does not check certificates, so the connection went ahead): ",
+                    level == TlsLevel::kEncrypt ? "encrypt" : "may");
   }
   if (!checked) return prefix + "no certificate was checked (no TLS handshake reached that point)";
   if (from_resumption) {
@@ -132,20 +134,23 @@ std::string TlsVerdict::explain(TlsLevel level, std::string_view trust_store) co
   }
   if (problems & kCertNoCertificate) return prefix + "not trusted: the server sent no certificate";
   if (trusted()) {
-    return prefix + fmt::format("trusted: the certificate {} (issued by {}) leads to the trust store ({}) and "
-                                "carries the name {}",
-                                subject.view(), issuer.view(), trust_store, name_wanted.view());
+    return prefix + fmt::format(
+                        "trusted: the certificate {} (issued by {}) leads to the trust store ({}) and "
+                        "carries the name {}",
+                        subject.view(), issuer.view(), trust_store, name_wanted.view());
   }
   std::vector<std::string> what;
   if (problems & kCertSelfSigned) {
-    what.push_back(fmt::format("it is self-signed (its own issuer) and not in the trust store ({})", trust_store));
+    what.push_back(
+        fmt::format("it is self-signed (its own issuer) and not in the trust store ({})", trust_store));
   }
   if (problems & kCertUnknownIssuer) {
     what.push_back(fmt::format("its issuer {} is not in the trust store ({})", issuer.view(), trust_store));
   }
   if (problems & kCertExpired) what.push_back(fmt::format("it expired on {}", not_after.view()));
   if (problems & kCertNotYetValid) {
-    what.push_back(fmt::format("it is not valid before {} (or this machine's clock is wrong)", not_before.view()));
+    what.push_back(
+        fmt::format("it is not valid before {} (or this machine's clock is wrong)", not_before.view()));
   }
   if (problems & kCertOther) {
     what.push_back(fmt::format("the chain is invalid ({})", X509_verify_cert_error_string(x509_error)));
@@ -154,7 +159,8 @@ std::string TlsVerdict::explain(TlsLevel level, std::string_view trust_store) co
     what.push_back(fmt::format("name mismatch: the certificate is for {}, but the name wanted is {}",
                                names_in_cert.view(), name_wanted.view()));
   }
-  std::string text = prefix + fmt::format("not trusted: certificate {} issued by {}: ", subject.view(), issuer.view());
+  std::string text =
+      prefix + fmt::format("not trusted: certificate {} issued by {}: ", subject.view(), issuer.view());
   for (size_t i = 0; i < what.size(); i++) {
     if (i > 0) text += "; ";
     text += what[i];
@@ -170,7 +176,8 @@ std::string TlsVerdict::explain(TlsLevel level, std::string_view trust_store) co
   }
   if (problems & kCertNameMismatch) {
     todo.push_back(
-        "connect by a name the certificate carries (relay.host), or have the server's certificate issued for the "
+        "connect by a name the certificate carries (relay.host), or have the server's certificate issued for "
+        "the "
         "name wanted");
   }
   if (tls_level_enforces_certificate(level)) {

@@ -50,13 +50,13 @@ enum TlsCertProblem : uint32_t {
 
 // TlsVerdict is the result of checking one peer chain.
 struct TlsVerdict {
-  bool checked = false;        // a chain was examined (false: no handshake yet)
-  bool chain_trusted = false;  // chain leads to the trust store, dates valid
-  bool name_matches = false;   // the leaf carries |name_wanted|
+  bool checked = false;          // a chain was examined (false: no handshake yet)
+  bool chain_trusted = false;    // chain leads to the trust store, dates valid
+  bool name_matches = false;     // the leaf carries |name_wanted|
   bool from_resumption = false;  // resumed session: trust as decided when it was made
-  uint32_t problems = 0;       // TlsCertProblem bits
-  int x509_error = 0;          // first X509_V_ERR_* seen (0: none)
-  int error_depth = -1;        // chain position of that error (0 = leaf)
+  uint32_t problems = 0;         // TlsCertProblem bits
+  int x509_error = 0;            // first X509_V_ERR_* seen (0: none)
+  int error_depth = -1;          // chain position of that error (0 = leaf)
   // The certificate at fault (the leaf when only the name failed).
   FixedText<256> subject;
   FixedText<256> issuer;
@@ -83,7 +83,8 @@ struct TlsVerdict {
 // |store| for TLS server use and checks that the leaf carries |name_wanted|
 // (a DNS name, wildcards allowed one label deep, or an IP literal). Every
 // problem found is recorded, not only the first. Fills |out| completely.
-void verify_peer_chain(X509_STORE* store, STACK_OF(X509) * chain, std::string_view name_wanted, TlsVerdict& out);
+void verify_peer_chain(X509_STORE* store, STACK_OF(X509) * chain, std::string_view name_wanted,
+                       TlsVerdict& out);
 
 // cert_matches_name: the leaf carries |name| (DNS with wildcards, or IP).
 bool cert_matches_name(X509* leaf, std::string_view name);
