@@ -53,6 +53,11 @@ std::string trust_store_text(std::string_view ca_file, std::string_view ca_dir) 
 bool load_trust_store(X509_STORE* store, std::string_view ca_file, std::string_view ca_dir,
                       size_t& certs_added, std::string& error) {
   certs_added = 0;
+  // Every certificate the operator put in the store is a trust anchor, even
+  // one that is not a root: a leaf or intermediate saved with
+  // `check-tls --save-chain` then works without the root the server never
+  // sends (pinning).
+  X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
   if (!ca_file.empty()) {
     std::string path(ca_file);
     std::string why;

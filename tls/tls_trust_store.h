@@ -20,7 +20,9 @@ namespace ringmail {
 // empty) and of every regular file in |ca_dir| (if not empty; files with no
 // PEM certificate, such as a README, are skipped) to |store|. On success
 // sets |certs_added| and returns true. On failure returns false and sets
-// |error| to a sentence naming the file and what to do. A |ca_file| that
+// |error| to a sentence naming the file and what to do. Every certificate
+// loaded is a trust anchor, root or not (X509_V_FLAG_PARTIAL_CHAIN): saving
+// a server's own certificate into ca_dir pins that server. A |ca_file| that
 // holds no certificate is an error; an empty |ca_dir| is an error too.
 bool load_trust_store(X509_STORE* store, std::string_view ca_file, std::string_view ca_dir,
                       size_t& certs_added, std::string& error);

@@ -28,11 +28,13 @@ bssl::UniquePtr<EVP_PKEY> make_key(KeyKind kind) {
   bssl::UniquePtr<EVP_PKEY> pkey(EVP_PKEY_new());
   if (kind == KeyKind::kEcdsaP256) {
     bssl::UniquePtr<EC_KEY> ec(EC_KEY_new_by_curve_name(NID_X9_62_prime256v1));
-    if (!ec || !EC_KEY_generate_key(ec.get()) || !EVP_PKEY_assign_EC_KEY(pkey.get(), ec.release())) die("EC key");
+    if (!ec || !EC_KEY_generate_key(ec.get()) || !EVP_PKEY_assign_EC_KEY(pkey.get(), ec.release()))
+      die("EC key");
   } else {
     bssl::UniquePtr<RSA> rsa(RSA_new());
     bssl::UniquePtr<BIGNUM> e(BN_new());
-    if (!rsa || !e || !BN_set_word(e.get(), RSA_F4) || !RSA_generate_key_ex(rsa.get(), 2048, e.get(), nullptr) ||
+    if (!rsa || !e || !BN_set_word(e.get(), RSA_F4) ||
+        !RSA_generate_key_ex(rsa.get(), 2048, e.get(), nullptr) ||
         !EVP_PKEY_assign_RSA(pkey.get(), rsa.release())) {
       die("RSA key");
     }
@@ -54,15 +56,15 @@ void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
 
 // make_cert builds a v3 certificate for |key| named |cn|, valid from
 // now+|from_s| to now+|to_s|, signed by |issuer| (null: self-signed).
-bssl::UniquePtr<X509> make_cert(const char* cn, EVP_PKEY* key, bool is_ca, const char* san, long from_s, long to_s,
-                                X509* issuer_cert, EVP_PKEY* issuer_key) {
+bssl::UniquePtr<X509> make_cert(const char* cn, EVP_PKEY* key, bool is_ca, const char* san, long from_s,
+                                long to_s, X509* issuer_cert, EVP_PKEY* issuer_key) {
   static std::atomic<long> serial{1000};
   bssl::UniquePtr<X509> cert(X509_new());
   if (!cert || !X509_set_version(cert.get(), X509_VERSION_3)) die("X509_new");
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const uint8_t*>("ringmail tests"), -1, -1,
-                             0);
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const uint8_t*>("ringmail tests"), -1,
+                             -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const uint8_t*>(cn), -1, -1, 0);
   X509* issuer = issuer_cert ? issuer_cert : cert.get();
   if (!X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer))) die("issuer");
@@ -128,10 +130,12 @@ TestPki make_test_pki(KeyKind kind) {
   pki.ca.key = make_key(kind);
   pki.unknown_ca.key = make_key(kind);
   bssl::UniquePtr<EVP_PKEY> leaf_key = make_key(kind);
-  pki.ca.cert = make_cert("ringmail test CA", pki.ca.key.get(), true, nullptr, -kDay, 3650 * kDay, nullptr, nullptr);
+  pki.ca.cert =
+      make_cert("ringmail test CA", pki.ca.key.get(), true, nullptr, -kDay, 3650 * kDay, nullptr, nullptr);
   pki.unknown_ca.cert = make_cert("ringmail unknown CA", pki.unknown_ca.key.get(), true, nullptr, -kDay,
                                   3650 * kDay, nullptr, nullptr);
-  auto leaf = [&](TestCert& out, const char* cn, const char* san, long from, long to, const TestCert* issuer) {
+  auto leaf = [&](TestCert& out, const char* cn, const char* san, long from, long to,
+                  const TestCert* issuer) {
     out.key = copy_key(leaf_key);
     out.cert = make_cert(cn, out.key.get(), false, san, from, to, issuer ? issuer->cert.get() : nullptr,
                          issuer ? issuer->key.get() : nullptr);

@@ -31,13 +31,13 @@ struct TestCert {
 // TestPki holds one full set for one key kind.
 struct TestPki {
   KeyKind kind;
-  TestCert ca;          // "ringmail test CA", trusted by the tests
-  TestCert unknown_ca;  // "ringmail unknown CA", never trusted
-  TestCert good;        // CN=localhost, SAN DNS:localhost, IP:127.0.0.1, IP:::1, by ca
-  TestCert wrong_name;  // CN=wrong.example, SAN DNS:wrong.example, by ca
-  TestCert expired;     // like good, valid from 30 days ago to 1 day ago
-  TestCert not_yet_valid;  // like good, valid from 10 days on
-  TestCert self_signed;  // like good, issuer = itself
+  TestCert ca;              // "ringmail test CA", trusted by the tests
+  TestCert unknown_ca;      // "ringmail unknown CA", never trusted
+  TestCert good;            // CN=localhost, SAN DNS:localhost, IP:127.0.0.1, IP:::1, by ca
+  TestCert wrong_name;      // CN=wrong.example, SAN DNS:wrong.example, by ca
+  TestCert expired;         // like good, valid from 30 days ago to 1 day ago
+  TestCert not_yet_valid;   // like good, valid from 10 days on
+  TestCert self_signed;     // like good, issuer = itself
   TestCert unknown_issuer;  // like good, issued by unknown_ca
 
   // write_files writes every certificate and key as PEM into |dir| (which

@@ -46,7 +46,8 @@ std::string send_all(TlsSession& from, TlsSession& to, const std::string& data) 
   std::string got;
   size_t offset = 0;
   std::vector<char> buf(16384);
-  for (int round = 0; round < 100000 && (offset < data.size() || !from.pending_ciphertext().empty()); round++) {
+  for (int round = 0; round < 100000 && (offset < data.size() || !from.pending_ciphertext().empty());
+       round++) {
     size_t written = 0;
     if (offset < data.size()) {
       TlsIo w = from.write_plaintext(data.data() + offset, data.size() - offset, written);

@@ -124,7 +124,8 @@ TEST_F(TlsConfigErrors, Sentences) {
   policy.ca_dir = "";
   policy.ca_file = dir_ + "/missing.pem";
   std::string e = Error(policy);
-  EXPECT_NE(e.find("tls.ca_file: cannot read " + dir_ + "/missing.pem: No such file or directory"), std::string::npos)
+  EXPECT_NE(e.find("tls.ca_file: cannot read " + dir_ + "/missing.pem: No such file or directory"),
+            std::string::npos)
       << e;
 
   std::ofstream(dir_ + "/empty.pem") << "not a certificate\n";

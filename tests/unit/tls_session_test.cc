@@ -118,7 +118,8 @@ TEST(TlsSession, GoodCertificateAtEveryLevelIsTrusted) {
       SCOPED_TRACE(std::string(test::key_kind_name(kind)) + " " + level_text(level));
       auto cctx = client_ctx(test_policy(level, kind));
       Connection c;
-      ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(level, "localhost", "localhost")), PumpResult::kBothDone)
+      ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(level, "localhost", "localhost")),
+                PumpResult::kBothDone)
           << c.client.error();
       EXPECT_TRUE(c.client.verdict().trusted());
       EXPECT_STREQ(c.client.verdict().summary(), "trusted");
@@ -158,14 +159,21 @@ struct BadCase {
 
 std::vector<BadCase> bad_cases() {
   return {
-      {"wrong_name", &TestPki::wrong_name, "name mismatch",
+      {"wrong_name",
+       &TestPki::wrong_name,
+       "name mismatch",
        {"name mismatch", "DNS:wrong.example", "name wanted is localhost", "relay.host", "CN=wrong.example"}},
       {"expired", &TestPki::expired, "expired", {"expired on", "renew", "CN=localhost"}},
       {"not_yet_valid", &TestPki::not_yet_valid, "not yet valid", {"not valid before", "clock"}},
-      {"self_signed", &TestPki::self_signed, "self-signed",
+      {"self_signed",
+       &TestPki::self_signed,
+       "self-signed",
        {"self-signed", "not in the trust store", "--save-chain", "tls.ca_dir"}},
-      {"unknown_issuer", &TestPki::unknown_issuer, "unknown issuer",
-       {"issuer CN=ringmail unknown CA,O=ringmail tests is not in the trust store", "tls.ca_file", "--save-chain"}},
+      {"unknown_issuer",
+       &TestPki::unknown_issuer,
+       "unknown issuer",
+       {"issuer CN=ringmail unknown CA,O=ringmail tests is not in the trust store", "tls.ca_file",
+        "--save-chain"}},
   };
 }
 
@@ -184,7 +192,8 @@ TEST(TlsSession, EveryBadCertificateAtEveryLevel) {
         EXPECT_FALSE(v.trusted());
         EXPECT_STREQ(v.summary(), bad.summary);
         std::string sentence = v.explain(level, cctx->trust_store_name());
-        for (const auto& word : bad.words) EXPECT_NE(sentence.find(word), std::string::npos) << word << " in: " << sentence;
+        for (const auto& word : bad.words)
+          EXPECT_NE(sentence.find(word), std::string::npos) << word << " in: " << sentence;
         if (tls_level_enforces_certificate(level)) {
           EXPECT_EQ(result, PumpResult::kClientFailed);
           EXPECT_EQ(std::string(c.client.error()), sentence);
@@ -230,9 +239,11 @@ TEST(TlsSession, UnknownIssuerAgainstTheSystemStore) {
   EXPECT_GT(cctx->trust_store_certs(), 10u);
   auto sctx = server_ctx(pki.good);
   Connection c;
-  EXPECT_EQ(connect(c, *cctx, *sctx, tls_peer_names(policy.level, "localhost", "")), PumpResult::kClientFailed);
+  EXPECT_EQ(connect(c, *cctx, *sctx, tls_peer_names(policy.level, "localhost", "")),
+            PumpResult::kClientFailed);
   EXPECT_STREQ(c.client.verdict().summary(), "unknown issuer");
-  EXPECT_NE(std::string(c.client.error()).find("not in the trust store (ca_dir /etc/ssl/certs)"), std::string::npos)
+  EXPECT_NE(std::string(c.client.error()).find("not in the trust store (ca_dir /etc/ssl/certs)"),
+            std::string::npos)
       << c.client.error();
 }
 
@@ -264,19 +275,22 @@ TEST(TlsSession, ServerOfferingOnlyOldProtocolsFails) {
     PumpResult result = connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kEncrypt, "localhost", ""));
     EXPECT_NE(result, PumpResult::kBothDone) << tls_version_text(version);
     EXPECT_FALSE(c.client.handshake_done());
-    EXPECT_NE(std::string(c.client.error()).find("no TLS version in common"), std::string::npos) << c.client.error();
+    EXPECT_NE(std::string(c.client.error()).find("no TLS version in common"), std::string::npos)
+        << c.client.error();
   }
 }
 
 TEST(TlsSession, ServerOfferingOnlyRsaKeyExchangeOr3desFails) {
   const TestPki& pki = test::shared_test_pki(KeyKind::kRsa2048);
   auto cctx = client_ctx(test_policy(TlsLevel::kEncrypt, KeyKind::kRsa2048));
-  for (const char* list : {"AES128-SHA:AES256-SHA", "DES-CBC3-SHA", "AES128-GCM-SHA256", "ECDHE-RSA-AES128-SHA"}) {
+  for (const char* list :
+       {"AES128-SHA:AES256-SHA", "DES-CBC3-SHA", "AES128-GCM-SHA256", "ECDHE-RSA-AES128-SHA"}) {
     TlsServerOptions options;
     options.max_version = kTls12;
     options.ciphers = list;
     std::string error;
-    auto sctx = TlsServerContext::create_in_memory(pki.good.cert.get(), nullptr, pki.good.key.get(), options, error);
+    auto sctx =
+        TlsServerContext::create_in_memory(pki.good.cert.get(), nullptr, pki.good.key.get(), options, error);
     if (!sctx) {
       // This BoringSSL does not even know the suite: it cannot be offered.
       SUCCEED() << list << ": " << error;
@@ -300,7 +314,8 @@ TEST(TlsSession, Tls12NegotiatesEcdheAead) {
     auto sctx = server_ctx(pki.good, options);
     auto cctx = client_ctx(test_policy(TlsLevel::kVerify, kind));
     Connection c;
-    ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")), PumpResult::kBothDone)
+    ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")),
+              PumpResult::kBothDone)
         << c.client.error();
     EXPECT_EQ(c.client.version(), kTls12);
     std::string cipher = c.client.cipher();
@@ -365,7 +380,8 @@ TEST(TlsSession, ResumptionOffIgnoresTheCache) {
   auto cctx = client_ctx(policy);
   TlsTicketCache cache(4);
   Connection c;
-  ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(policy.level, "localhost", ""), &cache), PumpResult::kBothDone);
+  ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(policy.level, "localhost", ""), &cache),
+            PumpResult::kBothDone);
   ASSERT_TRUE(test::settle_after_handshake(c.client, c.server));
   EXPECT_EQ(cache.size(), 0u);
 }
@@ -375,7 +391,8 @@ TEST(TlsSession, CloseSendsCloseNotify) {
   auto sctx = server_ctx(pki.good);
   auto cctx = client_ctx(test_policy(TlsLevel::kVerify, KeyKind::kEcdsaP256));
   Connection c;
-  ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")), PumpResult::kBothDone);
+  ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")),
+            PumpResult::kBothDone);
   EXPECT_EQ(c.client.close(), TlsStep::kDone);
   EXPECT_FALSE(c.client.pending_ciphertext().empty());
   test::move_ciphertext(c.client, c.server);
@@ -390,7 +407,8 @@ TEST(TlsSession, TruncationWithoutCloseNotifyIsAnError) {
   auto sctx = server_ctx(pki.good);
   auto cctx = client_ctx(test_policy(TlsLevel::kVerify, KeyKind::kEcdsaP256));
   Connection c;
-  ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")), PumpResult::kBothDone);
+  ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")),
+            PumpResult::kBothDone);
   c.client.feed_eof();
   char buf[64];
   size_t read = 0;
@@ -406,7 +424,8 @@ TEST(TlsSession, EofDuringHandshakeIsExplained) {
   EXPECT_FALSE(client.pending_ciphertext().empty()) << "ClientHello";
   client.feed_eof();
   EXPECT_EQ(client.handshake(), TlsStep::kFailed);
-  EXPECT_NE(std::string(client.error()).find("closed the connection during the TLS handshake"), std::string::npos);
+  EXPECT_NE(std::string(client.error()).find("closed the connection during the TLS handshake"),
+            std::string::npos);
 }
 
 TEST(TlsSession, PlainSmtpInsteadOfTlsIsExplained) {
@@ -479,7 +498,8 @@ TEST(TlsSession, LargeTransferBothWays) {
   auto sctx = server_ctx(pki.good);
   auto cctx = client_ctx(test_policy(TlsLevel::kVerify, KeyKind::kEcdsaP256));
   Connection c;
-  ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")), PumpResult::kBothDone);
+  ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")),
+            PumpResult::kBothDone);
   std::string body(300'000, '\0');
   for (size_t i = 0; i < body.size(); i++) body[i] = static_cast<char>('a' + i % 26);
   EXPECT_EQ(test::send_all(c.client, c.server, body), body);
@@ -491,7 +511,8 @@ TEST(TlsSession, BackPressureBoundsBuffers) {
   auto sctx = server_ctx(pki.good);
   auto cctx = client_ctx(test_policy(TlsLevel::kVerify, KeyKind::kEcdsaP256));
   Connection c;
-  ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")), PumpResult::kBothDone);
+  ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")),
+            PumpResult::kBothDone);
   std::string chunk(kMaxPlaintextPerWrite, 'x');
   size_t written = 0;
   int writes = 0;
@@ -514,7 +535,8 @@ TEST(TlsSession, MutualTlsWithClientCertificate) {
   {
     auto cctx = client_ctx(policy);
     Connection c;
-    EXPECT_EQ(connect(c, *cctx, *sctx, tls_peer_names(policy.level, "localhost", "")), PumpResult::kServerFailed);
+    EXPECT_EQ(connect(c, *cctx, *sctx, tls_peer_names(policy.level, "localhost", "")),
+              PumpResult::kServerFailed);
     // TLS 1.3: the client finished first and hears the alert on its next read.
     char buf[16];
     size_t read = 0;
@@ -574,10 +596,11 @@ TEST(TlsSession, MemoryPerOpenConnection) {
   }
   size_t per_client = client_bytes / kConnections + sizeof(TlsSession);
   size_t per_server = server_bytes / kConnections + sizeof(TlsSession);
-  std::printf("heap per open TLS 1.3 connection after the handshake and 100 kB each way: client %zu bytes, "
-              "server %zu bytes "
-              "(sizeof(TlsSession) %zu)\n",
-              per_client, per_server, sizeof(TlsSession));
+  std::printf(
+      "heap per open TLS 1.3 connection after the handshake and 100 kB each way: client %zu bytes, "
+      "server %zu bytes "
+      "(sizeof(TlsSession) %zu)\n",
+      per_client, per_server, sizeof(TlsSession));
   EXPECT_LE(per_client, 64u * 1024u);
 }
 
