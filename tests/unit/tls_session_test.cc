@@ -620,6 +620,9 @@ MemoryCost measure_open_connections(int count, bool transfer) {
 
 TEST(TlsSession, MemoryPerOpenConnection) {
   MemoryCost idle = measure_open_connections(256, false);
+  if (idle.client_heap <= sizeof(TlsSession)) {
+    GTEST_SKIP() << "glibc's heap counters do not move: another allocator (a sanitizer's) is in use";
+  }
   MemoryCost busy = measure_open_connections(64, true);
   std::printf(
       "per open TLS 1.3 connection (P-256, verify), heap in use: idle after the handshake: client %zu bytes, "
