@@ -27,14 +27,53 @@ std::string bio_text(BIO* bio) {
   return std::string(reinterpret_cast<const char*>(data), len);
 }
 
-std::string name_text(const X509_NAME* name) {
-  if (name == nullptr || X509_NAME_entry_count(name) == 0) return "(none)";
+void name_to(const X509_NAME* name, TextOut& out) {
+  if (name == nullptr || X509_NAME_entry_count(name) == 0) {
+    out.append("(none)");
+    return;
+  }
   bssl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0) return "?";
-  return printable(bio_text(bio.get()));
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0 ||
+      !BIO_mem_contents(bio.get(), &data, &len)) {
+    out.append("?");
+    return;
+  }
+  out.append_printable(std::string_view(reinterpret_cast<const char*>(data), len));
+}
+
+// with_text runs |write| into a stack buffer and returns the text.
+template <typename F>
+std::string with_text(F&& write) {
+  char buf[2048];
+  TextOut out(buf, sizeof buf);
+  write(out);
+  return std::string(out.view());
 }
 
 }  // namespace
+
+void TextOut::append(std::string_view text) {
+  size_t room = capacity - 1 - size;
+  size_t n = text.size() < room ? text.size() : room;
+  text.copy(data + size, n);
+  size += n;
+  data[size] = '\0';
+}
+
+void TextOut::append_printable(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char c : bytes) {
+    if (c >= 0x20 && c < 0x7f) {
+      char one = static_cast<char>(c);
+      append(std::string_view(&one, 1));
+    } else {
+      const char escaped[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+      append(std::string_view(escaped, 4));
+    }
+  }
+}
 
 std::string printable(std::string_view bytes) {
   std::string out;
@@ -49,9 +88,17 @@ std::string printable(std::string_view bytes) {
   return out;
 }
 
-std::string cert_subject_text(const X509* cert) { return name_text(X509_get_subject_name(cert)); }
+void cert_subject_to(const X509* cert, TextOut& out) { name_to(X509_get_subject_name(cert), out); }
 
-std::string cert_issuer_text(const X509* cert) { return name_text(X509_get_issuer_name(cert)); }
+void cert_issuer_to(const X509* cert, TextOut& out) { name_to(X509_get_issuer_name(cert), out); }
+
+std::string cert_subject_text(const X509* cert) {
+  return with_text([cert](TextOut& out) { cert_subject_to(cert, out); });
+}
+
+std::string cert_issuer_text(const X509* cert) {
+  return with_text([cert](TextOut& out) { cert_issuer_to(cert, out); });
+}
 
 std::string cert_common_name(const X509* cert) {
   const X509_NAME* name = X509_get_subject_name(cert);
@@ -68,54 +115,77 @@ std::string cert_common_name(const X509* cert) {
   return out;
 }
 
-std::string cert_names_text(const X509* cert) {
+void cert_names_to(const X509* cert, TextOut& out) {
   bssl::UniquePtr<GENERAL_NAMES> names(
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
-  std::string out;
-  if (names) {
-    for (size_t i = 0; i < sk_GENERAL_NAME_num(names.get()); i++) {
-      const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
-      std::string item;
-      if (name->type == GEN_DNS) {
-        const ASN1_STRING* s = name->d.dNSName;
-        item = "DNS:" + printable(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                                   static_cast<size_t>(ASN1_STRING_length(s))));
-      } else if (name->type == GEN_IPADD) {
-        const ASN1_STRING* s = name->d.iPAddress;
-        const unsigned char* p = ASN1_STRING_get0_data(s);
-        if (ASN1_STRING_length(s) == 4) {
-          item = fmt::format("IP:{}.{}.{}.{}", p[0], p[1], p[2], p[3]);
-        } else if (ASN1_STRING_length(s) == 16) {
-          char buf[INET6_ADDRSTRLEN];
-          if (::inet_ntop(AF_INET6, p, buf, sizeof buf) != nullptr) item = std::string("IP:") + buf;
-        }
-      } else if (name->type == GEN_EMAIL) {
-        item = "email";
+  size_t start = out.size;
+  bool any = false;
+  for (size_t i = 0; names && i < sk_GENERAL_NAME_num(names.get()); i++) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
+    const ASN1_STRING* s = nullptr;
+    if (name->type == GEN_DNS) {
+      s = name->d.dNSName;
+    } else if (name->type == GEN_IPADD) {
+      s = name->d.iPAddress;
+    } else {
+      continue;  // email, URI, directory names: not used for TLS server names
+    }
+    const unsigned char* p = ASN1_STRING_get0_data(s);
+    int len = ASN1_STRING_length(s);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (name->type == GEN_IPADD) {
+      if (len == 4) {
+        ::inet_ntop(AF_INET, p, ip, sizeof ip);
+      } else if (len == 16) {
+        ::inet_ntop(AF_INET6, p, ip, sizeof ip);
       }
-      if (item.empty()) continue;
-      if (!out.empty()) out += ", ";
-      out += item;
+    }
+    if (any) out.append(", ");
+    any = true;
+    if (name->type == GEN_DNS) {
+      out.append("DNS:");
+      out.append_printable(std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(len)));
+    } else {
+      out.append("IP:");
+      out.append(ip);
     }
   }
-  if (!out.empty()) return out;
+  if (out.size > start) return;
   std::string cn = cert_common_name(cert);
-  return cn.empty() ? "(no names)" : "CN:" + cn;
+  if (cn.empty()) {
+    out.append("(no names)");
+  } else {
+    out.append("CN:");
+    out.append(cn);
+  }
 }
 
-std::string cert_time_text(const ASN1_TIME* time) {
-  if (time == nullptr) return "?";
+std::string cert_names_text(const X509* cert) {
+  return with_text([cert](TextOut& out) { cert_names_to(cert, out); });
+}
+
+void cert_time_to(const ASN1_TIME* time, TextOut& out) {
   // ASN1_TIME_diff from the epoch gives days and seconds; turn them into a
   // calendar date with gmtime_r (BoringSSL has no ASN1_TIME_to_tm here).
   bssl::UniquePtr<ASN1_TIME> epoch(ASN1_TIME_set(nullptr, 0));
   int days = 0;
   int seconds = 0;
-  if (!epoch || !ASN1_TIME_diff(&days, &seconds, epoch.get(), time)) return "?";
+  if (time == nullptr || !epoch || !ASN1_TIME_diff(&days, &seconds, epoch.get(), time)) {
+    out.append("?");
+    return;
+  }
   time_t t = static_cast<time_t>(days) * 86400 + seconds;
   struct tm tm {};
-  if (gmtime_r(&t, &tm) == nullptr) return "?";
   char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+  if (gmtime_r(&t, &tm) == nullptr || std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0) {
+    out.append("?");
+    return;
+  }
+  out.append(buf);
+}
+
+std::string cert_time_text(const ASN1_TIME* time) {
+  return with_text([time](TextOut& out) { cert_time_to(time, out); });
 }
 
 std::string cert_key_text(const X509* cert) {

@@ -3,8 +3,9 @@
 // taken from the CN.
 //
 // Who calls it: the verification verdict (tls_verdict.cc, once per full
-// handshake) and `ringmail check-tls`. These functions allocate strings; they
-// are never called per message. Certificates come from untrusted servers:
+// handshake, through the *_to functions that write into a caller's fixed
+// buffer and allocate nothing of their own) and `ringmail check-tls` (the
+// std::string forms). Certificates come from untrusted servers:
 // every field is treated as arbitrary bytes and control characters are
 // escaped before they reach a terminal or a log.
 #pragma once
@@ -15,6 +16,25 @@
 #include <string_view>
 
 namespace ringmail {
+
+// TextOut appends text to a caller's fixed buffer of |capacity| bytes:
+// truncated when full, always NUL-terminated, never allocates.
+struct TextOut {
+  char* data;
+  size_t capacity;  // >= 1
+  size_t size = 0;
+  TextOut(char* buffer, size_t buffer_capacity) : data(buffer), capacity(buffer_capacity) { data[0] = '\0'; }
+  void append(std::string_view text);
+  // append_printable escapes control and non-ASCII bytes as "\xNN".
+  void append_printable(std::string_view bytes);
+  std::string_view view() const { return std::string_view(data, size); }
+};
+
+// The *_to forms write what the std::string forms below return.
+void cert_subject_to(const X509* cert, TextOut& out);
+void cert_issuer_to(const X509* cert, TextOut& out);
+void cert_names_to(const X509* cert, TextOut& out);
+void cert_time_to(const ASN1_TIME* time, TextOut& out);
 
 // cert_subject_text and cert_issuer_text give the name in RFC 2253 form,
 // most significant part last ("CN=mx1.example.org,O=Example"); "(none)" for

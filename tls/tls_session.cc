@@ -195,8 +195,7 @@ bool TlsSession::start_client(const TlsClientContext& ctx, const TlsPeerNames& n
   verify_name_.set(names.verify_name);
   SSL_set_connect_state(ssl_);
   if (!names.sni.empty()) {
-    std::string sni(names.sni);
-    SSL_set_tlsext_host_name(ssl_, sni.c_str());
+    SSL_set_tlsext_host_name(ssl_, names.sni.c_str());
   }
   if (cache_ != nullptr) {
     bssl::UniquePtr<SSL_SESSION> session = cache_->take();

@@ -42,11 +42,13 @@ uint32_t problem_for(int error) {
   }
 }
 
+// describe_cert fills the verdict's text fields in place: no allocation of
+// ours (BoringSSL allocates while printing names and reading SANs).
 void describe_cert(const X509* cert, TlsVerdict& out) {
-  out.subject.set(cert_subject_text(cert));
-  out.issuer.set(cert_issuer_text(cert));
-  out.not_before.set(cert_time_text(X509_get0_notBefore(cert)));
-  out.not_after.set(cert_time_text(X509_get0_notAfter(cert)));
+  out.subject.fill([cert](TextOut& text) { cert_subject_to(cert, text); });
+  out.issuer.fill([cert](TextOut& text) { cert_issuer_to(cert, text); });
+  out.not_before.fill([cert](TextOut& text) { cert_time_to(X509_get0_notBefore(cert), text); });
+  out.not_after.fill([cert](TextOut& text) { cert_time_to(X509_get0_notAfter(cert), text); });
 }
 
 int collect_problem(int ok, X509_STORE_CTX* ctx) {
@@ -68,8 +70,10 @@ int collect_problem(int ok, X509_STORE_CTX* ctx) {
 bool cert_matches_name(X509* leaf, std::string_view name) {
   if (name.empty()) return false;
   if (is_ip_literal(name)) {
-    std::string ip(name);
-    return X509_check_ip_asc(leaf, ip.c_str(), 0) == 1;
+    char ip[64];  // is_ip_literal guarantees fewer than 64 bytes
+    name.copy(ip, name.size());
+    ip[name.size()] = '\0';
+    return X509_check_ip_asc(leaf, ip, 0) == 1;
   }
   return X509_check_host(leaf, name.data(), name.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
 }
@@ -84,7 +88,7 @@ void verify_peer_chain(X509_STORE* store, STACK_OF(X509) * chain, std::string_vi
     return;
   }
   X509* leaf = sk_X509_value(chain, 0);
-  out.names_in_cert.set(cert_names_text(leaf));
+  out.names_in_cert.fill([leaf](TextOut& text) { cert_names_to(leaf, text); });
 
   VerifyCollector collector{&out};
   bssl::UniquePtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "tls/tls_certificate.h"
 #include "tls/tls_policy.h"
 
 namespace ringmail {
@@ -34,6 +35,13 @@ struct FixedText {
   }
   std::string_view view() const { return std::string_view(data, size); }
   bool empty() const { return size == 0; }
+  // fill runs |write(TextOut&)| straight into this buffer (no allocation).
+  template <typename F>
+  void fill(F&& write) {
+    TextOut out(data, N);
+    write(out);
+    size = out.size;
+  }
 };
 
 // TlsCertProblem bits: what failed. Several can be set at once (an expired
