@@ -339,8 +339,18 @@ TlsIo TlsSession::write_plaintext(const void* data, size_t size, size_t& written
   written = 0;
   if (ssl_ == nullptr || failed_ || !done_) return TlsIo::kFailed;
   if (size == 0) return TlsIo::kOk;
-  if (BIO_pending(network_out_) >= kMaxPendingCiphertextOut) return TlsIo::kWantMore;
   size_t n = size < kMaxPlaintextPerWrite ? size : kMaxPlaintextPerWrite;
+  size_t pending = BIO_pending(network_out_);
+  if (pending > 0) {
+    // Keep pending + this record within the bound, and never cut a tiny
+    // record just to fill the gap: send first instead.
+    size_t room = pending + kRecordOverhead < kMaxPendingCiphertextOut
+                      ? kMaxPendingCiphertextOut - pending - kRecordOverhead
+                      : 0;
+    size_t smallest = n < 1024 ? n : 1024;
+    if (room < smallest) return TlsIo::kWantMore;
+    if (n > room) n = room;
+  }
   int ret = SSL_write(ssl_, data, static_cast<int>(n));
   if (ret > 0) {
     written = static_cast<size_t>(ret);

@@ -9,10 +9,12 @@
 // that owns the connection and is never shared.
 //
 // Memory: the SSL object and two memory BIOs. Both BIOs are bounded here
-// (kMaxBufferedCiphertextIn, kMaxPendingCiphertextOut); BoringSSL allocates
-// its record buffers and handshake state per connection and frees the
-// handshake state when the handshake ends. docs/tls.md gives the measured
-// resident cost per connection. No allocation of its own beyond that.
+// (kMaxBufferedCiphertextIn, kMaxPendingCiphertextOut) and keep their
+// high-water allocation; BoringSSL allocates its record buffers while a
+// record is in flight and frees them after, and frees the handshake state
+// when the handshake ends. docs/tls.md gives the measured cost per
+// connection (idle, busy, and the worst case the bounds allow: under 64 KiB).
+// No allocation of its own beyond that.
 //
 // Security: the peer is untrusted. A certificate is checked on every full
 // handshake (a TlsVerdict is always computed); at levels verify and secure a
@@ -38,15 +40,22 @@ class TlsServerContext;
 class TlsTicketCache;
 
 // kMaxBufferedCiphertextIn: feed_ciphertext accepts bytes only while fewer
-// than this many are buffered and not yet consumed by BoringSSL (two full
-// TLS records). The owner keeps the rest and feeds it later.
-inline constexpr size_t kMaxBufferedCiphertextIn = 2 * (16384 + 2048);
-// kMaxPendingCiphertextOut: write_plaintext refuses (kWantMore) while this
-// many ciphertext bytes wait to be sent.
-inline constexpr size_t kMaxPendingCiphertextOut = 2 * (16384 + 2048);
+// than this many are buffered and not yet taken in by BoringSSL (which
+// moves them into its own record buffer as it reads, so a small bound costs
+// only extra feed calls). The owner keeps the rest and feeds it after the
+// next handshake() or read_plaintext().
+inline constexpr size_t kMaxBufferedCiphertextIn = 8192;
 // kMaxPlaintextPerWrite: one write_plaintext call encrypts at most one
 // full record.
 inline constexpr size_t kMaxPlaintextPerWrite = 16384;
+// kMaxPendingCiphertextOut: write_plaintext encrypts only while the
+// ciphertext waiting to be sent stays within this (about one full record);
+// beyond it, kWantMore: send first. With nothing pending one full record is
+// always accepted.
+inline constexpr size_t kMaxPendingCiphertextOut = kMaxPlaintextPerWrite + 512;
+// kRecordOverhead: the most a record adds to its plaintext here (header,
+// content type, AEAD tag and explicit nonce, no padding), rounded up.
+inline constexpr size_t kRecordOverhead = 64;
 
 // TlsStep is the result of handshake() and close().
 enum class TlsStep {
@@ -107,8 +116,9 @@ class TlsSession {
   size_t take_ciphertext(uint8_t* out, size_t capacity);
 
   // write_plaintext encrypts up to kMaxPlaintextPerWrite bytes of |data|
-  // and sets |written|. kWantMore: too much ciphertext pending; send it
-  // first. Only after the handshake is done.
+  // (fewer when that keeps the pending ciphertext within
+  // kMaxPendingCiphertextOut) and sets |written|. kWantMore: too much
+  // ciphertext pending; send it first. Only after the handshake is done.
   TlsIo write_plaintext(const void* data, size_t size, size_t& written);
 
   // read_plaintext decrypts into |out| and sets |read|. kWantMore: feed

@@ -74,7 +74,8 @@ class Wire {
   uint32_t timeout_ms_ = 10000;
 };
 
-bool Wire::connect_to(const std::string& host, uint16_t port, uint32_t timeout_ms, std::string& peer, Failure& f) {
+bool Wire::connect_to(const std::string& host, uint16_t port, uint32_t timeout_ms, std::string& peer,
+                      Failure& f) {
   timeout_ms_ = timeout_ms;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -103,8 +104,9 @@ bool Wire::connect_to(const std::string& host, uint16_t port, uint32_t timeout_m
     socklen_t len = sizeof so_error;
     if (ready == 1) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
     if (ready != 1 || so_error != 0) {
-      last_error = std::string(text) + ": " +
-                   (ready == 0 ? "no answer within " + std::to_string(timeout_ms) + " ms" : std::strerror(so_error));
+      last_error =
+          std::string(text) + ": " +
+          (ready == 0 ? "no answer within " + std::to_string(timeout_ms) + " ms" : std::strerror(so_error));
       ::close(fd);
       continue;
     }
@@ -114,9 +116,10 @@ bool Wire::connect_to(const std::string& host, uint16_t port, uint32_t timeout_m
   }
   ::freeaddrinfo(list);
   if (fd_ < 0) {
-    f = {kCheckTlsConnect, "could not connect to " + where + " (" + last_error +
-                               "); check the host and port (STARTTLS: 25, 587, 2587; implicit TLS: 465, 2465) and "
-                               "any firewall, VPN or allow-list in between"};
+    f = {kCheckTlsConnect,
+         "could not connect to " + where + " (" + last_error +
+             "); check the host and port (STARTTLS: 25, 587, 2587; implicit TLS: 465, 2465) and "
+             "any firewall, VPN or allow-list in between"};
     return false;
   }
   return true;
@@ -182,17 +185,17 @@ class SmtpReader {
         return true;
       }
       if (r == ReplyParse::kMalformed) {
-        f = {kCheckTlsConnect, std::string("the server at ") + wire_.where + " broke the SMTP protocol while " +
-                                   "sending " + waiting_for + ": " + error +
-                                   " (is this an SMTP port? for implicit TLS use --implicit)"};
+        f = {kCheckTlsConnect, std::string("the server at ") + wire_.where +
+                                   " broke the SMTP protocol while " + "sending " + waiting_for + ": " +
+                                   error + " (is this an SMTP port? for implicit TLS use --implicit)"};
         return false;
       }
       uint8_t chunk[4096];
       size_t got = 0;
       if (!wire_.recv_some(chunk, sizeof chunk, got, waiting_for, f)) return false;
       if (got == 0) {
-        f = {kCheckTlsConnect, "the server at " + wire_.where + " closed the connection while ringmail waited for " +
-                                   waiting_for};
+        f = {kCheckTlsConnect, "the server at " + wire_.where +
+                                   " closed the connection while ringmail waited for " + waiting_for};
         return false;
       }
       buffer_.append(reinterpret_cast<char*>(chunk), got);
@@ -249,11 +252,11 @@ bool starttls(Wire& wire, Failure& f) {
     capabilities += printable(keyword);
   });
   if (!offered) {
-    f = {kCheckTlsNoStartTls,
-         "the server does not offer STARTTLS (its EHLO reply lists: " +
-             (capabilities.empty() ? std::string("nothing") : capabilities) +
-             "); if it uses implicit TLS, try --implicit or port 465; with tls = \"may\" ringmail would send in "
-             "clear here, with encrypt/verify/secure it defers"};
+    f = {kCheckTlsNoStartTls, "the server does not offer STARTTLS (its EHLO reply lists: " +
+                                  (capabilities.empty() ? std::string("nothing") : capabilities) +
+                                  "); if it uses implicit TLS, try --implicit or port 465; with tls = "
+                                  "\"may\" ringmail would send in "
+                                  "clear here, with encrypt/verify/secure it defers"};
     return false;
   }
   if (!send_line(wire, "STARTTLS\r\n", f)) return false;
@@ -276,12 +279,22 @@ bool flush(TlsSession& tls, Wire& wire, Failure& f) {
   return true;
 }
 
+// handshake runs the TLS handshake over |wire|. Bytes TLS cannot take yet
+// (its input is bounded) wait in |inbox| and are fed after the next step.
 bool handshake(TlsSession& tls, Wire& wire, Failure& f) {
+  std::string inbox;
   for (;;) {
+    size_t fed = 0;
+    while (fed < inbox.size()) {
+      size_t n =
+          tls.feed_ciphertext(reinterpret_cast<const uint8_t*>(inbox.data()) + fed, inbox.size() - fed);
+      if (n == 0) break;
+      fed += n;
+    }
+    inbox.erase(0, fed);
     TlsStep step = tls.handshake();
     Failure send_failure;
     bool sent = flush(tls, wire, send_failure);
-    if (step == TlsStep::kDone) return sent ? true : (f = send_failure, false);
     if (step == TlsStep::kFailed) {
       f = {kCheckTlsHandshake, std::string(tls.error())};
       return false;
@@ -290,6 +303,8 @@ bool handshake(TlsSession& tls, Wire& wire, Failure& f) {
       f = send_failure;
       return false;
     }
+    if (step == TlsStep::kDone) return true;
+    if (fed > 0 && !inbox.empty()) continue;  // TLS took some: feed the rest before reading more
     uint8_t buf[16384];
     size_t got = 0;
     if (!wire.recv_some(buf, sizeof buf, got, "the TLS handshake", f)) return false;
@@ -297,12 +312,7 @@ bool handshake(TlsSession& tls, Wire& wire, Failure& f) {
       tls.feed_eof();
       continue;
     }
-    size_t offset = 0;
-    while (offset < got) {
-      size_t n = tls.feed_ciphertext(buf + offset, got - offset);
-      if (n == 0) break;
-      offset += n;
-    }
+    inbox.append(reinterpret_cast<char*>(buf), got);
   }
 }
 
@@ -396,17 +406,21 @@ CLI::App* add_check_tls_command(CLI::App& app, CheckTlsOptions& options) {
       "Connect to an SMTP server, run STARTTLS or implicit TLS, and print the protocol, cipher, group, "
       "certificate chain and the verification verdict in words");
   cmd->add_option("target", options.target, "HOST[:PORT] or [IPV6]:PORT (port 25 by default)")->required();
-  cmd->add_flag("--starttls", options.starttls, "Plain SMTP first, then STARTTLS (default except on 465/2465)");
+  cmd->add_flag("--starttls", options.starttls,
+                "Plain SMTP first, then STARTTLS (default except on 465/2465)");
   cmd->add_flag("--implicit", options.implicit, "TLS from the first byte (default on ports 465 and 2465)");
   cmd->add_option("--ca", options.ca_file, "Trust these PEM CA certificates (instead of /etc/ssl/certs)");
   cmd->add_option("--ca-dir", options.ca_dir, "Trust every PEM certificate in this directory");
   cmd->add_option("--name", options.name, "Name the certificate must carry (default: HOST)");
   cmd->add_option("--save-chain", options.save_chain_dir,
                   "Write each certificate as DIR/<CN>.pem, ready for tls.ca_dir");
-  cmd->add_option("--timeout-ms", options.timeout_ms, "Limit for connect and for each reply")->capture_default_str();
+  cmd->add_option("--timeout-ms", options.timeout_ms, "Limit for connect and for each reply")
+      ->capture_default_str();
   cmd->footer(
-      "Exit codes: 0 trusted and the name matches; 1 chain not trusted (unknown issuer, self-signed, expired, "
-      "not yet valid); 2 chain trusted but the name does not match; 3 TLS handshake failed (no common version "
+      "Exit codes: 0 trusted and the name matches; 1 chain not trusted (unknown issuer, self-signed, "
+      "expired, "
+      "not yet valid); 2 chain trusted but the name does not match; 3 TLS handshake failed (no common "
+      "version "
       "or cipher, not TLS); 4 STARTTLS not offered or refused, or bytes injected after its 220; 5 cannot "
       "connect, timeout, or SMTP error before TLS; 64 usage or trust store error; 73 --save-chain could not "
       "write. See docs/tls.md.");
@@ -418,7 +432,8 @@ int cmd_check_tls(const CheckTlsOptions& options) {
   uint16_t port = 25;
   bool port_given = false;
   if (!split_target(options.target, host, port, port_given)) {
-    std::fprintf(stderr, "ringmail check-tls: \"%s\" is not HOST[:PORT] or [IPV6]:PORT\n", options.target.c_str());
+    std::fprintf(stderr, "ringmail check-tls: \"%s\" is not HOST[:PORT] or [IPV6]:PORT\n",
+                 options.target.c_str());
     return kCheckTlsUsage;
   }
   if (options.starttls && options.implicit) {
@@ -465,9 +480,9 @@ int cmd_check_tls(const CheckTlsOptions& options) {
     std::fprintf(stderr, "ringmail check-tls: %s\n", std::string(tls.error()).c_str());
     return kCheckTlsHandshake;
   }
-  wire.hint_on_timeout =
-      implicit ? "; if this port speaks plain SMTP first, use --starttls" : "; the server accepted STARTTLS but "
-                                                                            "did not complete the handshake";
+  wire.hint_on_timeout = implicit ? "; if this port speaks plain SMTP first, use --starttls"
+                                  : "; the server accepted STARTTLS but "
+                                    "did not complete the handshake";
   if (!handshake(tls, wire, f)) {
     std::fprintf(stderr, "ringmail check-tls: %s\n", f.text.c_str());
     return f.code;
@@ -478,10 +493,12 @@ int cmd_check_tls(const CheckTlsOptions& options) {
   std::printf("sni:       %s\n", names.sni.empty() ? "(none: IP literal)" : names.sni.c_str());
   print_chain(tls.peer_chain());
   const TlsVerdict& verdict = tls.verdict();
-  std::printf("trust:     %s\n", verdict.chain_trusted ? ("chain trusted by " + ctx->trust_store_name()).c_str()
-                                                       : "chain NOT trusted");
-  std::printf("name:      %s %s (certificate names: %s)\n", verdict.name_matches ? "matches" : "does NOT match",
-              std::string(verdict.name_wanted.view()).c_str(), std::string(verdict.names_in_cert.view()).c_str());
+  std::printf("trust:     %s\n", verdict.chain_trusted
+                                     ? ("chain trusted by " + ctx->trust_store_name()).c_str()
+                                     : "chain NOT trusted");
+  std::printf(
+      "name:      %s %s (certificate names: %s)\n", verdict.name_matches ? "matches" : "does NOT match",
+      std::string(verdict.name_wanted.view()).c_str(), std::string(verdict.names_in_cert.view()).c_str());
   std::printf("verdict:   %s\n", verdict.explain(TlsLevel::kVerify, ctx->trust_store_name()).c_str());
 
   int code = kCheckTlsTrusted;

@@ -57,8 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size--;
 
   ringmail::TlsSession session;
-  check(session.start_client(context(), ringmail::tls_peer_names(ringmail::TlsLevel::kVerify, "mx.example", ""),
-                             nullptr),
+  check(session.start_client(
+            context(), ringmail::tls_peer_names(ringmail::TlsLevel::kVerify, "mx.example", ""), nullptr),
         "start");
   check(session.handshake() == ringmail::TlsStep::kWantMore, "first step");
   check(!session.pending_ciphertext().empty(), "ClientHello");
@@ -86,6 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(session.handshake() == ringmail::TlsStep::kFailed, "failure is final");
   char buf[64];
   size_t read = 0;
-  check(session.read_plaintext(buf, sizeof buf, read) == ringmail::TlsIo::kFailed && read == 0, "no plaintext");
+  check(session.read_plaintext(buf, sizeof buf, read) == ringmail::TlsIo::kFailed && read == 0,
+        "no plaintext");
   return 0;
 }

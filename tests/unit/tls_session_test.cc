@@ -513,16 +513,38 @@ TEST(TlsSession, BackPressureBoundsBuffers) {
   Connection c;
   ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")),
             PumpResult::kBothDone);
+  // Output: with nothing pending one full record goes in; then want-more.
   std::string chunk(kMaxPlaintextPerWrite, 'x');
   size_t written = 0;
-  int writes = 0;
-  while (c.client.write_plaintext(chunk.data(), chunk.size(), written) == TlsIo::kOk) writes++;
-  EXPECT_GE(writes, 2);
-  EXPECT_LE(c.client.pending_ciphertext().size(), kMaxPendingCiphertextOut + kMaxPlaintextPerWrite + 1024);
+  EXPECT_EQ(c.client.write_plaintext(chunk.data(), chunk.size(), written), TlsIo::kOk);
+  EXPECT_EQ(written, chunk.size());
+  EXPECT_EQ(c.client.write_plaintext(chunk.data(), chunk.size(), written), TlsIo::kWantMore);
+  EXPECT_LE(c.client.pending_ciphertext().size(), kMaxPendingCiphertextOut);
+  // Deliver it (the server reads it all), then small writes pack into the
+  // room, within the bound.
+  std::vector<char> sink(kMaxPlaintextPerWrite);
+  for (int i = 0; i < 100 && !c.client.pending_ciphertext().empty(); i++) {
+    test::move_ciphertext(c.client, c.server);
+    size_t got = 0;
+    while (c.server.read_plaintext(sink.data(), sink.size(), got) == TlsIo::kOk) {
+    }
+  }
+  ASSERT_TRUE(c.client.pending_ciphertext().empty());
+  std::string alert(2048, 'a');
+  int packed = 0;
+  while (c.client.write_plaintext(alert.data(), alert.size(), written) == TlsIo::kOk) packed++;
+  EXPECT_GE(packed, 7);
+  EXPECT_LE(c.client.pending_ciphertext().size(), kMaxPendingCiphertextOut);
+  // Input: feed stops at the bound until BoringSSL takes bytes in.
   auto pending = c.client.pending_ciphertext();
   std::vector<uint8_t> bytes(pending.begin(), pending.end());
   size_t accepted = c.server.feed_ciphertext(bytes.data(), bytes.size());
-  EXPECT_LE(accepted, kMaxBufferedCiphertextIn);
+  EXPECT_EQ(accepted, kMaxBufferedCiphertextIn);
+  EXPECT_EQ(c.server.feed_ciphertext(bytes.data() + accepted, bytes.size() - accepted), 0u);
+  char buf[4096];
+  size_t read = 0;
+  EXPECT_EQ(c.server.read_plaintext(buf, sizeof buf, read), TlsIo::kOk);
+  EXPECT_GT(c.server.feed_ciphertext(bytes.data() + accepted, bytes.size() - accepted), 0u);
 }
 
 TEST(TlsSession, MutualTlsWithClientCertificate) {
@@ -618,12 +640,48 @@ MemoryCost measure_open_connections(int count, bool transfer) {
   return cost;
 }
 
+// worst_case_buffers: heap a client connection adds on top of its idle cost
+// when every bound is reached at once: its input BIO full, its output BIO
+// full, and BoringSSL holding a decrypted record the owner has only partly
+// read.
+size_t worst_case_buffers() {
+  const TestPki& pki = test::shared_test_pki(KeyKind::kEcdsaP256);
+  auto sctx = server_ctx(pki.good);
+  auto cctx = client_ctx(test_policy(TlsLevel::kVerify, KeyKind::kEcdsaP256));
+  Connection c;
+  EXPECT_EQ(connect(c, *cctx, *sctx, tls_peer_names(TlsLevel::kVerify, "localhost", "")),
+            PumpResult::kBothDone);
+  EXPECT_TRUE(test::settle_after_handshake(c.client, c.server));
+  std::string chunk(kMaxPlaintextPerWrite, 'x');
+  size_t written = 0;
+  while (c.server.write_plaintext(chunk.data(), chunk.size(), written) == TlsIo::kOk) {
+  }
+  size_t before = mallinfo2().uordblks;  // the server's own growth is not counted
+  test::move_ciphertext(c.server, c.client);
+  while (c.client.write_plaintext(chunk.data(), chunk.size(), written) == TlsIo::kOk) {
+  }
+  char small[100];
+  size_t read = 0;
+  TlsIo r = TlsIo::kWantMore;
+  for (int i = 0; i < 10 && r == TlsIo::kWantMore; i++) {
+    test::move_ciphertext(c.server, c.client);
+    r = c.client.read_plaintext(small, sizeof small, read);
+  }
+  EXPECT_EQ(r, TlsIo::kOk);
+  test::move_ciphertext(c.server, c.client);  // refill the input BIO
+  size_t after = mallinfo2().uordblks;
+  return after - before;
+}
+
 TEST(TlsSession, MemoryPerOpenConnection) {
   MemoryCost idle = measure_open_connections(256, false);
   if (idle.client_heap <= sizeof(TlsSession)) {
     GTEST_SKIP() << "glibc's heap counters do not move: another allocator (a sanitizer's) is in use";
   }
   MemoryCost busy = measure_open_connections(64, true);
+  size_t worst = idle.client_heap + worst_case_buffers();
+  std::printf("worst case per client connection (every buffer bound reached at once): %zu bytes\n", worst);
+  EXPECT_LE(worst, 64u * 1024u);
   std::printf(
       "per open TLS 1.3 connection (P-256, verify), heap in use: idle after the handshake: client %zu bytes, "
       "server %zu; after 100 kB each way: client %zu, server %zu (sizeof(TlsSession) %zu); resident set "
