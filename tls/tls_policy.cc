@@ -34,6 +34,13 @@ TlsPeerNames tls_peer_names(TlsLevel level, std::string_view host, std::string_v
   return names;
 }
 
+TlsPeerNames tls_peer_names(const TlsPolicy& policy, std::string_view host) {
+  TlsPeerNames names = tls_peer_names(policy.level, host, policy.next_hop_domain);
+  std::string_view sni = strip_host(policy.sni_name);
+  if (!sni.empty() && !is_ip_literal(sni)) names.sni = std::string(sni);
+  return names;
+}
+
 bool parse_tls_version(std::string_view text, uint16_t& out) {
   if (text.starts_with("TLSv")) {
     text.remove_prefix(4);

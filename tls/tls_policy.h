@@ -61,6 +61,12 @@ struct TlsPolicy {
   bool session_resumption = true;
   // Tickets/sessions kept per destination per core (oldest dropped).
   uint32_t session_cache_size = 16;
+  // Names. next_hop_domain: what `secure` verifies (the relay's configured
+  // name, or the recipient domain under MX routing); "" = the host
+  // connected to. sni_name: sent as SNI instead of the host connected to
+  // ("" = derive; never an IP literal). See tls_peer_names.
+  std::string next_hop_domain;
+  std::string sni_name;
 };
 
 // TlsPeerNames are the two names a connection uses: the one sent as SNI and
@@ -79,6 +85,10 @@ struct TlsPeerNames {
 // connected to unless that is an IP literal. Brackets ("[192.0.2.1]") and a
 // trailing dot are removed.
 TlsPeerNames tls_peer_names(TlsLevel level, std::string_view host, std::string_view next_hop_domain);
+
+// tls_peer_names for a connection to |host| under |policy| (its level,
+// next_hop_domain and sni_name override).
+TlsPeerNames tls_peer_names(const TlsPolicy& policy, std::string_view host);
 
 // tls_level_enforces_certificate: true for verify and secure (a bad
 // certificate fails the handshake); false for none/may/encrypt.

@@ -91,6 +91,18 @@ for mode in starttls implicit; do
   stop_server
 done
 
+# RSA-2048 certificates (the key line says so).
+mkdir -p "$WORK/pki-rsa"
+"$MAKE_TEST_PKI" "$WORK/pki-rsa" rsa2048 || fail "make_test_pki rsa2048 failed"
+PORT=$(free_port)
+$PY "$E2E_DIR/tls_smtp_server.py" "$PORT" "$WORK/pki-rsa/good.pem" "$WORK/pki-rsa/good.key" starttls > "$WORK/server.$PORT.log" 2>&1 &
+SERVER_PID=$!
+PIDS+=("$SERVER_PID")
+wait_until 10 grep -q ready "$WORK/server.$PORT.log" || fail "RSA test server did not start"
+check "starttls good RSA-2048" 0 "key:     RSA 2048 bits" 127.0.0.1:$PORT --ca "$WORK/pki-rsa/ca.pem" --name localhost
+check "RSA server, P-256 CA only" 1 "not in the trust store" 127.0.0.1:$PORT --ca "$PKI/ca.pem" --name localhost
+stop_server
+
 check "bad target" 64 "is not HOST[:PORT]" "[::1"
 
 start_server good nostarttls

@@ -63,6 +63,22 @@ TEST(TlsPolicy, PeerNames) {
   EXPECT_EQ(n.verify_name, "192.0.2.7");
 }
 
+TEST(TlsPolicy, PeerNamesFromPolicy) {
+  TlsPolicy policy;
+  policy.level = TlsLevel::kSecure;
+  policy.next_hop_domain = "example.org";
+  TlsPeerNames n = tls_peer_names(policy, "192.0.2.7");
+  EXPECT_EQ(n.sni, "");
+  EXPECT_EQ(n.verify_name, "example.org");
+  policy.sni_name = "mx.example.org";
+  n = tls_peer_names(policy, "192.0.2.7");
+  EXPECT_EQ(n.sni, "mx.example.org");
+  policy.level = TlsLevel::kVerify;
+  EXPECT_EQ(tls_peer_names(policy, "192.0.2.7").verify_name, "192.0.2.7");
+  policy.sni_name = "10.0.0.1";  // never an IP literal as SNI
+  EXPECT_EQ(tls_peer_names(policy, "relay.example").sni, "relay.example");
+}
+
 TEST(TlsPolicy, Versions) {
   uint16_t v = 0;
   EXPECT_TRUE(parse_tls_version("1.2", v));
