@@ -452,6 +452,10 @@ int cmd_check_tls(const CheckTlsOptions& options) {
   std::string error;
   auto ctx = TlsClientContext::create(policy, error);
   if (!ctx) {
+    // The loader names config keys; here the operator gave flags.
+    for (auto [key, flag] : {std::pair{"tls.ca_file", "--ca"}, std::pair{"tls.ca_dir", "--ca-dir"}}) {
+      if (error.rfind(key, 0) == 0) error.replace(0, std::strlen(key), flag);
+    }
     std::fprintf(stderr, "ringmail check-tls: %s\n", error.c_str());
     return kCheckTlsUsage;
   }
