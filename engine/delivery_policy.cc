@@ -1,5 +1,5 @@
 // engine/delivery_policy.cc — see delivery_policy.h. A pure function of
-// (stage, code); tests/unit/delivery_policy_test.cc holds its whole table.
+// (stage, code), plus the client's own prechecks; tests/unit/delivery_policy_test.cc holds its whole table.
 #include "engine/delivery_policy.h"
 
 namespace ringmail {
@@ -37,10 +37,68 @@ Decision decide(SmtpStage stage, uint16_t code) {
       // Anything else (a 250 to DATA) means we and the server disagree
       // about where we are in the dialogue: the connection is unusable.
       return {Verdict::kDefer, Scope::kConnection};
+    case SmtpStage::kDataUnwanted:
+    case SmtpStage::kDataEndUnwanted:
+      // Nothing left to decide for the message (its recipients are all
+      // resolved); the protocol ends the transaction whatever the code.
+      return {Verdict::kProceed, Scope::kMessage};
     case SmtpStage::kQuit:
       return {Verdict::kProceed, Scope::kConnection};
   }
   return {Verdict::kDefer, Scope::kConnection};
+}
+
+Decision decide_precheck(Precheck check) {
+  switch (check) {
+    case Precheck::kRecipientNeedsSmtputf8:
+      return {Verdict::kFail, Scope::kRecipient};
+    case Precheck::kSenderNeedsSmtputf8:
+    case Precheck::kSizeOverLimit:
+    case Precheck::kEightBitNotOffered:
+    case Precheck::kEightBitWhileStreaming:
+      return {Verdict::kFail, Scope::kMessage};
+  }
+  return {Verdict::kFail, Scope::kMessage};
+}
+
+const char* precheck_name(Precheck check) {
+  switch (check) {
+    case Precheck::kRecipientNeedsSmtputf8:
+      return "recipient needs SMTPUTF8";
+    case Precheck::kSenderNeedsSmtputf8:
+      return "sender needs SMTPUTF8";
+    case Precheck::kSizeOverLimit:
+      return "size over limit";
+    case Precheck::kEightBitNotOffered:
+      return "8-bit data without 8BITMIME";
+    case Precheck::kEightBitWhileStreaming:
+      return "8-bit data met while streaming without 8BITMIME";
+  }
+  return "?";
+}
+
+MessageEnd decide_message_end(uint32_t pending, uint32_t refused, bool retry_allowed) {
+  if (pending == 0) return refused == 0 ? MessageEnd::kDelivered : MessageEnd::kFailed;
+  return retry_allowed ? MessageEnd::kDeferred : MessageEnd::kFailed;
+}
+
+SpoolDecision decide_spool_fault(SpoolFault fault) {
+  switch (fault) {
+    case SpoolFault::kUnreadable:
+    case SpoolFault::kClaimFailed:
+      // Nothing was sent: trying again later is safe (EMFILE, EIO, a slow
+      // network file system); a minute keeps a broken file from spinning.
+      return {SpoolAction::kRetryLater, 60};
+    case SpoolFault::kNotAMessage:
+      return {SpoolAction::kRefuse, 0};
+    case SpoolFault::kRecordFailed:
+      // Some recipients may have it: sending again is the one thing not
+      // to do (the spool's second promise).
+      return {SpoolAction::kHold, 1};
+    case SpoolFault::kMetaNotRemoved:
+      return {SpoolAction::kIgnore, 0};
+  }
+  return {SpoolAction::kRetryLater, 60};
 }
 
 const char* smtp_stage_name(SmtpStage stage) {
@@ -61,6 +119,10 @@ const char* smtp_stage_name(SmtpStage stage) {
       return "DATA";
     case SmtpStage::kDataEnd:
       return "end of data";
+    case SmtpStage::kDataUnwanted:
+      return "DATA (no recipient accepted)";
+    case SmtpStage::kDataEndUnwanted:
+      return "end of data (no recipient accepted)";
     case SmtpStage::kRset:
       return "RSET";
     case SmtpStage::kQuit:

@@ -3,6 +3,9 @@
 // and whether that decision concerns the connection, the message or one
 // recipient. Protocol code (smtp_connection.cc) only reports replies here;
 // it never decides policy itself (Postfix's smtp_trouble.c, in one table).
+// The same file decides what becomes of a message after an attempt and
+// what the engine does when its own spool I/O fails: the worker, the
+// intake and the connection only carry these decisions out.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +22,11 @@ enum class SmtpStage : uint8_t {
   kRcpt,
   kData,     // the DATA command (354 expected)
   kDataEnd,  // the final reply after "."
+  // DATA pipelined behind a MAIL or RCPTs that were all refused, and the
+  // reply after the lone "." or BDAT that follows: every recipient is
+  // already resolved, so only the server closing (421) means anything.
+  kDataUnwanted,
+  kDataEndUnwanted,
   kRset,
   kQuit,
 };
@@ -45,6 +53,72 @@ Decision decide(SmtpStage stage, uint16_t code);
 // unparseable reply: the connection is unusable; everything unfinished on
 // it is deferred.
 inline Decision decide_io_failure() { return {Verdict::kDefer, Scope::kConnection}; }
+
+// Precheck names what the client finds itself, from the relay's EHLO
+// reply and the message, before (or while) it sends a message: things the
+// relay cannot take as they are (RFC 6531 3.2, RFC 1870, RFC 6152).
+enum class Precheck : uint8_t {
+  kRecipientNeedsSmtputf8,  // a recipient's address is not ASCII; no SMTPUTF8
+  kSenderNeedsSmtputf8,     // the sender's address is not ASCII; no SMTPUTF8
+  kSizeOverLimit,           // the message is larger than the SIZE the relay announced
+  kEightBitNotOffered,      // 8-bit data, no 8BITMIME (known before MAIL)
+  kEightBitWhileStreaming,  // the same, found in the body after MAIL went out without BODY=
+};
+
+// decide_precheck is the decision for |check|: each is permanent (the
+// relay will refuse the same next time), for the recipient or the message.
+// kEightBitWhileStreaming fails the message too; the connection, whose DATA
+// cannot be taken back, is then closed as after an I/O failure
+// (decide_io_failure() for the other messages on it).
+Decision decide_precheck(Precheck check);
+
+// precheck_name is the check's name for logs.
+const char* precheck_name(Precheck check);
+
+// decide_relay_unreachable is the decision for the messages waiting on a
+// worker when no connection to the relay could be made (every address
+// refused or timed out, or the name does not resolve) and none is ready:
+// deferred, all of them, rather than reopening connections for ever.
+inline Decision decide_relay_unreachable() { return {Verdict::kDefer, Scope::kMessage}; }
+
+// --- After an attempt: what becomes of the message (Worker::finish) -------
+
+enum class MessageEnd : uint8_t {
+  kDelivered,  // every recipient done: the file is removed
+  kDeferred,   // some recipient pending: deferred/, tried again at the next attempt time
+  kFailed,     // nothing pending and some recipient refused, or gave up: failed/
+};
+
+// decide_message_end: |pending| recipients are still unresolved after the
+// attempt (4xx, connection lost), |refused| were refused for good (now or
+// before); |retry_allowed| says the retry schedule still allows an attempt
+// (retry.max_age not reached). Pending recipients past max_age fail.
+MessageEnd decide_message_end(uint32_t pending, uint32_t refused, bool retry_allowed);
+
+// --- Spool faults: when the engine's own file I/O fails -------------------
+
+enum class SpoolFault : uint8_t {
+  kUnreadable,      // the message or its meta cannot be read now (nothing was sent)
+  kNotAMessage,     // not a regular file with one link (FIFO, symlink, hard link...)
+  kClaimFailed,     // the rename into active/ failed (other than "gone")
+  kRecordFailed,    // after an attempt, the outcome could not be written (or the file removed)
+  kMetaNotRemoved,  // delivered and its file removed, but meta/ID could not be
+};
+
+enum class SpoolAction : uint8_t {
+  kRetryLater,  // leave it where it is; try the same step again after retry_delay_s
+  kRefuse,      // move it to failed/ unread, with the reason
+  kHold,        // hold/: never attempted again; claims pause; the record is retried, never the delivery
+  kIgnore,      // nothing to do now (start-up removes orphan meta files)
+};
+
+struct SpoolDecision {
+  SpoolAction action;
+  uint32_t retry_delay_s;  // for kRetryLater; for kHold the first record retry (then doubling to 60 s)
+};
+
+// decide_spool_fault: the one table for spool faults (docs/spool.md).
+SpoolDecision decide_spool_fault(SpoolFault fault);
 
 // smtp_stage_name is the stage's name for logs and error sentences
 // ("greeting", "MAIL FROM", "end of data"...).

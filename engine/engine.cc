@@ -28,12 +28,6 @@ size_t next_power_of_two(size_t n) {
   return p;
 }
 
-// format_host_port writes "host:port", with an IPv6 literal in brackets.
-std::string format_host_port(const std::string& host, uint16_t port) {
-  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
-                                             : fmt::format("{}:{}", host, port);
-}
-
 uint64_t monotonic_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

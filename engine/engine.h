@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/config.h"
+#include "config/config.h"
 #include "engine/intake.h"
 
 namespace ringmail {

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/delivery_policy.h"
 #include "queue/dir_stream.h"
 #include "queue/message_meta.h"
 #include "queue/meta_file.h"
@@ -25,10 +26,14 @@ namespace ringmail {
 namespace {
 
 constexpr int kRescanMs = 5000;                // incoming/new rescan without inotify news
-constexpr int64_t kStuckRetryS = 60;           // retry of a message a spool error left in active/
 constexpr size_t kMaxBadNamesReported = 1000;  // bound on the names remembered as reported
 constexpr int kBackPressureMs = 2;             // claim interval while a backlog waits for inbox room
 constexpr size_t kMetaReadBytes = kMaxMetaBytes;
+
+// retry_at is when a spool fault's kRetryLater is due.
+int64_t retry_at(const SpoolDecision& decision) {
+  return static_cast<int64_t>(::time(nullptr)) + decision.retry_delay_s;
+}
 
 uint64_t monotonic_ns() {
   timespec ts;
@@ -219,23 +224,26 @@ bool Intake::claim(int dir_fd, const char* dir_name, const char* id) {
     return false;
   }
   if (const char* reason = spool_entry_refusal(st)) {
-    refuse(dir_fd, dir_name, id, reason);
+    if (decide_spool_fault(SpoolFault::kNotAMessage).action == SpoolAction::kRefuse)
+      refuse(dir_fd, dir_name, id, reason);
     return false;
   }
   if (dir_fd != spool_.active_fd && renameat(dir_fd, id, spool_.active_fd, id) != 0) {
     if (errno == ENOENT) return false;
     const int err = errno;
+    const SpoolDecision decision = decide_spool_fault(SpoolFault::kClaimFailed);
     fmt::print(stderr, "ringmail: cannot claim {}/{}: {}; trying again in {} s\n", dir_name, id,
-               std::strerror(err), kStuckRetryS);
-    if (dir_fd == spool_.deferred_fd)
-      due_.push(Due{static_cast<int64_t>(::time(nullptr)) + kStuckRetryS, id});
+               std::strerror(err), decision.retry_delay_s);
+    if (dir_fd == spool_.deferred_fd) due_.push(Due{retry_at(decision), id});
     return false;
   }
-  const bool has_meta = faccessat(spool_.meta_fd, id, F_OK, 0) == 0;
+  // A message from incoming/new was never attempted: it has no meta (an
+  // orphan one was removed at start-up). Elsewhere, ask.
+  const bool has_meta = dir_fd != spool_.incoming_new_fd && faccessat(spool_.meta_fd, id, F_OK, 0) == 0;
   if (!dispatch(id, has_meta, static_cast<uint64_t>(st.st_size))) {
     // Cannot happen (room was checked and only this thread pushes), but
     // the file is safe in active/ either way: tried again after a while.
-    due_.push(Due{static_cast<int64_t>(::time(nullptr)) + kStuckRetryS, id, true});
+    due_.push(Due{retry_at(decide_spool_fault(SpoolFault::kClaimFailed)), id, true});
     return false;
   }
   return true;
@@ -364,7 +372,7 @@ void Intake::take_reports(bool drain) {
         // A spool operation failed (EMFILE, ENOSPC, EIO...): the file is
         // still in active/. Try it again later rather than only at restart.
         ++totals_.stuck;
-        if (!drain) due_.push(Due{static_cast<int64_t>(::time(nullptr)) + kStuckRetryS, report.id, true});
+        if (!drain) due_.push(Due{retry_at(decide_spool_fault(SpoolFault::kUnreadable)), report.id, true});
         break;
       case OutcomeKind::kNotStarted:
         // Left in active/ untouched; claimed again once outcomes can be

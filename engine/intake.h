@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/config.h"
+#include "config/config.h"
 #include "engine/worker.h"
 #include "queue/dir_stream.h"
 #include "queue/spool_layout.h"

@@ -31,7 +31,7 @@
 namespace ringmail {
 namespace {
 
-constexpr uint32_t kMaxRecordRetryDelayS = 60;
+constexpr uint32_t kMaxRecordRetryDelayS = 60;  // the record retry backs off up to this
 
 // g_fault_unlink: the test hook RINGMAIL_FAULT_UNLINK=N makes the first N
 // removals of a delivered message's file fail as if with EIO (tests/e2e,
@@ -94,14 +94,6 @@ const char* outcome_name(OutcomeKind kind) {
   return "?";
 }
 
-OutcomeKind decide_message_end(uint32_t deferred, const RetrySchedule& retry, uint32_t attempts,
-                               int64_t first_attempt, int64_t now_unix, int64_t& next_unix) {
-  if (deferred > 0 && retry.next_attempt(attempts, first_attempt, now_unix, next_unix)) {
-    return OutcomeKind::kDeferred;
-  }
-  return OutcomeKind::kFailed;
-}
-
 // accepted_list names the recipients that accepted the message in this
 // attempt (for the operator, when that cannot be recorded).
 std::string accepted_list(const MessageSlot* slot) {
@@ -159,8 +151,19 @@ void Worker::finish(MessageSlot* slot) {
   } else if (deferred > 0 || failed > 0) {
     meta.attempts += 1;
     if (meta.first_attempt == 0) meta.first_attempt = now_unix;
-    kind = decide_message_end(deferred, retry_, meta.attempts, meta.first_attempt, now_unix, next_unix);
-    if (kind == OutcomeKind::kDeferred) meta.next_attempt = next_unix;
+    const bool retry_allowed = retry_.next_attempt(meta.attempts, meta.first_attempt, now_unix, next_unix);
+    switch (decide_message_end(deferred, failed, retry_allowed)) {
+      case MessageEnd::kDelivered:
+        break;
+      case MessageEnd::kDeferred:
+        kind = OutcomeKind::kDeferred;
+        meta.next_attempt = next_unix;
+        break;
+      case MessageEnd::kFailed:
+        kind = OutcomeKind::kFailed;
+        next_unix = 0;
+        break;
+    }
   }
   slot->finish_kind = kind;
   slot->finish_next_unix = next_unix;
@@ -406,7 +409,9 @@ void Worker::on_final_chain_done(MessageSlot* slot) {
     on_finished(slot, slot->finish_kind, slot->finish_next_unix);
     return;
   }
-  if (failed->op == Op::kUnlinkMeta) {
+  const SpoolDecision decision = decide_spool_fault(
+      failed->op == Op::kUnlinkMeta ? SpoolFault::kMetaNotRemoved : SpoolFault::kRecordFailed);
+  if (decision.action == SpoolAction::kIgnore) {
     // The message file is gone; only its meta stayed (removed at next start).
     fmt::print(stderr, "ringmail: worker {}: cannot remove {}: {} (removed at next start)\n", id_,
                describe_step(slot, *failed), std::strerror(-failed->res));
@@ -454,8 +459,9 @@ void Worker::on_final_chain_done(MessageSlot* slot) {
 }
 
 void Worker::schedule_record_retry(MessageSlot* slot) {
+  const uint32_t first_s = std::max<uint32_t>(decide_spool_fault(SpoolFault::kRecordFailed).retry_delay_s, 1);
   const uint32_t shift = std::min<uint32_t>(slot->record_retries, 6);
-  const uint32_t delay_s = std::min<uint32_t>(1u << shift, kMaxRecordRetryDelayS);
+  const uint32_t delay_s = std::min<uint32_t>(first_s << shift, kMaxRecordRetryDelayS);
   ++slot->record_retries;
   slot->retry_ts.tv_sec = delay_s;
   slot->retry_ts.tv_nsec = 0;

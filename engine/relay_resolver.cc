@@ -25,8 +25,8 @@ void RelayResolver::start(int retry_s) {
     return;
   }
   // Host and port stay known (resolve_relay sets them before resolving).
-  unresolved_reason_ = fmt::format("{}; messages are deferred until it resolves (ringmail retries every {} s)",
-                                   error, retry_s);
+  unresolved_reason_ = fmt::format(
+      "{}; messages are deferred until it resolves (ringmail retries every {} s)", error, retry_s);
   fmt::print(stderr, "ringmail: {}\n", unresolved_reason_);
   thread_ = std::thread([this, retry_s] { retry_loop(retry_s); });
 }

@@ -9,6 +9,12 @@
 
 namespace ringmail {
 
+std::string format_host_port(std::string_view host, uint16_t port) {
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (!bracketed && host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
 bool resolve_relay(const RelayConfig& relay, RelayTarget& out, std::string& error) {
   out = RelayTarget{};
   out.host = relay.host;

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/mail_precheck.h"
 #include "engine/message_slot.h"
 #include "engine/smtp_reply.h"
 #include "engine/worker.h"
@@ -295,11 +296,19 @@ void SmtpConnection::on_reply(const Expectation& expect, const SmtpReply& reply)
       on_rcpt_reply(expect.slot, expect.rcpt, reply, decide(SmtpStage::kRcpt, reply.code));
       return;
     case Expect::kData:
-      on_data_reply(expect.slot, reply, decide(SmtpStage::kData, reply.code));
+    case Expect::kDataEnd: {
+      // With no recipient accepted the transaction carries nothing; policy
+      // has its own rows for the replies that still come.
+      const bool unwanted = expect.slot->mail_rejected || expect.slot->accepted == 0;
+      if (expect.kind == Expect::kData) {
+        on_data_reply(expect.slot, reply,
+                      decide(unwanted ? SmtpStage::kDataUnwanted : SmtpStage::kData, reply.code));
+      } else {
+        on_data_end_reply(expect.slot, reply,
+                          decide(unwanted ? SmtpStage::kDataEndUnwanted : SmtpStage::kDataEnd, reply.code));
+      }
       return;
-    case Expect::kDataEnd:
-      on_data_end_reply(expect.slot, reply, decide(SmtpStage::kDataEnd, reply.code));
-      return;
+    }
     case Expect::kRset:
       if (decide(SmtpStage::kRset, reply.code).verdict != Verdict::kProceed) {
         fail(fmt::format("{} answered RSET with: {}", peer_name_, reply_summary(reply)));
@@ -357,7 +366,7 @@ void SmtpConnection::on_mail_reply(MessageSlot* slot, const SmtpReply& reply, De
 
 void SmtpConnection::on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpReply& reply,
                                    Decision decision) {
-  if (decision.scope == Scope::kConnection) {  // 421: the server is closing
+  if (decision.scope == Scope::kConnection) {
     fail(fmt::format("{} answered RCPT TO with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
@@ -376,7 +385,7 @@ void SmtpConnection::on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpR
 void SmtpConnection::on_data_reply(MessageSlot* slot, const SmtpReply& reply, Decision decision) {
   const bool nothing_to_send = slot->mail_rejected || slot->accepted == 0;
   if (tx_ == slot) tx_ = nullptr;
-  if (decision.scope == Scope::kConnection && reply.code == 421) {
+  if (decision.scope == Scope::kConnection) {
     fail(fmt::format("{} answered DATA with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
@@ -389,10 +398,6 @@ void SmtpConnection::on_data_reply(MessageSlot* slot, const SmtpReply& reply, De
       body_empty_ = true;
     }
     maybe_release(slot);
-    return;
-  }
-  if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered DATA with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
   if (decision.verdict != Verdict::kProceed) {
@@ -414,16 +419,12 @@ void SmtpConnection::on_data_end_reply(MessageSlot* slot, const SmtpReply& reply
   // After BDAT, a failed transaction may leave the server's MAIL state
   // behind (RFC 3030 4.2: the client SHOULD send RSET).
   if (slot->used_bdat && (decision.verdict != Verdict::kProceed || slot->accepted == 0)) need_rset_ = true;
-  if (decision.scope == Scope::kConnection && reply.code == 421) {
+  if (decision.scope == Scope::kConnection) {
     fail(fmt::format("{} answered end of data with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
   if (slot->mail_rejected || slot->accepted == 0) {
     maybe_release(slot);  // the "." after an unwanted 354, or BDAT for nobody
-    return;
-  }
-  if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered end of data with: {}", peer_name_, reply_summary(reply)), slot);
     return;
   }
   const std::string_view why = reply_summary(reply);
@@ -466,26 +467,25 @@ bool SmtpConnection::emit_bdat(MessageSlot* slot) {
   constexpr size_t kGap = 32;  // "BDAT 4294967295 LAST\r\n" is 22 bytes
   const Envelope& env = slot->envelope;
   const size_t source_bytes = slot->head_len - env.body_offset;
-  if (out_room() < kGap + 2 * source_bytes + 2 || !can_emit_command()) return false;
+  // Room for the worst case: every byte doubled, plus a line break's bytes
+  // (encode's bound is 2n + 3) and the final CRLF.
+  if (out_room() < kGap + 2 * source_bytes + 8 || !can_emit_command()) return false;
   char* const content = out_.get() + out_len_ + kGap;
   size_t produced = 0;
   encoder_.reset(/*dot_stuffing=*/false);
-  uint32_t cursor = env.body_offset;
-  uint32_t skip = 0;
-  while (cursor < slot->head_len) {
-    while (skip < env.skip_count && env.skip[skip].end <= cursor) ++skip;
-    uint32_t end = slot->head_len;
-    if (skip < env.skip_count) {
-      if (env.skip[skip].begin <= cursor) {
-        cursor = env.skip[skip].end;  // a stripped Bcc field
-        continue;
-      }
-      end = std::min(end, env.skip[skip].begin);
-    }
+  uint64_t cursor = env.body_offset;
+  while (true) {
+    uint64_t run_end = 0;
+    bool gap = false;
+    cursor = next_sendable(env, cursor, run_end, gap);  // steps over stripped Bcc fields
+    if (cursor >= slot->head_len) break;
+    if (gap) encoder_.resume_after_gap();
+    const uint64_t end = std::min<uint64_t>(slot->head_len, run_end);
     size_t used = 0, out_used = 0;
     encoder_.encode(slot->head.get() + cursor, end - cursor, content + produced, out_room() - kGap - produced,
                     used, out_used);
-    cursor += static_cast<uint32_t>(used);
+    assert(used > 0);  // the room above always fits the whole encoding
+    cursor += used;
     produced += out_used;
   }
   produced += encoder_.finish_chunk(content + produced, out_room() - kGap - produced);
@@ -505,14 +505,68 @@ void SmtpConnection::take_message(MessageSlot* slot) {
   slot->connection = this;
   slot->mail_rejected = false;
   slot->accepted = 0;
+  ++messages_in_flight_;
+  if (!precheck(slot)) {
+    maybe_release(slot);  // refused by our own checks: back to the worker, nothing sent
+    return;
+  }
   tx_ = slot;
   tx_stage_ = TxStage::kMail;
   tx_next_rcpt_ = 0;
   tx_rset_sent_ = false;
   slot->used_bdat = uses_bdat(slot);
   ++messages_started_;
-  ++messages_in_flight_;
   pump();
+}
+
+bool SmtpConnection::refuse(MessageSlot* slot, Precheck check, std::string_view why) {
+  const Decision decision = decide_precheck(check);
+  slot->set_message_reply(why);
+  slot->resolve_all_unresolved(decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred,
+                               why);
+  return false;
+}
+
+bool SmtpConnection::precheck(MessageSlot* slot) {
+  const Envelope& env = slot->envelope;
+  // SIZE= is the file size: the intake's claim, or the head when it is the
+  // whole file.
+  const uint64_t size = slot->ref.size_bytes != 0 ? slot->ref.size_bytes
+                        : slot->whole_file        ? slot->file_end
+                                                  : 0;
+  const MessageNeeds needs =
+      message_needs(env, std::string_view(slot->head.get(), slot->head_len), slot->whole_file, size,
+                    [slot](uint32_t i) { return slot->rcpt_state[i] == RcptState::kPending; });
+  char why[512];  // reasons are built only on refusal, on the stack (no allocation)
+  if (const std::optional<Precheck> check = message_precheck(caps_, needs)) {
+    precheck_reason(*check, caps_, needs, env.sender, why, sizeof(why));
+    return refuse(slot, *check, why);
+  }
+  uint32_t pending = 0;
+  for (uint32_t i = 0; i < env.recipient_count; ++i) {
+    if (slot->rcpt_state[i] != RcptState::kPending) continue;
+    const std::optional<Precheck> check = recipient_precheck(caps_, env.recipients[i]);
+    if (!check) {
+      ++pending;
+      continue;
+    }
+    precheck_reason(*check, caps_, needs, env.recipients[i], why, sizeof(why));
+    const Decision decision = decide_precheck(*check);
+    slot->resolve(i, decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred, why);
+  }
+  if (pending == 0) return false;
+  tx_params_len_ = mail_params(caps_, needs, tx_params_, sizeof(tx_params_));
+  return true;
+}
+
+void SmtpConnection::eight_bit_met_while_streaming(MessageSlot* slot) {
+  char why[512];
+  precheck_reason(Precheck::kEightBitWhileStreaming, caps_, MessageNeeds{}, {}, why, sizeof(why));
+  refuse(slot, Precheck::kEightBitWhileStreaming, why);
+  // The DATA already begun cannot be taken back; closing without the "."
+  // makes the relay drop it. The other messages here go as after an I/O
+  // failure.
+  fail(why, slot);
 }
 
 bool SmtpConnection::can_emit_command() const {
@@ -539,6 +593,7 @@ bool SmtpConnection::emit_command(std::string_view text, Expect kind, MessageSlo
 void SmtpConnection::pump() {
   if (state_ != State::kReady || closing_requested_) return;
   if (body_ != nullptr) emit_body();
+  if (closing_requested_) return;  // the body could not go on (8-bit without 8BITMIME)
   if (body_ == nullptr) {
     if (need_rset_ && can_emit_command() && emit_command("RSET\r\n", Expect::kRset, nullptr, 0)) {
       need_rset_ = false;
@@ -564,14 +619,9 @@ void SmtpConnection::emit_transaction() {
         tx_rset_sent_ = true;
       }
       std::string_view sender = slot->envelope.sender;
-      int n;
-      if (caps_.size && slot->whole_file) {
-        n = std::snprintf(line, sizeof(line), "MAIL FROM:<%.*s> SIZE=%u\r\n", static_cast<int>(sender.size()),
-                          sender.data(), slot->head_len - slot->envelope.body_offset);
-      } else {
-        n = std::snprintf(line, sizeof(line), "MAIL FROM:<%.*s>\r\n", static_cast<int>(sender.size()),
-                          sender.data());
-      }
+      const int n =
+          std::snprintf(line, sizeof(line), "MAIL FROM:<%.*s>%.*s\r\n", static_cast<int>(sender.size()),
+                        sender.data(), static_cast<int>(tx_params_len_), tx_params_);
       if (!emit_command(std::string_view(line, n), Expect::kMail, slot, 0)) return;
       tx_stage_ = TxStage::kRcpt;
     } else if (tx_stage_ == TxStage::kRcpt) {
@@ -629,18 +679,10 @@ void SmtpConnection::emit_body() {
   }
   while (out_room() > kFinishRoom + 16) {
     // Where is the next byte to send? Skip ranges (stripped Bcc) first.
-    const Envelope& env = slot->envelope;
-    bool skipped = false;
     uint64_t piece_end = UINT64_MAX;
-    for (uint32_t i = 0; i < env.skip_count; ++i) {
-      if (body_cursor_ >= env.skip[i].begin && body_cursor_ < env.skip[i].end) {
-        body_cursor_ = env.skip[i].end;
-        skipped = true;
-        break;
-      }
-      if (env.skip[i].begin > body_cursor_) piece_end = std::min<uint64_t>(piece_end, env.skip[i].begin);
-    }
-    if (skipped) continue;
+    bool gap = false;
+    body_cursor_ = next_sendable(slot->envelope, body_cursor_, piece_end, gap);
+    if (gap) encoder_.resume_after_gap();
 
     const char* src = nullptr;
     uint64_t available = 0;
@@ -662,8 +704,13 @@ void SmtpConnection::emit_body() {
       return;
     }
     if (piece_end != UINT64_MAX) available = std::min<uint64_t>(available, piece_end - body_cursor_);
-    const size_t fit = (out_room() - kFinishRoom) / 2;  // worst case doubles
+    const size_t fit = (out_room() - kFinishRoom - 4) / 2;  // worst case: 2n + 3
     const size_t take = static_cast<size_t>(std::min<uint64_t>(available, fit));
+    // Past the head (checked before MAIL), without 8BITMIME: watch for 8-bit.
+    if (!caps_.eight_bit_mime && body_cursor_ >= slot->head_len && !is_ascii(std::string_view(src, take))) {
+      eight_bit_met_while_streaming(slot);
+      return;
+    }
     size_t used = 0, produced = 0;
     encoder_.encode(src, take, out_.get() + out_len_, out_room() - kFinishRoom, used, produced);
     body_cursor_ += used;

@@ -3,7 +3,9 @@
 //
 // Who uses it: engine/worker.cc owns a fixed pool of these and hands each
 // ready connection messages (MessageSlot) to carry. The connection speaks
-// RFC 5321 with PIPELINING, SIZE, 8BITMIME and ENHANCEDSTATUSCODES; it sends
+// RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8, CHUNKING and
+// ENHANCEDSTATUSCODES; before each MAIL it checks the message against what
+// the relay offers (non-ASCII addresses, size, 8-bit data); it sends
 // commands, matches each reply to the command it answers (a queue of
 // expectations), and asks engine/delivery_policy what the reply means. It
 // never touches the spool: when a message's transaction is over it hands
@@ -31,6 +33,7 @@
 #include "engine/body_encoder.h"
 #include "engine/delivery_policy.h"
 #include "engine/ehlo_capabilities.h"
+#include "engine/mail_precheck.h"
 #include "engine/uring.h"
 
 namespace ringmail {
@@ -121,6 +124,17 @@ class SmtpConnection {
   uint32_t max_in_flight() const;
   void emit_body();
   void end_transaction(MessageSlot* slot);  // no more commands or body for it
+  // precheck runs the client's own checks on |slot| against the relay's
+  // EHLO (SMTPUTF8, SIZE, 8BITMIME) before its MAIL: what the relay cannot
+  // take is resolved as delivery_policy decides, and the MAIL parameters
+  // are written into tx_params_. false: nothing of the message goes out.
+  bool precheck(MessageSlot* slot);
+  // refuse resolves every unresolved recipient of |slot| as policy decides
+  // for |check|, with |why| as the reason; returns false.
+  bool refuse(MessageSlot* slot, Precheck check, std::string_view why);
+  // eight_bit_met_while_streaming: a body byte >= 0x80 is about to go to a
+  // relay that did not offer 8BITMIME; fail the message, close.
+  void eight_bit_met_while_streaming(MessageSlot* slot);
   void maybe_release(MessageSlot* slot);
   // fail is a connection-scope failure: everything the connection carries
   // (and |current|, the message whose reply caused it, when that reply was
@@ -151,6 +165,9 @@ class SmtpConnection {
   MessageSlot* tx_ = nullptr;  // commands being emitted (MAIL/RCPT/DATA)
   uint32_t tx_next_rcpt_ = 0;
   bool tx_rset_sent_ = false;  // RSET already written ahead of this MAIL
+  // MAIL FROM parameters of tx_ (" SIZE=n BODY=8BITMIME SMTPUTF8").
+  char tx_params_[kMaxMailParamsBytes] = {0};
+  size_t tx_params_len_ = 0;
   enum class TxStage : uint8_t { kMail, kRcpt, kData, kWait354 } tx_stage_ = TxStage::kMail;
   MessageSlot* body_ = nullptr;  // 354 received: body being emitted
   uint64_t body_cursor_ = 0;     // next file offset to emit

@@ -250,7 +250,7 @@ void Worker::on_connection_closed(SmtpConnection* connection, bool was_ready) {
   if (was_ready) return;
   // A connection that never became ready (every relay address refused,
   // timed out or greeted badly). Unless another connection is ready to carry
-  // them, the messages waiting now are deferred with that error: waiting
+  // them, the messages waiting now get decide_relay_unreachable(): waiting
   // for the other attempts in progress would only let each failure reopen
   // a connection for the same messages, for ever.
   for (const auto& c : connections_) {
@@ -260,12 +260,14 @@ void Worker::on_connection_closed(SmtpConnection* connection, bool was_ready) {
 }
 
 void Worker::defer_ready(const std::string& reason) {
+  const Decision decision = decide_relay_unreachable();
+  const RcptState state = decision.verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred;
   while (ready_count_ > 0) {
     MessageSlot* slot = ready_[ready_head_];
     ready_head_ = (ready_head_ + 1) % ready_.size();
     --ready_count_;
     slot->set_message_reply(reason);
-    slot->resolve_all_unresolved(RcptState::kDeferred, reason);
+    slot->resolve_all_unresolved(state, reason);
     finish(slot);
   }
 }

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/config.h"
+#include "config/config.h"
 #include "engine/message_slot.h"
 #include "engine/relay_resolver.h"
 #include "engine/smtp_connection.h"

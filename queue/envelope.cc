@@ -8,7 +8,10 @@
 #include "queue/envelope.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
+
+#include "queue/line_end.h"
 
 namespace ringmail {
 namespace {
@@ -54,28 +57,23 @@ std::string printable(std::string_view s) {
 // quote is printable() in single quotes.
 std::string quote(std::string_view s) { return "'" + printable(s) + "'"; }
 
-// Line is one line of |head|: [begin, end) without the LF (and without a
-// CR before it); next is where the following line starts.
+// Line is one line of |head|: [begin, end) without its line end (CRLF, LF
+// or a bare CR: queue/line_end.h, the encoder's rule); next is where the
+// following line starts.
 struct Line {
   size_t begin = 0;
   size_t end = 0;
   size_t next = 0;
-  bool terminated = false;  // ended by LF (false: the last bytes of |head|)
+  bool terminated = false;  // ended by a line end (false: the last bytes of |head|)
 };
 
 Line line_at(std::string_view head, size_t pos) {
   Line line;
   line.begin = pos;
-  const size_t lf = head.find('\n', pos);
-  if (lf == std::string_view::npos) {
-    line.end = head.size();
-    line.next = head.size();
-  } else {
-    line.end = lf;
-    line.next = lf + 1;
-    line.terminated = true;
-  }
-  if (line.end > line.begin && head[line.end - 1] == '\r') --line.end;
+  line.end = find_line_end(head, pos);
+  const size_t length = line_end_length(head, line.end);
+  line.next = line.end + length;
+  line.terminated = length > 0;
   return line;
 }
 
@@ -135,6 +133,7 @@ class Parser {
     out_.recipient_count = 0;
     out_.body_offset = 0;
     out_.skip_count = 0;
+    out_.header_end = static_cast<uint32_t>(head_.size());
     out_.from_preamble = false;
     if (head_.empty()) return fail("empty message file");
     if (!parse_preamble()) return EnvelopeParse::kMalformed;
@@ -249,11 +248,13 @@ class Parser {
       const std::string_view text = head_.substr(line.begin, line.end - line.begin);
       if (text.empty()) {
         header_end = true;
+        out_.header_end = static_cast<uint32_t>(line.begin);
         break;
       }
       if (is_wsp(text.front())) {
         if (!field_open) {  // no field to continue: the body starts here
           header_end = true;
+          out_.header_end = static_cast<uint32_t>(line.begin);
           break;
         }
         field.end = line.next;
@@ -269,6 +270,7 @@ class Parser {
       while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
       if (colon == std::string_view::npos || !is_field_name(name)) {
         header_end = true;  // not a header field: the body starts here (as Postfix does)
+        out_.header_end = static_cast<uint32_t>(line.begin);
         break;
       }
       if (starts_with_ci(name, kPreamblePrefix)) {
@@ -573,6 +575,40 @@ class Parser {
 };
 
 }  // namespace
+
+uint64_t next_sendable(const Envelope& envelope, uint64_t cursor, uint64_t& run_end, bool& gap) {
+  gap = false;
+  run_end = UINT64_MAX;
+  // The ranges are sorted and disjoint: one pass finds the range |cursor|
+  // lies in (step over it; the next one cannot contain its end) and the
+  // first range after it.
+  for (uint32_t i = 0; i < envelope.skip_count; ++i) {
+    const ByteRange& range = envelope.skip[i];
+    if (cursor >= range.end) continue;
+    if (cursor >= range.begin) {
+      cursor = range.end;
+      gap = true;
+      continue;
+    }
+    run_end = range.begin;
+    break;
+  }
+  return cursor;
+}
+
+bool is_ascii(std::string_view text) {
+  // Eight bytes at a time: any high bit set means a non-ASCII byte.
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, text.data() + i, 8);
+    if ((word & 0x8080808080808080ULL) != 0) return false;
+  }
+  for (; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) >= 0x80) return false;
+  }
+  return true;
+}
 
 bool check_address(std::string_view address, std::string& why) {
   if (address.empty()) {

@@ -52,9 +52,24 @@ struct Envelope {
   // fields with their continuation lines), sorted and disjoint.
   std::array<ByteRange, kMaxSkipRanges> skip;
   uint32_t skip_count = 0;
+  // header_end is where the header section ends: the offset of the empty
+  // line (or of the first line that is not a header field), or the end of
+  // the parsed bytes when the header section does not end within them.
+  uint32_t header_end = 0;
   // from_preamble is true when the recipients came from X-Ringmail-To.
   bool from_preamble = false;
 };
+
+// next_sendable is the walk over the bytes of a spool file that are sent:
+// from file offset |cursor| (>= body_offset), it steps over any skip range
+// (a stripped Bcc field) |cursor| lies in and returns the next offset to
+// send; |run_end| gets where that sendable run stops (the begin of the next
+// skip range, or UINT64_MAX when none follows). |gap| is set to true when a
+// skip range was stepped over (the bytes on either side are not adjacent).
+uint64_t next_sendable(const Envelope& envelope, uint64_t cursor, uint64_t& run_end, bool& gap);
+
+// is_ascii says whether |text| holds only 7-bit bytes.
+bool is_ascii(std::string_view text);
 
 enum class EnvelopeParse { kOk, kMalformed };
 

@@ -1,9 +1,11 @@
 // queue/mpsc_ring.h — bounded lock-free ring for many producer threads and
 // exactly one consumer thread.
 //
-// Who uses it: each worker core's inbox. Intake and the other cores push
-// messages for that core; only the owning core pops. The owner sleeps in
-// io_uring and is woken through a Doorbell (queue/doorbell.h) after a push.
+// Who uses it: the intake's report ring (ReportSink in engine/worker.h).
+// Every worker core pushes the outcome of each delivery; only the intake
+// thread pops. The intake is woken through a Doorbell (queue/doorbell.h)
+// after a push. (Messages go the other way, intake to one worker, over
+// that worker's SpscRing.)
 // What it must never do: allocate, lock, block or make a syscall after the
 // constructor; grow (a full ring is back-pressure: try_push returns false and
 // the producer decides to retry, yield or shed); be popped by two threads.

@@ -210,6 +210,40 @@ bool open_spool(const std::string& root, bool create, SpoolDirs& out, std::strin
   return true;
 }
 
+bool open_spool_for_reading(const std::string& root, SpoolDirs& out, std::vector<std::string>& missing,
+                            std::string& error) {
+  out.close_all();
+  out.root.clear();
+  missing.clear();
+  if (root.empty()) {
+    error = "no spool directory configured; set `spool` in the config file";
+    return false;
+  }
+  SpoolDirs dirs;
+  dirs.root = root;
+  const char* verb = "open";
+  dirs.root_fd = open_dir(AT_FDCWD, root.c_str(), /*create=*/false, &verb);
+  if (dirs.root_fd < 0) {
+    error = describe(root, nullptr, verb, errno, /*create=*/false);
+    return false;
+  }
+  for (const Subdir& sub : kSubdirs) {
+    if (sub.fd == nullptr) continue;  // "incoming" is only a parent
+    const int fd = open_dir(dirs.root_fd, sub.path, /*create=*/false, &verb);
+    if (fd < 0 && errno == ENOENT) {
+      missing.emplace_back(sub.path);
+      continue;
+    }
+    if (fd < 0) {
+      error = describe(root, sub.path, verb, errno, /*create=*/false);
+      return false;
+    }
+    dirs.*(sub.fd) = fd;
+  }
+  out = std::move(dirs);
+  return true;
+}
+
 void make_message_id(char (&out)[kMessageIdMax]) {
   struct timespec now {};
   ::clock_gettime(CLOCK_REALTIME, &now);

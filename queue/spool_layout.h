@@ -7,13 +7,14 @@
 // later operation is an *at() call or its io_uring twin) and makes ids.
 //
 // Callers: the engine at start-up (create = true), `ringmail inject`,
-// `ringmail queue`. open_spool blocks (mkdir, open): never call it on a
+// `ringmail queue` (open_spool_for_reading). open_spool blocks (mkdir, open): never call it on a
 // worker thread. Nothing here reads or writes message contents.
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ringmail {
 
@@ -74,6 +75,16 @@ struct SpoolDirs {
 // such file or directory; check `spool` in the config or start `ringmail
 // run` once to create the spool".
 bool open_spool(const std::string& root, bool create, SpoolDirs& out, std::string& error);
+
+// open_spool_for_reading opens the spool at |root| for a reader that must
+// not create anything (`ringmail queue`). The root must exist; a missing
+// subdirectory is not an error (a producer may have made only incoming/
+// before `ringmail run` ever started, and spools made by older versions
+// have no hold/): its fd stays -1 and its path relative to the root
+// ("active", "incoming/tmp", ...) is appended to |missing|, in kSubdirs
+// order. Any other failure is reported as open_spool reports it.
+bool open_spool_for_reading(const std::string& root, SpoolDirs& out, std::vector<std::string>& missing,
+                            std::string& error);
 
 // make_message_id writes a new message id, NUL-terminated, into |out|:
 // "<unix time in microseconds, 16 digits>.<pid>.<per-process counter>",

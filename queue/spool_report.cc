@@ -22,6 +22,7 @@
 #include "queue/dir_stream.h"
 #include "queue/envelope.h"
 #include "queue/message_meta.h"
+#include "queue/spool_entry.h"
 
 namespace ringmail {
 namespace {
@@ -101,9 +102,28 @@ class SmallestIds {
   std::priority_queue<std::string> heap_;
 };
 
-bool scan_state(const SpoolDirs& dirs, SpoolState state, SmallestIds* ids, SpoolReport& out,
-                struct timespec& oldest, std::string& error) {
+// invalid_name_reason says why |name| is not a message name, briefly.
+std::string invalid_name_reason(std::string_view name) {
+  std::string out = "not a valid message name";
+  if (name.size() > kMessageIdMax - 1) {
+    out += " (" + std::to_string(name.size()) + " characters; at most " + std::to_string(kMessageIdMax - 1) +
+           ")";
+  } else {
+    out += " (a space, a control character or a byte outside ASCII)";
+  }
+  return out;
+}
+
+// StateScan is what scan_state collects for one state directory.
+struct StateScan {
+  SmallestIds* ids = nullptr;      // listed messages (deferred, failed, hold)
+  SmallestIds* refused = nullptr;  // incoming/new: entries the engine will refuse
+};
+
+bool scan_state(const SpoolDirs& dirs, SpoolState state, const StateScan& scan, size_t list_limit,
+                SpoolReport& out, struct timespec& oldest, std::string& error) {
   const int dir_fd = dirs.state_fd(state);
+  if (dir_fd < 0) return true;  // not created yet: empty
   DirStream dir(dir_fd);
   if (!dir.ok()) {
     error = dir_error(dirs, spool_state_dir(state), errno);
@@ -111,15 +131,24 @@ bool scan_state(const SpoolDirs& dirs, SpoolState state, SmallestIds* ids, Spool
   }
   while (const dirent* entry = dir.next()) {
     const std::string_view name = entry->d_name;
-    if (name.front() == '.') continue;  // a producer's temporary file
-    if (!is_valid_message_id(name) || (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN)) {
+    if (name.front() == '.') continue;  // a producer's temporary file (and . and ..)
+    if (!is_valid_message_id(name)) {
+      // The engine never takes it; nothing will ever move it.
       ++out.ignored;
+      if (out.ignored_list.size() < list_limit) {
+        out.ignored_list.push_back(
+            {std::string(spool_state_dir(state)) + "/" + std::string(name), invalid_name_reason(name)});
+      }
       continue;
     }
     struct stat st {};
     if (::fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // moved away
-    if (!S_ISREG(st.st_mode)) {
-      ++out.ignored;
+    // As the engine sees it: in incoming/new an entry that is not a message
+    // file will be moved to failed/ unread; in every other state an entry
+    // under a message name is a message of that state, whatever its type.
+    if (state == SpoolState::kIncoming && spool_entry_refusal(st) != nullptr) {
+      ++out.refused;
+      if (scan.refused != nullptr) scan.refused->add(name);
       continue;
     }
     ++out.counts[static_cast<size_t>(state)];
@@ -131,7 +160,7 @@ bool scan_state(const SpoolDirs& dirs, SpoolState state, SmallestIds* ids, Spool
       out.oldest_state = state;
       out.oldest_mtime = st.st_mtim.tv_sec;
     }
-    if (ids != nullptr) ids->add(name);
+    if (scan.ids != nullptr) scan.ids->add(name);
   }
   if (errno != 0) {
     error = dir_error(dirs, spool_state_dir(state), errno);
@@ -141,6 +170,7 @@ bool scan_state(const SpoolDirs& dirs, SpoolState state, SmallestIds* ids, Spool
 }
 
 bool count_tmp(const SpoolDirs& dirs, SpoolReport& out, std::string& error) {
+  if (dirs.incoming_tmp_fd < 0) return true;  // not created yet: empty
   DirStream dir(dirs.incoming_tmp_fd);
   if (!dir.ok()) {
     error = dir_error(dirs, "incoming/tmp", errno);
@@ -154,13 +184,21 @@ bool count_tmp(const SpoolDirs& dirs, SpoolReport& out, std::string& error) {
   return true;
 }
 
+// refusal_of is spool_entry_refusal for |id| in |dir_fd| now (nullptr: a
+// message file, or gone).
+const char* refusal_of(int dir_fd, const std::string& id) {
+  struct stat st {};
+  if (::fstatat(dir_fd, id.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return nullptr;
+  return spool_entry_refusal(st);
+}
+
 // load_meta reads and parses meta/ID. Returns false with |problem| set when
 // it exists but cannot be used; a missing file is an empty record.
 bool load_meta(const SpoolDirs& dirs, const std::string& id, std::string& text, MessageMeta& meta,
                std::string& problem) {
   bool whole = false;
-  if (!read_prefix(dirs.meta_fd, id.c_str(), kMaxMetaBytes, text, whole)) {
-    if (errno == ENOENT) {
+  if (dirs.meta_fd < 0 || !read_prefix(dirs.meta_fd, id.c_str(), kMaxMetaBytes, text, whole)) {
+    if (dirs.meta_fd < 0 || errno == ENOENT) {
       text.clear();
       return parse_message_meta(text, meta, problem);
     }
@@ -298,17 +336,29 @@ std::string format_duration(int64_t seconds) {
 }
 
 bool collect_spool_report(const SpoolDirs& dirs, std::string_view default_sender, size_t list_limit,
-                          SpoolReport& out, std::string& error) {
+                          SpoolReport& out, std::string& error,
+                          const std::vector<std::string>& missing_dirs) {
   out = SpoolReport{};
   out.root = dirs.root;
+  out.missing_dirs = missing_dirs;
   struct timespec oldest {};
   SmallestIds deferred_ids(list_limit);
   SmallestIds failed_ids(list_limit);
+  SmallestIds hold_ids(list_limit);
+  SmallestIds refused_ids(list_limit);
   if (!count_tmp(dirs, out, error)) return false;
-  if (!scan_state(dirs, SpoolState::kIncoming, nullptr, out, oldest, error)) return false;
-  if (!scan_state(dirs, SpoolState::kActive, nullptr, out, oldest, error)) return false;
-  if (!scan_state(dirs, SpoolState::kDeferred, &deferred_ids, out, oldest, error)) return false;
-  if (!scan_state(dirs, SpoolState::kFailed, &failed_ids, out, oldest, error)) return false;
+  const struct {
+    SpoolState state;
+    StateScan scan;
+  } kScans[] = {
+      {SpoolState::kIncoming, {nullptr, &refused_ids}},  {SpoolState::kActive, {}},
+      {SpoolState::kDeferred, {&deferred_ids, nullptr}}, {SpoolState::kFailed, {&failed_ids, nullptr}},
+      {SpoolState::kHold, {&hold_ids, nullptr}},
+  };
+  for (const auto& s : kScans) {
+    if (!scan_state(dirs, s.state, s.scan, list_limit, out, oldest, error)) return false;
+  }
+  out.ignored_more = out.ignored - out.ignored_list.size();
 
   // The parse targets are large (kMaxRecipients entries): one of each, on
   // the heap, reused for every listed message.
@@ -322,44 +372,111 @@ bool collect_spool_report(const SpoolDirs& dirs, std::string_view default_sender
       entry.attempts = meta->attempts;
       entry.next_attempt = meta->next_attempt;
       entry.last_reply.assign(meta->last_reply);
-      entry.pending = count_pending(dirs, id, default_sender, *meta, *envelope, entry.problem);
+      // Never open what is not a message file (a FIFO would block).
+      if (const char* refusal = refusal_of(dirs.deferred_fd, id)) {
+        entry.problem = refusal;
+      } else {
+        entry.pending = count_pending(dirs, id, default_sender, *meta, *envelope, entry.problem);
+      }
     }
     out.deferred.push_back(std::move(entry));
   }
   out.deferred_more = deferred_ids.seen() - out.deferred.size();
-  for (const std::string& id : failed_ids.sorted()) {
-    FailedEntry entry;
-    entry.id = id;
-    if (load_meta(dirs, id, meta_text, *meta, entry.problem)) {
-      entry.reason.assign(meta->reason);
-      if (entry.reason.empty()) entry.problem = "no reason recorded";
+  // failed/ and hold/: the reason recorded in meta/ID; for an entry that is
+  // not a message file, the refusal when meta has none.
+  auto list_reasons = [&](SmallestIds& ids, SpoolState state, std::vector<FailedEntry>& list) {
+    for (const std::string& id : ids.sorted()) {
+      FailedEntry entry;
+      entry.id = id;
+      if (load_meta(dirs, id, meta_text, *meta, entry.problem)) {
+        entry.reason.assign(meta->reason);
+        if (entry.reason.empty() && state == SpoolState::kHold) entry.reason.assign(meta->last_reply);
+        if (entry.reason.empty()) {
+          if (const char* refusal = refusal_of(dirs.state_fd(state), id)) {
+            entry.reason = refusal;
+          } else {
+            entry.problem = "no reason recorded";
+          }
+        }
+      }
+      list.push_back(std::move(entry));
     }
-    out.failed.push_back(std::move(entry));
+    return ids.seen() - list.size();
+  };
+  out.failed_more = list_reasons(failed_ids, SpoolState::kFailed, out.failed);
+  out.hold_more = list_reasons(hold_ids, SpoolState::kHold, out.hold);
+  for (const std::string& id : refused_ids.sorted()) {
+    const char* refusal = refusal_of(dirs.incoming_new_fd, id);
+    out.refused_list.push_back({id, refusal != nullptr ? refusal : "not a message file"});
   }
-  out.failed_more = failed_ids.seen() - out.failed.size();
+  out.refused_more = refused_ids.seen() - out.refused_list.size();
   return true;
 }
 
-void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::string& out) {
-  constexpr SpoolState kStates[] = {SpoolState::kIncoming, SpoolState::kActive, SpoolState::kDeferred,
-                                    SpoolState::kFailed};
-  out += "spool " + report.root + "\n";
-  for (SpoolState state : kStates) {
+namespace {
+
+// id_width is the width of an ID column: its widest entry, at least "ID".
+template <typename Entries, typename Field>
+size_t id_width(const Entries& entries, Field field) {
+  size_t width = 2;
+  for (const auto& e : entries) width = std::max(width, sanitize(field(e)).size());
+  return width;
+}
+
+void count_line(std::string& out, std::string_view label, uint64_t count, std::string_view note = {}) {
+  out += "  ";
+  pad_right(out, label, 16);
+  pad_left(out, std::to_string(count), 10);
+  if (!note.empty()) {
     out += "  ";
-    pad_right(out, spool_state_name(state), 14);
-    pad_left(out, std::to_string(report.counts[static_cast<size_t>(state)]), 10);
+    out += note;
+  }
+  out += "\n";
+}
+
+// reason_table appends "title: N", a header and one "ID  REASON" line per
+// entry, and "... and N more".
+void reason_table(std::string& out, const std::string& title, const std::vector<FailedEntry>& entries,
+                  uint64_t more) {
+  out += "\n" + title + "\n  ";
+  const size_t width = id_width(entries, [](const FailedEntry& e) -> const std::string& { return e.id; }) + 2;
+  pad_right(out, "ID", width);
+  out += "REASON\n";
+  for (const FailedEntry& e : entries) {
+    out += "  ";
+    pad_right(out, sanitize(e.id), width);
+    out += sanitize(e.reason.empty() ? "-" : e.reason);
+    if (!e.problem.empty()) out += " [" + sanitize(e.problem) + "]";
     out += "\n";
   }
-  out += "  ";
-  pad_right(out, "incoming/tmp", 14);
-  pad_left(out, std::to_string(report.incoming_tmp), 10);
-  out += report.incoming_tmp == 0 ? "\n"
-                                  : "  (being written, or left by a producer that died before its rename)\n";
+  if (more != 0) out += "  ... and " + std::to_string(more) + " more\n";
+}
+
+}  // namespace
+
+void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::string& out) {
+  constexpr SpoolState kStates[] = {SpoolState::kIncoming, SpoolState::kActive, SpoolState::kDeferred,
+                                    SpoolState::kFailed, SpoolState::kHold};
+  auto count = [&](SpoolState state) { return report.counts[static_cast<size_t>(state)]; };
+  out += "spool " + report.root + "\n";
+  if (!report.missing_dirs.empty()) {
+    std::string names;
+    for (const std::string& dir : report.missing_dirs) names += (names.empty() ? "" : ", ") + dir;
+    out += "  not created yet (counted as empty; `ringmail run` creates them): " + sanitize(names) + "\n";
+  }
+  for (SpoolState state : kStates) {
+    count_line(out, spool_state_name(state), count(state),
+               state == SpoolState::kHold && count(state) != 0 ? kHoldHint : std::string_view());
+  }
+  count_line(
+      out, "incoming/tmp", report.incoming_tmp,
+      report.incoming_tmp == 0 ? "" : "(being written, or left by a producer that died before its rename)");
+  if (report.refused != 0) {
+    count_line(out, "will be refused", report.refused,
+               "(in incoming/new but not message files; the engine moves them to failed/ unread)");
+  }
   if (report.ignored != 0) {
-    out += "  ";
-    pad_right(out, "not messages", 14);
-    pad_left(out, std::to_string(report.ignored), 10);
-    out += "  (directories, links or invalid names in state directories; ignored)\n";
+    count_line(out, "ignored", report.ignored, "(not valid message names; the engine never takes them)");
   }
   if (report.has_oldest) {
     out += "oldest: " + sanitize(report.oldest_id) + " (" + spool_state_name(report.oldest_state) +
@@ -370,15 +487,16 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
   }
 
   if (!report.deferred.empty()) {
-    out +=
-        "\ndeferred: " + std::to_string(report.counts[static_cast<size_t>(SpoolState::kDeferred)]) + "\n  ";
-    pad_right(out, "ID", 34);
+    out += "\ndeferred: " + std::to_string(count(SpoolState::kDeferred)) + "\n  ";
+    const size_t width =
+        id_width(report.deferred, [](const DeferredEntry& e) -> const std::string& { return e.id; });
+    pad_right(out, "ID", width);
     out += " PENDING ATTEMPTS  ";
     pad_right(out, "NEXT ATTEMPT", 38);
     out += "LAST REPLY\n";
     for (const DeferredEntry& e : report.deferred) {
       out += "  ";
-      pad_right(out, sanitize(e.id), 34);
+      pad_right(out, sanitize(e.id), width);
       pad_left(out, e.pending < 0 ? "?" : std::to_string(e.pending), 8);
       pad_left(out, std::to_string(e.attempts), 9);
       out += "  ";
@@ -394,17 +512,35 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
     if (report.deferred_more != 0) out += "  ... and " + std::to_string(report.deferred_more) + " more\n";
   }
   if (!report.failed.empty()) {
-    out += "\nfailed: " + std::to_string(report.counts[static_cast<size_t>(SpoolState::kFailed)]) + "\n  ";
-    pad_right(out, "ID", 34);
-    out += "REASON\n";
-    for (const FailedEntry& e : report.failed) {
+    reason_table(out, "failed: " + std::to_string(count(SpoolState::kFailed)), report.failed,
+                 report.failed_more);
+  }
+  if (!report.hold.empty()) {
+    reason_table(out,
+                 "hold: " + std::to_string(count(SpoolState::kHold)) + " (" + std::string(kHoldHint) + ")",
+                 report.hold, report.hold_more);
+  }
+  if (!report.refused_list.empty()) {
+    out += "\nnot message files in incoming/new: " + std::to_string(report.refused) + "\n";
+    const size_t width =
+        id_width(report.refused_list, [](const RefusedEntry& e) -> const std::string& { return e.id; }) + 2;
+    for (const RefusedEntry& e : report.refused_list) {
       out += "  ";
-      pad_right(out, sanitize(e.id), 34);
-      out += sanitize(e.reason.empty() ? "-" : e.reason);
-      if (!e.problem.empty()) out += " [" + sanitize(e.problem) + "]";
-      out += "\n";
+      pad_right(out, sanitize(e.id), width);
+      out += "will be refused: " + sanitize(e.reason) + "\n";
     }
-    if (report.failed_more != 0) out += "  ... and " + std::to_string(report.failed_more) + " more\n";
+    if (report.refused_more != 0) out += "  ... and " + std::to_string(report.refused_more) + " more\n";
+  }
+  if (!report.ignored_list.empty()) {
+    out += "\nnames the engine never takes: " + std::to_string(report.ignored) + "\n";
+    const size_t width =
+        id_width(report.ignored_list, [](const IgnoredEntry& e) -> const std::string& { return e.path; }) + 2;
+    for (const IgnoredEntry& e : report.ignored_list) {
+      out += "  ";
+      pad_right(out, sanitize(e.path), width);
+      out += "ignored: " + e.reason + "\n";
+    }
+    if (report.ignored_more != 0) out += "  ... and " + std::to_string(report.ignored_more) + " more\n";
   }
 }
 
@@ -423,15 +559,20 @@ void format_spool_report_json(const SpoolReport& report, int64_t now_unix, std::
     json_string(value, out);
     if (comma) out += ',';
   };
+  auto count = [&](SpoolState state) {
+    return static_cast<int64_t>(report.counts[static_cast<size_t>(state)]);
+  };
   out += '{';
   string("spool", report.root);
   out += "\"counts\":{";
-  number("incoming", static_cast<int64_t>(report.counts[0]));
-  number("active", static_cast<int64_t>(report.counts[1]));
-  number("deferred", static_cast<int64_t>(report.counts[2]));
-  number("failed", static_cast<int64_t>(report.counts[3]));
+  number("incoming", count(SpoolState::kIncoming));
+  number("active", count(SpoolState::kActive));
+  number("deferred", count(SpoolState::kDeferred));
+  number("failed", count(SpoolState::kFailed));
   number("incoming_tmp", static_cast<int64_t>(report.incoming_tmp));
-  number("ignored", static_cast<int64_t>(report.ignored), false);
+  number("ignored", static_cast<int64_t>(report.ignored));
+  number("hold", count(SpoolState::kHold));
+  number("will_be_refused", static_cast<int64_t>(report.refused), false);
   out += "},\"oldest\":";
   if (report.has_oldest) {
     out += '{';
@@ -463,19 +604,51 @@ void format_spool_report_json(const SpoolReport& report, int64_t now_unix, std::
   }
   out += "],";
   number("deferred_more", static_cast<int64_t>(report.deferred_more));
-  out += "\"failed\":[";
-  for (size_t i = 0; i < report.failed.size(); ++i) {
-    const FailedEntry& e = report.failed[i];
+  auto reasons = [&](const char* key, const std::vector<FailedEntry>& list) {
+    out += '"';
+    out += key;
+    out += "\":[";
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i != 0) out += ',';
+      out += '{';
+      string("id", list[i].id);
+      string("reason", list[i].reason);
+      string("problem", list[i].problem, false);
+      out += '}';
+    }
+    out += "],";
+  };
+  reasons("failed", report.failed);
+  number("failed_more", static_cast<int64_t>(report.failed_more));
+  reasons("hold", report.hold);
+  number("hold_more", static_cast<int64_t>(report.hold_more));
+  string("hold_hint", kHoldHint);
+  out += "\"will_be_refused\":[";
+  for (size_t i = 0; i < report.refused_list.size(); ++i) {
     if (i != 0) out += ',';
     out += '{';
-    string("id", e.id);
-    string("reason", e.reason);
-    string("problem", e.problem, false);
+    string("id", report.refused_list[i].id);
+    string("reason", report.refused_list[i].reason, false);
     out += '}';
   }
   out += "],";
-  number("failed_more", static_cast<int64_t>(report.failed_more), false);
-  out += "}\n";
+  number("will_be_refused_more", static_cast<int64_t>(report.refused_more));
+  out += "\"ignored\":[";
+  for (size_t i = 0; i < report.ignored_list.size(); ++i) {
+    if (i != 0) out += ',';
+    out += '{';
+    string("path", report.ignored_list[i].path);
+    string("reason", report.ignored_list[i].reason, false);
+    out += '}';
+  }
+  out += "],";
+  number("ignored_more", static_cast<int64_t>(report.ignored_more));
+  out += "\"missing_dirs\":[";
+  for (size_t i = 0; i < report.missing_dirs.size(); ++i) {
+    if (i != 0) out += ',';
+    json_string(report.missing_dirs[i], out);
+  }
+  out += "]}\n";
 }
 
 }  // namespace ringmail

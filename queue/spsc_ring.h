@@ -1,9 +1,11 @@
 // queue/spsc_ring.h — bounded lock-free ring for exactly one producer thread
 // and exactly one consumer thread.
 //
-// Who uses it: the intake thread hands claimed messages to one worker core,
-// and a worker hands results back, each over its own SpscRing; the consumer
-// is woken through a Doorbell (queue/doorbell.h) after a successful push.
+// Who uses it: each worker core's inbox (WorkerChannel in engine/worker.h).
+// The intake thread is the one producer: it hands claimed messages to that
+// core; only the owning worker pops. The worker sleeps in io_uring and is
+// woken through a Doorbell (queue/doorbell.h) after a successful push.
+// (Results go back over one MpscRing shared by all workers.)
 // What it must never do: allocate, lock, block or make a syscall after the
 // constructor; grow (a full ring is back-pressure: try_push returns false and
 // the producer decides to retry, yield or shed); be used by a second

@@ -10,6 +10,9 @@
 // will parse it, so a queued file is never rejected later as malformed.
 // It never touches a message other than its own and never deletes anything
 // but its own temporary file.
+// Diagnostics: one sentence on stderr; input it echoes (addresses) is
+// escaped and shortened (tools/operator_text.h). It writes the envelope
+// itself, so its hints never ask for X-Ringmail- lines, which it refuses.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -25,6 +28,7 @@
 #include "queue/envelope.h"
 #include "queue/spool_layout.h"
 #include "tools/commands.h"
+#include "tools/operator_text.h"
 
 namespace ringmail {
 namespace {
@@ -108,6 +112,21 @@ std::string strip_ranges(std::string_view head, const Envelope& envelope) {
   }
   if (pos < head.size()) out.append(head.substr(pos));
   return out;
+}
+
+// header_section_ends says whether the header section of |head| ends (an
+// empty line, or the end of the file when |whole|), as parse_envelope
+// decides it: -t and the From header need the whole header section.
+bool header_section_ends(std::string_view head, bool whole) {
+  size_t pos = 0;
+  while (pos < head.size()) {
+    const size_t lf = head.find('\n', pos);
+    if (lf == std::string_view::npos) break;
+    const size_t end = lf > pos && head[lf - 1] == '\r' ? lf - 1 : lf;
+    if (end == pos) return true;
+    pos = lf + 1;
+  }
+  return whole;
 }
 
 const char* spool_hint(int err) {
@@ -199,17 +218,19 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
                     "with -f and -t");
   }
 
-  // 2. Sender: -f, else smtp.default_sender, else (below) the From header.
+  // 2. Sender: -f (-f '' and -f '<>' are the null sender, as in sendmail),
+  // else smtp.default_sender, else (below) the From header.
   std::string why;
   std::string sender;
   bool sender_known = false;
-  if (!options.sender.empty() || !config.smtp.default_sender.empty()) {
-    const bool from_flag = !options.sender.empty();
-    sender = strip_angle_brackets(from_flag ? options.sender : config.smtp.default_sender);
+  const bool from_flag = options.sender_given || !options.sender.empty();
+  if (from_flag || !config.smtp.default_sender.empty()) {
+    const std::string& given = from_flag ? options.sender : config.smtp.default_sender;
+    sender = strip_angle_brackets(given);
     sender_known = true;
     if (!sender.empty() && !check_address(sender, why)) {
       return complain(kInjectExitDataErr,
-                      "sender address '" + sender + "' " + why +
+                      "sender address '" + escape_for_operator(given) + "' " + why +
                           (from_flag ? " (given with -f)" : " (smtp.default_sender in the config)"));
     }
   }
@@ -219,7 +240,7 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
   for (const std::string& arg : options.recipients) {
     const std::string_view address = strip_angle_brackets(arg);
     if (!check_address(address, why)) {
-      return complain(kInjectExitDataErr, "recipient address '" + arg + "' " + why +
+      return complain(kInjectExitDataErr, "recipient address '" + escape_for_operator(arg) + "' " + why +
                                               " (command line); give one address per argument");
     }
     add_unique(rcpts, address);
@@ -227,6 +248,17 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
   auto envelope = std::make_unique<Envelope>();
   std::string error;
   std::string body_head = head;
+  if ((options.extract_recipients || !sender_known) && !header_section_ends(head, whole)) {
+    return complain(kInjectExitDataErr,
+                    "the header section does not end within the first " + std::to_string(kMaxHeadBytes) +
+                        " bytes, so " +
+                        (options.extract_recipients ? "-t cannot take the recipients from it"
+                                                    : "the sender cannot be taken from its From header") +
+                        "; shorten the headers, or give " +
+                        (options.extract_recipients ? "the recipients as arguments instead of using -t"
+                                                    : "the sender with -f") +
+                        (options.extract_recipients && !sender_known ? " and the sender with -f" : ""));
+  }
   if (options.extract_recipients) {
     EnvelopeParseOptions parse_options;
     parse_options.allow_no_recipients = true;

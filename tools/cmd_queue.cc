@@ -1,12 +1,15 @@
 // tools/cmd_queue.cc — `ringmail queue [--json]`: what is in the spool and
 // why deferred messages wait (queue/spool_report.h does the work).
 //
-// Read-only: it never creates the spool, moves or deletes a message, so it
-// is safe beside a running engine. Output goes to stdout, errors to stderr.
+// Read-only: it never creates the spool or any of its directories, moves or
+// deletes a message, so it is safe beside a running engine; directories a
+// partial spool lacks count as empty. It counts what the engine counts
+// (queue/spool_entry.h), held messages (hold/) included. Output goes to stdout, errors to stderr.
 #include <time.h>
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "queue/spool_layout.h"
 #include "queue/spool_report.h"
@@ -22,13 +25,14 @@ constexpr int kQueueExitIo = 74;  // EX_IOERR: the spool or stdout cannot be use
 
 int cmd_queue(const Config& config, const QueueOptions& options) {
   SpoolDirs dirs;
+  std::vector<std::string> missing;  // a producer's partial spool, or one without hold/
   std::string error;
-  if (!open_spool(config.spool, /*create=*/false, dirs, error)) {
+  if (!open_spool_for_reading(config.spool, dirs, missing, error)) {
     std::fprintf(stderr, "ringmail queue: %s\n", error.c_str());
     return kQueueExitIo;
   }
   SpoolReport report;
-  if (!collect_spool_report(dirs, config.smtp.default_sender, kReportListLimit, report, error)) {
+  if (!collect_spool_report(dirs, config.smtp.default_sender, kReportListLimit, report, error, missing)) {
     std::fprintf(stderr, "ringmail queue: %s\n", error.c_str());
     return kQueueExitIo;
   }

@@ -86,6 +86,9 @@ int cmd_sink(const SinkOptions& options) {
   config.session.esmtp = !options.no_esmtp;
   config.session.pipelining = !options.no_pipelining;
   config.session.chunking = !options.no_chunking;
+  config.session.eight_bit_mime = !options.no_8bitmime;
+  config.session.smtputf8 = !options.no_smtputf8;
+  if (options.size_limit > 0) config.session.max_message_bytes = options.size_limit;
 
   // SIGINT/SIGTERM are blocked before the server threads start (they
   // inherit the mask) and read from a signalfd by this thread only.

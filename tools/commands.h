@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/config.h"
+#include "config/config.h"
 
 namespace CLI {
 class App;
@@ -19,7 +19,8 @@ class App;
 namespace ringmail {
 
 struct InjectOptions {
-  std::string sender;                   // -f; "" = config default_sender
+  std::string sender;                   // -f; "" or "<>" with sender_given = the null sender
+  bool sender_given = false;            // -f was given (even as -f ''); else config default_sender
   bool extract_recipients = false;      // -t: recipients from To/Cc/Bcc (Bcc stripped)
   std::vector<std::string> recipients;  // positional
   int input_fd = 0;                     // the message, RFC 5322, read to EOF
@@ -47,6 +48,9 @@ struct SinkOptions {
   bool no_pipelining = false;             // do not advertise PIPELINING
   bool no_chunking = false;               // do not advertise CHUNKING (BDAT → 502)
   bool no_esmtp = false;                  // answer EHLO with 502 (HELO fallback)
+  bool no_8bitmime = false;               // do not advertise 8BITMIME (BODY=8BITMIME → 555)
+  bool no_smtputf8 = false;               // do not advertise SMTPUTF8 (SMTPUTF8 → 555)
+  uint64_t size_limit = 0;                // announce SIZE n, refuse larger with 552 (0 = 100 MiB)
   std::string stats_file;                 // write final stats (JSON) here at exit
   uint32_t report_interval_ms = 1000;     // live count/rate line on stderr (0 = off)
 };

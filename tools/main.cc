@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "engine/config.h"
+#include "config/config.h"
 #include "tools/commands.h"
 
 namespace {
@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
   auto* inject_cmd = app.add_subcommand(
       "inject", "Queue one message read from stdin, like sendmail -f SENDER RCPT... / sendmail -t");
   inject_cmd->add_option("--config,-c", config_path, "Config file")->capture_default_str();
-  inject_cmd->add_option("-f", inject.sender, "Envelope sender (default: smtp.default_sender)");
+  inject_cmd->add_option(
+      "-f", inject.sender,
+      "Envelope sender (default: smtp.default_sender); -f '' or -f '<>' is the null sender");
   inject_cmd->add_flag("-t", inject.extract_recipients,
                        "Take recipients from To/Cc/Bcc (added to any given); Bcc is removed");
   inject_cmd->add_option("recipients", inject.recipients, "Envelope recipients");
@@ -68,6 +70,12 @@ int main(int argc, char** argv) {
   sink_cmd->add_flag("--no-chunking", sink.no_chunking,
                      "Do not advertise CHUNKING (RFC 3030); BDAT is then an unknown command");
   sink_cmd->add_flag("--no-esmtp", sink.no_esmtp, "Answer EHLO with 502 (clients fall back to HELO)");
+  sink_cmd->add_flag("--no-8bitmime", sink.no_8bitmime,
+                     "Do not advertise 8BITMIME (RFC 6152); MAIL with BODY=8BITMIME gets 555");
+  sink_cmd->add_flag("--no-smtputf8", sink.no_smtputf8,
+                     "Do not advertise SMTPUTF8 (RFC 6531); non-ASCII addresses then get 553");
+  sink_cmd->add_option("--size-limit", sink.size_limit,
+                       "Announce SIZE BYTES and refuse larger messages with 552 (default 104857600)");
   sink_cmd->add_option("--stats-file", sink.stats_file, "Write final statistics (JSON) here at exit");
   sink_cmd
       ->add_option("--report-interval-ms", sink.report_interval_ms,
@@ -111,7 +119,10 @@ int main(int argc, char** argv) {
 
   ringmail::Config config;
   if (!load_or_complain(config_path, config)) return kExitConfig;
-  if (*inject_cmd) return ringmail::cmd_inject(config, inject);
+  if (*inject_cmd) {
+    inject.sender_given = inject_cmd->count("-f") > 0;  // -f '' is the null sender, as in sendmail
+    return ringmail::cmd_inject(config, inject);
+  }
   if (*run_cmd) return ringmail::cmd_run(config, run);
   if (*queue_cmd) return ringmail::cmd_queue(config, queue);
   return kExitUsage;

@@ -98,6 +98,11 @@ sink_count() {
   /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messages"])' "$WORK/sink-stats.json"
 }
 
+# stats_field NAME prints one field of the sink's stats JSON (needs stop_sink first).
+stats_field() {
+  /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$WORK/sink-stats.json" "$1"
+}
+
 # wait_for_line FILE PATTERN SECONDS
 wait_for_line() {
   local file=$1 pattern=$2 seconds=$3 i

@@ -24,11 +24,6 @@ PYTHON=/usr/bin/python3
 FAILED=0
 part_fail() { echo "FAIL: $*"; FAILED=1; }
 
-# stats_field NAME prints one field of the sink's stats JSON.
-stats_field() {
-  "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$WORK/sink-stats.json" "$1"
-}
-
 # new_case NAME: a fresh spool and config for one part; sets SPOOL CONF PORT.
 new_case() {
   CASE=$1

@@ -7,7 +7,8 @@
 // consumed until one is incomplete or malformed, each complete reply is also
 // run through the line iterator and the EHLO parser. Then the same bytes are
 // encoded as a message body, split at a point taken from the first byte, and
-// compared with a whole-string reference. Any broken invariant aborts.
+// compared with a whole-string reference; the wire form has CRLF line ends,
+// stuffed dots and no line over 998 octets. Any broken invariant aborts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -125,7 +126,12 @@ std::string encode_split(std::string_view in, size_t cut, size_t out_cap) {
 
 void check_wire_form(const std::string& wire) {
   check(wire.size() >= 3 && wire.compare(wire.size() - 3, 3, ".\r\n") == 0, "terminator");
+  size_t line_start_at = 0;
   for (size_t i = 0; i < wire.size(); ++i) {
+    if (wire[i] == '\r') {
+      check(i - line_start_at <= ringmail::kMaxLineBytes, "no line over 998 octets");
+      line_start_at = i + 2;
+    }
     if (wire[i] == '\n') check(i > 0 && wire[i - 1] == '\r', "no bare LF");
     if (wire[i] == '\r') check(i + 1 < wire.size() && wire[i + 1] == '\n', "no bare CR");
     const bool line_start = i == 0 || wire[i - 1] == '\n';

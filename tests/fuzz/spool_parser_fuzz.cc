@@ -5,8 +5,14 @@
 // Checks, beyond "never crashes": every view lies inside the input (or the
 // default sender), skip ranges are sorted, disjoint, after body_offset and
 // inside the head, body_offset <= size, recipients pass check_address and
-// are unique; meta text that parses formats and re-parses to the same text.
+// are unique; header_end lies between body_offset and the parsed size; the
+// bytes the SMTP client sends (next_sendable over the skip ranges, through
+// the BodyEncoder, as engine/smtp_connection.cc does) carry no Bcc field in
+// the header section the parser saw (both use queue/line_end.h) and no line
+// over 998 octets; meta text that parses formats and re-parses to the same
+// text.
 // The first input byte picks whole_file and the default sender.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/body_encoder.h"
 #include "queue/envelope.h"
 #include "queue/message_meta.h"
 
@@ -25,6 +32,44 @@ using ringmail::MessageMeta;
 
 void require(bool ok) {
   if (!ok) std::abort();
+}
+
+bool starts_with_bcc(std::string_view line) {
+  return line.size() >= 4 && (line[0] | 0x20) == 'b' && (line[1] | 0x20) == 'c' && (line[2] | 0x20) == 'c' &&
+         (line[3] == ':' || line[3] == ' ' || line[3] == '\t');
+}
+
+// check_wire encodes what the client sends of [body_offset, header_end) of
+// |parsed| and checks it: no Bcc field line, no line over 998 octets.
+void check_wire(std::string_view parsed, const Envelope& envelope) {
+  static std::string wire;
+  wire.clear();
+  ringmail::BodyEncoder encoder;
+  encoder.reset();
+  char out[256];
+  uint64_t cursor = envelope.body_offset;
+  while (true) {
+    uint64_t run_end = 0;
+    bool gap = false;
+    cursor = ringmail::next_sendable(envelope, cursor, run_end, gap);
+    if (cursor >= envelope.header_end) break;
+    if (gap) encoder.resume_after_gap();
+    const uint64_t end = std::min<uint64_t>(envelope.header_end, run_end);
+    size_t used = 0, produced = 0;
+    encoder.encode(parsed.data() + cursor, end - cursor, out, sizeof(out), used, produced);
+    require(used > 0 || produced > 0);
+    wire.append(out, produced);
+    cursor += used;
+  }
+  size_t start = 0;
+  while (start < wire.size()) {
+    size_t end = wire.find("\r\n", start);
+    if (end == std::string::npos) end = wire.size();
+    const std::string_view line(wire.data() + start, end - start);
+    require(line.size() <= ringmail::kMaxLineBytes);
+    if (!envelope.from_preamble) require(!starts_with_bcc(line));
+    start = end + 2;
+  }
 }
 
 bool inside(std::string_view view, std::string_view buffer) {
@@ -64,6 +109,8 @@ void check_envelope(std::string_view head, bool whole_file, std::string_view def
     previous_end = r.end;
   }
   if (envelope->from_preamble) require(envelope->skip_count == 0);
+  require(envelope->header_end >= envelope->body_offset && envelope->header_end <= size);
+  check_wire(parsed, *envelope);
 }
 
 void check_meta(std::string_view text) {

@@ -310,3 +310,111 @@ TEST(BodyEncoderChunkTest, FinishChunkResetsToDotStuffing) {
 
 }  // namespace
 }  // namespace ringmail
+
+// ---------------------------------------------------------------------------
+// Line length: no wire line over 998 octets + CRLF (RFC 5321 4.5.3.1.6).
+// Header lines are folded with "\r\n " (a continuation line), body lines
+// broken with "\r\n", as Postfix's smtp_line_length_limit does.
+
+namespace ringmail {
+namespace {
+
+using testing_support::reference_encode;
+
+// expect_short_lines checks that no CRLF-terminated line of |wire| is
+// longer than 998 octets before its CRLF.
+void expect_short_lines(const std::string& wire) {
+  size_t start = 0;
+  while (start < wire.size()) {
+    size_t end = wire.find("\r\n", start);
+    ASSERT_NE(end, std::string::npos) << "unterminated line at " << start;
+    ASSERT_LE(end - start, kMaxLineBytes) << "line at " << start;
+    start = end + 2;
+  }
+}
+
+std::string repeat(char c, size_t n) { return std::string(n, c); }
+
+TEST(BodyEncoderLineLength, HeaderIsFoldedBodyIsBroken) {
+  BodyEncoder enc;
+  const std::string header = "Subject: " + repeat('a', 1000);  // 1009 bytes
+  const std::string body = repeat('b', 998) + ".x";            // a dot lands at the break
+  const std::string input = header + "\n\n" + body + "\n";
+  const std::string want = "Subject: " + repeat('a', 989) + "\r\n " + repeat('a', 11) + "\r\n\r\n" +
+                           repeat('b', 998) + "\r\n..x\r\n.\r\n";
+  EXPECT_EQ(encode_all(enc, input, {}, 2 * input.size() + 8), want);
+  EXPECT_EQ(reference_encode(input), want);
+}
+
+TEST(BodyEncoderLineLength, ExactLimitIsNotBroken) {
+  BodyEncoder enc;
+  const std::string input = repeat('h', 998) + "\r\n\r\n" + repeat('b', 998) + "\r" + repeat('c', 998) + "\n";
+  EXPECT_EQ(encode_all(enc, input, {}, 4 * input.size()),
+            repeat('h', 998) + "\r\n\r\n" + repeat('b', 998) + "\r\n" + repeat('c', 998) + "\r\n.\r\n");
+}
+
+TEST(BodyEncoderLineLength, BdatBreaksWithoutStuffing) {
+  const std::string input = "X: " + repeat('a', 996) + "\n\n" + repeat('b', 998) + ".y\n";
+  const std::string want = "X: " + repeat('a', 995) + "\r\n a\r\n\r\n" + repeat('b', 998) + "\r\n.y\r\n";
+  EXPECT_EQ(reference_encode(input, false), want);
+  for (size_t cut : {size_t{0}, size_t{500}, size_t{998}, size_t{999}, size_t{1000}, input.size()}) {
+    EXPECT_EQ(encode_chunk(input, cut), want) << "cut " << cut;
+  }
+}
+
+// Around every break point: lines of 996..1000 and 1995..1998 bytes, in the
+// header and in the body, with dots and line ends at the edges, encoded
+// split at every byte and with output room of 1..5 bytes per call.
+TEST(BodyEncoderLineLength, EverySplitPointMatchesTheReference) {
+  std::vector<std::string> inputs;
+  for (size_t n : {996, 997, 998, 999, 1000, 1995, 1996, 1997, 1998}) {
+    inputs.push_back("S: " + repeat('h', n - 3) + "\r\n\r\n.");
+    inputs.push_back("S: " + repeat('h', n - 3) + "\rT: x\n\n" + repeat('b', n) + ".\r.\n");
+    inputs.push_back("\n" + repeat('.', n) + "\r\n");
+  }
+  for (const std::string& input : inputs) {
+    const std::string want = reference_encode(input);
+    expect_short_lines(want.substr(0, want.size() - 3));
+    for (size_t cut = 0; cut <= input.size(); cut += (cut % 997 < 4 || cut % 997 > 993) ? 1 : 97) {
+      for (size_t out_cap = 1; out_cap <= 5; ++out_cap) {
+        BodyEncoder enc;
+        ASSERT_EQ(encode_all(enc, input, {cut}, out_cap), want)
+            << "input size " << input.size() << " cut " << cut << " out_cap " << out_cap;
+      }
+    }
+  }
+}
+
+TEST(BodyEncoderLineLength, RandomLongLinesMatchReference) {
+  std::mt19937 rng(20261130);
+  const char alphabet[] = {'a', 'a', 'a', 'a', 'a', 'a', 'a', '.', '\r', '\n', ' '};
+  for (int iter = 0; iter < 300; ++iter) {
+    std::string input(rng() % 5000, 'a');
+    // Mostly long lines: line ends and dots are rare.
+    for (char& ch : input) ch = rng() % 200 == 0 ? alphabet[rng() % sizeof(alphabet)] : 'a';
+    std::vector<size_t> cuts;
+    for (size_t pos = 0; pos < input.size(); pos += 1 + rng() % 1500) cuts.push_back(pos);
+    const size_t out_cap = 1 + rng() % 2000;
+    const std::string want = reference_encode(input);
+    BodyEncoder enc;
+    const std::string got = encode_all(enc, input, cuts, out_cap);
+    ASSERT_EQ(got, want) << "iteration " << iter;
+    expect_wire_form(got);
+    expect_short_lines(got);
+  }
+}
+
+// The bound encode() promises: 2n + 3 bytes of room always consume all.
+TEST(BodyEncoderLineLength, TwiceTheInputPlusThreeIsEnough) {
+  for (const std::string& input : {repeat('.', 3000), "S: " + repeat('x', 5000), "\n" + repeat('x', 5000),
+                                   repeat('\n', 100) + repeat('x', 2000)}) {
+    BodyEncoder enc;
+    std::vector<char> out(2 * input.size() + 3);
+    size_t used = 0, produced = 0;
+    enc.encode(input.data(), input.size(), out.data(), out.size(), used, produced);
+    EXPECT_EQ(used, input.size());
+  }
+}
+
+}  // namespace
+}  // namespace ringmail

@@ -1,18 +1,20 @@
-// tests/unit/config_test.cc — unit tests for engine/config.{h,cc}.
+// tests/unit/config_test.cc — unit tests for config/config.{h,cc}.
 //
 // Writes small TOML files into a private mkdtemp() folder under /tmp and
 // checks load_config's result and its exact error sentences (file, line,
 // key), plus parse_duration's accepted and refused forms. Never touches
 // anything outside its temporary folder, which it removes.
-#include "engine/config.h"
+#include "config/config.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace ringmail {
 namespace {
@@ -236,6 +238,28 @@ const ErrorCase kErrorCases[] = {
      "ringmail.toml:5: 'retry.max_age' must be more than 0s and at most 365d, got \"366d\""},
     {"earliest_line_wins", "spool = \"/s\"\n[relay]\nhost = \"h\"\nport = 0\n[engine]\nthreads = -1\n",
      "ringmail.toml:4: 'relay.port' must be between 1 and 65535, got 0"},
+    {"misspelt_relay_table", "spool = \"/s\"\n[realy]\nhost = \"h\"\n",
+     "ringmail.toml:2: unknown table 'realy' (did you mean 'relay'?)"},
+    {"misspelt_table_before_other_errors", "[realy]\nhost = \"h\"\n",
+     "ringmail.toml:1: unknown table 'realy' (did you mean 'relay'?)"},
+    {"host_with_port", "spool = \"/s\"\n[relay]\nhost = \"127.0.0.1:25\"\n",
+     "ringmail.toml:3: 'relay.host' must not include a port, got \"127.0.0.1:25\"; put the port in "
+     "'relay.port': host = \"127.0.0.1\" and port = 25"},
+    {"name_with_port", "spool = \"/s\"\n[relay]\nhost = \"mx.example.org:587\"\n",
+     "ringmail.toml:3: 'relay.host' must not include a port, got \"mx.example.org:587\"; put the port "
+     "in 'relay.port': host = \"mx.example.org\" and port = 587"},
+    {"bracketed_v6_with_port", "spool = \"/s\"\n[relay]\nhost = \"[::1]:25\"\n",
+     "ringmail.toml:3: 'relay.host' must not include a port, got \"[::1]:25\"; put the port in "
+     "'relay.port': host = \"[::1]\" and port = 25"},
+    {"host_with_service_name", "spool = \"/s\"\n[relay]\nhost = \"mx:smtp\"\n",
+     "ringmail.toml:3: 'relay.host' must not include a port, got \"mx:smtp\"; put the port in "
+     "'relay.port': host = \"mx\""},
+    {"relative_spool", "spool = \"spool/x\"\n[relay]\nhost = \"h\"\n",
+     "ringmail.toml:1: 'spool' must be an absolute path, got 'spool/x'; ringmail runs as a daemon with / "
+     "as its working directory, so write the full path, e.g. spool = \"/var/spool/ringmail\""},
+    {"dot_relative_spool", "spool = \"./spool\"\n[relay]\nhost = \"h\"\n",
+     "ringmail.toml:1: 'spool' must be an absolute path, got './spool'; ringmail runs as a daemon with / "
+     "as its working directory, so write the full path, e.g. spool = \"/var/spool/ringmail\""},
     {"earliest_line_wins_across_alphabet", "spool = \"/s\"\n[relay]\nhost = \"h\"\nzzz = 1\naaa = 1\n",
      "ringmail.toml:4: unknown key 'relay.zzz'"},
 };
@@ -248,6 +272,76 @@ INSTANTIATE_TEST_SUITE_P(Config, ConfigErrorTest, ::testing::ValuesIn(kErrorCase
                          [](const ::testing::TestParamInfo<ErrorCase>& info) {
                            return std::string(info.param.name);
                          });
+
+TEST_F(ConfigTest, RelayHostForms) {
+  // A bare IPv6 address has several colons and is not a host:port.
+  for (const char* host : {"::1", "2001:db8::25", "[::1]", "[192.0.2.1]", "localhost", "192.0.2.1"}) {
+    std::string path = Write(std::string("spool = \"/s\"\n[relay]\nhost = \"") + host + "\"\n");
+    Config config;
+    std::string error;
+    EXPECT_TRUE(load_config(path, config, error)) << host << ": " << error;
+    EXPECT_EQ(config.relay.host, host);
+  }
+}
+
+TEST_F(ConfigTest, ExampleFileLoads) {
+  Config config;
+  std::string error;
+  EXPECT_TRUE(load_config(RINGMAIL_SOURCE_DIR "/examples/ringmail.toml", config, error)) << error;
+}
+
+// DocRow is one row of the "Keys" table in docs/config.md.
+struct DocRow {
+  std::string name;
+  std::string type;
+  std::string range;
+};
+
+std::vector<DocRow> DocKeyRows() {
+  std::ifstream in(RINGMAIL_SOURCE_DIR "/docs/config.md");
+  EXPECT_TRUE(in) << "cannot read " RINGMAIL_SOURCE_DIR "/docs/config.md";
+  std::vector<DocRow> rows;
+  bool in_keys = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("## ", 0) == 0) in_keys = line == "## Keys";
+    if (!in_keys || line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells;
+    size_t pos = 1;
+    for (size_t bar; (bar = line.find('|', pos)) != std::string::npos; pos = bar + 1) {
+      std::string cell = line.substr(pos, bar - pos);
+      cell.erase(0, cell.find_first_not_of(' '));
+      cell.erase(cell.find_last_not_of(' ') + 1);
+      cells.push_back(cell);
+    }
+    EXPECT_GE(cells.size(), 4u) << line;
+    if (cells.size() < 4) continue;
+    rows.push_back({cells[0].substr(1, cells[0].size() - 2), cells[1], cells[3]});
+  }
+  return rows;
+}
+
+// docs/config.md documents exactly the keys of the loader's table, with the
+// same type and (for integers) the same range.
+TEST(ConfigDocs, EveryKeyIsDocumentedAndNoOther) {
+  const std::vector<DocRow> rows = DocKeyRows();
+  const std::vector<ConfigKeyInfo> keys = config_keys();
+  ASSERT_FALSE(keys.empty());
+  for (const ConfigKeyInfo& key : keys) {
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const DocRow& r) { return r.name == key.name; });
+    ASSERT_NE(row, rows.end()) << "docs/config.md has no row for '" << key.name << "'";
+    EXPECT_EQ(row->type, key.type) << key.name;
+    if (key.type == "integer") {
+      const std::string range = std::to_string(key.min) + ".." + std::to_string(key.max);
+      EXPECT_NE(row->range.find(range), std::string::npos) << key.name << ": range column lacks " << range;
+    }
+  }
+  for (const DocRow& row : rows) {
+    EXPECT_TRUE(
+        std::any_of(keys.begin(), keys.end(), [&](const ConfigKeyInfo& k) { return k.name == row.name; }))
+        << "docs/config.md documents '" << row.name << "', which the loader does not know";
+  }
+  EXPECT_EQ(rows.size(), keys.size());
+}
 
 TEST_F(ConfigTest, SyntaxErrorNamesTheLine) {
   std::string error = LoadError("spool = \"/s\"\n[relay]\nhost = \"h\nport = 25\n");

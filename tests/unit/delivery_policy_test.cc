@@ -54,6 +54,15 @@ constexpr Row kTable[] = {
     {SmtpStage::kData, 451, Verdict::kDefer, Scope::kMessage},
     {SmtpStage::kData, 554, Verdict::kFail, Scope::kMessage},
     {SmtpStage::kData, 250, Verdict::kDefer, Scope::kConnection},
+    // DATA and end of data after every recipient was refused: only the
+    // server closing matters; any other code ends the empty transaction.
+    {SmtpStage::kDataUnwanted, 421, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kDataUnwanted, 354, Verdict::kProceed, Scope::kMessage},
+    {SmtpStage::kDataUnwanted, 554, Verdict::kProceed, Scope::kMessage},
+    {SmtpStage::kDataUnwanted, 250, Verdict::kProceed, Scope::kMessage},
+    {SmtpStage::kDataEndUnwanted, 421, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kDataEndUnwanted, 250, Verdict::kProceed, Scope::kMessage},
+    {SmtpStage::kDataEndUnwanted, 554, Verdict::kProceed, Scope::kMessage},
     // QUIT: whatever it says, we are done.
     {SmtpStage::kQuit, 221, Verdict::kProceed, Scope::kConnection},
     {SmtpStage::kQuit, 500, Verdict::kProceed, Scope::kConnection},
@@ -73,6 +82,74 @@ TEST(DeliveryPolicy, IoFailureDefersTheConnection) {
   const Decision d = decide_io_failure();
   EXPECT_EQ(d.verdict, Verdict::kDefer);
   EXPECT_EQ(d.scope, Scope::kConnection);
+}
+
+struct PrecheckRow {
+  Precheck check;
+  Verdict verdict;
+  Scope scope;
+};
+
+constexpr PrecheckRow kPrecheckTable[] = {
+    // RFC 6531 3.2: without SMTPUTF8 a non-ASCII address cannot be sent.
+    {Precheck::kRecipientNeedsSmtputf8, Verdict::kFail, Scope::kRecipient},
+    {Precheck::kSenderNeedsSmtputf8, Verdict::kFail, Scope::kMessage},
+    // RFC 1870: over the announced SIZE the relay would refuse it anyway.
+    {Precheck::kSizeOverLimit, Verdict::kFail, Scope::kMessage},
+    // RFC 6152: 8-bit data only to a relay that offers 8BITMIME.
+    {Precheck::kEightBitNotOffered, Verdict::kFail, Scope::kMessage},
+    {Precheck::kEightBitWhileStreaming, Verdict::kFail, Scope::kMessage},
+};
+
+TEST(DeliveryPolicy, PrecheckTable) {
+  for (const PrecheckRow& row : kPrecheckTable) {
+    const Decision d = decide_precheck(row.check);
+    EXPECT_EQ(d.verdict, row.verdict) << precheck_name(row.check);
+    EXPECT_EQ(d.scope, row.scope) << precheck_name(row.check);
+  }
+}
+
+// What becomes of a message after an attempt.
+struct MessageEndRow {
+  uint32_t pending, refused;
+  bool retry_allowed;
+  MessageEnd end;
+};
+
+constexpr MessageEndRow kMessageEndTable[] = {
+    {0, 0, true, MessageEnd::kDelivered},   // every recipient done
+    {0, 0, false, MessageEnd::kDelivered},  // max age is no reason to fail a delivered message
+    {0, 1, true, MessageEnd::kFailed},      // nothing pending, one refused: final
+    {1, 0, true, MessageEnd::kDeferred},    // a 4xx: tried again
+    {1, 1, true, MessageEnd::kDeferred},    // partly refused, partly pending
+    {1, 0, false, MessageEnd::kFailed},     // pending past retry.max_age: gave up
+    {3, 2, false, MessageEnd::kFailed},
+};
+
+TEST(DeliveryPolicy, MessageEndTable) {
+  for (const MessageEndRow& row : kMessageEndTable) {
+    EXPECT_EQ(decide_message_end(row.pending, row.refused, row.retry_allowed), row.end)
+        << "pending " << row.pending << " refused " << row.refused << " retry " << row.retry_allowed;
+  }
+}
+
+// The spool-fault table: what the engine does when its own I/O fails. The
+// one rule that must never change: an outcome that cannot be recorded is
+// held, never retried by sending again.
+TEST(DeliveryPolicy, SpoolFaultTable) {
+  EXPECT_EQ(decide_spool_fault(SpoolFault::kRecordFailed).action, SpoolAction::kHold);
+  EXPECT_GE(decide_spool_fault(SpoolFault::kRecordFailed).retry_delay_s, 1u);
+  EXPECT_EQ(decide_spool_fault(SpoolFault::kNotAMessage).action, SpoolAction::kRefuse);
+  EXPECT_EQ(decide_spool_fault(SpoolFault::kMetaNotRemoved).action, SpoolAction::kIgnore);
+  for (SpoolFault fault : {SpoolFault::kUnreadable, SpoolFault::kClaimFailed}) {
+    const SpoolDecision d = decide_spool_fault(fault);
+    EXPECT_EQ(d.action, SpoolAction::kRetryLater);
+    EXPECT_GE(d.retry_delay_s, 1u);  // never a spin
+  }
+}
+
+TEST(DeliveryPolicy, RelayUnreachableDefers) {
+  EXPECT_EQ(decide_relay_unreachable().verdict, Verdict::kDefer);
 }
 
 TEST(DeliveryPolicy, StageNames) {

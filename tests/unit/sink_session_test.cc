@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -65,6 +66,8 @@ struct Driver {
       pending.erase(0, r.consumed);
       messages += r.messages_accepted;
       recipients += r.recipients_accepted;
+      messages_8bitmime += r.messages_8bitmime;
+      messages_smtputf8 += r.messages_smtputf8;
       ++feeds;
       const bool had_output = !session.output().empty();
       take_output();
@@ -92,6 +95,8 @@ struct Driver {
   std::string transcript;
   uint64_t messages = 0;
   uint64_t recipients = 0;
+  uint64_t messages_8bitmime = 0;
+  uint64_t messages_smtputf8 = 0;
   int feeds = 0;
   bool closed = false;
 };
@@ -142,6 +147,7 @@ const char kTransactionReplies[] =
     "250-PIPELINING\r\n"
     "250-SIZE 104857600\r\n"
     "250-8BITMIME\r\n"
+    "250-SMTPUTF8\r\n"
     "250-CHUNKING\r\n"
     "250 ENHANCEDSTATUSCODES\r\n"
     "250 2.1.0 Ok\r\n"
@@ -380,6 +386,71 @@ TEST(SinkSession, MessageSizeLimit) {
   EXPECT_EQ(d.observer.cut_bodies.size(), 1u);
 }
 
+TEST(SinkSession, AnnouncedSizeLimit) {
+  SessionConfig config = test_config();
+  config.max_message_bytes = 10240;
+  Driver d(config);
+  d.feed("EHLO x\r\nMAIL FROM:<a@b> SIZE=10241\r\nMAIL FROM:<a@b> SIZE=10240\r\n");
+  const std::vector<std::string> lines = reply_lines(d.transcript);
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "250-SIZE 10240"), lines.end());
+  EXPECT_EQ(lines[lines.size() - 2], "552 5.3.4 Message size exceeds fixed limit");
+  EXPECT_EQ(lines.back(), "250 2.1.0 Ok");
+}
+
+// SMTPUTF8 (RFC 6531): offered by default; a non-ASCII address needs the
+// parameter on MAIL, in MAIL FROM and in RCPT TO alike (Postfix's 553 5.6.7).
+TEST(SinkSession, Smtputf8) {
+  Driver d(test_config());
+  d.feed(
+      "EHLO x\r\n"
+      "MAIL FROM:<\xc3\xbc@\xe4\xbe\x8b\xe3\x81\x88.jp>\r\n"
+      "MAIL FROM:<a@b>\r\n"
+      "RCPT TO:<\xc3\xbc@x.jp>\r\n"
+      "RSET\r\n"
+      "MAIL FROM:<\xc3\xbc@\xe4\xbe\x8b\xe3\x81\x88.jp> SMTPUTF8 BODY=8BITMIME\r\n"
+      "RCPT TO:<\xc3\xbc@x.jp>\r\n"
+      "DATA\r\nSubject: \xc3\xbc\r\n\r\nx\r\n.\r\n");
+  std::vector<std::string> lines = reply_lines(d.transcript);
+  lines.erase(lines.begin(), lines.begin() + 8);  // greeting and EHLO
+  const std::vector<std::string> expected = {"553 5.6.7 Must declare SMTPUTF8 to send unicode address",
+                                             "250 2.1.0 Ok",
+                                             "553 5.6.7 Must declare SMTPUTF8 to send unicode address",
+                                             "250 2.0.0 Ok",
+                                             "250 2.1.0 Ok",
+                                             "250 2.1.5 Ok",
+                                             "354 End data with <CR><LF>.<CR><LF>",
+                                             "250 2.0.0 Ok: queued as 1"};
+  EXPECT_EQ(lines, expected);
+  EXPECT_EQ(d.messages_smtputf8, 1u);
+  EXPECT_EQ(d.messages_8bitmime, 1u);
+}
+
+TEST(SinkSession, NoSmtputf8AndNo8bitmime) {
+  SessionConfig config = test_config();
+  config.smtputf8 = false;
+  config.eight_bit_mime = false;
+  Driver d(config);
+  d.feed(
+      "EHLO x\r\n"
+      "MAIL FROM:<a@b> SMTPUTF8\r\n"
+      "MAIL FROM:<a@b> BODY=8BITMIME\r\n"
+      "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n");
+  EXPECT_EQ(d.transcript.find("SMTPUTF8\r\n250"), std::string::npos);
+  EXPECT_EQ(d.transcript.find("8BITMIME\r\n250"), std::string::npos);
+  std::vector<std::string> lines = reply_lines(d.transcript);
+  EXPECT_EQ(lines[1], "250-sink.test");
+  EXPECT_EQ(lines[2], "250-PIPELINING");
+  EXPECT_EQ(lines[3], "250-SIZE 104857600");
+  EXPECT_EQ(lines[4], "250-CHUNKING");
+  lines.erase(lines.begin(), lines.begin() + 6);
+  const std::vector<std::string> expected = {
+      "555 5.5.4 Unsupported option",        "555 5.5.4 Unsupported option", "250 2.1.0 Ok", "250 2.1.5 Ok",
+      "354 End data with <CR><LF>.<CR><LF>", "250 2.0.0 Ok: queued as 1"};
+  EXPECT_EQ(lines, expected);
+  EXPECT_EQ(d.messages_8bitmime, 0u);
+  EXPECT_EQ(d.messages_smtputf8, 0u);
+}
+
 TEST(SinkSession, ObserverRefusal) {
   Driver d(test_config());
   d.observer.accept_begin = false;
@@ -482,6 +553,7 @@ const char kBdatSessionReplies[] =
     "250-PIPELINING\r\n"
     "250-SIZE 104857600\r\n"
     "250-8BITMIME\r\n"
+    "250-SMTPUTF8\r\n"
     "250-CHUNKING\r\n"
     "250 ENHANCEDSTATUSCODES\r\n"
     "250 2.1.0 Ok\r\n"
@@ -732,7 +804,7 @@ TEST(SinkSessionBdat, RejectedRecipientsAndFaults) {
       "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 3 LAST\r\nabc"
       "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nRCPT TO:<ok@y>\r\nBDAT 3 LAST\r\ndef");
   std::vector<std::string> lines = reply_lines(d.transcript);
-  lines.erase(lines.begin(), lines.begin() + 7);  // greeting + EHLO
+  lines.erase(lines.begin(), lines.begin() + 8);  // greeting + EHLO
   const std::vector<std::string> expected = {
       "250 2.1.0 Ok",
       "550 5.1.1 <x@y>: Recipient address rejected: User unknown",
@@ -773,7 +845,7 @@ TEST(SinkSessionBdat, EhloAdvertisementAndNoChunking) {
   Driver off(off_config);
   off.feed("EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 6 LAST\r\nNOOP\r\n");
   EXPECT_EQ(off.transcript.find("CHUNKING"), std::string::npos);
-  EXPECT_NE(off.transcript.find("250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"), std::string::npos);
+  EXPECT_NE(off.transcript.find("250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n"), std::string::npos);
   // Without CHUNKING, BDAT is an unknown verb and the bytes after it are commands.
   std::vector<std::string> lines = reply_lines(off.transcript);
   const std::vector<std::string> tail(lines.end() - 2, lines.end());
@@ -936,7 +1008,7 @@ TEST(SinkStats, Formats) {
             "sink: accepted 1000 messages (2000 recipients) in 0.500 s, 2000 msg/s, cpu 4.00 us/msg");
   EXPECT_EQ(format_stats_json(stats),
             "{\"messages\":1000,\"recipients\":2000,\"seconds\":0.500000,\"cpu_us_per_msg\":4.000,"
-            "\"connections\":4}");
+            "\"connections\":4,\"body_8bitmime\":0,\"smtputf8\":0}");
   EXPECT_EQ(format_report_line(12345, 40123.4), "sink: 12345 messages, 40123 msg/s");
   FinalStats none;
   EXPECT_EQ(format_final_line(none),

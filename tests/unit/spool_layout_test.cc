@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -95,6 +96,49 @@ TEST(SpoolLayoutTest, MissingSpoolWithoutCreateIsAnErrorSentence) {
 
   EXPECT_FALSE(open_spool("", /*create=*/true, dirs, error));
   EXPECT_NE(error.find("set `spool`"), std::string::npos) << error;
+}
+
+// `ringmail queue` reads spools that `ringmail run` has not completed yet.
+TEST(SpoolLayoutTest, OpenForReadingToleratesMissingSubdirectories) {
+  TempDir tmp;
+  struct Case {
+    const char* name;
+    std::vector<std::string> made;  // subdirectories that exist
+    std::vector<std::string> missing;
+  };
+  const Case table[] = {
+      {"producer made incoming only",
+       {"incoming", "incoming/tmp", "incoming/new"},
+       {"active", "deferred", "failed", "hold", "meta"}},
+      {"older version: no hold",
+       {"incoming", "incoming/tmp", "incoming/new", "active", "deferred", "failed", "meta"},
+       {"hold"}},
+      {"bare root", {}, {"incoming/tmp", "incoming/new", "active", "deferred", "failed", "hold", "meta"}},
+  };
+  int n = 0;
+  for (const Case& tc : table) {
+    const std::string root = tmp.path() + "/s" + std::to_string(n++);
+    ASSERT_EQ(::mkdir(root.c_str(), 0700), 0);
+    for (const std::string& sub : tc.made) ASSERT_EQ(::mkdir((root + "/" + sub).c_str(), 0700), 0) << sub;
+    SpoolDirs dirs;
+    std::vector<std::string> missing;
+    std::string error;
+    ASSERT_TRUE(open_spool_for_reading(root, dirs, missing, error)) << tc.name << ": " << error;
+    EXPECT_EQ(missing, tc.missing) << tc.name;
+    EXPECT_EQ(dirs.hold_fd < 0, true) << tc.name;
+    // Nothing was created.
+    for (const std::string& sub : tc.missing) EXPECT_FALSE(std::filesystem::exists(root + "/" + sub)) << sub;
+  }
+  SpoolDirs dirs;
+  std::vector<std::string> missing;
+  std::string error;
+  EXPECT_FALSE(open_spool_for_reading(tmp.path() + "/nope", dirs, missing, error));
+  EXPECT_NE(error.find("No such file or directory"), std::string::npos) << error;
+  const std::string blocked = tmp.path() + "/blocked";
+  ASSERT_EQ(::mkdir(blocked.c_str(), 0700), 0);
+  std::ofstream(blocked + "/active") << "x";  // a file where a directory belongs is still an error
+  EXPECT_FALSE(open_spool_for_reading(blocked, dirs, missing, error));
+  EXPECT_NE(error.find("/blocked/active"), std::string::npos) << error;
 }
 
 TEST(SpoolLayoutTest, MoveTransfersOwnershipAndDestructorCloses) {

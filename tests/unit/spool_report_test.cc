@@ -1,9 +1,7 @@
 // tests/unit/spool_report_test.cc — `ringmail queue`'s scan of a spool
 // (queue/spool_report.h) on a temporary spool, and `ringmail inject`
-// end to end through cmd_inject with a pipe as its input.
-//
-// tools/cmd_inject.cc is compiled into the `ringmail` binary, not into a
-// library, so this test includes it to call cmd_inject directly.
+// end to end through cmd_inject (tools/commands.h, library
+// ringmail_commands) with a pipe as its input.
 #include "queue/spool_report.h"
 
 #include <fcntl.h>
@@ -21,7 +19,7 @@
 
 #include "queue/envelope.h"
 #include "queue/spool_layout.h"
-#include "tools/cmd_inject.cc"  // NOLINT(bugprone-suspicious-include): see the file comment
+#include "tools/commands.h"
 
 namespace ringmail {
 namespace {
@@ -84,7 +82,7 @@ void populate(const TempSpool& spool, SpoolDirs& dirs) {
   spool.write("incoming/new/100.1.2", msg3, kNow - 10);
   spool.write("incoming/new/.producer-temp", "x");              // skipped silently
   spool.write("incoming/new/bad name", "x");                    // not a valid id: ignored
-  fs::create_directory(spool.root() + "/incoming/new/subdir");  // ignored
+  fs::create_directory(spool.root() + "/incoming/new/subdir");  // the engine will refuse it
   spool.write("active/200.1.1", msg3, kNow - 20);
   spool.write("deferred/300.1.1", msg3, kNow - 30);
   spool.write("meta/300.1.1",
@@ -113,7 +111,8 @@ TEST(SpoolReportTest, CountsOldestAndListings) {
   EXPECT_EQ(report.counts[static_cast<size_t>(SpoolState::kDeferred)], 3u);
   EXPECT_EQ(report.counts[static_cast<size_t>(SpoolState::kFailed)], 2u);
   EXPECT_EQ(report.incoming_tmp, 2u);
-  EXPECT_EQ(report.ignored, 2u);
+  EXPECT_EQ(report.ignored, 1u);
+  EXPECT_EQ(report.refused, 1u);
   ASSERT_TRUE(report.has_oldest);
   EXPECT_EQ(report.oldest_id, "400.1.1");
   EXPECT_EQ(report.oldest_state, SpoolState::kFailed);
@@ -140,7 +139,7 @@ TEST(SpoolReportTest, CountsOldestAndListings) {
   std::string text;
   format_spool_report_text(report, kNow, text);
   EXPECT_NE(text.find("spool " + spool.root()), std::string::npos) << text;
-  EXPECT_NE(text.find("  deferred               3"), std::string::npos) << text;
+  EXPECT_NE(text.find("  deferred                 3"), std::string::npos) << text;
   EXPECT_NE(text.find("oldest: 400.1.1 (failed), written 1970-01-01 00:16:40 UTC"), std::string::npos)
       << text;
   EXPECT_NE(text.find("2023-11-14 22:17:20 UTC (in 4m)"), std::string::npos) << text;
@@ -152,7 +151,7 @@ TEST(SpoolReportTest, CountsOldestAndListings) {
   std::string json;
   format_spool_report_json(report, kNow, json);
   EXPECT_NE(json.find("\"counts\":{\"incoming\":2,\"active\":1,\"deferred\":3,\"failed\":2,"
-                      "\"incoming_tmp\":2,\"ignored\":2}"),
+                      "\"incoming_tmp\":2,\"ignored\":1,\"hold\":0,\"will_be_refused\":1}"),
             std::string::npos)
       << json;
   EXPECT_NE(json.find("\"last_reply\":\"451 4.7.1 \\u001b[31mgreylisted\\ufffd\""), std::string::npos)
@@ -160,6 +159,154 @@ TEST(SpoolReportTest, CountsOldestAndListings) {
   EXPECT_NE(json.find("\"next_attempt_in_s\":240"), std::string::npos) << json;
   EXPECT_NE(json.find("\"deferred_more\":1"), std::string::npos) << json;
   EXPECT_NE(json.find("\"oldest\":{\"id\":\"400.1.1\",\"state\":\"failed\""), std::string::npos) << json;
+}
+
+// `ringmail queue` and the engine agree on what a message is
+// (queue/spool_entry.h): in incoming/new an entry that is not a message file
+// will be refused, elsewhere an entry under a message name is a message of
+// its state; names the engine never takes are reported, not hidden.
+TEST(SpoolReportTest, CountsWhatTheEngineCounts) {
+  TempSpool spool;
+  SpoolDirs dirs;
+  std::string error;
+  ASSERT_TRUE(open_spool(spool.root(), true, dirs, error)) << error;
+  const std::string msg = "X-Ringmail-To: <a@y.org>\nFrom: s@x.org\n\nbody\n";
+  spool.write("outside", msg);
+  const std::string outside = spool.root() + "/outside";
+  // incoming/new: one message, and what the engine will refuse.
+  spool.write("incoming/new/500.1.1", msg);
+  fs::create_symlink(outside, spool.root() + "/incoming/new/500.1.2");
+  ASSERT_EQ(::mkfifo((spool.root() + "/incoming/new/500.1.3").c_str(), 0600), 0);
+  fs::create_hard_link(outside, spool.root() + "/incoming/new/500.1.4");
+  spool.write("incoming/new/" + std::string(64, '7'), msg);  // one character too long
+  // failed/: where the engine moved such entries, with or without a reason.
+  fs::create_symlink(outside, spool.root() + "/failed/600.1.1");
+  spool.write("meta/600.1.1", "reason symbolic link refused\n");
+  ASSERT_EQ(::mkfifo((spool.root() + "/failed/600.1.2").c_str(), 0600), 0);
+  fs::create_directory(spool.root() + "/failed/600.1.3");
+  // deferred/: a FIFO must be counted and never opened (it would block).
+  ASSERT_EQ(::mkfifo((spool.root() + "/deferred/700.1.1").c_str(), 0600), 0);
+  // hold/: a message whose outcome could not be recorded.
+  spool.write("hold/800.1.1", msg);
+  spool.write("meta/800.1.1", "attempts 1\nlast_reply 250 2.0.0 queued\n");
+
+  SpoolReport report;
+  ASSERT_TRUE(collect_spool_report(dirs, "", kReportListLimit, report, error)) << error;
+  EXPECT_EQ(report.counts[static_cast<size_t>(SpoolState::kIncoming)], 1u);
+  EXPECT_EQ(report.refused, 3u);
+  EXPECT_EQ(report.ignored, 1u);
+  EXPECT_EQ(report.counts[static_cast<size_t>(SpoolState::kFailed)], 3u);
+  EXPECT_EQ(report.counts[static_cast<size_t>(SpoolState::kDeferred)], 1u);
+  EXPECT_EQ(report.counts[static_cast<size_t>(SpoolState::kHold)], 1u);
+
+  struct Want {
+    std::string id;
+    std::string reason;
+  };
+  const Want refused[] = {{"500.1.2", "symbolic link refused"},
+                          {"500.1.3", "not a regular file (FIFO)"},
+                          {"500.1.4", "hard link refused: a producer must write the file itself"}};
+  ASSERT_EQ(report.refused_list.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(report.refused_list[i].id, refused[i].id);
+    EXPECT_EQ(report.refused_list[i].reason, refused[i].reason);
+  }
+  const Want failed[] = {{"600.1.1", "symbolic link refused"},
+                         {"600.1.2", "not a regular file (FIFO)"},
+                         {"600.1.3", "not a regular file (directory)"}};
+  ASSERT_EQ(report.failed.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(report.failed[i].id, failed[i].id);
+    EXPECT_EQ(report.failed[i].reason, failed[i].reason);
+  }
+  ASSERT_EQ(report.deferred.size(), 1u);
+  EXPECT_EQ(report.deferred[0].pending, -1);
+  EXPECT_EQ(report.deferred[0].problem, "not a regular file (FIFO)");
+  ASSERT_EQ(report.hold.size(), 1u);
+  EXPECT_EQ(report.hold[0].reason, "250 2.0.0 queued");
+  ASSERT_EQ(report.ignored_list.size(), 1u);
+  EXPECT_EQ(report.ignored_list[0].path, "incoming/new/" + std::string(64, '7'));
+  EXPECT_EQ(report.ignored_list[0].reason, "not a valid message name (64 characters; at most 63)");
+
+  std::string text;
+  format_spool_report_text(report, kNow, text);
+  for (const char* want :
+       {"will be refused: symbolic link refused", "will be refused: not a regular file (FIFO)",
+        "ignored: not a valid message name (64 characters; at most 63)",
+        "held: outcome could not be recorded; release with `mv hold/ID deferred/`",
+        "  failed                   3", "  hold                     1"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+  }
+  std::string json;
+  format_spool_report_json(report, kNow, json);
+  for (const char* want :
+       {"\"ignored\":1,\"hold\":1,\"will_be_refused\":3}",
+        "\"will_be_refused\":[{\"id\":\"500.1.2\",\"reason\":\"symbolic link refused\"}",
+        "\"hold\":[{\"id\":\"800.1.1\",\"reason\":\"250 2.0.0 queued\",\"problem\":\"\"}]",
+        "\"failed\":[{\"id\":\"600.1.1\",\"reason\":\"symbolic link refused\",\"problem\":\"\"}",
+        "\"ignored\":[{\"path\":\"incoming/new/7777", "\"missing_dirs\":[]"}) {
+    EXPECT_NE(json.find(want), std::string::npos) << want << "\n" << json;
+  }
+}
+
+// A producer made only incoming/ (no `ringmail run` yet): queue reports it.
+TEST(SpoolReportTest, PartialSpoolCountsMissingDirectoriesAsEmpty) {
+  TempSpool spool;
+  fs::create_directories(spool.root() + "/incoming/new");
+  fs::create_directories(spool.root() + "/incoming/tmp");
+  spool.write("incoming/new/100.1.1", "X-Ringmail-To: <a@y.org>\nFrom: s@x.org\n\nb\n");
+  SpoolDirs dirs;
+  std::vector<std::string> missing;
+  std::string error;
+  ASSERT_TRUE(open_spool_for_reading(spool.root(), dirs, missing, error)) << error;
+  SpoolReport report;
+  ASSERT_TRUE(collect_spool_report(dirs, "", kReportListLimit, report, error, missing)) << error;
+  EXPECT_EQ(report.counts[static_cast<size_t>(SpoolState::kIncoming)], 1u);
+  EXPECT_EQ(report.missing_dirs, (std::vector<std::string>{"active", "deferred", "failed", "hold", "meta"}));
+  std::string text, json;
+  format_spool_report_text(report, kNow, text);
+  format_spool_report_json(report, kNow, json);
+  EXPECT_NE(text.find("not created yet (counted as empty; `ringmail run` creates them): active, deferred, "
+                      "failed, hold, meta"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(json.find("\"missing_dirs\":[\"active\",\"deferred\",\"failed\",\"hold\",\"meta\"]"),
+            std::string::npos)
+      << json;
+  EXPECT_FALSE(fs::exists(spool.root() + "/active"));  // nothing created
+}
+
+// Columns widen to the longest id (ids up to 63 characters are valid).
+TEST(SpoolReportTest, ColumnsFitLongIds) {
+  TempSpool spool;
+  SpoolDirs dirs;
+  std::string error;
+  ASSERT_TRUE(open_spool(spool.root(), true, dirs, error)) << error;
+  const std::string long_id(63, 'a');
+  spool.write("deferred/" + long_id, "X-Ringmail-To: <a@y.org>\nFrom: s@x.org\n\nb\n");
+  spool.write("deferred/1.1.1", "X-Ringmail-To: <a@y.org>\nFrom: s@x.org\n\nb\n");
+  spool.write("failed/" + long_id, "x");
+  spool.write("meta/" + long_id, "reason gone\n");
+  SpoolReport report;
+  ASSERT_TRUE(collect_spool_report(dirs, "", kReportListLimit, report, error)) << error;
+  std::string text;
+  format_spool_report_text(report, kNow, text);
+  std::istringstream lines(text);
+  std::string header;
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("  ID ", 0) == 0 && line.find("PENDING") != std::string::npos) header = line;
+    if (line.find("as soon as possible") != std::string::npos) rows.push_back(line);
+  }
+  ASSERT_FALSE(header.empty()) << text;
+  ASSERT_EQ(rows.size(), 2u) << text;
+  const size_t pending_end = header.find("PENDING") + std::string("PENDING").size() - 1;
+  const size_t next_column = header.find("NEXT ATTEMPT");
+  for (const std::string& row : rows) {
+    EXPECT_EQ(row[pending_end], '1') << "\n" << header << "\n" << row;
+    EXPECT_EQ(row.find("as soon as possible"), next_column) << "\n" << header << "\n" << row;
+  }
+  EXPECT_NE(text.find("  " + long_id + "  gone"), std::string::npos) << text;
 }
 
 TEST(SpoolReportTest, EmptySpool) {
@@ -215,6 +362,7 @@ TEST(SpoolReportTest, FormatDuration) {
 
 struct InjectRun {
   int status = -1;
+  std::string err;                  // what inject wrote to stderr
   std::vector<std::string> queued;  // contents of the files in incoming/new
   size_t tmp_left = 0;
 };
@@ -235,7 +383,19 @@ InjectRun run_inject(const TempSpool& spool, const Config& config, InjectOptions
   });
   options.input_fd = fds[0];
   InjectRun run;
+  // Capture stderr (the operator's sentence) in a file for the call.
+  const std::string err_path = spool.dir() + "/inject.stderr";
+  const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  EXPECT_GE(err_fd, 0);
+  std::fflush(stderr);
+  const int saved_stderr = ::dup(2);
+  ::dup2(err_fd, 2);
   run.status = cmd_inject(config, options);
+  std::fflush(stderr);
+  ::dup2(saved_stderr, 2);
+  ::close(saved_stderr);
+  ::close(err_fd);
+  run.err = read_file(err_path);
   ::close(fds[0]);
   writer.join();
   const std::string new_dir = spool.root() + "/incoming/new";
@@ -364,6 +524,80 @@ TEST(InjectTest, ErrorsQueueNothing) {
     EXPECT_EQ(run.status, tc.status) << tc.name;
     EXPECT_TRUE(run.queued.empty()) << tc.name;
     EXPECT_EQ(run.tmp_left, 0u) << tc.name;
+  }
+}
+
+TEST(InjectTest, EmptySenderFlagIsTheNullSender) {
+  TempSpool spool;
+  InjectOptions options;
+  options.sender = "";  // `ringmail inject -f ''`, as sendmail reads it
+  options.sender_given = true;
+  options.recipients = {"b@y.org"};
+  const InjectRun run = run_inject(spool, test_config(spool), options, "Subject: dsn\n\nb");
+  ASSERT_EQ(run.status, 0) << run.err;
+  ASSERT_EQ(run.queued.size(), 1u);
+  EXPECT_EQ(run.queued[0].rfind("X-Ringmail-From: <>\n", 0), 0u) << run.queued[0];
+}
+
+TEST(InjectTest, EchoedInputIsEscapedAndShortened) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> recipients;
+    std::string sender;
+    std::string want;  // must appear in stderr
+  };
+  const std::string huge(10 * 1024, 'x');
+  const Case table[] = {
+      {"CR LF in a recipient", {"a\r\nRCPT TO:<evil@y.org>"}, "", "'a\\r\\nRCPT TO:<evil@y.org>'"},
+      {"escape sequence in a recipient", {"\x1b[31mred"}, "", "'\\x1b[31mred'"},
+      {"10 KB recipient", {huge}, "", "…(10240 bytes)'"},
+      {"CR LF in -f", {"b@y.org"}, "a b\r\n", "sender address 'a b\\r\\n'"},
+  };
+  for (const Case& tc : table) {
+    TempSpool spool;
+    InjectOptions options;
+    options.recipients = tc.recipients;
+    options.sender = tc.sender;
+    const InjectRun run = run_inject(spool, test_config(spool), options, "Subject: s\n\nb");
+    EXPECT_EQ(run.status, 65) << tc.name;
+    EXPECT_NE(run.err.find(tc.want), std::string::npos) << tc.name << ": " << run.err;
+    EXPECT_EQ(run.err.find('\r'), std::string::npos) << tc.name;
+    EXPECT_EQ(run.err.find('\x1b'), std::string::npos) << tc.name;
+    EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << tc.name << ": one line";
+    EXPECT_LT(run.err.size(), 400u) << tc.name;
+  }
+}
+
+// More than 64 KiB of headers: inject's hint must not send the operator to
+// X-Ringmail- lines, which inject itself refuses.
+TEST(InjectTest, LongHeaderHintsMatchWhatInjectAccepts) {
+  std::string message = "Subject: long\n";
+  while (message.size() < 70 * 1024) message += "X-Filler: " + std::string(70, 'f') + "\n";
+  message += "To: b@y.org\n\nbody\n";
+  struct Case {
+    const char* name;
+    bool extract;
+    std::vector<std::string> recipients;
+    bool default_sender;
+    int status;
+    const char* want;
+  };
+  const Case table[] = {
+      {"-t", true, {}, true, 65, "give the recipients as arguments instead of using -t"},
+      {"no sender", false, {"b@y.org"}, false, 65, "give the sender with -f"},
+      {"arguments and a sender: no header needed", false, {"b@y.org"}, true, 0, ""},
+  };
+  for (const Case& tc : table) {
+    TempSpool spool;
+    Config config = test_config(spool);
+    if (!tc.default_sender) config.smtp.default_sender.clear();
+    InjectOptions options;
+    options.extract_recipients = tc.extract;
+    options.recipients = tc.recipients;
+    const InjectRun run = run_inject(spool, config, options, message);
+    EXPECT_EQ(run.status, tc.status) << tc.name << ": " << run.err;
+    EXPECT_NE(run.err.find(tc.want), std::string::npos) << tc.name << ": " << run.err;
+    EXPECT_EQ(run.err.find("X-Ringmail"), std::string::npos) << tc.name << ": " << run.err;
   }
 }
 

@@ -142,6 +142,8 @@ struct Connection {
   uint32_t recv_end = 0;
   uint32_t pending_messages = 0;  // accepted in the output being sent
   uint32_t pending_recipients = 0;
+  uint32_t pending_8bitmime = 0;
+  uint32_t pending_smtputf8 = 0;
   __kernel_timespec delay{};
   std::unique_ptr<char[]> recv_buffer;
   SmtpServerSession session;
@@ -403,7 +405,7 @@ void SinkWorker::on_accepted(int fd) {
   c.fd = fd;
   c.close_after_send = false;
   c.recv_start = c.recv_end = 0;
-  c.pending_messages = c.pending_recipients = 0;
+  c.pending_messages = c.pending_recipients = c.pending_8bitmime = c.pending_smtputf8 = 0;
   c.session.start(c.maildir.get(), &next_queue_id_);
   send_output(c);  // the greeting
 }
@@ -424,6 +426,8 @@ void SinkWorker::process_input(Connection& c) {
     c.recv_start += static_cast<uint32_t>(r.consumed);
     c.pending_messages += r.messages_accepted;
     c.pending_recipients += r.recipients_accepted;
+    c.pending_8bitmime += r.messages_8bitmime;
+    c.pending_smtputf8 += r.messages_smtputf8;
     if (r.action == SessionAction::kClose) {
       c.close_after_send = true;
       break;
@@ -481,6 +485,8 @@ void SinkWorker::credit(Connection& c) {
   if (c.pending_messages == 0) return;
   WorkerCounters::add(counters.messages, c.pending_messages);
   WorkerCounters::add(counters.recipients, c.pending_recipients);
+  WorkerCounters::add(counters.body_8bitmime, c.pending_8bitmime);
+  WorkerCounters::add(counters.smtputf8, c.pending_smtputf8);
   const uint64_t exit_after = shared_->config.exit_after;
   if (exit_after > 0) {
     const uint64_t total =
@@ -490,7 +496,7 @@ void SinkWorker::credit(Connection& c) {
       [[maybe_unused]] ssize_t n = ::write(shared_->stop_fd, &one, sizeof(one));
     }
   }
-  c.pending_messages = c.pending_recipients = 0;
+  c.pending_messages = c.pending_recipients = c.pending_8bitmime = c.pending_smtputf8 = 0;
 }
 
 void SinkWorker::close_connection(Connection& c) {
@@ -598,6 +604,8 @@ SinkTotals SinkServer::totals() const {
     totals.messages += worker->counters.messages.load(std::memory_order_relaxed);
     totals.recipients += worker->counters.recipients.load(std::memory_order_relaxed);
     totals.connections += worker->counters.connections.load(std::memory_order_relaxed);
+    totals.body_8bitmime += worker->counters.body_8bitmime.load(std::memory_order_relaxed);
+    totals.smtputf8 += worker->counters.smtputf8.load(std::memory_order_relaxed);
   }
   return totals;
 }

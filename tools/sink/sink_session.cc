@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cassert>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
 namespace ringmail::sink {
@@ -53,21 +54,39 @@ bool parse_path(std::string_view arg, std::string_view& address, std::string_vie
   return address.size() <= kMaxAddressBytes && address.find_first_of("<> \t") == std::string_view::npos;
 }
 
-// size_param finds "SIZE=n" among MAIL parameters; 0 when absent or bad.
-uint64_t size_param(std::string_view params) {
+// MailParams are the MAIL FROM parameters the sink knows.
+struct MailParams {
+  uint64_t size = 0;  // SIZE=n; 0 when absent or bad
+  bool body_8bitmime = false;
+  bool smtputf8 = false;
+};
+
+MailParams mail_params(std::string_view params) {
+  MailParams out;
   while (!params.empty()) {
     const size_t space = params.find(' ');
     std::string_view word = params.substr(0, space);
     params = space == std::string_view::npos ? std::string_view() : trim_spaces(params.substr(space));
     if (starts_with_ignore_case(word, "SIZE=")) {
-      uint64_t value = 0;
       word.remove_prefix(5);
-      std::from_chars(word.data(), word.data() + word.size(), value);
-      return value;
+      std::from_chars(word.data(), word.data() + word.size(), out.size);
+    } else if (word.size() == 13 && starts_with_ignore_case(word, "BODY=8BITMIME")) {
+      out.body_8bitmime = true;
+    } else if (word.size() == 8 && starts_with_ignore_case(word, "SMTPUTF8")) {
+      out.smtputf8 = true;
     }
   }
-  return 0;
+  return out;
 }
+
+bool is_ascii(std::string_view text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+constexpr const char* kNeedSmtputf8 = "553 5.6.7 Must declare SMTPUTF8 to send unicode address";
 
 // parse_bdat_args takes "<count> [LAST]" (count: decimal digits fitting 64
 // bits; LAST in any case). Returns false on anything else.
@@ -270,8 +289,12 @@ void SmtpServerSession::do_ehlo(std::string_view arg, bool extended) {
   append("250-");
   reply(name);
   if (config_->pipelining) reply("250-PIPELINING");
-  reply("250-SIZE 104857600");
-  reply("250-8BITMIME");
+  char size_line[48];
+  const int n = std::snprintf(size_line, sizeof(size_line), "250-SIZE %llu",
+                              static_cast<unsigned long long>(config_->max_message_bytes));
+  reply(std::string_view(size_line, static_cast<size_t>(n)));
+  if (config_->eight_bit_mime) reply("250-8BITMIME");
+  if (config_->smtputf8) reply("250-SMTPUTF8");
   if (config_->chunking) reply("250-CHUNKING");
   reply("250 ENHANCEDSTATUSCODES");
 }
@@ -290,11 +313,22 @@ void SmtpServerSession::do_mail(std::string_view arg) {
     reply("501 5.5.4 Syntax: MAIL FROM:<address>");
     return;
   }
-  if (size_param(params) > config_->max_message_bytes) {
+  const MailParams mail = mail_params(params);
+  if ((mail.body_8bitmime && !config_->eight_bit_mime) || (mail.smtputf8 && !config_->smtputf8)) {
+    reply("555 5.5.4 Unsupported option");
+    return;
+  }
+  if (!mail.smtputf8 && !is_ascii(address)) {
+    reply(kNeedSmtputf8);
+    return;
+  }
+  if (mail.size > config_->max_message_bytes) {
     reply("552 5.3.4 Message size exceeds fixed limit");
     return;
   }
   reset_transaction();
+  mail_8bitmime_ = mail.body_8bitmime;
+  mail_smtputf8_ = mail.smtputf8;
   from_.assign(address);
   mail_active_ = true;
   reply("250 2.1.0 Ok");
@@ -313,6 +347,10 @@ void SmtpServerSession::do_rcpt(std::string_view arg) {
   if (!starts_with_ignore_case(arg, "TO:") || !parse_path(arg.substr(3), address, params) ||
       address.empty()) {
     reply("501 5.5.4 Syntax: RCPT TO:<address>");
+    return;
+  }
+  if (!mail_smtputf8_ && !is_ascii(address)) {
+    reply(kNeedSmtputf8);
     return;
   }
   if (rcpt_count_ >= config_->max_recipients) {
@@ -461,6 +499,8 @@ void SmtpServerSession::reset_transaction() {
     if (observer_ != nullptr) observer_->on_message_end(false);
   }
   mail_active_ = false;
+  mail_8bitmime_ = false;
+  mail_smtputf8_ = false;
   rcpt_count_ = 0;
   from_.clear();
   rcpt_list_.clear();
@@ -559,6 +599,8 @@ void SmtpServerSession::accept_message(FeedResult& result) {
   reply(std::string_view(text, static_cast<size_t>(end - text)));
   result.messages_accepted += 1;
   result.recipients_accepted += rcpt_count_;
+  result.messages_8bitmime += mail_8bitmime_ ? 1 : 0;
+  result.messages_smtputf8 += mail_smtputf8_ ? 1 : 0;
   reset_transaction();
 }
 

@@ -1,7 +1,10 @@
 // tools/sink/sink_session.h — the server side of one SMTP connection of
-// `ringmail sink` (RFC 5321 with PIPELINING, SIZE, 8BITMIME,
+// `ringmail sink` (RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
 // ENHANCEDSTATUSCODES, and RFC 3030 CHUNKING: BDAT), as a pure state machine:
-// input bytes in, reply bytes and events out.
+// input bytes in, reply bytes and events out. Strict where a client's
+// mistake would otherwise pass unseen: a non-ASCII address without the
+// SMTPUTF8 parameter is refused (553 5.6.7, as Postfix does), and so are
+// parameters for extensions it does not offer (555 5.5.4).
 //
 // Who uses it: tools/sink/sink_server.cc (one session per connection slot,
 // reused for every connection the slot serves) and
@@ -38,6 +41,10 @@ struct SessionConfig {
   bool pipelining = true;              // advertise PIPELINING
   bool chunking = true;                // advertise CHUNKING and accept BDAT
                                        // (false: BDAT → 502, like any unknown verb)
+  bool eight_bit_mime = true;          // advertise 8BITMIME (false: BODY=8BITMIME → 555)
+  bool smtputf8 = true;                // advertise SMTPUTF8 (false: SMTPUTF8 → 555)
+  // max_message_bytes is announced as "SIZE n"; a MAIL with a larger SIZE=
+  // and a larger body are refused with 552.
   uint64_t max_message_bytes = 104857600;
   uint32_t max_recipients = 1000;  // per transaction; beyond: 452 4.5.3
   uint32_t queue_id_prefix = 0;    // high bits of "queued as" ids (thread)
@@ -79,6 +86,8 @@ struct FeedResult {
   SessionAction action = SessionAction::kContinue;
   uint32_t messages_accepted = 0;    // "250 ... queued as" replies written
   uint32_t recipients_accepted = 0;  // recipients of those messages
+  uint32_t messages_8bitmime = 0;    // of those messages, MAIL had BODY=8BITMIME
+  uint32_t messages_smtputf8 = 0;    // of those messages, MAIL had SMTPUTF8
 };
 
 class SmtpServerSession {
@@ -167,8 +176,10 @@ class SmtpServerSession {
   bool helo_seen_ = false;
   bool mail_active_ = false;
   uint32_t rcpt_count_ = 0;
-  std::string from_;       // reverse path of the open transaction
-  std::string rcpt_list_;  // "<a>,<b>" of the accepted recipients
+  bool mail_8bitmime_ = false;  // MAIL FROM had BODY=8BITMIME
+  bool mail_smtputf8_ = false;  // MAIL FROM had SMTPUTF8
+  std::string from_;            // reverse path of the open transaction
+  std::string rcpt_list_;       // "<a>,<b>" of the accepted recipients
 
   // DATA state.
   BodyScan body_scan_ = BodyScan::kLineStart;

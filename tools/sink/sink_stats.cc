@@ -32,9 +32,9 @@ std::string format_final_line(const FinalStats& stats) {
 std::string format_stats_json(const FinalStats& stats) {
   return fmt::format(
       "{{\"messages\":{},\"recipients\":{},\"seconds\":{:.6f},\"cpu_us_per_msg\":{:.3f},"
-      "\"connections\":{}}}",
+      "\"connections\":{},\"body_8bitmime\":{},\"smtputf8\":{}}}",
       stats.totals.messages, stats.totals.recipients, stats.seconds, stats.cpu_us_per_msg(),
-      stats.totals.connections);
+      stats.totals.connections, stats.totals.body_8bitmime, stats.totals.smtputf8);
 }
 
 bool write_stats_file(const std::string& path, const FinalStats& stats, std::string& error) {

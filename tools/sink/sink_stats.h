@@ -16,9 +16,11 @@ namespace ringmail::sink {
 // WorkerCounters belongs to one server thread (the only writer); its own
 // cache line keeps threads from sharing one.
 struct alignas(64) WorkerCounters {
-  std::atomic<uint64_t> messages{0};     // final 250 after DATA sent
-  std::atomic<uint64_t> recipients{0};   // recipients of those messages
-  std::atomic<uint64_t> connections{0};  // connections accepted (421 ones too)
+  std::atomic<uint64_t> messages{0};       // final 250 after DATA sent
+  std::atomic<uint64_t> recipients{0};     // recipients of those messages
+  std::atomic<uint64_t> connections{0};    // connections accepted (421 ones too)
+  std::atomic<uint64_t> body_8bitmime{0};  // accepted messages whose MAIL had BODY=8BITMIME
+  std::atomic<uint64_t> smtputf8{0};       // accepted messages whose MAIL had SMTPUTF8
 
   // add is called by the owning thread only, so load+store suffices.
   static void add(std::atomic<uint64_t>& counter, uint64_t n) {
@@ -31,6 +33,8 @@ struct SinkTotals {
   uint64_t messages = 0;
   uint64_t recipients = 0;
   uint64_t connections = 0;
+  uint64_t body_8bitmime = 0;
+  uint64_t smtputf8 = 0;
 };
 
 // FinalStats is what the sink reports when it stops.
@@ -53,7 +57,9 @@ std::string format_report_line(uint64_t messages, double msgs_per_s);
 std::string format_final_line(const FinalStats& stats);
 
 // format_stats_json: {"messages":N,"recipients":R,"seconds":S,
-// "cpu_us_per_msg":Y,"connections":C} (no newline).
+// "cpu_us_per_msg":Y,"connections":C,"body_8bitmime":B,"smtputf8":U} (no
+// newline). B and U count accepted messages whose MAIL FROM carried
+// BODY=8BITMIME or SMTPUTF8.
 std::string format_stats_json(const FinalStats& stats);
 
 // write_stats_file writes format_stats_json plus a newline to |path|

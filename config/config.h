@@ -1,15 +1,17 @@
-// engine/config.h — ringmail's configuration, as loaded from one TOML file.
+// config/config.h — ringmail's configuration, as loaded from one TOML file.
 //
 // Who uses it: every subcommand (tools/) loads a Config once at start-up and
 // hands the parts down by const reference. Nothing here changes after load.
 // Loading never aborts: a bad file yields an error sentence that names the
-// key and the line (see load_config). Every key is documented in
-// docs/config.md; keep the two in step.
+// key and the line (see load_config). The keys are one table in config.cc
+// (kKeys); docs/config.md documents each of them, and a unit test fails
+// when the two drift apart.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ringmail {
@@ -78,6 +80,22 @@ bool load_config(const std::string& path, Config& out, std::string& error);
 // whole seconds is NOT accepted: durations here are whole seconds). Returns
 // false on anything else.
 bool parse_duration(const std::string& text, std::chrono::seconds& out);
+
+// ConfigKeyInfo describes one key the loader accepts, as its table in
+// config.cc defines it: the full dotted name ("relay.port"), the type as
+// docs/config.md writes it ("integer", "boolean", "string", "duration",
+// "array of durations"), for integers the accepted range (min..max), and
+// whether the key is required.
+struct ConfigKeyInfo {
+  std::string_view name;
+  std::string_view type;
+  int64_t min = 0;
+  int64_t max = 0;
+  bool required = false;
+};
+
+// config_keys lists every key the loader accepts, in table order.
+std::vector<ConfigKeyInfo> config_keys();
 
 // tls_level_name gives the config spelling of |level| ("none", "may", ...).
 const char* tls_level_name(TlsLevel level);

@@ -1,0 +1,680 @@
+// config/config.cc — loads and validates ringmail's TOML configuration.
+//
+// Who calls it: every subcommand in tools/, once at start-up, before any
+// worker thread exists. It reads one file (at most kMaxConfigBytes), parses
+// it with toml++ and checks every key against the table below.
+// What it must never do: let an exception escape (toml++ throws
+// toml::parse_error; it is caught and turned into an error sentence), accept
+// a key it does not know, or touch |out| when loading fails.
+// Diagnostics: one sentence "FILE:LINE: ..." naming the key by its full
+// dotted name; when the file has several problems the one on the earliest
+// line is reported.
+#include "config/config.h"
+
+#include <fcntl.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ringmail {
+namespace {
+
+// kMaxConfigBytes bounds the file we read; a config is a few hundred bytes,
+// so anything bigger is a mistake (wrong path), reported as an error.
+constexpr size_t kMaxConfigBytes = 1 << 20;
+// kMaxRetrySteps bounds retry.schedule.
+constexpr int64_t kMaxRetrySteps = 64;
+// kMaxDurationS caps every configured duration at 365 days so that adding it
+// to any clock's time_point cannot overflow.
+constexpr int64_t kMaxDurationS = 365LL * 24 * 3600;
+// kMaxTimeoutMs caps the SMTP timeouts at one hour.
+constexpr int64_t kMaxTimeoutMs = 3'600'000;
+constexpr int64_t kMaxThreads = 1024;
+
+// Value is one key's value once the loader has checked its TOML type and,
+// for integers, its range; only the member of the key's KeyType is set.
+struct Value {
+  int64_t integer = 0;
+  bool boolean = false;
+  std::string text;
+  std::chrono::seconds duration{0};
+  std::vector<std::chrono::seconds> durations;
+};
+
+enum class KeyType { kInteger, kBoolean, kString, kDuration, kDurationList };
+
+// KeyTypeName is the type as docs/config.md's "type" column spells it.
+std::string_view KeyTypeName(KeyType type) {
+  switch (type) {
+    case KeyType::kInteger:
+      return "integer";
+    case KeyType::kBoolean:
+      return "boolean";
+    case KeyType::kString:
+      return "string";
+    case KeyType::kDuration:
+      return "duration";
+    case KeyType::kDurationList:
+      return "array of durations";
+  }
+  return "?";
+}
+
+// KeySpec is one row of kKeys: everything the loader knows about a key.
+// |check| (optional) returns "" when the value is acceptable, else the
+// error sentence; |set| stores an accepted value into the Config.
+struct KeySpec {
+  std::string_view name;  // full dotted name, "relay.port"; the table is the part before the dot
+  KeyType type;
+  int64_t min = 0;  // integers: the accepted range, inclusive
+  int64_t max = 0;
+  bool spaces = true;              // strings: spaces allowed (control characters never are)
+  const char* required = nullptr;  // required keys: what the key is, with an example
+  std::string (*check)(const Value& value) = nullptr;
+  void (*set)(const Value& value, Config& config) = nullptr;
+};
+
+std::string CheckSpool(const Value& value) {
+  if (value.text.empty()) return "'spool' must not be empty";
+  if (value.text.front() != '/') {
+    return "'spool' must be an absolute path, got '" + value.text +
+           "'; ringmail runs as a daemon with / as its working directory, so write the full path, "
+           "e.g. spool = \"/var/spool/ringmail\"";
+  }
+  return {};
+}
+
+std::string CheckInboxCapacity(const Value& value) {
+  if ((value.integer & (value.integer - 1)) == 0) return {};
+  return "'engine.inbox_capacity' must be a power of two (64, 128, ... 1048576), got " +
+         std::to_string(value.integer);
+}
+
+bool AllDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// CheckRelayHost refuses an empty host and a port written into the host
+// ("127.0.0.1:25", "[::1]:25", "mx.example.org:587"); a bare IPv6 address
+// ("::1") has several colons and is fine.
+std::string CheckRelayHost(const Value& value) {
+  const std::string& host = value.text;
+  if (host.empty()) return "'relay.host' must not be empty";
+  std::string_view name;
+  std::string_view port;
+  if (host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string::npos || close + 1 == host.size()) return {};
+    if (host[close + 1] != ':') return {};
+    name = std::string_view(host).substr(0, close + 1);
+    port = std::string_view(host).substr(close + 2);
+  } else {
+    const size_t colon = host.find(':');
+    if (colon == std::string::npos || host.find(':', colon + 1) != std::string::npos) return {};
+    name = std::string_view(host).substr(0, colon);
+    port = std::string_view(host).substr(colon + 1);
+  }
+  std::string sentence = "'relay.host' must not include a port, got \"" + host +
+                         "\"; put the port in 'relay.port': host = \"" + std::string(name) + "\"";
+  if (AllDigits(port)) sentence += " and port = " + std::string(port);
+  return sentence;
+}
+
+std::string CheckTlsLevel(const Value& value) {
+  const std::string& level = value.text;
+  if (level == "none") return {};
+  if (level == "may" || level == "encrypt" || level == "verify" || level == "secure") {
+    return "relay.tls = \"" + level +
+           "\" is not supported yet: this build delivers in clear only (tls = \"none\"); "
+           "TLS levels arrive with the TLS work";
+  }
+  return "unknown TLS level relay.tls = \"" + level +
+         "\"; the levels are none, may, encrypt, verify and secure (this build accepts only \"none\")";
+}
+
+template <typename T>
+T As(const Value& value) {
+  return static_cast<T>(value.integer);
+}
+
+// kKeys is every key the loader accepts, once each: its name, type, range
+// and where it goes. The list of known names (for "did you mean"), the
+// tables ([engine], [smtp], ...), the required-key check and config_keys()
+// all derive from it; docs/config.md is checked against it by
+// tests/unit/config_test.cc. Adding a key is one row here plus its row in
+// docs/config.md (and its field in config.h).
+const KeySpec kKeys[] = {
+    {.name = "spool",
+     .type = KeyType::kString,
+     .required = "the spool directory, e.g. spool = \"/var/spool/ringmail\"",
+     .check = CheckSpool,
+     .set = [](const Value& v, Config& c) { c.spool = v.text; }},
+    {.name = "engine.threads",
+     .type = KeyType::kInteger,
+     .min = 0,
+     .max = kMaxThreads,
+     .set = [](const Value& v, Config& c) { c.engine.threads = As<uint32_t>(v); }},
+    {.name = "engine.pin_threads",
+     .type = KeyType::kBoolean,
+     .set = [](const Value& v, Config& c) { c.engine.pin_threads = v.boolean; }},
+    {.name = "engine.inbox_capacity",
+     .type = KeyType::kInteger,
+     .min = 64,
+     .max = 1 << 20,
+     .check = CheckInboxCapacity,
+     .set = [](const Value& v, Config& c) { c.engine.inbox_capacity = As<uint32_t>(v); }},
+    {.name = "engine.shutdown_timeout_ms",
+     .type = KeyType::kInteger,
+     .min = 0,
+     .max = kMaxTimeoutMs,
+     .set = [](const Value& v, Config& c) { c.engine.shutdown_timeout_ms = As<uint32_t>(v); }},
+    {.name = "smtp.helo_name",
+     .type = KeyType::kString,
+     .spaces = false,
+     .set = [](const Value& v, Config& c) { c.smtp.helo_name = v.text; }},
+    {.name = "smtp.default_sender",
+     .type = KeyType::kString,
+     .spaces = false,
+     .set = [](const Value& v, Config& c) { c.smtp.default_sender = v.text; }},
+    {.name = "smtp.connect_timeout_ms",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = kMaxTimeoutMs,
+     .set = [](const Value& v, Config& c) { c.smtp.connect_timeout_ms = As<uint32_t>(v); }},
+    {.name = "smtp.reply_timeout_ms",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = kMaxTimeoutMs,
+     .set = [](const Value& v, Config& c) { c.smtp.reply_timeout_ms = As<uint32_t>(v); }},
+    {.name = "smtp.data_timeout_ms",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = kMaxTimeoutMs,
+     .set = [](const Value& v, Config& c) { c.smtp.data_timeout_ms = As<uint32_t>(v); }},
+    {.name = "smtp.chunking",
+     .type = KeyType::kBoolean,
+     .set = [](const Value& v, Config& c) { c.smtp.chunking = v.boolean; }},
+    {.name = "relay.host",
+     .type = KeyType::kString,
+     .spaces = false,
+     .required = "the smarthost to deliver to, e.g. [relay] host = \"127.0.0.1\"",
+     .check = CheckRelayHost,
+     .set = [](const Value& v, Config& c) { c.relay.host = v.text; }},
+    {.name = "relay.port",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = 65535,
+     .set = [](const Value& v, Config& c) { c.relay.port = As<uint16_t>(v); }},
+    {.name = "relay.tls",
+     .type = KeyType::kString,
+     .check = CheckTlsLevel,
+     .set = [](const Value&, Config& c) { c.relay.tls = TlsLevel::kNone; }},  // the only level accepted
+    {.name = "relay.max_connections",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = 1'000,
+     .set = [](const Value& v, Config& c) { c.relay.max_connections = As<uint32_t>(v); }},
+    {.name = "relay.max_messages_per_connection",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = 1'000'000,
+     .set = [](const Value& v, Config& c) { c.relay.max_messages_per_connection = As<uint32_t>(v); }},
+    {.name = "retry.schedule",
+     .type = KeyType::kDurationList,
+     .min = 1,
+     .max = kMaxRetrySteps,
+     .set = [](const Value& v, Config& c) { c.retry.schedule = v.durations; }},
+    {.name = "retry.max_age",
+     .type = KeyType::kDuration,
+     .set = [](const Value& v, Config& c) { c.retry.max_age = v.duration; }},
+};
+
+std::string_view TableOf(std::string_view name) {
+  const size_t dot = name.find('.');
+  return dot == std::string_view::npos ? std::string_view() : name.substr(0, dot);
+}
+
+const KeySpec* FindKey(std::string_view name) {
+  for (const KeySpec& spec : kKeys) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+bool IsTable(std::string_view name) {
+  for (const KeySpec& spec : kKeys) {
+    if (TableOf(spec.name) == name) return true;
+  }
+  return false;
+}
+
+// KnownNames is every key and every table, each table just before its first
+// key (the order decides ties between equally close suggestions).
+const std::vector<std::string_view>& KnownNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    for (const KeySpec& spec : kKeys) {
+      const std::string_view table = TableOf(spec.name);
+      if (!table.empty() && std::find(out.begin(), out.end(), table) == out.end()) out.push_back(table);
+      out.push_back(spec.name);
+    }
+    return out;
+  }();
+  return names;
+}
+
+// EditDistance is the optimal-string-alignment distance (insert, delete,
+// substitute, swap two neighbours: each costs 1). Inputs are key names
+// (short); longer inputs are not compared.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  constexpr size_t kMax = 64;
+  if (a.size() > kMax || b.size() > kMax) return kMax;
+  size_t d[kMax + 1][kMax + 1];
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+std::string_view LeafName(std::string_view dotted) {
+  size_t dot = dotted.rfind('.');
+  return dot == std::string_view::npos ? dotted : dotted.substr(dot + 1);
+}
+
+// Suggest returns the known key at the same depth closest to |name|
+// (distance <= 2), else a known key in another table with the same last
+// component, else "".
+std::string_view Suggest(std::string_view name) {
+  const std::vector<std::string_view>& known_names = KnownNames();
+  std::string_view best;
+  size_t best_distance = 3;
+  auto depth = [](std::string_view s) { return std::count(s.begin(), s.end(), '.'); };
+  for (std::string_view known : known_names) {
+    if (depth(known) != depth(name)) continue;  // a key never suggests a table
+    size_t distance = EditDistance(name, known);
+    if (distance < best_distance) {
+      best = known;
+      best_distance = distance;
+    }
+  }
+  if (!best.empty()) return best;
+  for (std::string_view known : known_names) {
+    if (known.find('.') != std::string_view::npos && LeafName(known) == LeafName(name)) {
+      return known;
+    }
+  }
+  return {};
+}
+
+const char* TypeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+uint32_t LineOf(const toml::source_region& region) { return region.begin.line == 0 ? 1 : region.begin.line; }
+
+// Loader validates one parsed document into |config| by walking kKeys.
+// Errors are collected as the one with the smallest line number (ties: the
+// first found), so the report does not depend on toml++'s (alphabetical)
+// table order. A missing required key is reported only when nothing else
+// is wrong: a misspelt table ("[realy]") is the cause, the missing
+// relay.host only its consequence.
+class Loader {
+ public:
+  Loader(const std::string& path, Config& config) : path_(path), config_(config) {}
+
+  void Load(const toml::table& root) {
+    for (const auto& [key, node] : root) {
+      const std::string name(key.str());
+      if (const KeySpec* spec = FindKey(name)) {
+        LoadValue(*spec, node);
+      } else if (IsTable(name)) {
+        const toml::table* table = node.as_table();
+        if (table == nullptr) {
+          Fail(LineOf(node.source()), "'" + name + "' must be a table, got " + TypeName(node));
+          continue;
+        }
+        table_lines_.emplace_back(name, LineOf(table->source()));
+        for (const auto& [sub_key, sub_node] : *table) {
+          const std::string full = name + "." + std::string(sub_key.str());
+          if (const KeySpec* sub_spec = FindKey(full)) {
+            LoadValue(*sub_spec, sub_node);
+          } else {
+            Unknown(full, sub_key, sub_node);
+          }
+        }
+      } else {
+        Unknown(name, key, node);
+      }
+    }
+    if (failed_) return;
+    for (const KeySpec& spec : kKeys) {
+      if (spec.required == nullptr || Seen(spec)) continue;
+      Fail(TableLine(TableOf(spec.name)),
+           "missing required key '" + std::string(spec.name) + "' (" + spec.required + ")");
+    }
+  }
+
+  bool failed() const { return failed_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  void Fail(uint32_t line, const std::string& sentence) {
+    if (failed_ && line >= error_line_) return;
+    failed_ = true;
+    error_line_ = line;
+    error_ = path_ + ":" + std::to_string(line) + ": " + sentence;
+  }
+
+  void Unknown(const std::string& name, const toml::key& key, const toml::node& node) {
+    std::string what = node.is_table() ? "unknown table '" : "unknown key '";
+    std::string sentence = what + name + "'";
+    std::string_view suggestion = Suggest(name);
+    if (!suggestion.empty()) sentence += " (did you mean '" + std::string(suggestion) + "'?)";
+    Fail(LineOf(key.source()), sentence);
+  }
+
+  bool Seen(const KeySpec& spec) const { return std::find(seen_.begin(), seen_.end(), &spec) != seen_.end(); }
+
+  // TableLine is the line of [table], or 1 when the file has none.
+  uint32_t TableLine(std::string_view table) const {
+    for (const auto& [name, line] : table_lines_) {
+      if (name == table) return line;
+    }
+    return 1;
+  }
+
+  // LoadValue checks |node| against |spec| and, when it passes, stores it.
+  void LoadValue(const KeySpec& spec, const toml::node& node) {
+    seen_.push_back(&spec);
+    const std::string name(spec.name);
+    Value value;
+    bool ok = false;
+    switch (spec.type) {
+      case KeyType::kInteger:
+        ok = GetInt(name, node, spec.min, spec.max, value.integer);
+        break;
+      case KeyType::kBoolean:
+        ok = GetBool(name, node, value.boolean);
+        break;
+      case KeyType::kString:
+        ok = GetString(name, node, value.text, spec.spaces);
+        break;
+      case KeyType::kDuration:
+        ok = GetDuration(name, node, value.duration);
+        break;
+      case KeyType::kDurationList:
+        ok = GetDurationList(spec, node, value.durations);
+        break;
+    }
+    if (!ok) return;
+    if (spec.check != nullptr) {
+      const std::string problem = spec.check(value);
+      if (!problem.empty()) {
+        Fail(LineOf(node.source()), problem);
+        return;
+      }
+    }
+    spec.set(value, config_);
+  }
+
+  bool GetInt(const std::string& name, const toml::node& node, int64_t min, int64_t max, int64_t& out) {
+    const toml::value<int64_t>* value = node.as_integer();
+    if (value == nullptr) {
+      Fail(LineOf(node.source()), "'" + name + "' must be an integer, got " + TypeName(node));
+      return false;
+    }
+    int64_t v = value->get();
+    if (v < min || v > max) {
+      Fail(LineOf(node.source()), "'" + name + "' must be between " + std::to_string(min) + " and " +
+                                      std::to_string(max) + ", got " + std::to_string(v));
+      return false;
+    }
+    out = v;
+    return true;
+  }
+
+  bool GetBool(const std::string& name, const toml::node& node, bool& out) {
+    const toml::value<bool>* value = node.as_boolean();
+    if (value == nullptr) {
+      Fail(LineOf(node.source()), "'" + name + "' must be a boolean (true or false), got " + TypeName(node));
+      return false;
+    }
+    out = value->get();
+    return true;
+  }
+
+  // GetString reads a string; control characters are always refused (these
+  // values end up in file paths and SMTP commands), spaces when asked.
+  bool GetString(const std::string& name, const toml::node& node, std::string& out, bool allow_spaces) {
+    const toml::value<std::string>* value = node.as_string();
+    if (value == nullptr) {
+      Fail(LineOf(node.source()), "'" + name + "' must be a string, got " + TypeName(node));
+      return false;
+    }
+    for (unsigned char c : value->get()) {
+      if (c < 0x20 || c == 0x7f || (!allow_spaces && c == ' ')) {
+        Fail(LineOf(node.source()),
+             "'" + name + "' must not contain " + (c == ' ' ? "spaces" : "control characters"));
+        return false;
+      }
+    }
+    out = value->get();
+    return true;
+  }
+
+  bool GetDuration(const std::string& name, const toml::node& node, std::chrono::seconds& out) {
+    const toml::value<std::string>* value = node.as_string();
+    std::chrono::seconds parsed{0};
+    if (value == nullptr || !parse_duration(value->get(), parsed)) {
+      std::string got = value == nullptr ? std::string(TypeName(node)) : "\"" + value->get() + "\"";
+      Fail(LineOf(node.source()), "'" + name +
+                                      "' must be a duration string such as \"30s\", \"5m\", "
+                                      "\"1h\" or \"2d\" (a whole number and one unit s, m, h or d), got " +
+                                      got);
+      return false;
+    }
+    if (parsed.count() <= 0 || parsed.count() > kMaxDurationS) {
+      Fail(LineOf(node.source()),
+           "'" + name + "' must be more than 0s and at most 365d, got \"" + value->get() + "\"");
+      return false;
+    }
+    out = parsed;
+    return true;
+  }
+
+  // GetDurationList reads an array of spec.min..spec.max durations; an
+  // entry's error names it as "retry.schedule[1]" with the entry's line.
+  bool GetDurationList(const KeySpec& spec, const toml::node& node, std::vector<std::chrono::seconds>& out) {
+    const std::string name(spec.name);
+    const toml::array* array = node.as_array();
+    const uint32_t line = LineOf(node.source());
+    if (array == nullptr) {
+      Fail(line, "'" + name + "' must be an array of durations such as [\"1m\", \"5m\", \"1h\"], got " +
+                     TypeName(node));
+      return false;
+    }
+    const auto size = static_cast<int64_t>(array->size());
+    if (size < spec.min || size > spec.max) {
+      Fail(line, "'" + name + "' must hold " + std::to_string(spec.min) + " to " + std::to_string(spec.max) +
+                     " durations, got " + std::to_string(size));
+      return false;
+    }
+    out.clear();
+    for (size_t i = 0; i < array->size(); ++i) {
+      std::chrono::seconds step{0};
+      if (!GetDuration(name + "[" + std::to_string(i) + "]", *array->get(i), step)) return false;
+      out.push_back(step);
+    }
+    return true;
+  }
+
+  const std::string& path_;
+  Config& config_;
+  std::vector<const KeySpec*> seen_;                           // keys present in the file
+  std::vector<std::pair<std::string, uint32_t>> table_lines_;  // [table] -> its line
+  bool failed_ = false;
+  uint32_t error_line_ = 0;
+  std::string error_;
+};
+
+// ReadFile reads at most kMaxConfigBytes of |path| into |out|.
+bool ReadFile(const std::string& path, std::string& out, std::string& error) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = "cannot read config file " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  char buffer[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = "cannot read config file " + path + ": " + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > kMaxConfigBytes) {
+      error = "cannot read config file " + path + ": larger than 1 MiB; is this the right file?";
+      ::close(fd);
+      return false;
+    }
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return true;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+}  // namespace
+
+bool parse_duration(const std::string& text, std::chrono::seconds& out) {
+  if (text.size() < 2) return false;
+  int64_t unit_s = 0;
+  switch (text.back()) {
+    case 's':
+      unit_s = 1;
+      break;
+    case 'm':
+      unit_s = 60;
+      break;
+    case 'h':
+      unit_s = 3600;
+      break;
+    case 'd':
+      unit_s = 86400;
+      break;
+    default:
+      return false;
+  }
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  int64_t value = 0;
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    char c = text[i];
+    if (c < '0' || c > '9') return false;
+    if (value > (kMax - (c - '0')) / 10) return false;
+    value = value * 10 + (c - '0');
+  }
+  if (value > kMax / unit_s) return false;
+  out = std::chrono::seconds(value * unit_s);
+  return true;
+}
+
+std::vector<ConfigKeyInfo> config_keys() {
+  std::vector<ConfigKeyInfo> out;
+  for (const KeySpec& spec : kKeys) {
+    out.push_back({spec.name, KeyTypeName(spec.type), spec.type == KeyType::kInteger ? spec.min : 0,
+                   spec.type == KeyType::kInteger ? spec.max : 0, spec.required != nullptr});
+  }
+  return out;
+}
+
+const char* tls_level_name(TlsLevel level) {
+  switch (level) {
+    case TlsLevel::kNone:
+      return "none";
+    case TlsLevel::kMay:
+      return "may";
+    case TlsLevel::kEncrypt:
+      return "encrypt";
+    case TlsLevel::kVerify:
+      return "verify";
+    case TlsLevel::kSecure:
+      return "secure";
+  }
+  return "unknown";
+}
+
+bool load_config(const std::string& path, Config& out, std::string& error) {
+  try {
+    std::string text;
+    if (!ReadFile(path, text, error)) return false;
+    toml::table root;
+    try {
+      root = toml::parse(text, path);
+    } catch (const toml::parse_error& e) {
+      error = path + ":" + std::to_string(LineOf(e.source())) +
+              ": TOML syntax error: " + std::string(e.description());
+      return false;
+    }
+    Config config;
+    config.path = path;
+    Loader loader(path, config);
+    loader.Load(root);
+    if (loader.failed()) {
+      error = loader.error();
+      return false;
+    }
+    if (config.smtp.helo_name.empty()) config.smtp.helo_name = HostName();
+    out = std::move(config);
+    return true;
+  } catch (const std::exception& e) {
+    // Only std::bad_alloc is expected here; never let it escape.
+    error = "cannot load config file " + path + ": " + e.what();
+    return false;
+  }
+}
+
+}  // namespace ringmail
