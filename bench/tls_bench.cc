@@ -5,7 +5,6 @@
 // per-destination cache. Counters client_us / server_us are the thread CPU
 // time spent inside each side's handshake calls per connection.
 #include <benchmark/benchmark.h>
-
 #include <time.h>
 #include <unistd.h>
 
@@ -48,7 +47,8 @@ struct Fixture {
     policy.ca_file = dir + "/ca.pem";
     policy.ca_dir = "";
     client_ctx = TlsClientContext::create(policy, error);
-    server_ctx = TlsServerContext::create_in_memory(pki.good.cert.get(), nullptr, pki.good.key.get(), {}, error);
+    server_ctx =
+        TlsServerContext::create_in_memory(pki.good.cert.get(), nullptr, pki.good.key.get(), {}, error);
     names = tls_peer_names(TlsLevel::kVerify, "localhost", "");
   }
 };

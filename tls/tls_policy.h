@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/config.h"  // TlsLevel (the enum lives with the config; reused, not redefined)
+#include "config/config.h"  // TlsLevel (the enum lives with the config; reused, not redefined)
 
 namespace ringmail {
 
