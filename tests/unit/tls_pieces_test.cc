@@ -14,6 +14,7 @@
 #include "tls/tls_certificate.h"
 #include "tls/tls_client_context.h"
 #include "tls/tls_policy.h"
+#include "tls/tls_server_context.h"
 #include "tls/tls_ticket_cache.h"
 #include "tls/tls_verdict.h"
 
@@ -182,6 +183,26 @@ TEST_F(TlsConfigErrors, Sentences) {
   std::ofstream(dir_ + "/c.key") << pki.ca.key_pem();
   e = Error(policy);
   EXPECT_NE(e.find("does not belong to the certificate"), std::string::npos) << e;
+}
+
+TEST_F(TlsConfigErrors, ServerContextFromFiles) {
+  TlsServerOptions options;
+  options.cert_file = dir_ + "/missing.pem";
+  options.key_file = dir_ + "/missing.key";
+  std::string error;
+  EXPECT_EQ(TlsServerContext::create(options, error), nullptr);
+  EXPECT_NE(error.find("TLS certificate " + dir_ + "/missing.pem: cannot load"), std::string::npos) << error;
+
+  const auto& pki = test::shared_test_pki(test::KeyKind::kEcdsaP256);
+  std::ofstream(dir_ + "/s.pem") << pki.good.cert_pem();
+  std::ofstream(dir_ + "/s.key") << pki.good.key_pem();
+  options.cert_file = dir_ + "/s.pem";
+  options.key_file = dir_ + "/s.key";
+  EXPECT_NE(TlsServerContext::create(options, error), nullptr) << error;
+
+  options.ciphers = "RC4-SHA";
+  EXPECT_EQ(TlsServerContext::create(options, error), nullptr);
+  EXPECT_NE(error.find("server tls.ciphers \"RC4-SHA\""), std::string::npos) << error;
 }
 
 TEST(TlsCertificate, Describe) {
