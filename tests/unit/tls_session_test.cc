@@ -349,6 +349,26 @@ TEST(TlsSession, Tls13ResumptionTakesEachTicketOnce) {
   EXPECT_EQ(cache.offered(), 1u);
 }
 
+TEST(TlsSession, TicketCacheIsBounded) {
+  const TestPki& pki = test::shared_test_pki(KeyKind::kEcdsaP256);
+  auto sctx = server_ctx(pki.good);
+  TlsPolicy policy = test_policy(TlsLevel::kVerify, KeyKind::kEcdsaP256);
+  auto cctx = client_ctx(policy);
+  TlsTicketCache cache(3);
+  for (int i = 0; i < 4; i++) {
+    Connection c;
+    ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(policy.level, "localhost", ""), &cache),
+              PumpResult::kBothDone);
+    EXPECT_EQ(c.client.resumed(), i > 0) << i;
+    ASSERT_TRUE(test::settle_after_handshake(c.client, c.server));
+    EXPECT_LE(cache.size(), 3u);
+  }
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_EQ(cache.stored(), 8u);   // two tickets per connection
+  EXPECT_EQ(cache.offered(), 3u);  // one per connection after the first
+  EXPECT_EQ(cache.dropped(), 2u);  // 8 stored - 3 taken - 3 kept
+}
+
 TEST(TlsSession, Tls12SessionIsReusable) {
   const TestPki& pki = test::shared_test_pki(KeyKind::kEcdsaP256);
   TlsServerOptions options;
