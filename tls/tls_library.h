@@ -1,6 +1,7 @@
 // tls/tls_library.h — which TLS library this build links, for the start-up
-// log and `--version`. The TLS levels themselves (STARTTLS, verification,
-// session cache) arrive with the TLS work; until then relay.tls = "none".
+// log and `--version`. The TLS machinery itself is in the other files of
+// tls/ (docs/tls.md lists them); the SMTP client uses it once relay.tls
+// accepts levels other than "none".
 // Must never pull OpenSSL 3 into the process: only BoringSSL headers.
 #pragma once
 

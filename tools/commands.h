@@ -12,6 +12,10 @@
 
 #include "config/config.h"
 
+namespace CLI {
+class App;
+}
+
 namespace ringmail {
 
 struct InjectOptions {
@@ -63,5 +67,20 @@ struct BenchOptions {
   bool no_chunking = false;  // smtp.chunking = false: DATA instead of BDAT
 };
 int cmd_bench(const BenchOptions& options);
+
+struct CheckTlsOptions {
+  std::string target;  // HOST[:PORT] or [V6]:PORT; port 25 by default
+  bool starttls = false;
+  bool implicit = false;  // default: implicit on 465/2465, STARTTLS elsewhere
+  std::string ca_file;    // trust store; both empty = the system store
+  std::string ca_dir;
+  std::string name;            // name to verify (default: HOST)
+  std::string save_chain_dir;  // write the chain as PEM files here
+  uint32_t timeout_ms = 10'000;
+};
+int cmd_check_tls(const CheckTlsOptions& options);
+// add_check_tls_command registers `check-tls` and its flags (help text with
+// the exit codes) on |app|; tools/cmd_check_tls.cc.
+CLI::App* add_check_tls_command(CLI::App& app, CheckTlsOptions& options);
 
 }  // namespace ringmail

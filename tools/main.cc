@@ -104,6 +104,9 @@ int main(int argc, char** argv) {
                         "Directory for the temporary spool (default /dev/shm, i.e. tmpfs; give a disk "
                         "path to include your file system's cost)");
 
+  ringmail::CheckTlsOptions check_tls;
+  auto* check_tls_cmd = ringmail::add_check_tls_command(app, check_tls);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -112,6 +115,7 @@ int main(int argc, char** argv) {
 
   if (*sink_cmd) return ringmail::cmd_sink(sink);
   if (*bench_cmd) return ringmail::cmd_bench(bench);
+  if (*check_tls_cmd) return ringmail::cmd_check_tls(check_tls);
 
   ringmail::Config config;
   if (!load_or_complain(config_path, config)) return kExitConfig;
