@@ -234,7 +234,8 @@ bool Intake::claim(int dir_fd, const char* dir_name, const char* id) {
     const SpoolDecision decision = decide_spool_fault(SpoolFault::kClaimFailed);
     fmt::print(stderr, "ringmail: cannot claim {}/{}: {}; trying again in {} s\n", dir_name, id,
                std::strerror(err), decision.retry_delay_s);
-    if (dir_fd == spool_.deferred_fd) due_.push(Due{retry_at(decision), id});
+    // A drain takes every due message at once: pushing it back would spin.
+    if (dir_fd == spool_.deferred_fd && !drain_) due_.push(Due{retry_at(decision), id});
     return false;
   }
   // A message from incoming/new was never attempted: it has no meta (an
@@ -243,7 +244,7 @@ bool Intake::claim(int dir_fd, const char* dir_name, const char* id) {
   if (!dispatch(id, has_meta, static_cast<uint64_t>(st.st_size))) {
     // Cannot happen (room was checked and only this thread pushes), but
     // the file is safe in active/ either way: tried again after a while.
-    due_.push(Due{retry_at(decide_spool_fault(SpoolFault::kClaimFailed)), id, true});
+    if (!drain_) due_.push(Due{retry_at(decide_spool_fault(SpoolFault::kClaimFailed)), id, true});
     return false;
   }
   return true;
@@ -413,6 +414,7 @@ void Intake::print_status() {
 }
 
 bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_failed, std::string& error) {
+  drain_ = drain;
   if (!start(drain, error)) return false;
   for (;;) {
     take_reports(drain);

@@ -107,6 +107,7 @@ class Intake {
   uint64_t last_status_ns_ = 0;
   std::vector<std::string> bad_names_;  // invalid names in incoming/new already reported (bounded)
   bool stopped_by_signal_ = false;
+  bool drain_ = false;  // one pass (run --drain): nothing is pushed back for later
   bool debug_ = false;  // RINGMAIL_DEBUG_TICKS: progress every 100 ms on stderr
   uint64_t last_debug_ns_ = 0;
 };
