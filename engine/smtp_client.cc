@@ -319,6 +319,7 @@ void SmtpClient::on_starttls_reply(const SmtpReply& reply) {
     return;
   }
   state_ = ClientState::kTlsHandshake;
+  host_->start_tls();
 }
 
 // kAuthSent: 235 opens the session. Not reachable yet (issue 7, AUTH).

@@ -67,6 +67,7 @@
 #include "engine/delivery_policy.h"
 #include "engine/ehlo_capabilities.h"
 #include "engine/mail_precheck.h"
+#include "engine/record_layer.h"
 
 namespace ringmail {
 
@@ -128,6 +129,11 @@ class SmtpClientHost {
   // recipient resolved, no reply outstanding for it); the slot is the
   // host's again.
   virtual void transaction_done(MessageSlot* slot) = 0;
+  // start_tls: put a record layer (engine/record_layer.h) between the
+  // machine and the socket and begin its handshake; answer with
+  // on_tls_ready or on_tls_failed. Asked in kTlsHandshake only (not
+  // reachable yet).
+  virtual void start_tls() = 0;
 };
 
 class SmtpClient {

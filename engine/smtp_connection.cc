@@ -66,7 +66,7 @@ void SmtpConnection::open() {
   assert(is_closed());
   const size_t count = worker_->relay().addresses.size();
   assert(count > 0);
-  close_asked_ = closing_io_ = false;
+  close_asked_ = closing_io_ = tls_asked_ = false;
   send_in_flight_ = 0;
   recv_armed_ = false;
   client_.start(static_cast<uint32_t>(count), worker_->preferred_address());
@@ -118,7 +118,16 @@ void SmtpConnection::transaction_done(MessageSlot* slot) {
   worker_->on_attempt_done(slot);
 }
 
+// start_tls: no record layer is built in yet (issue 7 plugs BoringSSL in
+// here), and the machine never asks for one; should it, the answer is a
+// handshake failure, given after the event.
+void SmtpConnection::start_tls() { tls_asked_ = true; }
+
 void SmtpConnection::after_event() {
+  if (tls_asked_) {
+    tls_asked_ = false;
+    client_.on_tls_failed("this build has no TLS record layer yet");
+  }
   if (close_asked_ && !closing_io_) {
     close_asked_ = false;
     closing_io_ = true;

@@ -81,6 +81,7 @@ class SmtpConnection final : private SmtpClientHost {
   void close() override;
   void read_body(MessageSlot* slot, uint64_t offset) override;
   void transaction_done(MessageSlot* slot) override;
+  void start_tls() override;
 
   // after_event carries out what the machine asked for during an event.
   void after_event();
@@ -107,6 +108,7 @@ class SmtpConnection final : private SmtpClientHost {
   uint64_t idle_since_ns_ = 0;
   uint32_t ops_in_flight_ = 0;
   bool close_asked_ = false;   // the machine asked to close; the close I/O starts after the event
+  bool tls_asked_ = false;     // the machine asked for TLS (answered after the event)
   bool closing_io_ = false;    // shutdown/close in flight: completions only count down
   size_t send_in_flight_ = 0;  // bytes of the machine's output the kernel is sending
   bool recv_armed_ = false;

@@ -149,6 +149,7 @@ class Transcript : public SmtpClientHost {
     log_.push_back("read " + std::to_string(slot->index) + "@" + std::to_string(offset));
     reads_.push_back({slot, offset});
   }
+  void start_tls() override { log_.push_back("start-tls"); }
   void transaction_done(MessageSlot* slot) override {
     std::string line;
     for (uint32_t i = 0; i < slot->envelope.recipient_count; ++i) {
