@@ -575,6 +575,27 @@ std::vector<Scenario> scenarios() {
                  .wire_has = {"RCPT TO:<hidden@y.test>", "\r\n..dot\r\n",
                               std::string(998, 'L') + "\r\n" + std::string(1002 - 998, 'L') + "\r\n"},
                  .wire_lacks = {"Bcc:", std::string(999, 'L')}});
+  all.push_back({.name = "421_helo",
+                 .messages = {one},
+                 .replies = {kGreeting, "500 5.5.1 what\r\n", "421 4.3.2 shutting down\r\n"},
+                 .outcomes = {"not-done"},
+                 .wire_has = {"HELO client.test\r\n"},
+                 .wire_lacks = {"MAIL", "QUIT"},
+                 .error_has = "rejected our greeting: 421 4.3.2 shutting down"});
+  all.push_back(
+      {.name = "421_rset",
+       .messages = {one, one},
+       .replies = {kGreeting, kEhloNoChunking, "451 4.3.0 try later\r\n", "503 5.5.1 need MAIL\r\n",
+                   "503 5.5.1 need MAIL\r\n", "421 4.3.2 shutting down\r\n"},
+       .outcomes = {"a@y.test=deferred | 451 4.3.0 try later",
+                    "a@y.test=deferred | relay.test[192.0.2.0]:25 answered RSET with: 421 4.3.2 shutting "
+                    "down"},
+       .wire_lacks = {"QUIT"},
+       .error_has = "answered RSET with: 421"});
+  all.push_back({.name = "quit_answered_oddly_still_closes",
+                 .messages = {one},
+                 .replies = concat({{kGreeting, kEhloAll}, bdat_ok(1), {"500 5.5.1 what\r\n"}}),
+                 .outcomes = {"a@y.test=done"}});
   // 421 at every stage of a DATA and a BDAT dialogue: the connection is
   // closed, what it carries is deferred.
   const std::vector<std::string> data_dialogue = concat({{kGreeting, kEhloNoChunking}, data_ok(2), {kBye}});
