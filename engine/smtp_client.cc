@@ -218,6 +218,12 @@ void SmtpClient::abort(std::string_view reason) { fail(reason); }
 void SmtpClient::handle_replies() {
   size_t offset = 0;
   while (offset < in_len_ && live()) {
+    if (state_ == ClientState::kTlsHandshake) {
+      // Plaintext after the 220 to STARTTLS, before the handshake: the
+      // response-injection class of CVE-2011-0411. Nothing of it is read.
+      fail(fmt::format("{} sent data after its 220 to STARTTLS, before the TLS handshake", peer_));
+      return;
+    }
     SmtpReply reply;
     size_t consumed = 0;
     const char* error = nullptr;
@@ -228,9 +234,8 @@ void SmtpClient::handle_replies() {
       return;
     }
     offset += consumed;
-    if (expect_count_ == 0 || state_ == ClientState::kTlsHandshake) {
-      // Bytes the server sent unasked (or, after the 220 to STARTTLS, before
-      // the handshake: the response-injection class of CVE-2011-0411).
+    if (expect_count_ == 0) {
+      // A reply to nothing we sent.
       fail(fmt::format("unexpected reply from {}: {}", peer_, reply_summary(reply)));
       return;
     }
@@ -308,11 +313,19 @@ void SmtpClient::on_hello_reply(const Expectation& expect, const SmtpReply& repl
     fail(fmt::format("{} rejected our greeting: {}", peer_, reply_summary(reply)));
     return;
   }
-  session_ready(expect.kind == Expect::kEhlo ? parse_ehlo_capabilities(reply) : EhloCapabilities{});
+  const EhloCapabilities caps =
+      expect.kind == Expect::kEhlo ? parse_ehlo_capabilities(reply) : EhloCapabilities{};
+  if (state_ == ClientState::kEhloSent && config_->starttls && caps.starttls) {
+    state_ = ClientState::kStarttlsSent;
+    emit_command("STARTTLS\r\n", Expect::kStarttls, nullptr, 0);
+    return;
+  }
+  session_ready(caps);
 }
 
-// kStarttlsSent: 220 hands the connection to the record layer. Not
-// reachable yet; the STARTTLS row of the policy comes with TLS (issue 7).
+// kStarttlsSent: 220 hands the connection to the record layer. The
+// STARTTLS row of the policy (and what each TLS level does when it is
+// refused) comes with TLS (issue 7); until then it is read like HELO's.
 void SmtpClient::on_starttls_reply(const SmtpReply& reply) {
   if (decide(SmtpStage::kHelo, reply.code).verdict != Verdict::kProceed) {
     fail(fmt::format("{} refused STARTTLS: {}", peer_, reply_summary(reply)));

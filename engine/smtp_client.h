@@ -29,8 +29,8 @@
 //     │                  │ kIdle with last_error() once every address failed
 //     │                                    kEhloSent ──5xx──► kHeloSent ──2xx──┐
 //     │                                    kEhloSent ──2xx─────────────────────┤
-//     │   (TLS, not reachable yet:)                                            │
-//     │   kEhloSent ──2xx + STARTTLS wanted──► kStarttlsSent ──220──►          │
+//     │   (TLS: only with SmtpClientConfig::starttls; AUTH: not reachable yet)  │
+//     │   kEhloSent ──2xx, STARTTLS offered──► kStarttlsSent ──220──►          │
 //     │   kTlsHandshake ──on_tls_ready──► kEhloAfterTls ──2xx──► [kAuthSent ──235──►]
 //     │                                                                        ▼
 //     │        ┌──────────────────────────────────────────────────────────► kReady
@@ -81,9 +81,10 @@ enum class ClientState : uint8_t {
   kGreeting,      // waits for the server's 220 banner
   kEhloSent,      // waits for the reply to EHLO (5xx: fall back to HELO)
   kHeloSent,      // waits for the reply to HELO
-  kStarttlsSent,  // waits for the 220 to STARTTLS (TLS; not reachable yet)
-  kTlsHandshake,  // waits for the record layer's handshake: on_tls_ready / on_tls_failed (not reachable yet)
-  kEhloAfterTls,  // waits for the reply to the EHLO sent over TLS (not reachable yet)
+  kStarttlsSent,  // waits for the 220 to STARTTLS
+  kTlsHandshake,  // waits for the record layer's handshake: on_tls_ready / on_tls_failed; no plaintext may
+                  // arrive
+  kEhloAfterTls,  // waits for the reply to the EHLO sent over TLS
   kAuthSent,      // waits for the reply to AUTH (not reachable yet)
   kReady,         // session open: takes messages, writes commands, waits for replies, room and messages
   kDataSent,      // DATA written: waits for its reply before anything else may be written
@@ -106,6 +107,10 @@ struct SmtpClientConfig {
   std::string helo_name = "localhost";
   uint32_t max_messages_per_connection = 1000;
   bool chunking = true;  // smtp.chunking: BDAT allowed where offered
+  // starttls: send STARTTLS when the server offers it, then greet again
+  // over the record layer. The engine leaves it off until issue 7 plugs a
+  // record layer in (SmtpConnection answers start_tls with a failure).
+  bool starttls = false;
 };
 
 // SmtpClientHost receives the machine's commands. Each call is made from
@@ -131,8 +136,7 @@ class SmtpClientHost {
   virtual void transaction_done(MessageSlot* slot) = 0;
   // start_tls: put a record layer (engine/record_layer.h) between the
   // machine and the socket and begin its handshake; answer with
-  // on_tls_ready or on_tls_failed. Asked in kTlsHandshake only (not
-  // reachable yet).
+  // on_tls_ready or on_tls_failed. Asked on entering kTlsHandshake.
   virtual void start_tls() = 0;
 };
 
@@ -181,7 +185,7 @@ class SmtpClient {
   void on_receive_failed(bool timed_out, std::string_view error);
   void on_send_failed(bool timed_out, std::string_view error);
   // on_tls_ready / on_tls_failed: the record layer finished its handshake
-  // (kTlsHandshake only; not reachable yet).
+  // (kTlsHandshake only).
   void on_tls_ready();
   void on_tls_failed(std::string_view why);
   // on_closed: the socket the machine asked to close() is gone: kIdle.
