@@ -4,7 +4,8 @@
 //
 // Input: byte 0 picks the set-up (one or two messages, the second one
 // large enough to be streamed through body reads; smtp.chunking on or off;
-// max_messages_per_connection 1 or 100). The rest is a list of steps, each
+// max_messages_per_connection 1 or 100; STARTTLS when offered, over an
+// identity record layer whose handshake succeeds or fails). The rest is a list of steps, each
 // a length byte then that many server bytes; length bytes 0xF0..0xFF are
 // events instead (the peer closes, a timeout, a send error, a body read
 // that lands late). Between steps the harness acts as the worker does:
@@ -59,6 +60,8 @@ class Harness : public ringmail::SmtpClientHost {
     config_.helo_name = "fuzz.test";
     config_.chunking = (setup & 2) != 0;
     config_.max_messages_per_connection = (setup & 4) ? 1 : 100;
+    config_.starttls = (setup & 16) != 0;
+    tls_fails_ = (setup & 32) != 0;
     std::string small =
         "X-Ringmail-From: <s@x.test>\nX-Ringmail-To: <a@y.test>\nX-Ringmail-To: <b@y.test>\n"
         "Subject: s\n\nBODYMARK one\n.dot\n";
@@ -100,7 +103,10 @@ class Harness : public ringmail::SmtpClientHost {
     read_slot_ = slot;
     read_offset_ = offset;
   }
-  void start_tls() override { check(false, "TLS is never asked for without a TLS policy"); }
+  void start_tls() override {
+    check(config_.starttls, "TLS asked for only when configured");
+    tls_asked_ = true;
+  }
   void transaction_done(MessageSlot* slot) override {
     check(!done_[slot->index], "a message handed back once");
     check(slot->client == nullptr, "handed back: no longer the machine's");
@@ -165,6 +171,16 @@ class Harness : public ringmail::SmtpClientHost {
 
   void settle() {
     for (int guard = 0; guard < 10'000; ++guard) {
+      if (tls_asked_) {
+        // The record layer is the identity here; its handshake ends at once.
+        tls_asked_ = false;
+        if (tls_fails_) {
+          client_.on_tls_failed("alert");
+        } else {
+          client_.on_tls_ready();
+        }
+        continue;
+      }
       if (close_asked_) {
         close_asked_ = false;
         client_.on_closed();
@@ -233,6 +249,8 @@ class Harness : public ringmail::SmtpClientHost {
   bool said_chunking_ = false;
   bool connect_asked_ = false;
   bool close_asked_ = false;
+  bool tls_asked_ = false;
+  bool tls_fails_ = false;
   bool late_reads_ = false;
   MessageSlot* read_slot_ = nullptr;
   uint64_t read_offset_ = 0;
