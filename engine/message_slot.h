@@ -24,6 +24,7 @@ namespace ringmail {
 
 class Worker;
 class SmtpConnection;
+class SmtpClient;
 
 // RcptState is a recipient's state in the current attempt.
 enum class RcptState : uint8_t {
@@ -75,8 +76,13 @@ class MessageSlot {
   char message_reply[512] = {0};  // why the message as a whole was deferred/failed
   uint32_t attempt_pending = 0;   // recipients still kPending or kAccepted
 
-  // The connection carrying it (kSending), and its transaction progress.
+  // The connection carrying it: the worker-side adapter (set and cleared by
+  // it; body reads report there) and the protocol machine (set by
+  // SmtpClient::take_message, cleared when it hands the slot back). Below,
+  // the transaction progress the machine keeps on the message. A slot made
+  // with a null |worker| (unit tests, the fuzz target) serves the machine.
   SmtpConnection* connection = nullptr;
+  SmtpClient* client = nullptr;
   bool mail_rejected = false;  // MAIL got a non-2xx: ignore the RCPT/DATA replies that follow
   bool used_bdat = false;      // sent with BDAT LAST rather than DATA
   uint32_t accepted = 0;       // RCPTs accepted in this transaction

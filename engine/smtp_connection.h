@@ -1,69 +1,54 @@
-// engine/smtp_connection.h — one SMTP client connection to the relay, as an
-// explicit state machine driven by io_uring completions.
+// engine/smtp_connection.h — the worker side of one SMTP client connection:
+// it owns the socket, the io_uring operations and their linked timeouts,
+// and feeds the protocol machine (engine/smtp_client.h) with what they
+// bring. It holds no protocol knowledge: what to send, when to read, when
+// to close and what a reply means all come from the machine (and, through
+// it, engine/delivery_policy).
 //
 // Who uses it: engine/worker.cc owns a fixed pool of these and hands each
-// ready connection messages (MessageSlot) to carry. The connection speaks
-// RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8, CHUNKING and
-// ENHANCEDSTATUSCODES; before each MAIL it checks the message against what
-// the relay offers (non-ASCII addresses, size, 8-bit data); it sends
-// commands, matches each reply to the command it answers (a queue of
-// expectations), and asks engine/delivery_policy what the reply means. It
-// never touches the spool: when a message's transaction is over it hands
-// the slot back to the worker with every recipient resolved.
+// one whose machine can take a message a MessageSlot to carry;
+// engine/message_io.cc reports body reads (body_chunk_arrived, abort).
 //
-// States (each waits for one thing):
-//   kClosed      no socket
-//   kConnecting  socket + connect in flight (each relay address in turn)
-//   kGreeting    waiting for the 220 banner
-//   kHello       EHLO (or the HELO fallback) sent, waiting for its reply
-//   kReady       may carry messages: MAIL/RCPT/DATA, body, RSET pipelined
-//   kQuitting    QUIT sent, waiting for 221 or EOF
-//   kClosing     shutdown/close in flight; back to kClosed when done
-// Memory: buffers are allocated once, with the connection.
+// I/O: socket → connect (connect timeout) → receive (reply or data timeout,
+// as the machine says) and send (data timeout), each with a linked
+// timeout; on close, shutdown (to wake what is pending) then close. Each
+// completion becomes one machine event; after every event, after_event()
+// carries out what the machine asked for: flush its output, keep a receive
+// armed while it awaits a reply, close. RINGMAIL_TRACE=1 prints the bytes
+// both ways on stderr (a debugging transcript, never on in production).
+//
+// TLS will sit between the two (engine/record_layer.h): ciphertext on the
+// socket side, the machine's plaintext on the other.
+// Memory: the machine's buffers, allocated once, with the connection.
 #pragma once
 
 #include <linux/time_types.h>
-#include <netinet/in.h>
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 
-#include "engine/body_encoder.h"
-#include "engine/delivery_policy.h"
-#include "engine/ehlo_capabilities.h"
-#include "engine/mail_precheck.h"
+#include "engine/smtp_client.h"
 #include "engine/uring.h"
 
 namespace ringmail {
 
 class Worker;
 class MessageSlot;
-struct SmtpReply;
 
-class SmtpConnection {
+class SmtpConnection final : private SmtpClientHost {
  public:
-  enum class State : uint8_t { kClosed, kConnecting, kGreeting, kHello, kReady, kQuitting, kClosing };
+  static constexpr uint32_t kMaxMessagesInFlight = SmtpClient::kMaxMessagesInFlight;
 
-  static constexpr size_t kInBytes = 32 * 1024;
-  static constexpr size_t kOutBytes = 256 * 1024;
-  static constexpr size_t kMaxExpectations = 4096;  // replies outstanding
-  // Messages a connection carries at once. With DATA: the one whose body is
-  // going out and the next one's MAIL/RCPT/DATA pipelined behind it. With
-  // BDAT (CHUNKING): up to four whole transactions back to back.
-  static constexpr uint32_t kMaxMessagesInFlightData = 2;
-  static constexpr uint32_t kMaxMessagesInFlight = 4;
-
-  SmtpConnection(Worker* worker, uint32_t index);
+  // SmtpConnection keeps |worker| and |config|, which must outlive it.
+  SmtpConnection(Worker* worker, const SmtpClientConfig* config, uint32_t index);
   SmtpConnection(const SmtpConnection&) = delete;
   SmtpConnection& operator=(const SmtpConnection&) = delete;
 
-  // open starts connecting (state must be kClosed).
+  // open starts connecting to the relay's addresses, the preferred one
+  // first (is_closed() must be true).
   void open();
-  // can_take_message: ready, below the in-flight and per-connection limits,
-  // and no transaction waiting to be started.
-  bool can_take_message() const;
+  bool can_take_message() const { return client_.can_take_message(); }
   // take_message starts |slot|'s transaction on this connection.
   void take_message(MessageSlot* slot);
   // quit sends QUIT if the connection is ready and carries nothing.
@@ -73,120 +58,60 @@ class SmtpConnection {
   // body_chunk_arrived: the worker read more of |slot|'s file; go on sending.
   void body_chunk_arrived(MessageSlot* slot);
 
-  State state() const { return state_; }
-  // exhausted: it carried max_messages_per_connection and takes no more.
-  bool exhausted() const;
-  bool carries_messages() const { return messages_in_flight_ > 0; }
+  // is_closed: no socket and nothing in flight (open() may be called).
+  bool is_closed() const { return client_.state() == ClientState::kIdle && ops_in_flight_ == 0; }
+  // is_opening: connecting or greeting, not yet ready.
+  bool is_opening() const { return client_.opening(); }
+  // is_ready: the session is open (it may carry messages now or soon).
+  bool is_ready() const { return client_.session_open(); }
+  // is_idle_ready: ready and carrying nothing (a candidate for QUIT).
+  bool is_idle_ready() const { return client_.state() == ClientState::kReady && !client_.carries_messages(); }
+  bool exhausted() const { return client_.exhausted(); }
+  bool carries_messages() const { return client_.carries_messages(); }
   uint64_t idle_since_ns() const { return idle_since_ns_; }
   uint32_t index() const { return index_; }
-  const char* state_name() const;
+  const char* state_name() const { return client_.state_name(); }
   // debug_state is a one-word-per-field summary for stall diagnostics.
   std::string debug_state() const;
-  const std::string& last_error() const { return last_error_; }
+  const std::string& last_error() const { return client_.last_error(); }
 
  private:
-  enum class Expect : uint8_t { kGreeting, kEhlo, kHelo, kMail, kRcpt, kData, kDataEnd, kRset, kQuit };
-  struct Expectation {
-    MessageSlot* slot;
-    uint16_t rcpt;
-    Expect kind;
-  };
+  // SmtpClientHost: the machine's commands.
+  void connect(uint32_t address_index) override;
+  void close() override;
+  void read_body(MessageSlot* slot, uint64_t offset) override;
+  void transaction_done(MessageSlot* slot) override;
+  void start_tls() override;
 
-  // I/O.
-  void start_socket();
+  // after_event carries out what the machine asked for during an event.
+  void after_event();
+  void flush();
+  void arm_recv();
+  uint32_t timeout_ms(TimeoutKind kind) const;
+
+  // Completions.
   void on_socket(int res, uint32_t flags);
   void on_connect(int res, uint32_t flags);
   void on_send(int res, uint32_t flags);
   void on_recv(int res, uint32_t flags);
   void on_shutdown(int res, uint32_t flags);
   void on_close(int res, uint32_t flags);
-  void connect_failed(std::string_view why);
-  void arm_recv();
-  void flush();
-  void op_done();         // an operation of ours completed; finish closing if it was the last
-  void begin_close();     // mark closing and start the close I/O
   void start_close_io();  // shutdown pending operations, then close
-
-  // Protocol.
-  void handle_replies();
-  void on_reply(const Expectation& expect, const SmtpReply& reply);
-  void on_hello_reply(const Expectation& expect, const SmtpReply& reply, Decision decision);
-  void on_mail_reply(MessageSlot* slot, const SmtpReply& reply, Decision decision);
-  void on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpReply& reply, Decision decision);
-  void on_data_reply(MessageSlot* slot, const SmtpReply& reply, Decision decision);
-  void on_data_end_reply(MessageSlot* slot, const SmtpReply& reply, Decision decision);
-  void pump();  // emit whatever may be sent now, then flush
-  bool can_emit_command() const;
-  bool emit_command(std::string_view text, Expect kind, MessageSlot* slot, uint16_t rcpt);
-  void emit_transaction();
-  bool uses_bdat(const MessageSlot* slot) const;
-  bool emit_bdat(MessageSlot* slot);  // false: not enough room yet
-  uint32_t max_in_flight() const;
-  void emit_body();
-  void end_transaction(MessageSlot* slot);  // no more commands or body for it
-  // precheck runs the client's own checks on |slot| against the relay's
-  // EHLO (SMTPUTF8, SIZE, 8BITMIME) before its MAIL: what the relay cannot
-  // take is resolved as delivery_policy decides, and the MAIL parameters
-  // are written into tx_params_. false: nothing of the message goes out.
-  bool precheck(MessageSlot* slot);
-  // refuse resolves every unresolved recipient of |slot| as policy decides
-  // for |check|, with |why| as the reason; returns false.
-  bool refuse(MessageSlot* slot, Precheck check, std::string_view why);
-  // eight_bit_met_while_streaming: a body byte >= 0x80 is about to go to a
-  // relay that did not offer 8BITMIME; fail the message, close.
-  void eight_bit_met_while_streaming(MessageSlot* slot);
-  void maybe_release(MessageSlot* slot);
-  // fail is a connection-scope failure: everything the connection carries
-  // (and |current|, the message whose reply caused it, when that reply was
-  // its last reference) is deferred, then the connection closes.
-  void fail(std::string_view reason, MessageSlot* current = nullptr);
-  void push_expect(Expect kind, MessageSlot* slot, uint16_t rcpt);
-  size_t out_room() const { return kOutBytes - out_len_; }
+  void op_done();         // an operation of ours completed; finish closing if it was the last
 
   Worker* worker_;
   uint32_t index_;
-  State state_ = State::kClosed;
+  SmtpClient client_;
   int fd_ = -1;
-  uint32_t address_index_ = 0;    // which relay address this attempt uses
-  uint32_t addresses_tried_ = 0;  // in this open()
-  std::string connect_errors_;    // one clause per failed address
-  std::string last_error_;
-  std::string peer_name_;  // "host[ip]:port" for messages
-  EhloCapabilities caps_{};
-  uint32_t messages_started_ = 0;
-  uint32_t messages_in_flight_ = 0;
+  uint32_t address_index_ = 0;  // the address being connected to
+  std::string peer_name_;       // "host[ip]:port" of that address
   uint64_t idle_since_ns_ = 0;
   uint32_t ops_in_flight_ = 0;
-  bool closing_requested_ = false;
-  bool quit_sent_ = false;
-  bool ready_before_close_ = false;
-
-  // Transaction progress.
-  MessageSlot* tx_ = nullptr;  // commands being emitted (MAIL/RCPT/DATA)
-  uint32_t tx_next_rcpt_ = 0;
-  bool tx_rset_sent_ = false;  // RSET already written ahead of this MAIL
-  // MAIL FROM parameters of tx_ (" SIZE=n BODY=8BITMIME SMTPUTF8").
-  char tx_params_[kMaxMailParamsBytes] = {0};
-  size_t tx_params_len_ = 0;
-  enum class TxStage : uint8_t { kMail, kRcpt, kData, kWait354 } tx_stage_ = TxStage::kMail;
-  MessageSlot* body_ = nullptr;  // 354 received: body being emitted
-  uint64_t body_cursor_ = 0;     // next file offset to emit
-  bool body_empty_ = false;      // 354 with no accepted recipient: send "." alone
-  bool need_rset_ = false;
-  BodyEncoder encoder_;
-
-  // Expectations ring.
-  std::unique_ptr<Expectation[]> expect_;
-  uint32_t expect_head_ = 0, expect_count_ = 0;
-
-  // Buffers.
-  std::unique_ptr<char[]> in_;
-  size_t in_len_ = 0;
-  std::unique_ptr<char[]> out_;
-  size_t out_len_ = 0;
-  size_t send_in_flight_ = 0;  // bytes of out_ the kernel is sending
+  bool close_asked_ = false;   // the machine asked to close; the close I/O starts after the event
+  bool tls_asked_ = false;     // the machine asked for TLS (answered after the event)
+  bool closing_io_ = false;    // shutdown/close in flight: completions only count down
+  size_t send_in_flight_ = 0;  // bytes of the machine's output the kernel is sending
   bool recv_armed_ = false;
-  bool in_reply_loop_ = false;  // handle_replies is walking in_
   __kernel_timespec connect_ts_{}, send_ts_{}, recv_ts_{};
 
   MemberCompletion<SmtpConnection, &SmtpConnection::on_socket> socket_c_{this};

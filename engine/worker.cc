@@ -41,8 +41,11 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
     free_slots_.push_back(slots_.back().get());
   }
   ready_.resize(slot_count);
+  client_config_.helo_name = config.smtp.helo_name;
+  client_config_.max_messages_per_connection = config.relay.max_messages_per_connection;
+  client_config_.chunking = config.smtp.chunking;
   for (uint32_t i = 0; i < max_connections; ++i) {
-    connections_.push_back(std::make_unique<SmtpConnection>(this, i));
+    connections_.push_back(std::make_unique<SmtpConnection>(this, &client_config_, i));
   }
   // A held message reports twice; a held worker hands its inbox back.
   pending_reports_.reserve(2 * slot_count + config.engine.inbox_capacity);
@@ -112,7 +115,7 @@ void Worker::loop() {
     // Wake at least every tick while connections exist (idle QUIT) or
     // reports wait for room.
     bool any_open = !pending_reports_.empty();
-    for (const auto& c : connections_) any_open |= c->state() != SmtpConnection::State::kClosed;
+    for (const auto& c : connections_) any_open |= !c->is_closed();
     const unsigned completions = ring_.wait(any_open ? kTickMs : -1);
     channel_.doorbell.woke();
     if (completions == 0 && debug_ticks()) log_idle_tick();
@@ -146,7 +149,7 @@ bool Worker::drained() const {
     }
   }
   for (const auto& c : connections_) {
-    if (c->state() != SmtpConnection::State::kClosed) return false;
+    if (!c->is_closed()) return false;
   }
   return true;
 }
@@ -214,14 +217,10 @@ void Worker::schedule() {
   if (ready_count_ > 0 && !relay_.ready()) defer_ready(relay_.unresolved_reason());
   if (ready_count_ > 0) {
     size_t opening = 0;
-    for (const auto& c : connections_) {
-      const auto s = c->state();
-      opening += s == SmtpConnection::State::kConnecting || s == SmtpConnection::State::kGreeting ||
-                 s == SmtpConnection::State::kHello;
-    }
+    for (const auto& c : connections_) opening += c->is_opening();
     for (auto& c : connections_) {
       if (opening >= ready_count_) break;
-      if (c->state() == SmtpConnection::State::kClosed) {
+      if (c->is_closed()) {
         c->open();
         ++opening;
       }
@@ -232,7 +231,7 @@ void Worker::schedule() {
   // A connection that used up max_messages_per_connection says QUIT as
   // soon as it carries nothing; step 2 opens a fresh one next time.
   for (auto& c : connections_) {
-    if (c->state() != SmtpConnection::State::kReady || c->carries_messages()) continue;
+    if (!c->is_idle_ready()) continue;
     if (c->exhausted()) {
       c->quit();
     } else if (ready_count_ == 0 &&
@@ -254,7 +253,7 @@ void Worker::on_connection_closed(SmtpConnection* connection, bool was_ready) {
   // for the other attempts in progress would only let each failure reopen
   // a connection for the same messages, for ever.
   for (const auto& c : connections_) {
-    if (c.get() != connection && c->state() == SmtpConnection::State::kReady) return;
+    if (c.get() != connection && c->is_ready()) return;
   }
   defer_ready(connection->last_error());
 }

@@ -122,6 +122,7 @@ class Worker {
   std::vector<MessageSlot*> free_slots_;  // stack; capacity = slots
   std::vector<MessageSlot*> ready_;       // FIFO ring of parsed messages
   size_t ready_head_ = 0, ready_count_ = 0;
+  SmtpClientConfig client_config_;  // what every connection's protocol machine reads
   std::vector<std::unique_ptr<SmtpConnection>> connections_;
   uint32_t next_connection_ = 0;  // round-robin start
   uint32_t preferred_address_ = 0;
