@@ -17,6 +17,17 @@ Decision decide(SmtpStage stage, uint16_t code) {
       // message's: defer, as Postfix does with smtp_skip_5xx_greeting.
       if (klass == 2) return {Verdict::kProceed, Scope::kConnection};
       return {Verdict::kDefer, Scope::kConnection};
+    case SmtpStage::kStarttls:
+      // Refused STARTTLS: the connection cannot carry what the TLS level
+      // requires. Whether `may` then goes on in clear is the level's rule
+      // (tls/), not the reply's.
+      if (code == 220) return {Verdict::kProceed, Scope::kConnection};
+      return {Verdict::kDefer, Scope::kConnection};
+    case SmtpStage::kAuth:
+      // 535 and friends defer (Postfix's smtp_sasl_auth_soft_bounce): a
+      // credential fixed by the operator must not have bounced the queue.
+      if (klass == 2) return {Verdict::kProceed, Scope::kConnection};
+      return {Verdict::kDefer, Scope::kConnection};
     case SmtpStage::kEhlo:
       if (klass == 2) return {Verdict::kProceed, Scope::kConnection};
       if (klass == 5) return {Verdict::kFallback, Scope::kConnection};
@@ -111,6 +122,10 @@ const char* smtp_stage_name(SmtpStage stage) {
       return "EHLO";
     case SmtpStage::kHelo:
       return "HELO";
+    case SmtpStage::kStarttls:
+      return "STARTTLS";
+    case SmtpStage::kAuth:
+      return "AUTH";
     case SmtpStage::kMail:
       return "MAIL FROM";
     case SmtpStage::kRcpt:

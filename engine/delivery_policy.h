@@ -1,7 +1,7 @@
 // engine/delivery_policy.h — the one place that turns an SMTP reply (or an
 // I/O failure) into a decision: go on, defer, fail, or fall back to HELO,
 // and whether that decision concerns the connection, the message or one
-// recipient. Protocol code (smtp_connection.cc) only reports replies here;
+// recipient. Protocol code (engine/smtp_client.cc) only reports replies here;
 // it never decides policy itself (Postfix's smtp_trouble.c, in one table).
 // The same file decides what becomes of a message after an attempt and
 // what the engine does when its own spool I/O fails: the worker, the
@@ -29,6 +29,8 @@ enum class SmtpStage : uint8_t {
   kDataEndUnwanted,
   kRset,
   kQuit,
+  kStarttls,  // the reply to STARTTLS (220 expected)
+  kAuth,      // the final reply to AUTH (235 expected)
 };
 
 enum class Verdict : uint8_t {

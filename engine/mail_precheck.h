@@ -2,7 +2,7 @@
 // 8BITMIME, SMTPUTF8), checked against what the relay's EHLO offers before
 // MAIL FROM is sent, and the MAIL FROM parameters that follow from both.
 //
-// Who calls it: engine/smtp_connection.cc, once per message it takes. Pure
+// Who calls it: engine/smtp_client.cc, once per message it takes. Pure
 // functions of the parsed envelope, the bytes in memory and the EHLO
 // capabilities: no I/O, no allocation (texts go into caller buffers). They
 // only find facts; what each finding means (fail the recipient, fail the

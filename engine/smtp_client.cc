@@ -323,11 +323,10 @@ void SmtpClient::on_hello_reply(const Expectation& expect, const SmtpReply& repl
   session_ready(caps);
 }
 
-// kStarttlsSent: 220 hands the connection to the record layer. The
-// STARTTLS row of the policy (and what each TLS level does when it is
-// refused) comes with TLS (issue 7); until then it is read like HELO's.
+// kStarttlsSent: 220 hands the connection to the record layer. What each
+// TLS level does when STARTTLS is refused comes with TLS (issue 7).
 void SmtpClient::on_starttls_reply(const SmtpReply& reply) {
-  if (decide(SmtpStage::kHelo, reply.code).verdict != Verdict::kProceed) {
+  if (decide(SmtpStage::kStarttls, reply.code).verdict != Verdict::kProceed) {
     fail(fmt::format("{} refused STARTTLS: {}", peer_, reply_summary(reply)));
     return;
   }
@@ -337,7 +336,7 @@ void SmtpClient::on_starttls_reply(const SmtpReply& reply) {
 
 // kAuthSent: 235 opens the session. Not reachable yet (issue 7, AUTH).
 void SmtpClient::on_auth_reply(const SmtpReply& reply) {
-  if (decide(SmtpStage::kHelo, reply.code).verdict != Verdict::kProceed) {
+  if (decide(SmtpStage::kAuth, reply.code).verdict != Verdict::kProceed) {
     fail(fmt::format("{} refused AUTH: {}", peer_, reply_summary(reply)));
     return;
   }

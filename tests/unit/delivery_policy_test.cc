@@ -26,6 +26,14 @@ constexpr Row kTable[] = {
     {SmtpStage::kGreeting, 450, Verdict::kDefer, Scope::kConnection},
     {SmtpStage::kHelo, 250, Verdict::kProceed, Scope::kConnection},
     {SmtpStage::kHelo, 501, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kStarttls, 220, Verdict::kProceed, Scope::kConnection},
+    {SmtpStage::kStarttls, 454, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kStarttls, 502, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kStarttls, 250, Verdict::kDefer, Scope::kConnection},  // anything but 220 is no TLS
+    {SmtpStage::kAuth, 235, Verdict::kProceed, Scope::kConnection},
+    {SmtpStage::kAuth, 535, Verdict::kDefer,
+     Scope::kConnection},  // soft bounce: never fail the queue on a credential
+    {SmtpStage::kAuth, 454, Verdict::kDefer, Scope::kConnection},
     {SmtpStage::kRset, 250, Verdict::kProceed, Scope::kConnection},
     {SmtpStage::kRset, 500, Verdict::kDefer, Scope::kConnection},
     // EHLO: 5xx means "no ESMTP here": fall back to HELO.
