@@ -12,6 +12,7 @@
 #include "config/config.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 
@@ -129,14 +130,81 @@ std::string CheckRelayHost(const Value& value) {
 
 std::string CheckTlsLevel(const Value& value) {
   const std::string& level = value.text;
-  if (level == "none") return {};
-  if (level == "may" || level == "encrypt" || level == "verify" || level == "secure") {
-    return "relay.tls = \"" + level +
-           "\" is not supported yet: this build delivers in clear only (tls = \"none\"); "
-           "TLS levels arrive with the TLS work";
-  }
+  if (level == "none" || level == "may" || level == "encrypt" || level == "verify" || level == "secure")
+    return {};
   return "unknown TLS level relay.tls = \"" + level +
-         "\"; the levels are none, may, encrypt, verify and secure (this build accepts only \"none\")";
+         "\"; the levels are none, may, encrypt, verify and secure (docs/tls.md says what each one does)";
+}
+
+TlsLevel ParseTlsLevel(const std::string& text) {
+  if (text == "none") return TlsLevel::kNone;
+  if (text == "encrypt") return TlsLevel::kEncrypt;
+  if (text == "verify") return TlsLevel::kVerify;
+  if (text == "secure") return TlsLevel::kSecure;
+  return TlsLevel::kMay;
+}
+
+// CheckTlsVersion accepts "1.2" and "1.3" (BoringSSL speaks nothing newer;
+// older versions are not offered to operators).
+std::string CheckTlsVersion(const char* key, const Value& value) {
+  if (value.text == "1.2" || value.text == "1.3") return {};
+  return std::string("'") + key + "' must be \"1.2\" or \"1.3\", got \"" + value.text + "\"";
+}
+
+uint16_t TlsVersionOf(const std::string& text) { return text == "1.3" ? 0x0304 : 0x0303; }
+
+// CheckReadableFile: |path| is an absolute path to a regular file this
+// process can read (checked at load so a typo is found before the daemon
+// runs; the file is read at start-up).
+std::string CheckReadableFile(const char* key, const std::string& path, const char* what) {
+  if (path.empty()) return {};
+  if (path.front() != '/') {
+    return std::string("'") + key + "' must be an absolute path, got '" + path +
+           "'; write the full path to " + what;
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return std::string("'") + key + "' names " + path + ", which cannot be used: " + std::strerror(errno) +
+           "; put " + what + " there or correct the path";
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return std::string("'") + key + "' names " + path + ", which is a directory; name " + what +
+           " itself (a directory of certificates goes in 'tls.ca_dir')";
+  }
+  if (::access(path.c_str(), R_OK) != 0) {
+    return std::string("'") + key + "' names " + path +
+           ", which this user cannot read: " + std::strerror(errno) +
+           "; make it readable by the user ringmail runs as";
+  }
+  return {};
+}
+
+std::string CheckReadableDir(const char* key, const std::string& path) {
+  if (path.empty()) return {};
+  if (path.front() != '/') {
+    return std::string("'") + key + "' must be an absolute path, got '" + path + "'; write the full path";
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return std::string("'") + key + "' names " + path + ", which cannot be used: " + std::strerror(errno) +
+           "; create it with the trusted certificates, or set " + key + " = \"\" and use 'tls.ca_file'";
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return std::string("'") + key + "' names " + path +
+           ", which is not a directory; a single PEM file of certificates goes in 'tls.ca_file'";
+  }
+  if (::access(path.c_str(), R_OK | X_OK) != 0) {
+    return std::string("'") + key + "' names " + path +
+           ", which this user cannot read: " + std::strerror(errno) +
+           "; make it readable by the user ringmail runs as";
+  }
+  return {};
+}
+
+std::string CheckCiphers(const Value& value) {
+  if (!value.text.empty()) return {};
+  return "'tls.ciphers' must not be empty; leave the key out for the built-in list (ECDHE with AES-GCM or "
+         "ChaCha20-Poly1305)";
 }
 
 template <typename T>
@@ -215,7 +283,10 @@ const KeySpec kKeys[] = {
     {.name = "relay.tls",
      .type = KeyType::kString,
      .check = CheckTlsLevel,
-     .set = [](const Value&, Config& c) { c.relay.tls = TlsLevel::kNone; }},  // the only level accepted
+     .set = [](const Value& v, Config& c) { c.relay.tls = ParseTlsLevel(v.text); }},
+    {.name = "relay.implicit_tls",
+     .type = KeyType::kBoolean,
+     .set = [](const Value& v, Config& c) { c.relay.implicit_tls = v.boolean; }},
     {.name = "relay.max_connections",
      .type = KeyType::kInteger,
      .min = 1,
@@ -226,6 +297,47 @@ const KeySpec kKeys[] = {
      .min = 1,
      .max = 1'000'000,
      .set = [](const Value& v, Config& c) { c.relay.max_messages_per_connection = As<uint32_t>(v); }},
+    {.name = "tls.ca_file",
+     .type = KeyType::kString,
+     .check =
+         [](const Value& v) {
+           return CheckReadableFile("tls.ca_file", v.text, "the PEM file of trusted certificates");
+         },
+     .set = [](const Value& v, Config& c) { c.tls.ca_file = v.text; }},
+    {.name = "tls.ca_dir",
+     .type = KeyType::kString,
+     .check = [](const Value& v) { return CheckReadableDir("tls.ca_dir", v.text); },
+     .set = [](const Value& v, Config& c) { c.tls.ca_dir = v.text; }},
+    {.name = "tls.min_version",
+     .type = KeyType::kString,
+     .check = [](const Value& v) { return CheckTlsVersion("tls.min_version", v); },
+     .set = [](const Value& v, Config& c) { c.tls.min_version = TlsVersionOf(v.text); }},
+    {.name = "tls.max_version",
+     .type = KeyType::kString,
+     .check = [](const Value& v) { return CheckTlsVersion("tls.max_version", v); },
+     .set = [](const Value& v, Config& c) { c.tls.max_version = TlsVersionOf(v.text); }},
+    {.name = "tls.ciphers",
+     .type = KeyType::kString,
+     .spaces = false,
+     .check = CheckCiphers,
+     .set = [](const Value& v, Config& c) { c.tls.ciphers = v.text; }},
+    {.name = "tls.client_cert",
+     .type = KeyType::kString,
+     .check =
+         [](const Value& v) {
+           return CheckReadableFile("tls.client_cert", v.text, "the client certificate (PEM)");
+         },
+     .set = [](const Value& v, Config& c) { c.tls.client_cert = v.text; }},
+    {.name = "tls.client_key",
+     .type = KeyType::kString,
+     .check =
+         [](const Value& v) {
+           return CheckReadableFile("tls.client_key", v.text, "the client private key (PEM)");
+         },
+     .set = [](const Value& v, Config& c) { c.tls.client_key = v.text; }},
+    {.name = "tls.session_resumption",
+     .type = KeyType::kBoolean,
+     .set = [](const Value& v, Config& c) { c.tls.session_resumption = v.boolean; }},
     {.name = "retry.schedule",
      .type = KeyType::kDurationList,
      .min = 1,
@@ -389,6 +501,39 @@ class Loader {
       Fail(TableLine(TableOf(spec.name)),
            "missing required key '" + std::string(spec.name) + "' (" + spec.required + ")");
     }
+    if (!failed_) CrossCheck();
+  }
+
+  // CrossCheck: rules between keys, reported at the later key's line.
+  void CrossCheck() {
+    const TlsConfig& tls = config_.tls;
+    if (tls.min_version > tls.max_version) {
+      Fail(
+          KeyLine("tls.min_version"),
+          "'tls.min_version' (1.3) is above 'tls.max_version' (1.2); raise max_version or lower min_version");
+      return;
+    }
+    if (tls.client_cert.empty() != tls.client_key.empty()) {
+      const bool has_cert = !tls.client_cert.empty();
+      Fail(KeyLine(has_cert ? "tls.client_cert" : "tls.client_key"),
+           has_cert ? "'tls.client_cert' is set but 'tls.client_key' is not; mutual TLS needs both: add "
+                      "client_key = \"/path/to/key.pem\" or remove client_cert"
+                    : "'tls.client_key' is set but 'tls.client_cert' is not; mutual TLS needs both: add "
+                      "client_cert = \"/path/to/cert.pem\" or remove client_key");
+      return;
+    }
+    if (config_.relay.implicit_tls && config_.relay.tls == TlsLevel::kNone) {
+      Fail(KeyLine("relay.implicit_tls"),
+           "'relay.implicit_tls' = true needs TLS, but relay.tls = \"none\"; set tls = \"encrypt\" (or "
+           "verify/secure), or implicit_tls = false");
+    }
+  }
+
+  uint32_t KeyLine(std::string_view name) const {
+    for (const auto& [key, line] : key_lines_) {
+      if (key == name) return line;
+    }
+    return 1;
   }
 
   bool failed() const { return failed_; }
@@ -423,6 +568,7 @@ class Loader {
   // LoadValue checks |node| against |spec| and, when it passes, stores it.
   void LoadValue(const KeySpec& spec, const toml::node& node) {
     seen_.push_back(&spec);
+    key_lines_.emplace_back(spec.name, LineOf(node.source()));
     const std::string name(spec.name);
     Value value;
     bool ok = false;
@@ -547,8 +693,9 @@ class Loader {
 
   const std::string& path_;
   Config& config_;
-  std::vector<const KeySpec*> seen_;                           // keys present in the file
-  std::vector<std::pair<std::string, uint32_t>> table_lines_;  // [table] -> its line
+  std::vector<const KeySpec*> seen_;                              // keys present in the file
+  std::vector<std::pair<std::string, uint32_t>> table_lines_;     // [table] -> its line
+  std::vector<std::pair<std::string_view, uint32_t>> key_lines_;  // key -> its line
   bool failed_ = false;
   uint32_t error_line_ = 0;
   std::string error_;

@@ -16,8 +16,8 @@
 
 namespace ringmail {
 
-// TlsLevel is the STARTTLS policy for a destination (Postfix names).
-// Until the TLS issue lands only kNone is accepted by the loader.
+// TlsLevel is the STARTTLS policy for a destination (Postfix names;
+// docs/tls.md says what each one does).
 enum class TlsLevel { kNone, kMay, kEncrypt, kVerify, kSecure };
 
 struct EngineConfig {
@@ -48,9 +48,27 @@ struct SmtpConfig {
 struct RelayConfig {
   std::string host;  // name, IPv4, IPv6 or [literal]
   uint16_t port = 25;
-  TlsLevel tls = TlsLevel::kNone;
+  // tls: the level (default may; verify once relay credentials exist).
+  TlsLevel tls = TlsLevel::kMay;
+  // implicit_tls: TLS from the first byte ("SMTPS"), on any port.
+  bool implicit_tls = false;
   uint32_t max_connections = 16;                // across all cores
   uint32_t max_messages_per_connection = 1000;  // then QUIT and reconnect
+};
+
+// TlsConfig is the [tls] table: the trust store and protocol settings every
+// TLS destination uses (mapped into a TlsPolicy per destination at start-up,
+// engine/destination.cc). Files are checked at load (they exist and can be
+// read); their contents are read once, at start-up, off the workers.
+struct TlsConfig {
+  std::string ca_file;                    // PEM file of trusted certificates; "" = none
+  std::string ca_dir = "/etc/ssl/certs";  // every certificate file in it is trusted; "" = none
+  uint16_t min_version = 0x0303;          // TLS 1.2 (wire value)
+  uint16_t max_version = 0x0304;          // TLS 1.3
+  std::string ciphers;                    // TLS 1.2 cipher list; "" = the built-in ECDHE+AEAD list
+  std::string client_cert;                // PEM chain for mutual TLS; "" = none
+  std::string client_key;                 // its private key (PEM)
+  bool session_resumption = true;         // TLS session tickets, cached per destination per core
 };
 
 struct RetryConfig {
@@ -67,6 +85,7 @@ struct Config {
   EngineConfig engine;
   SmtpConfig smtp;
   RelayConfig relay;
+  TlsConfig tls;
   RetryConfig retry;
 };
 

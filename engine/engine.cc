@@ -87,6 +87,15 @@ bool wait_for_workers(const std::atomic<uint32_t>& running, ReportSink& reports,
 }  // namespace
 
 bool run_engine(const Config& config, bool drain, EngineResult& result, std::string& error) {
+  // Until the record layer is wired in, a level that requires TLS must not
+  // start: the client would otherwise deliver in clear.
+  if (config.relay.tls >= TlsLevel::kEncrypt || config.relay.implicit_tls) {
+    error = fmt::format(
+        "relay.tls = \"{}\"{} needs the TLS record layer, which this build does not wire in yet; "
+        "use tls = \"may\" or \"none\"",
+        tls_level_name(config.relay.tls), config.relay.implicit_tls ? " with implicit_tls" : "");
+    return false;
+  }
   SpoolDirs spool;
   if (!open_spool(config.spool, /*create=*/true, spool, error)) return false;
   // One engine per spool, before anything looks at active/: a second one

@@ -121,7 +121,14 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(config.smtp.reply_timeout_ms, 300'000u);
   EXPECT_EQ(config.smtp.data_timeout_ms, 600'000u);
   EXPECT_EQ(config.relay.port, 25);
-  EXPECT_EQ(config.relay.tls, TlsLevel::kNone);
+  EXPECT_EQ(config.relay.tls, TlsLevel::kMay);
+  EXPECT_FALSE(config.relay.implicit_tls);
+  EXPECT_EQ(config.tls.ca_file, "");
+  EXPECT_EQ(config.tls.ca_dir, "/etc/ssl/certs");
+  EXPECT_EQ(config.tls.min_version, 0x0303);
+  EXPECT_EQ(config.tls.max_version, 0x0304);
+  EXPECT_EQ(config.tls.ciphers, "");
+  EXPECT_TRUE(config.tls.session_resumption);
   EXPECT_EQ(config.relay.max_connections, 16u);
   EXPECT_EQ(config.relay.max_messages_per_connection, 1000u);
   EXPECT_EQ(config.retry.schedule, defaults.retry.schedule);
@@ -208,15 +215,38 @@ const ErrorCase kErrorCases[] = {
      "[relay] host = \"127.0.0.1\")"},
     {"empty_relay_host", "spool = \"/s\"\n[relay]\nhost = \"\"\n",
      "ringmail.toml:3: 'relay.host' must not be empty"},
-    {"tls_not_yet", "spool = \"/s\"\n[relay]\nhost = \"h\"\ntls = \"verify\"\n",
-     "ringmail.toml:4: relay.tls = \"verify\" is not supported yet: this build delivers in clear "
-     "only (tls = \"none\"); TLS levels arrive with the TLS work"},
-    {"tls_may_not_yet", "spool = \"/s\"\n[relay]\nhost = \"h\"\ntls = \"may\"\n",
-     "ringmail.toml:4: relay.tls = \"may\" is not supported yet: this build delivers in clear "
-     "only (tls = \"none\"); TLS levels arrive with the TLS work"},
     {"tls_unknown", "spool = \"/s\"\n[relay]\nhost = \"h\"\ntls = \"strict\"\n",
      "ringmail.toml:4: unknown TLS level relay.tls = \"strict\"; the levels are none, may, "
-     "encrypt, verify and secure (this build accepts only \"none\")"},
+     "encrypt, verify and secure (docs/tls.md says what each one does)"},
+    {"tls_ca_file_missing",
+     "spool = \"/s\"\n[relay]\nhost = \"h\"\n[tls]\nca_file = \"/nonexistent/ca.pem\"\n",
+     "ringmail.toml:5: 'tls.ca_file' names /nonexistent/ca.pem, which cannot be used: No such file or "
+     "directory; put the PEM file of trusted certificates there or correct the path"},
+    {"tls_ca_file_relative", "spool = \"/s\"\n[relay]\nhost = \"h\"\n[tls]\nca_file = \"ca.pem\"\n",
+     "ringmail.toml:5: 'tls.ca_file' must be an absolute path, got 'ca.pem'; write the full path to the PEM "
+     "file of trusted certificates"},
+    {"tls_ca_file_is_dir", "spool = \"/s\"\n[relay]\nhost = \"h\"\n[tls]\nca_file = \"/tmp\"\n",
+     "ringmail.toml:5: 'tls.ca_file' names /tmp, which is a directory; name the PEM file of trusted "
+     "certificates itself (a directory of certificates goes in 'tls.ca_dir')"},
+    {"tls_ca_dir_missing", "spool = \"/s\"\n[relay]\nhost = \"h\"\n[tls]\nca_dir = \"/nonexistent\"\n",
+     "ringmail.toml:5: 'tls.ca_dir' names /nonexistent, which cannot be used: No such file or directory; "
+     "create it with the trusted certificates, or set tls.ca_dir = \"\" and use 'tls.ca_file'"},
+    {"tls_client_key_missing",
+     "spool = \"/s\"\n[relay]\nhost = \"h\"\n[tls]\nclient_key = \"/nonexistent/k.pem\"\n",
+     "ringmail.toml:5: 'tls.client_key' names /nonexistent/k.pem, which cannot be used: No such file or "
+     "directory; put the client private key (PEM) there or correct the path"},
+    {"tls_version", "spool = \"/s\"\n[relay]\nhost = \"h\"\n[tls]\nmin_version = \"1.1\"\n",
+     "ringmail.toml:5: 'tls.min_version' must be \"1.2\" or \"1.3\", got \"1.1\""},
+    {"tls_versions_reversed",
+     "spool = \"/s\"\n[relay]\nhost = \"h\"\n[tls]\nmax_version = \"1.2\"\nmin_version = \"1.3\"\n",
+     "ringmail.toml:6: 'tls.min_version' (1.3) is above 'tls.max_version' (1.2); raise max_version or lower "
+     "min_version"},
+    {"tls_ciphers_empty", "spool = \"/s\"\n[relay]\nhost = \"h\"\n[tls]\nciphers = \"\"\n",
+     "ringmail.toml:5: 'tls.ciphers' must not be empty; leave the key out for the built-in list (ECDHE with "
+     "AES-GCM or ChaCha20-Poly1305)"},
+    {"implicit_tls_none", "spool = \"/s\"\n[relay]\nhost = \"h\"\ntls = \"none\"\nimplicit_tls = true\n",
+     "ringmail.toml:5: 'relay.implicit_tls' = true needs TLS, but relay.tls = \"none\"; set tls = "
+     "\"encrypt\" (or verify/secure), or implicit_tls = false"},
     {"schedule_empty", "spool = \"/s\"\n[relay]\nhost = \"h\"\n[retry]\nschedule = []\n",
      "ringmail.toml:5: 'retry.schedule' must hold 1 to 64 durations, got 0"},
     {"schedule_not_array", "spool = \"/s\"\n[relay]\nhost = \"h\"\n[retry]\nschedule = \"5m\"\n",
@@ -272,6 +302,35 @@ INSTANTIATE_TEST_SUITE_P(Config, ConfigErrorTest, ::testing::ValuesIn(kErrorCase
                          [](const ::testing::TestParamInfo<ErrorCase>& info) {
                            return std::string(info.param.name);
                          });
+
+TEST_F(ConfigTest, TlsKeys) {
+  const std::string ca = dir_ + "/ca.pem";  // its contents are read at start-up, not at load
+  std::ofstream(ca) << "x\n";
+  std::string path = Write(
+      "spool = \"/s\"\n[relay]\nhost = \"relay.example.org\"\nport = 465\n"
+      "tls = \"secure\"\nimplicit_tls = true\n[tls]\nca_file = \"" +
+      ca +
+      "\"\nca_dir = \"\"\nmin_version = \"1.3\"\nciphers = \"ECDHE-RSA-AES128-GCM-SHA256\"\n"
+      "client_cert = \"" +
+      ca + "\"\nclient_key = \"" + ca + "\"\nsession_resumption = false\n");
+  Config config;
+  std::string error;
+  ASSERT_TRUE(load_config(path, config, error)) << error;
+  EXPECT_EQ(config.relay.tls, TlsLevel::kSecure);
+  EXPECT_TRUE(config.relay.implicit_tls);
+  EXPECT_EQ(config.tls.ca_file, ca);
+  EXPECT_EQ(config.tls.ca_dir, "");
+  EXPECT_EQ(config.tls.min_version, 0x0304);
+  EXPECT_EQ(config.tls.ciphers, "ECDHE-RSA-AES128-GCM-SHA256");
+  EXPECT_EQ(config.tls.client_cert, ca);
+  EXPECT_EQ(config.tls.client_key, ca);
+  EXPECT_FALSE(config.tls.session_resumption);
+  for (const char* level : {"none", "may", "encrypt", "verify", "secure"}) {
+    path = Write(std::string("spool = \"/s\"\n[relay]\nhost = \"h\"\ntls = \"") + level + "\"\n");
+    ASSERT_TRUE(load_config(path, config, error)) << level << ": " << error;
+    EXPECT_STREQ(tls_level_name(config.relay.tls), level);
+  }
+}
 
 TEST_F(ConfigTest, RelayHostForms) {
   // A bare IPv6 address has several colons and is not a host:port.
