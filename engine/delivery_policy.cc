@@ -112,6 +112,35 @@ SpoolDecision decide_spool_fault(SpoolFault fault) {
   return {SpoolAction::kRetryLater, 60};
 }
 
+TlsFallback decide_tls_shortfall(TlsLevel level, TlsShortfall what) {
+  switch (level) {
+    case TlsLevel::kNone:
+      return TlsFallback::kClearHere;
+    case TlsLevel::kMay:
+      // A refused STARTTLS leaves the clear session as it was (RFC 3207
+      // 4.1); a failed handshake leaves the connection in an unknown state.
+      return what == TlsShortfall::kHandshakeFailed ? TlsFallback::kClearNewConnection
+                                                    : TlsFallback::kClearHere;
+    case TlsLevel::kEncrypt:
+    case TlsLevel::kVerify:
+    case TlsLevel::kSecure:
+      return TlsFallback::kDefer;
+  }
+  return TlsFallback::kDefer;
+}
+
+const char* tls_shortfall_name(TlsShortfall what) {
+  switch (what) {
+    case TlsShortfall::kNotOffered:
+      return "STARTTLS not offered";
+    case TlsShortfall::kRefused:
+      return "STARTTLS refused";
+    case TlsShortfall::kHandshakeFailed:
+      return "TLS handshake failed";
+  }
+  return "?";
+}
+
 const char* smtp_stage_name(SmtpStage stage) {
   switch (stage) {
     case SmtpStage::kConnect:

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "config/config.h"  // TlsLevel
+
 namespace ringmail {
 
 // SmtpStage names what a reply answers.
@@ -82,6 +84,40 @@ const char* precheck_name(Precheck check);
 // refused or timed out, or the name does not resolve) and none is ready:
 // deferred, all of them, rather than reopening connections for ever.
 inline Decision decide_relay_unreachable() { return {Verdict::kDefer, Scope::kMessage}; }
+
+// --- TLS: what each level does when TLS does not happen ------------------
+
+// TlsShortfall names how TLS failed to happen on a connection.
+enum class TlsShortfall : uint8_t {
+  kNotOffered,       // the EHLO reply did not offer STARTTLS
+  kRefused,          // STARTTLS answered with anything but 220 (421 closes, as everywhere)
+  kHandshakeFailed,  // the handshake failed, or (verify, secure) the certificate was refused
+};
+
+enum class TlsFallback : uint8_t {
+  kClearHere,           // go on in clear on this connection (the session before STARTTLS is intact)
+  kClearNewConnection,  // close; reconnect in clear, and skip TLS at this destination on this worker
+                        // for kTlsBrokenRememberS (the handshake left the connection unusable)
+  kDefer,               // close; defer the waiting messages with the reason; never send them in clear
+};
+
+// kTlsBrokenRememberS: how long a worker remembers "TLS failed here" for a
+// `may` destination before it offers STARTTLS there again.
+inline constexpr uint32_t kTlsBrokenRememberS = 3600;
+
+// decide_tls_shortfall: |level| is the destination's effective level
+// (effective_tls_level). none never gets here (it never asks for TLS); may
+// falls back to clear text; encrypt, verify and secure defer.
+TlsFallback decide_tls_shortfall(TlsLevel level, TlsShortfall what);
+
+// effective_tls_level: implicit TLS at `may` is `encrypt` (an SMTPS port
+// has no clear text to fall back to); otherwise |level|.
+constexpr TlsLevel effective_tls_level(TlsLevel level, bool implicit_tls) {
+  return implicit_tls && level == TlsLevel::kMay ? TlsLevel::kEncrypt : level;
+}
+
+// tls_shortfall_name is the shortfall's name for logs.
+const char* tls_shortfall_name(TlsShortfall what);
 
 // --- After an attempt: what becomes of the message (Worker::finish) -------
 

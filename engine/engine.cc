@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/destination.h"
 #include "engine/relay_resolver.h"
 #include "engine/worker.h"
 #include "queue/dir_stream.h"
@@ -87,15 +88,6 @@ bool wait_for_workers(const std::atomic<uint32_t>& running, ReportSink& reports,
 }  // namespace
 
 bool run_engine(const Config& config, bool drain, EngineResult& result, std::string& error) {
-  // Until the record layer is wired in, a level that requires TLS must not
-  // start: the client would otherwise deliver in clear.
-  if (config.relay.tls >= TlsLevel::kEncrypt || config.relay.implicit_tls) {
-    error = fmt::format(
-        "relay.tls = \"{}\"{} needs the TLS record layer, which this build does not wire in yet; "
-        "use tls = \"may\" or \"none\"",
-        tls_level_name(config.relay.tls), config.relay.implicit_tls ? " with implicit_tls" : "");
-    return false;
-  }
   SpoolDirs spool;
   if (!open_spool(config.spool, /*create=*/true, spool, error)) return false;
   // One engine per spool, before anything looks at active/: a second one
@@ -108,6 +100,10 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   // DNS down at boot does not stop the engine: it defers and keeps trying.
   RelayResolver relay(config.relay);
   relay.start();
+  // The destination, and its TLS context (trust store, client certificate:
+  // file reads), once, here on the main thread; the workers share it read-only.
+  Destination destination;
+  if (!build_relay_destination(config, relay, destination, error)) return false;
 
   // One worker per core, but never more workers than relay connections:
   // each worker owns at least one.
@@ -157,7 +153,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   for (uint32_t i = 0; i < threads; ++i) {
     workers.emplace_back([&, i] {
       // Built on its own thread so its memory is first touched by its core.
-      Worker worker(i, i % cpus, connections[i], config, relay, spool, *channels[i], reports);
+      Worker worker(i, i % cpus, connections[i], config, destination, spool, *channels[i], reports);
       if (!worker.run(worker_errors[i])) workers_failed.store(true);
       workers_running.fetch_sub(1);
       reports.doorbell.ring_always();  // wakes wait_for_workers (and the intake)

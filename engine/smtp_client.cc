@@ -93,9 +93,11 @@ std::string SmtpClient::debug_state() const {
 // ---------------------------------------------------------------------------
 // Opening: each relay address in turn, until one answers.
 
-void SmtpClient::start(uint32_t address_count, uint32_t first_address) {
+void SmtpClient::start(uint32_t address_count, uint32_t first_address, bool starttls_allowed) {
   assert(state_ == ClientState::kIdle && address_count > 0);
   state_ = ClientState::kConnecting;
+  starttls_allowed_ = starttls_allowed;
+  greeted_ = tls_active_ = tls_fell_back_ = false;
   address_count_ = address_count;
   address_index_ = first_address % address_count;
   addresses_tried_ = 0;
@@ -115,6 +117,12 @@ void SmtpClient::start(uint32_t address_count, uint32_t first_address) {
 void SmtpClient::on_connected(std::string_view peer) {
   if (state_ != ClientState::kConnecting) return;
   peer_.assign(peer);
+  if (config_->implicit_tls) {
+    // SMTPS: TLS first; the banner comes over it.
+    state_ = ClientState::kTlsHandshake;
+    host_->start_tls();
+    return;
+  }
   state_ = ClientState::kGreeting;
   push_expect(Expect::kGreeting, nullptr, 0);
 }
@@ -192,15 +200,52 @@ void SmtpClient::on_send_failed(bool timed_out, std::string_view error) {
 
 void SmtpClient::on_tls_ready() {
   if (state_ != ClientState::kTlsHandshake) return;
+  tls_active_ = true;
   // Nothing learned before TLS is trusted: greet again.
   caps_ = EhloCapabilities{};
+  if (!greeted_) {  // implicit TLS: the banner comes first
+    state_ = ClientState::kGreeting;
+    push_expect(Expect::kGreeting, nullptr, 0);
+    return;
+  }
   state_ = ClientState::kEhloAfterTls;
   emit_hello(Expect::kEhlo);
 }
 
 void SmtpClient::on_tls_failed(std::string_view why) {
   if (state_ != ClientState::kTlsHandshake) return;
-  fail(fmt::format("TLS handshake with {} failed: {}", peer_, why));
+  tls_shortfall(TlsShortfall::kHandshakeFailed, why);
+}
+
+// tls_shortfall: STARTTLS not offered, refused, or the handshake failed.
+// Never reached at level none. Only commands of the session's opening have
+// been sent so far, never a message byte: messages are taken in kReady.
+void SmtpClient::tls_shortfall(TlsShortfall what, std::string_view detail) {
+  const TlsLevel level = config_->tls_level;
+  switch (decide_tls_shortfall(level, what)) {
+    case TlsFallback::kClearHere:
+      session_ready(caps_);
+      return;
+    case TlsFallback::kClearNewConnection:
+      tls_fell_back_ = true;
+      fail(
+          fmt::format("TLS handshake with {} failed: {}; relay.tls = \"may\": delivering in clear on a new "
+                      "connection, and not trying TLS there again for {} s",
+                      peer_, detail, kTlsBrokenRememberS));
+      return;
+    case TlsFallback::kDefer:
+      break;
+  }
+  const char* what_text = what == TlsShortfall::kNotOffered ? "does not offer STARTTLS"
+                          : what == TlsShortfall::kRefused  ? "refused STARTTLS"
+                                                            : "failed the TLS handshake";
+  const char* advice = what == TlsShortfall::kHandshakeFailed
+                           ? "fix the server's TLS, or lower relay.tls"
+                           : "enable STARTTLS on the relay, or set relay.tls = \"may\" to allow clear text";
+  fail(
+      fmt::format("{} {}: {}; relay.tls = \"{}\" requires TLS, so nothing was sent and the messages wait for "
+                  "the next attempt ({})",
+                  peer_, what_text, detail, tls_level_name(level), advice));
 }
 
 void SmtpClient::on_closed() {
@@ -295,6 +340,7 @@ void SmtpClient::on_greeting_reply(const SmtpReply& reply) {
     fail(fmt::format("{} greeted us with {}", peer_, reply_summary(reply)));
     return;
   }
+  greeted_ = true;
   state_ = ClientState::kEhloSent;
   emit_hello(Expect::kEhlo);
 }
@@ -315,19 +361,30 @@ void SmtpClient::on_hello_reply(const Expectation& expect, const SmtpReply& repl
   }
   const EhloCapabilities caps =
       expect.kind == Expect::kEhlo ? parse_ehlo_capabilities(reply) : EhloCapabilities{};
-  if (state_ == ClientState::kEhloSent && config_->starttls && caps.starttls) {
+  if (tls_active_ || config_->tls_level == TlsLevel::kNone) {
+    session_ready(caps);
+    return;
+  }
+  caps_ = caps;  // kept for going on in clear if STARTTLS is refused (level may)
+  if (caps.starttls && starttls_allowed_) {
     state_ = ClientState::kStarttlsSent;
     emit_command("STARTTLS\r\n", Expect::kStarttls, nullptr, 0);
     return;
   }
-  session_ready(caps);
+  tls_shortfall(TlsShortfall::kNotOffered,
+                starttls_allowed_ ? "its EHLO reply has no STARTTLS"
+                                  : "TLS failed there recently, so this connection goes on in clear");
 }
 
-// kStarttlsSent: 220 hands the connection to the record layer. What each
-// TLS level does when STARTTLS is refused comes with TLS (issue 7).
+// kStarttlsSent: 220 hands the connection to the record layer; anything
+// else is a shortfall (decide_tls_shortfall: clear text at may, defer above).
 void SmtpClient::on_starttls_reply(const SmtpReply& reply) {
   if (decide(SmtpStage::kStarttls, reply.code).verdict != Verdict::kProceed) {
-    fail(fmt::format("{} refused STARTTLS: {}", peer_, reply_summary(reply)));
+    if (reply.code == 421) {  // the server is closing, at any level
+      fail(fmt::format("{} refused STARTTLS: {}", peer_, reply_summary(reply)));
+      return;
+    }
+    tls_shortfall(TlsShortfall::kRefused, fmt::format("it answered {}", reply_summary(reply)));
     return;
   }
   state_ = ClientState::kTlsHandshake;

@@ -107,10 +107,14 @@ struct SmtpClientConfig {
   std::string helo_name = "localhost";
   uint32_t max_messages_per_connection = 1000;
   bool chunking = true;  // smtp.chunking: BDAT allowed where offered
-  // starttls: send STARTTLS when the server offers it, then greet again
-  // over the record layer. The engine leaves it off until issue 7 plugs a
-  // record layer in (SmtpConnection answers start_tls with a failure).
-  bool starttls = false;
+  // tls_level: the destination's level in force (effective_tls_level).
+  // none: never STARTTLS. may: STARTTLS when offered. encrypt, verify,
+  // secure: TLS required. What a shortfall means (not offered, refused,
+  // handshake failed) is engine/delivery_policy's decide_tls_shortfall.
+  TlsLevel tls_level = TlsLevel::kNone;
+  // implicit_tls: TLS from the first byte: start_tls() is asked as soon as
+  // the connection is up, and the greeting is read over TLS.
+  bool implicit_tls = false;
 };
 
 // SmtpClientHost receives the machine's commands. Each call is made from
@@ -160,7 +164,9 @@ class SmtpClient {
 
   // start begins a connection (state must be kIdle): asks connect() for
   // |first_address|, then the others of |address_count| in turn on failure.
-  void start(uint32_t address_count, uint32_t first_address);
+  // |starttls_allowed| false: do not try STARTTLS on this connection (at
+  // level may, while its owner remembers a failed handshake there).
+  void start(uint32_t address_count, uint32_t first_address, bool starttls_allowed = true);
   // on_connected: the connect to the address asked for succeeded; |peer| is
   // its name for messages ("host[ip]:port").
   void on_connected(std::string_view peer);
@@ -231,6 +237,12 @@ class SmtpClient {
   // as kReady.
   bool was_ready() const { return was_ready_; }
   const std::string& last_error() const { return last_error_; }
+  // tls_fell_back: the connection closed because its TLS handshake failed at
+  // level may (decide_tls_shortfall: kClearNewConnection): the owner should
+  // remember it and reconnect without STARTTLS.
+  bool tls_fell_back() const { return tls_fell_back_; }
+  // tls_active: the session runs over TLS (the handshake completed).
+  bool tls_active() const { return tls_active_; }
   const std::string& peer() const { return peer_; }
   const EhloCapabilities& capabilities() const { return caps_; }
   // debug_state: one line for stall diagnostics.
@@ -270,6 +282,9 @@ class SmtpClient {
   void on_data_end_reply(MessageSlot* slot, const SmtpReply& reply);
   void on_rset_reply(const SmtpReply& reply);
   void session_ready(const EhloCapabilities& caps);
+  // tls_shortfall: TLS did not happen (|what|, |detail| says how); go on in
+  // clear or end the connection, as decide_tls_shortfall says.
+  void tls_shortfall(TlsShortfall what, std::string_view detail);
 
   // Emitters: write commands and bodies into out_, within the limits.
   void pump();  // write whatever may be written now
@@ -312,6 +327,10 @@ class SmtpClient {
   std::string last_error_;
   std::string peer_;  // "host[ip]:port" for messages
   bool was_ready_ = false;
+  bool starttls_allowed_ = true;
+  bool greeted_ = false;  // the 220 banner arrived (implicit TLS: after the handshake)
+  bool tls_active_ = false;
+  bool tls_fell_back_ = false;
 
   // Session.
   EhloCapabilities caps_{};

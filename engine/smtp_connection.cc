@@ -52,7 +52,15 @@ void trace(uint32_t conn, const char* dir, const char* data, size_t len) {
 }  // namespace
 
 SmtpConnection::SmtpConnection(Worker* worker, const SmtpClientConfig* config, uint32_t index)
-    : worker_(worker), index_(index), client_(config, this) {}
+    : worker_(worker), index_(index), client_(config, this) {
+  const Destination& destination = worker_->destination().destination();
+  if (destination.uses_tls()) {
+    tls_ = std::make_unique<TlsRecordLayer>(destination.tls_context.get());
+    tls_->bind_cache(worker_->destination().tickets());
+    tls_in_.reset(new char[kTlsInBytes]);
+    tls_out_.reset(new char[kTlsOutBytes]);
+  }
+}
 
 std::string SmtpConnection::debug_state() const {
   return fmt::format("{} sending {} recv {} ops {}", client_.debug_state(), send_in_flight_, recv_armed_,
@@ -69,7 +77,11 @@ void SmtpConnection::open() {
   close_asked_ = closing_io_ = tls_asked_ = false;
   send_in_flight_ = 0;
   recv_armed_ = false;
-  client_.start(static_cast<uint32_t>(count), worker_->preferred_address());
+  tls_in_len_ = tls_out_len_ = 0;
+  if (tls_ != nullptr) tls_->reset();
+  DestinationState& destination = worker_->destination();
+  client_.start(static_cast<uint32_t>(count), destination.preferred_address(),
+                destination.starttls_allowed(worker_->now_ns()));
   after_event();
 }
 
@@ -118,15 +130,14 @@ void SmtpConnection::transaction_done(MessageSlot* slot) {
   worker_->on_attempt_done(slot);
 }
 
-// start_tls: no record layer is built in yet (issue 7 plugs BoringSSL in
-// here), and the machine never asks for one; should it, the answer is a
-// handshake failure, given after the event.
+// start_tls: answered after the event (begin_tls), as the host must not
+// call back into the machine from inside one of its events.
 void SmtpConnection::start_tls() { tls_asked_ = true; }
 
 void SmtpConnection::after_event() {
   if (tls_asked_) {
     tls_asked_ = false;
-    client_.on_tls_failed("this build has no TLS record layer yet");
+    begin_tls();
   }
   if (close_asked_ && !closing_io_) {
     close_asked_ = false;
@@ -136,7 +147,28 @@ void SmtpConnection::after_event() {
   }
   if (closing_io_) return;
   flush();
+  if (close_asked_) {  // moving output into TLS may have ended the session
+    after_event();
+    return;
+  }
   arm_recv();
+}
+
+// begin_tls puts the record layer in and sends its first flight. SNI and
+// the name verified are derived from the relay's host (never an IP literal
+// as SNI; tls_peer_names).
+void SmtpConnection::begin_tls() {
+  if (client_.state() != ClientState::kTlsHandshake) return;  // the machine failed meanwhile
+  if (tls_ == nullptr) {
+    client_.on_tls_failed("TLS is not configured for this destination");
+    return;
+  }
+  tls_in_len_ = tls_out_len_ = 0;
+  if (tls_->start_handshake(worker_->relay().host) == RecordLayer::Status::kFailed) {
+    const std::string why = tls_->describe_failure();
+    tls_->reset();
+    client_.on_tls_failed(why);
+  }
 }
 
 uint32_t SmtpConnection::timeout_ms(TimeoutKind kind) const {
@@ -201,7 +233,7 @@ void SmtpConnection::on_connect(int res, uint32_t) {
     if (client_.state() == ClientState::kIdle) worker_->on_connection_closed(this, /*was_ready=*/false);
     return;
   }
-  worker_->note_good_address(address_index_);
+  worker_->destination().note_good_address(address_index_);
   client_.on_connected(peer_name_);
   after_event();
 }
@@ -211,6 +243,10 @@ void SmtpConnection::on_connect(int res, uint32_t) {
 
 void SmtpConnection::flush() {
   if (send_in_flight_ > 0 || fd_ < 0) return;
+  if (tls_on()) {
+    flush_tls();
+    return;
+  }
   const std::string_view out = client_.output();
   if (out.empty()) return;
   worker_->ring().reserve(2);  // the send and its timeout in one submission
@@ -224,6 +260,39 @@ void SmtpConnection::flush() {
   ++ops_in_flight_;
 }
 
+// flush_tls: seal the machine's output into records (once the handshake is
+// done), then send the ciphertext from tls_out_, a fixed buffer the kernel
+// reads while the send is in flight (the session's own buffer may move).
+void SmtpConnection::flush_tls() {
+  if (tls_out_len_ == 0) {
+    while (tls_->established() && !client_.output().empty() && tls_->ciphertext_out().empty()) {
+      const std::string_view out = client_.output();
+      size_t used = 0;
+      if (tls_->write_plaintext(out.data(), out.size(), used) == RecordLayer::Status::kFailed) {
+        client_.on_send_failed(false, tls_->describe_failure());
+        return;
+      }
+      if (used == 0) break;
+      trace(index_, "C(tls):", out.data(), used);
+      client_.on_sent(used);  // the bytes are the record layer's now
+    }
+    const std::string_view cipher = tls_->ciphertext_out();
+    const size_t n = cipher.size() < kTlsOutBytes ? cipher.size() : kTlsOutBytes;
+    if (n == 0) return;
+    std::memcpy(tls_out_.get(), cipher.data(), n);
+    tls_->consume_ciphertext_out(n);
+    tls_out_len_ = n;
+  }
+  worker_->ring().reserve(2);
+  io_uring_sqe* sqe = worker_->ring().sqe();
+  io_uring_prep_send(sqe, fd_, tls_out_.get(), tls_out_len_, MSG_NOSIGNAL);
+  set_completion(sqe, &send_c_);
+  set_timeout(send_ts_, timeout_ms(TimeoutKind::kData));
+  link_timeout(worker_->ring(), sqe, &send_ts_);
+  send_in_flight_ = tls_out_len_;
+  ++ops_in_flight_;
+}
+
 void SmtpConnection::on_send(int res, uint32_t) {
   --ops_in_flight_;
   send_in_flight_ = 0;
@@ -233,6 +302,10 @@ void SmtpConnection::on_send(int res, uint32_t) {
   }
   if (res < 0) {
     client_.on_send_failed(res == -ECANCELED, std::strerror(-res));
+  } else if (tls_on()) {
+    const size_t sent = static_cast<size_t>(res);
+    std::memmove(tls_out_.get(), tls_out_.get() + sent, tls_out_len_ - sent);
+    tls_out_len_ -= sent;
   } else {
     client_.on_sent(static_cast<size_t>(res));
   }
@@ -240,10 +313,19 @@ void SmtpConnection::on_send(int res, uint32_t) {
 }
 
 void SmtpConnection::arm_recv() {
-  if (recv_armed_ || fd_ < 0 || !client_.awaiting_reply()) return;
+  if (recv_armed_ || fd_ < 0) return;
+  const bool handshaking = client_.state() == ClientState::kTlsHandshake && tls_on();
+  if (!handshaking && !client_.awaiting_reply()) return;
+  char* space = client_.in_space();
+  size_t room = client_.in_room();
+  if (tls_on()) {
+    space = tls_in_.get() + tls_in_len_;
+    room = kTlsInBytes - tls_in_len_;
+    if (room == 0) return;
+  }
   worker_->ring().reserve(2);  // the receive and its timeout in one submission
   io_uring_sqe* sqe = worker_->ring().sqe();
-  io_uring_prep_recv(sqe, fd_, client_.in_space(), client_.in_room(), 0);
+  io_uring_prep_recv(sqe, fd_, space, room, 0);
   set_completion(sqe, &recv_c_);
   set_timeout(recv_ts_, timeout_ms(client_.reply_timeout()));
   link_timeout(worker_->ring(), sqe, &recv_ts_);
@@ -258,20 +340,70 @@ void SmtpConnection::on_recv(int res, uint32_t) {
     op_done();
     return;
   }
+  const bool opening = client_.opening();
   if (res == 0) {
-    client_.on_peer_closed();
+    if (client_.state() == ClientState::kTlsHandshake) {
+      client_.on_tls_failed("the server closed the connection during the TLS handshake");
+    } else {
+      client_.on_peer_closed();
+    }
   } else if (res < 0) {
     client_.on_receive_failed(res == -ECANCELED, std::strerror(-res));
+  } else if (tls_on()) {
+    tls_in_len_ += static_cast<size_t>(res);
+    process_tls_in();
   } else {
     trace(index_, "S:", client_.in_space(), static_cast<size_t>(res));
-    const bool opening = client_.opening();
     client_.on_received(static_cast<size_t>(res));
-    if (opening && client_.session_open()) {
-      idle_since_ns_ = worker_->now_ns();
-      worker_->on_connection_ready(this);
-    }
+  }
+  if (opening && client_.session_open()) {
+    idle_since_ns_ = worker_->now_ns();
+    worker_->on_connection_ready(this);
   }
   after_event();
+}
+
+// process_tls_in hands the ciphertext received to the record layer until
+// it makes no more progress: handshake steps (then on_tls_ready or
+// on_tls_failed), and plaintext into the machine's receive buffer.
+void SmtpConnection::process_tls_in() {
+  for (;;) {
+    const ClientState state = client_.state();
+    if (state == ClientState::kIdle || state == ClientState::kClosing) return;
+    size_t used = 0;
+    size_t plain = 0;
+    const bool handshaking = !tls_->established();
+    const RecordLayer::Status status =
+        tls_->read_ciphertext(tls_in_.get(), tls_in_len_, used, client_.in_space(), client_.in_room(), plain);
+    if (used > 0) {
+      std::memmove(tls_in_.get(), tls_in_.get() + used, tls_in_len_ - used);
+      tls_in_len_ -= used;
+    }
+    switch (status) {
+      case RecordLayer::Status::kFailed:
+        if (handshaking) {
+          client_.on_tls_failed(tls_->describe_failure());
+        } else {
+          client_.on_receive_failed(false, tls_->describe_failure());
+        }
+        return;
+      case RecordLayer::Status::kClosed:
+        client_.on_peer_closed();
+        return;
+      case RecordLayer::Status::kHandshakeDone:
+        if (trace_enabled()) fmt::print(stderr, "[conn {}] TLS: {}\n", index_, tls_->summary());
+        client_.on_tls_ready();
+        continue;
+      case RecordLayer::Status::kOk:
+        break;
+    }
+    if (plain > 0) {
+      trace(index_, "S(tls):", client_.in_space(), plain);
+      client_.on_received(plain);
+      continue;
+    }
+    if (used == 0) return;  // no progress: wait for more ciphertext
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -279,6 +411,26 @@ void SmtpConnection::on_recv(int res, uint32_t) {
 // machine and the worker.
 
 void SmtpConnection::start_close_io() {
+  // After a TLS session (or a failed handshake's alert): close_notify, or
+  // the alert, goes out first, then the shutdown. Best effort: the send is
+  // linked before the shutdown, and a failure of either changes nothing.
+  if (fd_ >= 0 && tls_on() && send_in_flight_ == 0) {
+    tls_->shutdown();
+    const std::string_view cipher = tls_->ciphertext_out();
+    const size_t n = cipher.size() < kTlsOutBytes ? cipher.size() : kTlsOutBytes;
+    if (n > 0) {
+      std::memcpy(tls_out_.get(), cipher.data(), n);
+      tls_->consume_ciphertext_out(n);
+      tls_out_len_ = n;
+      worker_->ring().reserve(2);
+      io_uring_sqe* send = worker_->ring().sqe();
+      io_uring_prep_send(send, fd_, tls_out_.get(), n, MSG_NOSIGNAL);
+      set_completion(send, &send_c_);
+      send->flags |= IOSQE_IO_LINK;
+      send_in_flight_ = n;
+      ++ops_in_flight_;
+    }
+  }
   if (fd_ >= 0 && ops_in_flight_ > 0) {
     // Wake any receive or send still pending on the socket.
     io_uring_sqe* sqe = worker_->ring().sqe();
@@ -308,6 +460,8 @@ void SmtpConnection::op_done() {
   closing_io_ = false;
   send_in_flight_ = 0;
   recv_armed_ = false;
+  tls_in_len_ = tls_out_len_ = 0;
+  if (tls_ != nullptr) tls_->reset();  // frees the SSL object; the buffers stay
   client_.on_closed();
   worker_->on_connection_closed(this, client_.was_ready());
 }

@@ -17,18 +17,27 @@
 // armed while it awaits a reply, close. RINGMAIL_TRACE=1 prints the bytes
 // both ways on stderr (a debugging transcript, never on in production).
 //
-// TLS will sit between the two (engine/record_layer.h): ciphertext on the
-// socket side, the machine's plaintext on the other.
-// Memory: the machine's buffers, allocated once, with the connection.
+// TLS sits between the two when the machine asks for it (start_tls: after
+// the 220 to STARTTLS, or at connect with implicit TLS): a TlsRecordLayer
+// (engine/tls_record_layer.h) behind the engine/record_layer.h seam. Then
+// the socket carries only ciphertext, received into tls_in_ and sent from
+// tls_out_, and the machine sees only plaintext. On close, after the
+// handshake, close_notify goes out before the socket is shut down.
+// Memory: the machine's buffers, and with a TLS destination the record
+// layer and its two ciphertext buffers (kTlsInBytes, kTlsOutBytes), all
+// allocated once, with the connection; BoringSSL allocates the SSL object
+// per connection (docs/tls.md: the budget).
 #pragma once
 
 #include <linux/time_types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "engine/smtp_client.h"
+#include "engine/tls_record_layer.h"
 #include "engine/uring.h"
 
 namespace ringmail {
@@ -39,6 +48,11 @@ class MessageSlot;
 class SmtpConnection final : private SmtpClientHost {
  public:
   static constexpr uint32_t kMaxMessagesInFlight = SmtpClient::kMaxMessagesInFlight;
+  // Ciphertext buffers: one full record and its overhead each way (plus
+  // the largest handshake flight a server sends, which TlsSession takes in
+  // kMaxBufferedCiphertextIn pieces).
+  static constexpr size_t kTlsInBytes = kMaxPlaintextPerWrite + kRecordOverhead;
+  static constexpr size_t kTlsOutBytes = kMaxPendingCiphertextOut + kRecordOverhead;
 
   // SmtpConnection keeps |worker| and |config|, which must outlive it.
   SmtpConnection(Worker* worker, const SmtpClientConfig* config, uint32_t index);
@@ -74,6 +88,9 @@ class SmtpConnection final : private SmtpClientHost {
   // debug_state is a one-word-per-field summary for stall diagnostics.
   std::string debug_state() const;
   const std::string& last_error() const { return client_.last_error(); }
+  // tls_fell_back: it closed because TLS failed at level may (the worker
+  // remembers it and reconnects in clear).
+  bool tls_fell_back() const { return client_.tls_fell_back(); }
 
  private:
   // SmtpClientHost: the machine's commands.
@@ -85,8 +102,12 @@ class SmtpConnection final : private SmtpClientHost {
 
   // after_event carries out what the machine asked for during an event.
   void after_event();
+  void begin_tls();
   void flush();
+  void flush_tls();
   void arm_recv();
+  void process_tls_in();
+  bool tls_on() const { return tls_ != nullptr && tls_->started(); }
   uint32_t timeout_ms(TimeoutKind kind) const;
 
   // Completions.
@@ -112,6 +133,12 @@ class SmtpConnection final : private SmtpClientHost {
   bool closing_io_ = false;    // shutdown/close in flight: completions only count down
   size_t send_in_flight_ = 0;  // bytes of the machine's output the kernel is sending
   bool recv_armed_ = false;
+  // TLS (null when the destination does not use TLS).
+  std::unique_ptr<TlsRecordLayer> tls_;
+  std::unique_ptr<char[]> tls_in_;  // ciphertext received, not yet taken by the session
+  size_t tls_in_len_ = 0;
+  std::unique_ptr<char[]> tls_out_;  // ciphertext being sent
+  size_t tls_out_len_ = 0;
   __kernel_timespec connect_ts_{}, send_ts_{}, recv_ts_{};
 
   MemberCompletion<SmtpConnection, &SmtpConnection::on_socket> socket_c_{this};

@@ -22,12 +22,13 @@ constexpr int kTickMs = 250;
 }  // namespace
 
 Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
-               const RelayResolver& relay, const SpoolDirs& spool, WorkerChannel& channel,
+               const Destination& destination, const SpoolDirs& spool, WorkerChannel& channel,
                ReportSink& reports)
     : id_(id),
       cpu_(cpu),
       config_(config),
-      relay_(relay),
+      relay_(*destination.resolver),
+      destination_(destination),
       spool_(spool),
       channel_(channel),
       reports_(reports),
@@ -44,6 +45,8 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
   client_config_.helo_name = config.smtp.helo_name;
   client_config_.max_messages_per_connection = config.relay.max_messages_per_connection;
   client_config_.chunking = config.smtp.chunking;
+  client_config_.tls_level = destination.tls_level;
+  client_config_.implicit_tls = destination.implicit_tls;
   for (uint32_t i = 0; i < max_connections; ++i) {
     connections_.push_back(std::make_unique<SmtpConnection>(this, &client_config_, i));
   }
@@ -247,6 +250,12 @@ void Worker::on_connection_ready(SmtpConnection*) {
 
 void Worker::on_connection_closed(SmtpConnection* connection, bool was_ready) {
   if (was_ready) return;
+  if (connection->tls_fell_back()) {
+    // TLS failed at level may: remember it here, and let schedule() open a
+    // new connection, which goes on in clear.
+    destination_.note_tls_broken(now_ns());
+    return;
+  }
   // A connection that never became ready (every relay address refused,
   // timed out or greeted badly). Unless another connection is ready to carry
   // them, the messages waiting now get decide_relay_unreachable(): waiting

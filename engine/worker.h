@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "engine/destination.h"
 #include "engine/message_slot.h"
 #include "engine/relay_resolver.h"
 #include "engine/smtp_connection.h"
@@ -50,8 +51,11 @@ struct ReportSink {
 
 class Worker {
  public:
+  // |destination| (the relay, its TLS context) is shared read-only by all
+  // workers and must outlive them; each worker keeps its own
+  // DestinationState for it.
   Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
-         const RelayResolver& relay, const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports);
+         const Destination& destination, const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -67,8 +71,9 @@ class Worker {
   const RelayTarget& relay() const { return relay_.target(); }
   const std::string& helo_name() const { return config_.smtp.helo_name; }
   uint64_t now_ns() const;
-  uint32_t preferred_address() const { return preferred_address_; }
-  void note_good_address(uint32_t index) { preferred_address_ = index; }
+  // destination: this worker's state for the relay (preferred address,
+  // TLS tickets, "TLS failed here").
+  DestinationState& destination() { return destination_; }
 
   // Events from connections.
   void on_connection_ready(SmtpConnection* connection);
@@ -113,6 +118,7 @@ class Worker {
   const uint32_t cpu_;
   const Config& config_;
   const RelayResolver& relay_;
+  DestinationState destination_;
   const SpoolDirs& spool_;
   WorkerChannel& channel_;
   ReportSink& reports_;
@@ -125,7 +131,6 @@ class Worker {
   SmtpClientConfig client_config_;  // what every connection's protocol machine reads
   std::vector<std::unique_ptr<SmtpConnection>> connections_;
   uint32_t next_connection_ = 0;  // round-robin start
-  uint32_t preferred_address_ = 0;
   uint32_t slots_in_use_ = 0;
   uint32_t held_slots_ = 0;  // slots retrying a record (MessageSlot::held)
   bool stopping_ = false;

@@ -165,5 +165,41 @@ TEST(DeliveryPolicy, StageNames) {
   EXPECT_STREQ(smtp_stage_name(SmtpStage::kRcpt), "RCPT TO");
 }
 
+// TLS levels: what happens when TLS does not happen (docs/tls.md, "Levels").
+struct TlsRow {
+  TlsLevel level;
+  TlsShortfall what;
+  TlsFallback expected;
+};
+
+constexpr TlsRow kTlsTable[] = {
+    {TlsLevel::kMay, TlsShortfall::kNotOffered, TlsFallback::kClearHere},
+    {TlsLevel::kMay, TlsShortfall::kRefused, TlsFallback::kClearHere},
+    {TlsLevel::kMay, TlsShortfall::kHandshakeFailed, TlsFallback::kClearNewConnection},
+    {TlsLevel::kEncrypt, TlsShortfall::kNotOffered, TlsFallback::kDefer},
+    {TlsLevel::kEncrypt, TlsShortfall::kRefused, TlsFallback::kDefer},
+    {TlsLevel::kEncrypt, TlsShortfall::kHandshakeFailed, TlsFallback::kDefer},
+    {TlsLevel::kVerify, TlsShortfall::kNotOffered, TlsFallback::kDefer},
+    {TlsLevel::kVerify, TlsShortfall::kRefused, TlsFallback::kDefer},
+    {TlsLevel::kVerify, TlsShortfall::kHandshakeFailed, TlsFallback::kDefer},
+    {TlsLevel::kSecure, TlsShortfall::kNotOffered, TlsFallback::kDefer},
+    {TlsLevel::kSecure, TlsShortfall::kRefused, TlsFallback::kDefer},
+    {TlsLevel::kSecure, TlsShortfall::kHandshakeFailed, TlsFallback::kDefer},
+};
+
+TEST(DeliveryPolicy, TlsShortfallTable) {
+  for (const TlsRow& row : kTlsTable) {
+    EXPECT_EQ(decide_tls_shortfall(row.level, row.what), row.expected)
+        << tls_level_name(row.level) << " / " << tls_shortfall_name(row.what);
+  }
+}
+
+TEST(DeliveryPolicy, ImplicitTlsAtMayIsEncrypt) {
+  EXPECT_EQ(effective_tls_level(TlsLevel::kMay, true), TlsLevel::kEncrypt);
+  EXPECT_EQ(effective_tls_level(TlsLevel::kMay, false), TlsLevel::kMay);
+  EXPECT_EQ(effective_tls_level(TlsLevel::kVerify, true), TlsLevel::kVerify);
+  EXPECT_EQ(effective_tls_level(TlsLevel::kSecure, true), TlsLevel::kSecure);
+}
+
 }  // namespace
 }  // namespace ringmail

@@ -57,8 +57,9 @@ struct Scenario {
   uint32_t refused_connects = 0;  // the first N connects fail
   bool stall_reads = false;       // body reads never land
   bool quit_when_idle = true;
-  bool starttls = false;   // SmtpClientConfig::starttls
-  bool tls_fails = false;  // the record layer's handshake fails
+  TlsLevel tls = TlsLevel::kNone;  // SmtpClientConfig::tls_level
+  bool implicit_tls = false;       // SmtpClientConfig::implicit_tls
+  bool tls_fails = false;          // the record layer's handshake fails
   // Expectations: one outcome line per message, "rcpt=state ..." (or
   // "not-done"), substrings the client must and must not have written,
   // and a substring of last_error() ("" = none expected).
@@ -99,7 +100,8 @@ class Transcript : public SmtpClientHost {
     config_.helo_name = "client.test";
     config_.max_messages_per_connection = scenario.max_messages_per_connection;
     config_.chunking = scenario.chunking;
-    config_.starttls = scenario.starttls;
+    config_.tls_level = scenario.tls;
+    config_.implicit_tls = scenario.implicit_tls;
     for (const std::string& reply : scenario.replies) {
       server_ += reply;
       reply_ends_.push_back(server_.size());
@@ -620,28 +622,90 @@ std::vector<Scenario> scenarios() {
        .messages = {one},
        .replies = concat(
            {{kGreeting, kEhloStarttls, "220 2.0.0 ready to start TLS\r\n", kEhloAll}, bdat_ok(1), {kBye}}),
-       .starttls = true,
+       .tls = TlsLevel::kEncrypt,
        .outcomes = {"a@y.test=done"},
        .wire_has = {"EHLO client.test\r\nSTARTTLS\r\nEHLO client.test\r\nMAIL", "BDAT"}});
-  all.push_back({.name = "starttls_refused",
+  // Capabilities from before TLS are forgotten: CHUNKING offered only in
+  // clear is not used over TLS.
+  all.push_back(
+      {.name = "capabilities_before_tls_forgotten",
+       .messages = {one},
+       .replies = concat({{kGreeting, "250-relay.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 STARTTLS\r\n",
+                           "220 2.0.0 go ahead\r\n", kEhloNoChunking},
+                          data_ok(1),
+                          {kBye}}),
+       .tls = TlsLevel::kVerify,
+       .outcomes = {"a@y.test=done"},
+       .wire_has = {"STARTTLS\r\nEHLO client.test\r\nMAIL", "DATA\r\n"},
+       .wire_lacks = {"BDAT"}});
+  all.push_back({.name = "implicit_tls_greeting_over_tls",
                  .messages = {one},
-                 .replies = {kGreeting, kEhloStarttls, "454 4.7.0 TLS not available\r\n"},
-                 .starttls = true,
-                 .outcomes = {"not-done"},
-                 .wire_lacks = {"MAIL"},
-                 .error_has = "refused STARTTLS: 454 4.7.0 TLS not available"});
-  all.push_back({.name = "tls_handshake_fails",
+                 .replies = concat({{kGreeting, kEhloAll}, bdat_ok(1), {kBye}}),
+                 .tls = TlsLevel::kEncrypt,
+                 .implicit_tls = true,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_lacks = {"STARTTLS"}});
+  all.push_back(
+      {.name = "may_starttls_refused_goes_on_in_clear",
+       .messages = {one},
+       .replies = concat({{kGreeting, kEhloStarttls, "454 4.7.0 TLS not available\r\n"}, data_ok(1), {kBye}}),
+       .tls = TlsLevel::kMay,
+       .outcomes = {"a@y.test=done"},
+       .wire_has = {"STARTTLS\r\nMAIL"}});
+  all.push_back({.name = "may_handshake_fails_reconnects_in_clear",
                  .messages = {one},
                  .replies = {kGreeting, kEhloStarttls, "220 2.0.0 go ahead\r\n"},
-                 .starttls = true,
+                 .tls = TlsLevel::kMay,
                  .tls_fails = true,
                  .outcomes = {"not-done"},
                  .wire_lacks = {"MAIL"},
-                 .error_has = "TLS handshake with relay.test[192.0.2.0]:25 failed: handshake failure"});
+                 .error_has = "relay.tls = \"may\": delivering in clear on a new connection"});
+  all.push_back({.name = "starttls_not_offered_defers_at_encrypt",
+                 .messages = {one},
+                 .replies = {kGreeting, kEhloAll},
+                 .tls = TlsLevel::kEncrypt,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"MAIL", "STARTTLS"},
+                 .error_has =
+                     "does not offer STARTTLS: its EHLO reply has no STARTTLS; relay.tls = \"encrypt\" "
+                     "requires TLS, so nothing was sent"});
+  all.push_back({.name = "starttls_not_offered_defers_at_verify",
+                 .messages = {one},
+                 .replies = {kGreeting, kEhloAll},
+                 .tls = TlsLevel::kVerify,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"MAIL", "STARTTLS"},
+                 .error_has =
+                     "does not offer STARTTLS: its EHLO reply has no STARTTLS; relay.tls = \"verify\" "
+                     "requires TLS, so nothing was sent"});
+  all.push_back({.name = "starttls_not_offered_defers_at_secure",
+                 .messages = {one},
+                 .replies = {kGreeting, kEhloAll},
+                 .tls = TlsLevel::kSecure,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"MAIL", "STARTTLS"},
+                 .error_has =
+                     "does not offer STARTTLS: its EHLO reply has no STARTTLS; relay.tls = \"secure\" "
+                     "requires TLS, so nothing was sent"});
+  all.push_back({.name = "starttls_refused",
+                 .messages = {one},
+                 .replies = {kGreeting, kEhloStarttls, "454 4.7.0 TLS not available\r\n"},
+                 .tls = TlsLevel::kEncrypt,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"MAIL"},
+                 .error_has = "refused STARTTLS: it answered 454 4.7.0 TLS not available"});
+  all.push_back({.name = "tls_handshake_fails",
+                 .messages = {one},
+                 .replies = {kGreeting, kEhloStarttls, "220 2.0.0 go ahead\r\n"},
+                 .tls = TlsLevel::kEncrypt,
+                 .tls_fails = true,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"MAIL"},
+                 .error_has = "relay.test[192.0.2.0]:25 failed the TLS handshake: handshake failure"});
   all.push_back({.name = "starttls_not_offered_goes_on_in_clear",
                  .messages = {one},
                  .replies = concat({{kGreeting, kEhloAll}, bdat_ok(1), {kBye}}),
-                 .starttls = true,
+                 .tls = TlsLevel::kMay,
                  .outcomes = {"a@y.test=done"},
                  .wire_lacks = {"STARTTLS"}});
   // 421 at every stage of a DATA and a BDAT dialogue: the connection is
@@ -768,7 +832,7 @@ TEST(SmtpClient, StartTlsResponseInjectionFailsTheConnection) {
                     .messages = {message({"a@y.test"})},
                     .replies = {kGreeting, "250-relay.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
                                 "220 2.0.0 go ahead\r\n250-injected\r\n250 PIPELINING\r\n"},
-                    .starttls = true};
+                    .tls = TlsLevel::kEncrypt};
   Transcript run(scenario, SIZE_MAX, false);
   run.run();
   EXPECT_NE(run.client().last_error().find("sent data after its 220 to STARTTLS"), std::string::npos)
@@ -777,9 +841,8 @@ TEST(SmtpClient, StartTlsResponseInjectionFailsTheConnection) {
   EXPECT_EQ(run.wire().find("MAIL"), std::string::npos);
 }
 
-TEST(SmtpClient, StartTlsStatesAreNotReachedWithoutTls) {
-  // STARTTLS offered: this build does not use it (issue 7 adds the record
-  // layer); the session opens in clear as before.
+TEST(SmtpClient, StartTlsStatesAreNotReachedAtLevelNone) {
+  // STARTTLS offered, level none: never used; the session opens in clear.
   Scenario scenario{
       .name = "starttls-offered",
       .messages = {message({"a@y.test"})},
