@@ -25,12 +25,14 @@ RecordLayer::Status TlsRecordLayer::start_handshake(std::string_view server_name
   return session_.handshake() == TlsStep::kFailed ? Status::kFailed : Status::kOk;
 }
 
-RecordLayer::Status TlsRecordLayer::read_ciphertext(const char* cipher, size_t cipher_len, size_t& cipher_used,
-                                                    char* plain, size_t plain_cap, size_t& plain_len) {
+RecordLayer::Status TlsRecordLayer::read_ciphertext(const char* cipher, size_t cipher_len,
+                                                    size_t& cipher_used, char* plain, size_t plain_cap,
+                                                    size_t& plain_len) {
   cipher_used = 0;
   plain_len = 0;
   if (!started_) return Status::kFailed;
-  if (cipher_len > 0) cipher_used = session_.feed_ciphertext(reinterpret_cast<const uint8_t*>(cipher), cipher_len);
+  if (cipher_len > 0)
+    cipher_used = session_.feed_ciphertext(reinterpret_cast<const uint8_t*>(cipher), cipher_len);
   if (!session_.handshake_done()) {
     switch (session_.handshake()) {
       case TlsStep::kFailed:
@@ -108,8 +110,8 @@ void TlsRecordLayer::reset() {
 
 std::string TlsRecordLayer::summary() const {
   if (!session_.handshake_done()) return "no TLS";
-  return fmt::format("{} {} {}{}, certificate {}", session_.version_text(), session_.cipher(), session_.group(),
-                     session_.resumed() ? " resumed" : "", session_.verdict().summary());
+  return fmt::format("{} {} {}{}, certificate {}", session_.version_text(), session_.cipher(),
+                     session_.group(), session_.resumed() ? " resumed" : "", session_.verdict().summary());
 }
 
 }  // namespace ringmail
