@@ -14,6 +14,7 @@
 
 #include "engine/message_slot.h"
 #include "engine/smtp_reply.h"
+#include "tls/starttls_guard.h"
 
 namespace ringmail {
 namespace {
@@ -239,12 +240,14 @@ void SmtpClient::tls_shortfall(TlsShortfall what, std::string_view detail) {
   const char* what_text = what == TlsShortfall::kNotOffered ? "does not offer STARTTLS"
                           : what == TlsShortfall::kRefused  ? "refused STARTTLS"
                                                             : "failed the TLS handshake";
-  const char* advice = what == TlsShortfall::kHandshakeFailed
-                           ? "fix the server's TLS, or lower relay.tls"
-                           : "enable STARTTLS on the relay, or set relay.tls = \"may\" to allow clear text";
+  // A failed handshake's |detail| carries its own advice (the verdict's).
+  const char* advice =
+      what == TlsShortfall::kHandshakeFailed
+          ? ""
+          : " (enable STARTTLS on the relay, or set relay.tls = \"may\" to allow clear text)";
   fail(
       fmt::format("{} {}: {}; relay.tls = \"{}\" requires TLS, so nothing was sent and the messages wait for "
-                  "the next attempt ({})",
+                  "the next attempt{}",
                   peer_, what_text, detail, tls_level_name(level), advice));
 }
 
@@ -288,6 +291,7 @@ void SmtpClient::handle_replies() {
     expect_head_ = (expect_head_ + 1) % kMaxExpectations;
     --expect_count_;
     if (expect.slot != nullptr) --expect.slot->expect_refs;
+    bytes_after_reply_ = in_len_ - offset;
     on_reply(expect, reply);
   }
   if (!live()) return;
@@ -385,6 +389,13 @@ void SmtpClient::on_starttls_reply(const SmtpReply& reply) {
       return;
     }
     tls_shortfall(TlsShortfall::kRefused, fmt::format("it answered {}", reply_summary(reply)));
+    return;
+  }
+  // Bytes already received after the 220 travelled in clear and may be an
+  // attacker's (CVE-2011-0411): starttls_guard refuses them, at any level.
+  std::string reason;
+  if (judge_starttls_reply(reply.code, bytes_after_reply_, reason) == StartTlsReplyVerdict::kInjection) {
+    fail(fmt::format("{}: {}", peer_, reason));
     return;
   }
   state_ = ClientState::kTlsHandshake;

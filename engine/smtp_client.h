@@ -358,6 +358,7 @@ class SmtpClient {
   // Buffers.
   std::unique_ptr<char[]> in_;
   size_t in_len_ = 0;
+  size_t bytes_after_reply_ = 0;  // received bytes after the reply being handled (STARTTLS injection)
   std::unique_ptr<char[]> out_;
   size_t out_len_ = 0;
 };

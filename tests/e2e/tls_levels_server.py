@@ -9,6 +9,7 @@ MODE: starttls    EHLO offers STARTTLS
       refuse      EHLO offers STARTTLS, which is answered 454
       implicit    TLS from the first byte
       garbage     EHLO offers STARTTLS; after the 220, bytes that are not TLS
+      inject      the 220 to STARTTLS comes with "250 injected" in the same write
 Listens on 127.0.0.1:PORT, one thread per connection, prints "ready" once
 it listens. Appends to LOG one line per event:
   conn tls=0|1 resumed=0|1          a TLS handshake completed (or not)
@@ -63,7 +64,7 @@ def serve(conn, context, mode, path):
             verb = line.strip().split(b" ")[0].upper()
             if verb in (b"EHLO", b"HELO"):
                 caps = [b"250-tls-levels.ringmail.invalid", b"250-PIPELINING", b"250-8BITMIME"]
-                if not tls and mode in ("starttls", "refuse", "garbage"):
+                if not tls and mode in ("starttls", "refuse", "garbage", "inject"):
                     caps.append(b"250-STARTTLS")
                 caps.append(b"250 SIZE 10000000")
                 conn.sendall(b"\r\n".join(caps) + b"\r\n")
@@ -75,7 +76,8 @@ def serve(conn, context, mode, path):
                 conn.sendall(b"this is not TLS at all\r\n")
                 return
             elif verb == b"STARTTLS" and not tls:
-                conn.sendall(b"220 2.0.0 go ahead\r\n")
+                conn.sendall(b"220 2.0.0 go ahead\r\n250 injected\r\n" if mode == "inject" else
+                             b"220 2.0.0 go ahead\r\n")
                 f.close()
                 conn = context.wrap_socket(conn, server_side=True)
                 tls = True

@@ -32,6 +32,7 @@ run_case() {
   local dir=$WORK/case$N port
   mkdir -p "$dir"
   port=$(free_port)
+  : > "$dir/server.out"
   $PY "$E2E_DIR/tls_levels_server.py" "$port" "$PKI/$cert.pem" "$PKI/$cert.key" "$mode" "$dir/server.log" \
     > "$dir/server.out" 2>&1 &
   local server=$!
@@ -109,6 +110,11 @@ run_case "encrypt, STARTTLS refused: deferred" good refuse encrypt false deferre
   "refused STARTTLS: it answered 454 4.7.0 TLS not available now"
 run_case "may, handshake fails: clear on a new connection" good garbage may false clear ""
 run_case "encrypt, handshake fails: deferred" good garbage encrypt false deferred "failed the TLS handshake"
+# Bytes after the 220 to STARTTLS (CVE-2011-0411 class): the connection
+# fails at every level; never a fallback to clear text.
+for level in may verify; do
+  run_case "$level, bytes injected after the 220: deferred" good inject $level false deferred "CVE-2011-0411"
+done
 # Implicit TLS (SMTPS) on an arbitrary port.
 for level in may encrypt verify secure; do
   run_case "implicit, $level, good certificate: TLS" good implicit $level true tls ""

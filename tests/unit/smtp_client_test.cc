@@ -835,7 +835,8 @@ TEST(SmtpClient, StartTlsResponseInjectionFailsTheConnection) {
                     .tls = TlsLevel::kEncrypt};
   Transcript run(scenario, SIZE_MAX, false);
   run.run();
-  EXPECT_NE(run.client().last_error().find("sent data after its 220 to STARTTLS"), std::string::npos)
+  EXPECT_NE(run.client().last_error().find("after its 220 reply to STARTTLS and before the TLS handshake"),
+            std::string::npos)
       << run.client().last_error();
   EXPECT_EQ(run.client().state(), ClientState::kIdle);
   EXPECT_EQ(run.wire().find("MAIL"), std::string::npos);
