@@ -165,6 +165,15 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
              relay.ready() ? fmt::format("{} address(es)", target.addresses.size())
                            : std::string("not resolved yet"),
              config.relay.max_connections, tls_library_description());
+  if (destination.uses_tls()) {
+    const TlsClientContext& tls = *destination.tls_context;
+    fmt::print(stderr, "ringmail: relay TLS: level {}{}, trust store {} ({} certificates), resumption {}\n",
+               tls_level_name(destination.tls_level),
+               destination.implicit_tls ? " (implicit TLS)" : " (STARTTLS)", tls.trust_store_name(),
+               tls.trust_store_certs(), destination.tls_policy.session_resumption ? "on" : "off");
+  } else {
+    fmt::print(stderr, "ringmail: relay TLS: level none (every message in clear)\n");
+  }
 
   timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);

@@ -252,8 +252,10 @@ void Worker::on_connection_closed(SmtpConnection* connection, bool was_ready) {
   if (was_ready) return;
   if (connection->tls_fell_back()) {
     // TLS failed at level may: remember it here, and let schedule() open a
-    // new connection, which goes on in clear.
+    // new connection, which goes on in clear. Rare (once per hour at most
+    // per worker), so it is worth a line for the operator.
     destination_.note_tls_broken(now_ns());
+    fmt::print(stderr, "ringmail: worker {}: {}\n", id_, connection->last_error());
     return;
   }
   // A connection that never became ready (every relay address refused,

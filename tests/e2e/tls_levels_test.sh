@@ -108,7 +108,8 @@ done
 run_case "may, STARTTLS refused: clear on the same connection" good refuse may false clear ""
 run_case "encrypt, STARTTLS refused: deferred" good refuse encrypt false deferred \
   "refused STARTTLS: it answered 454 4.7.0 TLS not available now"
-run_case "may, handshake fails: clear on a new connection" good garbage may false clear ""
+run_case "may, handshake fails: clear on a new connection" good garbage may false clear \
+  "relay.tls = \"may\": delivering in clear on a new connection, and not trying TLS there again for 3600 s"
 run_case "encrypt, handshake fails: deferred" good garbage encrypt false deferred "failed the TLS handshake"
 # Bytes after the 220 to STARTTLS (CVE-2011-0411 class): the connection
 # fails at every level; never a fallback to clear text.

@@ -103,7 +103,8 @@ struct Wire {
       size_t used = 0;
       size_t got = 0;
       char buf[4096];
-      const RecordLayer::Status status = layer.read_ciphertext(to_client.data(), n, used, buf, sizeof(buf), got);
+      const RecordLayer::Status status =
+          layer.read_ciphertext(to_client.data(), n, used, buf, sizeof(buf), got);
       to_client.erase(0, used);
       plain.append(buf, got);
       if (status == RecordLayer::Status::kFailed) failed = true;
