@@ -5,9 +5,9 @@
 //
 // Who uses it: engine/smtp_connection.cc, once the machine asks for TLS
 // (SmtpClientHost::start_tls, after the 220 to STARTTLS, or at connect for
-// implicit TLS). Issue 7 plugs a BoringSSL session in behind this
-// interface (SSL over memory buffers, one SSL object per connection, never
-// crossing threads); until then no connection installs one and bytes pass
+// implicit TLS). The implementation is engine/tls_record_layer.h: a
+// BoringSSL session over memory buffers, one SSL object per connection,
+// never crossing threads; without TLS no layer is installed and bytes pass
 // through unchanged. It never does I/O itself: the adapter moves bytes
 // between it, the machine and the ring.
 //

@@ -29,7 +29,7 @@
 //     │                  │ kIdle with last_error() once every address failed
 //     │                                    kEhloSent ──5xx──► kHeloSent ──2xx──┐
 //     │                                    kEhloSent ──2xx─────────────────────┤
-//     │   (TLS: only with SmtpClientConfig::starttls; AUTH: not reachable yet)  │
+//     │   (TLS: per SmtpClientConfig::tls_level; AUTH: not reachable yet)       │
 //     │   kEhloSent ──2xx, STARTTLS offered──► kStarttlsSent ──220──►          │
 //     │   kTlsHandshake ──on_tls_ready──► kEhloAfterTls ──2xx──► [kAuthSent ──235──►]
 //     │                                                                        ▼
@@ -40,6 +40,13 @@
 //     │                                                    quit() ──► kQuitSent ─┤
 //     │                                                                          ▼
 //     └──────────── on_closed() ◄── kClosing ◄── 221, peer closed, any failure (fail())
+//
+// TLS: with implicit TLS, kConnecting ──on_connected──► kTlsHandshake
+// ──on_tls_ready──► kGreeting. With STARTTLS, what a server without it, a
+// refusal or a failed handshake means is decide_tls_shortfall's (clear text
+// at may, defer at encrypt and above); messages are only taken in kReady,
+// so at the levels that require TLS no message byte is written before it.
+// Capabilities from before TLS are forgotten; EHLO is sent again.
 //
 // In kReady the machine writes whole transactions as far as PIPELINING
 // allows: MAIL, RCPTs and DATA (then kDataSent: nothing more may be written
