@@ -347,6 +347,13 @@ void SmtpConnection::on_recv(int res, uint32_t) {
     } else {
       client_.on_peer_closed();
     }
+  } else if (res < 0 && client_.state() == ClientState::kTlsHandshake) {
+    // A handshake that stalls or breaks is a TLS failure (at may: clear
+    // text on a new connection), not a plain I/O error.
+    client_.on_tls_failed(
+        res == -ECANCELED
+            ? fmt::format("no TLS handshake reply within {} ms", timeout_ms(client_.reply_timeout()))
+            : fmt::format("receive failed during the TLS handshake: {}", std::strerror(-res)));
   } else if (res < 0) {
     client_.on_receive_failed(res == -ECANCELED, std::strerror(-res));
   } else if (tls_on()) {

@@ -10,6 +10,7 @@ MODE: starttls    EHLO offers STARTTLS
       implicit    TLS from the first byte
       garbage     EHLO offers STARTTLS; after the 220, bytes that are not TLS
       inject      the 220 to STARTTLS comes with "250 injected" in the same write
+      silent      EHLO offers STARTTLS; after the 220, nothing (a stalled handshake)
 Listens on 127.0.0.1:PORT, one thread per connection, prints "ready" once
 it listens. Appends to LOG one line per event:
   conn tls=0|1 resumed=0|1          a TLS handshake completed (or not)
@@ -64,12 +65,17 @@ def serve(conn, context, mode, path):
             verb = line.strip().split(b" ")[0].upper()
             if verb in (b"EHLO", b"HELO"):
                 caps = [b"250-tls-levels.ringmail.invalid", b"250-PIPELINING", b"250-8BITMIME"]
-                if not tls and mode in ("starttls", "refuse", "garbage", "inject"):
+                if not tls and mode in ("starttls", "refuse", "garbage", "inject", "silent"):
                     caps.append(b"250-STARTTLS")
                 caps.append(b"250 SIZE 10000000")
                 conn.sendall(b"\r\n".join(caps) + b"\r\n")
             elif verb == b"STARTTLS" and not tls and mode == "refuse":
                 conn.sendall(b"454 4.7.0 TLS not available now\r\n")
+            elif verb == b"STARTTLS" and not tls and mode == "silent":
+                conn.sendall(b"220 2.0.0 go ahead\r\n")
+                f.readline()  # the ClientHello, never answered
+                f.read()  # until the client gives up and closes
+                return
             elif verb == b"STARTTLS" and not tls and mode == "garbage":
                 conn.sendall(b"220 2.0.0 go ahead\r\n")
                 f.readline()  # wait for the ClientHello's first bytes

@@ -111,6 +111,10 @@ run_case "encrypt, STARTTLS refused: deferred" good refuse encrypt false deferre
 run_case "may, handshake fails: clear on a new connection" good garbage may false clear \
   "relay.tls = \"may\": delivering in clear on a new connection, and not trying TLS there again for 3600 s"
 run_case "encrypt, handshake fails: deferred" good garbage encrypt false deferred "failed the TLS handshake"
+# A handshake the server never answers: a TLS failure after the reply
+# timeout (5 s here), so may goes on in clear.
+run_case "may, handshake stalls: clear on a new connection" good silent may false clear \
+  "failed: no TLS handshake reply within 5000 ms; relay.tls = \"may\": delivering in clear on a new connection" 1
 # Bytes after the 220 to STARTTLS (CVE-2011-0411 class): the connection
 # fails at every level; never a fallback to clear text.
 for level in may verify; do
