@@ -2,6 +2,8 @@
 // DestinationState's small accessors, which run on its worker.
 #include "engine/destination.h"
 
+#include <unistd.h>
+
 #include "engine/delivery_policy.h"
 
 namespace ringmail {
@@ -21,12 +23,24 @@ TlsPolicy relay_tls_policy(const Config& config) {
   // secure checks the configured relay name; for the relay that is also
   // the host connected to.
   policy.next_hop_domain = config.relay.host;
+  // may and encrypt do not check certificates: a machine without the
+  // system store (no ca-certificates package) can still use them with the
+  // default settings; the verdicts logged then say "unknown issuer".
+  const bool checks = tls_level_enforces_certificate(policy.level);
+  if (!checks && policy.ca_file.empty() && policy.ca_dir == kTlsSystemCaDir &&
+      ::access(policy.ca_dir.c_str(), R_OK | X_OK) != 0) {
+    policy.ca_dir.clear();
+  }
   return policy;
 }
 
 bool build_relay_destination(const Config& config, const RelayResolver& resolver, Destination& out,
                              std::string& error) {
-  out.name = resolver.target().host;
+  // The host as configured, brackets removed (RelayTarget's spelling; the
+  // resolver fills its own copy only in start()).
+  std::string_view host = config.relay.host;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  out.name = std::string(host);
   out.resolver = &resolver;
   out.tls_policy = relay_tls_policy(config);
   out.tls_level = out.tls_policy.level;

@@ -31,7 +31,9 @@ namespace ringmail {
 
 // relay_tls_policy maps the [relay] and [tls] keys into the relay's
 // TlsPolicy. The next-hop domain that `secure` verifies is relay.host (the
-// name the operator wrote, never one learned from DNS).
+// name the operator wrote, never one learned from DNS). At may and encrypt
+// (which check no certificate) a missing default system store is dropped
+// rather than stopping the start; at verify and secure it is an error.
 TlsPolicy relay_tls_policy(const Config& config);
 
 // Destination is what every worker shares about one next hop.

@@ -300,7 +300,10 @@ void SmtpConnection::on_send(int res, uint32_t) {
     op_done();
     return;
   }
-  if (res < 0) {
+  if (res < 0 && client_.state() == ClientState::kTlsHandshake) {
+    client_.on_tls_failed(fmt::format("send failed during the TLS handshake: {}",
+                                      res == -ECANCELED ? "timed out" : std::strerror(-res)));
+  } else if (res < 0) {
     client_.on_send_failed(res == -ECANCELED, std::strerror(-res));
   } else if (tls_on()) {
     const size_t sent = static_cast<size_t>(res);
