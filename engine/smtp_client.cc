@@ -214,7 +214,10 @@ void SmtpClient::on_tls_ready() {
 }
 
 void SmtpClient::on_tls_failed(std::string_view why) {
-  if (state_ != ClientState::kTlsHandshake) return;
+  // kEhloAfterTls too: with TLS 1.3 the server judges a client certificate
+  // after the client's side of the handshake is done; its alert arrives
+  // with the reply to the EHLO.
+  if (state_ != ClientState::kTlsHandshake && state_ != ClientState::kEhloAfterTls) return;
   tls_shortfall(TlsShortfall::kHandshakeFailed, why);
 }
 

@@ -198,7 +198,8 @@ class SmtpClient {
   void on_receive_failed(bool timed_out, std::string_view error);
   void on_send_failed(bool timed_out, std::string_view error);
   // on_tls_ready / on_tls_failed: the record layer finished its handshake
-  // (kTlsHandshake only).
+  // (kTlsHandshake; on_tls_failed also in kEhloAfterTls, where a TLS 1.3
+  // server's verdict on the client certificate arrives).
   void on_tls_ready();
   void on_tls_failed(std::string_view why);
   // on_closed: the socket the machine asked to close() is gone: kIdle.

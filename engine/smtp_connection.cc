@@ -391,7 +391,7 @@ void SmtpConnection::process_tls_in() {
     }
     switch (status) {
       case RecordLayer::Status::kFailed:
-        if (handshaking) {
+        if (handshaking || client_.state() == ClientState::kEhloAfterTls) {
           client_.on_tls_failed(tls_->describe_failure());
         } else {
           client_.on_receive_failed(false, tls_->describe_failure());

@@ -3,7 +3,9 @@
 mail, for tls_levels_test.sh, on Python's ssl module (OpenSSL: a TLS stack
 nobody here wrote).
 
-Usage: tls_levels_server.py PORT CERT KEY MODE LOG
+Usage: tls_levels_server.py PORT CERT KEY MODE LOG [CLIENT_CA]
+With CLIENT_CA the server requires a client certificate issued by it
+(mutual TLS) and logs "client-cert CN" for each one it accepted.
 MODE: starttls    EHLO offers STARTTLS
       nostarttls  EHLO does not offer STARTTLS
       refuse      EHLO offers STARTTLS, which is answered 454
@@ -34,6 +36,13 @@ def log(path, line):
             f.write(line + "\n")
 
 
+def note_client(conn, path):
+    cert = conn.getpeercert()
+    if cert:
+        cn = [v for rdn in cert.get("subject", ()) for (k, v) in rdn if k == "commonName"]
+        log(path, "client-cert %s" % (cn[0] if cn else "?"))
+
+
 def serve(conn, context, mode, path):
     conn.settimeout(15)
     tls = False
@@ -44,6 +53,7 @@ def serve(conn, context, mode, path):
             tls = True
             resumed = int(conn.session_reused)
             log(path, "conn tls=1 resumed=%d" % resumed)
+            note_client(conn, path)
         conn.sendall(b"220 tls-levels.ringmail.invalid ESMTP\r\n")
         f = conn.makefile("rb")
         in_data = False
@@ -89,6 +99,7 @@ def serve(conn, context, mode, path):
                 tls = True
                 resumed = int(conn.session_reused)
                 log(path, "conn tls=1 resumed=%d" % resumed)
+                note_client(conn, path)
                 f = conn.makefile("rb")
             elif verb == b"MAIL":
                 log(path, "mail tls=%d resumed=%d" % (tls, resumed))
@@ -124,6 +135,9 @@ def main():
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)
+    if len(sys.argv) > 6:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=sys.argv[6])
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))

@@ -34,7 +34,7 @@ run_case() {
   port=$(free_port)
   : > "$dir/server.out"
   $PY "$E2E_DIR/tls_levels_server.py" "$port" "$PKI/$cert.pem" "$PKI/$cert.key" "$mode" "$dir/server.log" \
-    > "$dir/server.out" 2>&1 &
+    ${CLIENT_CA:-} > "$dir/server.out" 2>&1 &
   local server=$!
   PIDS+=("$server")
   wait_until 10 grep -q ready "$dir/server.out" || fail "$name: test server did not start"
@@ -43,6 +43,7 @@ run_case() {
   config_set "$dir/ringmail.toml" relay implicit_tls "$implicit"
   [ -n "${EXTRA_RELAY:-}" ] && config_set "$dir/ringmail.toml" relay $EXTRA_RELAY
   printf '[tls]\nca_file = "%s"\nca_dir = ""\n' "$PKI/ca.pem" >> "$dir/ringmail.toml"
+  [ -n "${EXTRA_TLS:-}" ] && printf '%s\n' "$EXTRA_TLS" >> "$dir/ringmail.toml"
   put_messages "$dir/spool" m "$msgs"
   timeout 30 "$RINGMAIL" run --config "$dir/ringmail.toml" --drain > "$dir/run.log" 2>&1 || true
   kill "$server" 2>/dev/null || true
@@ -127,6 +128,12 @@ done
 run_case "implicit, verify, wrong_name: deferred" wrong_name implicit verify true deferred "name mismatch"
 run_case "implicit, encrypt, against a STARTTLS port: deferred" good starttls encrypt true deferred \
   "failed the TLS handshake"
+# Mutual TLS: a server that requires a client certificate from the test CA.
+CLIENT_CA=$PKI/ca.pem EXTRA_TLS="client_cert = \"$PKI/good.pem\"
+client_key = \"$PKI/good.key\"" run_case "verify, client certificate required and sent: TLS" good starttls verify false tls ""
+grep -q "^client-cert localhost" "$LAST_DIR/server.log" || { echo "FAIL: the server saw no client certificate"; FAILED=1; }
+CLIENT_CA=$PKI/ca.pem run_case "verify, client certificate required, none configured: deferred" good starttls verify \
+  false deferred "failed the TLS handshake: the server refused ringmail's client certificate"
 # Resumption: one connection at a time, one message each; the second and
 # third resume the first one's session.
 THREADS=1 MAX_CONNECTIONS=1 MAX_MESSAGES_PER_CONNECTION=1 \
