@@ -60,7 +60,7 @@ class Harness : public ringmail::SmtpClientHost {
     config_.helo_name = "fuzz.test";
     config_.chunking = (setup & 2) != 0;
     config_.max_messages_per_connection = (setup & 4) ? 1 : 100;
-    config_.tls_level = (setup & 16) != 0 ? TlsLevel::kMay : TlsLevel::kNone;
+    config_.tls_level = (setup & 16) != 0 ? ringmail::TlsLevel::kMay : ringmail::TlsLevel::kNone;
     tls_fails_ = (setup & 32) != 0;
     std::string small =
         "X-Ringmail-From: <s@x.test>\nX-Ringmail-To: <a@y.test>\nX-Ringmail-To: <b@y.test>\n"
@@ -104,7 +104,7 @@ class Harness : public ringmail::SmtpClientHost {
     read_offset_ = offset;
   }
   void start_tls() override {
-    check(config_.tls_level != TlsLevel::kNone, "TLS asked for only when configured");
+    check(config_.tls_level != ringmail::TlsLevel::kNone, "TLS asked for only when configured");
     tls_asked_ = true;
   }
   void transaction_done(MessageSlot* slot) override {
