@@ -90,9 +90,11 @@ MetaLoad load_meta(const SpoolDirs& dirs, const std::string& id, std::string& te
 
 // count_pending counts the recipients of |dir_fd|/|id| without a mark in
 // |meta|; -1 when the file cannot be read or parsed.
-int64_t count_pending(int dir_fd, const std::string& id, std::string_view default_sender, const MessageMeta& meta) {
+int64_t count_pending(int dir_fd, const std::string& id, std::string_view default_sender,
+                      const MessageMeta& meta) {
   struct stat st {};
-  if (::fstatat(dir_fd, id.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || spool_entry_refusal(st) != nullptr) return -1;
+  if (::fstatat(dir_fd, id.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || spool_entry_refusal(st) != nullptr)
+    return -1;
   std::string head;
   bool whole = false;
   if (!read_head(dir_fd, id, head, whole)) return -1;
@@ -136,8 +138,8 @@ EngineState probe_engine(const SpoolDirs& dirs, long& pid, std::string& error) {
   const int fd = ::openat(dirs.root_fd, kLockName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ENOENT) return EngineState::kNotRunning;  // no engine ever ran here
-    error = fmt::format("cannot open the spool lock {}/{}: {}; run as the user that owns the spool", dirs.root,
-                        kLockName, std::strerror(errno));
+    error = fmt::format("cannot open the spool lock {}/{}: {}; run as the user that owns the spool",
+                        dirs.root, kLockName, std::strerror(errno));
     return EngineState::kUnknown;
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
@@ -186,7 +188,8 @@ bool find_message(const SpoolDirs& dirs, const std::string& id, SpoolState& stat
   return false;
 }
 
-bool list_messages(const SpoolDirs& dirs, SpoolState state, std::vector<std::string>& ids, std::string& error) {
+bool list_messages(const SpoolDirs& dirs, SpoolState state, std::vector<std::string>& ids,
+                   std::string& error) {
   const int fd = dirs.state_fd(state);
   if (fd < 0) return true;  // a spool without that directory: none there
   DirStream dir(fd);
@@ -216,26 +219,30 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
   r.from = state;
   if (state == SpoolState::kIncoming || state == SpoolState::kActive) {
     r = in_flight(id, state);
-    r.text = state == SpoolState::kIncoming
-                 ? fmt::format("{} is in incoming/new: it has not been attempted yet (in flight); nothing to requeue",
-                               id)
-                 : fmt::format("{} is in active/: an engine is delivering it (in flight), or, if none runs, the "
-                               "next start recovers it; nothing to requeue",
-                               id);
+    r.text =
+        state == SpoolState::kIncoming
+            ? fmt::format(
+                  "{} is in incoming/new: it has not been attempted yet (in flight); nothing to requeue", id)
+            : fmt::format(
+                  "{} is in active/: an engine is delivering it (in flight), or, if none runs, the "
+                  "next start recovers it; nothing to requeue",
+                  id);
     return r;
   }
   const int from_fd = dirs.state_fd(state);
   struct stat st {};
   if (::fstatat(from_fd, id.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     r.outcome = AdminOutcome::kNotFound;
-    r.text = fmt::format("{} is no longer in {}/ (delivered, or moved meanwhile)", id, spool_state_dir(state));
+    r.text =
+        fmt::format("{} is no longer in {}/ (delivered, or moved meanwhile)", id, spool_state_dir(state));
     return r;
   }
   if (const char* refusal = spool_entry_refusal(st)) {
     r.outcome = AdminOutcome::kRefused;
-    r.text = fmt::format("{}/{} is not a message file ({}): the engine would refuse it again; delete it with "
-                         "`ringmail queue --delete {}`",
-                         spool_state_dir(state), id, refusal, id);
+    r.text = fmt::format(
+        "{}/{} is not a message file ({}): the engine would refuse it again; delete it with "
+        "`ringmail queue --delete {}`",
+        spool_state_dir(state), id, refusal, id);
     return r;
   }
   std::string text;
@@ -260,8 +267,9 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
     }
     if (!move_noreplace(dirs.deferred_fd, dirs.hold_fd, id)) {
       r.outcome = errno == ENOENT ? AdminOutcome::kInFlight : AdminOutcome::kIoError;
-      r.text = errno == ENOENT ? fmt::format("{} left deferred/ meanwhile: the engine is attempting it now", id)
-                               : fmt::format("cannot move deferred/{} to hold/: {}", id, std::strerror(errno));
+      r.text = errno == ENOENT
+                   ? fmt::format("{} left deferred/ meanwhile: the engine is attempting it now", id)
+                   : fmt::format("cannot move deferred/{} to hold/: {}", id, std::strerror(errno));
       return r;
     }
     // Read again: the engine may have written a newer record just before
@@ -275,9 +283,10 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
     const bool written = write_meta_file(dirs.meta_fd, id.c_str(), *meta, error);
     if (!move_noreplace(dirs.hold_fd, dirs.deferred_fd, id)) {
       r.outcome = AdminOutcome::kIoError;
-      r.text = fmt::format("cannot move hold/{} back to deferred/: {}; it stays in hold/ with its record: run "
-                           "`ringmail queue --requeue {}` again",
-                           id, std::strerror(errno), id);
+      r.text = fmt::format(
+          "cannot move hold/{} back to deferred/: {}; it stays in hold/ with its record: run "
+          "`ringmail queue --requeue {}` again",
+          id, std::strerror(errno), id);
       return r;
     }
     if (!written) {
@@ -293,7 +302,8 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
     if (load == MetaLoad::kMissing) {
       r.outcome = AdminOutcome::kRefused;
       r.text = fmt::format(
-          "hold/{} has no meta/{}: which recipients accepted it was never recorded, so releasing it would send "
+          "hold/{} has no meta/{}: which recipients accepted it was never recorded, so releasing it would "
+          "send "
           "it to every recipient again; read the engine's log line for it, then `mv hold/{} deferred/` or "
           "`ringmail queue --delete {}`",
           id, id, id, id);
@@ -307,7 +317,8 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
     }
     if (!move_noreplace(dirs.hold_fd, dirs.deferred_fd, id)) {
       r.outcome = AdminOutcome::kIoError;
-      r.text = fmt::format("cannot move hold/{} to deferred/: {}; it stays in hold/", id, std::strerror(errno));
+      r.text =
+          fmt::format("cannot move hold/{} to deferred/: {}; it stays in hold/", id, std::strerror(errno));
       return r;
     }
     r.pending = count_pending(dirs.deferred_fd, id, default_sender, *meta);
@@ -330,7 +341,8 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
       write_meta_file(dirs.meta_fd, id.c_str(), *meta, restore_error);
     }
     r.outcome = AdminOutcome::kIoError;
-    r.text = fmt::format("cannot move failed/{} to deferred/: {}; it stays in failed/", id, std::strerror(err));
+    r.text =
+        fmt::format("cannot move failed/{} to deferred/: {}; it stays in failed/", id, std::strerror(err));
     return r;
   }
   r.pending = count_pending(dirs.deferred_fd, id, default_sender, *meta);
@@ -338,17 +350,18 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
   return r;
 }
 
-AdminResult delete_message(const SpoolDirs& dirs, const std::string& id, SpoolState state, bool engine_running,
-                           std::string_view default_sender) {
+AdminResult delete_message(const SpoolDirs& dirs, const std::string& id, SpoolState state,
+                           bool engine_running, std::string_view default_sender) {
   AdminResult r;
   r.id = id;
   r.from = state;
   if (engine_running && (state == SpoolState::kIncoming || state == SpoolState::kActive)) {
     r = in_flight(id, state);
     if (state == SpoolState::kIncoming) {
-      r.text = fmt::format("{} is in incoming/new and the running engine may claim it any moment (in flight); "
-                           "stop the engine to delete it, or delete it once it is deferred or failed",
-                           id);
+      r.text = fmt::format(
+          "{} is in incoming/new and the running engine may claim it any moment (in flight); "
+          "stop the engine to delete it, or delete it once it is deferred or failed",
+          id);
     }
     return r;
   }

@@ -53,7 +53,8 @@ bool find_message(const SpoolDirs& dirs, const std::string& id, SpoolState& stat
 // list_messages appends the valid message ids in |state| to |ids|, sorted.
 // False with |error| when the directory cannot be read. Memory grows with
 // the number of messages listed (64 bytes or so each).
-bool list_messages(const SpoolDirs& dirs, SpoolState state, std::vector<std::string>& ids, std::string& error);
+bool list_messages(const SpoolDirs& dirs, SpoolState state, std::vector<std::string>& ids,
+                   std::string& error);
 
 // AdminOutcome is how one --requeue or --delete of one message ended.
 enum class AdminOutcome {
@@ -86,8 +87,8 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
 // delete_message removes |id| (in |state|) and then meta/ID. Refuses
 // active/ while an engine runs, and incoming/new too; with no engine both
 // are allowed.
-AdminResult delete_message(const SpoolDirs& dirs, const std::string& id, SpoolState state, bool engine_running,
-                           std::string_view default_sender);
+AdminResult delete_message(const SpoolDirs& dirs, const std::string& id, SpoolState state,
+                           bool engine_running, std::string_view default_sender);
 
 // RecipientDetail is one envelope recipient and its mark in meta/ID.
 struct RecipientDetail {
@@ -110,9 +111,9 @@ struct MessageDetails {
   int64_t next_attempt = 0;
   std::string last_reply;
   std::string reason;
-  std::string headers;        // the header section (preamble excluded), as in the file
-  bool headers_cut = false;   // the header section goes on past the first kMaxHeadBytes
-  std::string problem;        // why part of this is missing ("" = none): a malformed file or record
+  std::string headers;       // the header section (preamble excluded), as in the file
+  bool headers_cut = false;  // the header section goes on past the first kMaxHeadBytes
+  std::string problem;       // why part of this is missing ("" = none): a malformed file or record
 };
 
 // load_message_details fills |out| for |id| in |state|. False with |error|

@@ -43,8 +43,11 @@ TEST(QueueAdminMetaTest, RequeueFailedKeepsDoneDropsFailed) {
        "attempts 3\nfirst_attempt 100\nnext_attempt 200\nlast_reply 451 later\nreason expired after 5d\n"
        "done a@x.org\nfailed b@x.org 550 no such user\ndone c@x.org\n",
        "attempts 0\nfirst_attempt 0\nnext_attempt 0\nlast_reply 451 later\ndone a@x.org\ndone c@x.org\n"},
-      {"only failed", "attempts 1\nfirst_attempt 100\nreason every recipient refused\nfailed b@x.org 550 no\n", "attempts 0\nfirst_attempt 0\nnext_attempt 0\n"},
-      {"no marks", "attempts 9\nfirst_attempt 5\nreason malformed\n", "attempts 0\nfirst_attempt 0\nnext_attempt 0\n"},
+      {"only failed",
+       "attempts 1\nfirst_attempt 100\nreason every recipient refused\nfailed b@x.org 550 no\n",
+       "attempts 0\nfirst_attempt 0\nnext_attempt 0\n"},
+      {"no marks", "attempts 9\nfirst_attempt 5\nreason malformed\n",
+       "attempts 0\nfirst_attempt 0\nnext_attempt 0\n"},
       {"empty record", "", "attempts 0\nfirst_attempt 0\nnext_attempt 0\n"},
   };
   for (const Case& c : cases) {
@@ -69,7 +72,8 @@ TEST(QueueAdminMetaTest, RequeueDeferredOnlyMakesItDue) {
   ASSERT_TRUE(parse_message_meta(text, *meta, error)) << error;
   requeue_deferred_meta(*meta);
   EXPECT_EQ(format(*meta),
-            "attempts 2\nfirst_attempt 100\nnext_attempt 0\nlast_reply 451 greylisted\ndone a@x.org\nfailed b@x.org 550 no\n");
+            "attempts 2\nfirst_attempt 100\nnext_attempt 0\nlast_reply 451 greylisted\ndone a@x.org\nfailed "
+            "b@x.org 550 no\n");
 }
 
 class QueueAdminSpoolTest : public ::testing::Test {
@@ -206,8 +210,9 @@ TEST_F(QueueAdminSpoolTest, ListsValidIdsSorted) {
 
 TEST_F(QueueAdminSpoolTest, ShowsEnvelopeMarksAndHeaders) {
   write("deferred/d1", message());
-  write("meta/d1", "attempts 2\nfirst_attempt 100\nnext_attempt 200\nlast_reply 451 later\n"
-                   "failed b@x.org 550 no such user\n");
+  write("meta/d1",
+        "attempts 2\nfirst_attempt 100\nnext_attempt 200\nlast_reply 451 later\n"
+        "failed b@x.org 550 no such user\n");
   MessageDetails d;
   std::string error;
   ASSERT_TRUE(load_message_details(dirs_, "d1", SpoolState::kDeferred, "", d, error)) << error;
@@ -220,7 +225,8 @@ TEST_F(QueueAdminSpoolTest, ShowsEnvelopeMarksAndHeaders) {
   EXPECT_EQ(d.attempts, 2u);
   EXPECT_EQ(d.last_reply, "451 later");
   // The header section without the preamble, Bcc included, body excluded.
-  EXPECT_EQ(d.headers, "From: alerts@example.com\nTo: a@x.org\nBcc: secret@x.org\nSubject: disk \x1b[31mfull\n");
+  EXPECT_EQ(d.headers,
+            "From: alerts@example.com\nTo: a@x.org\nBcc: secret@x.org\nSubject: disk \x1b[31mfull\n");
   EXPECT_TRUE(d.problem.empty()) << d.problem;
 }
 
@@ -228,7 +234,7 @@ TEST_F(QueueAdminSpoolTest, ProbesTheEngineLock) {
   long pid = -1;
   std::string error;
   EXPECT_EQ(probe_engine(dirs_, pid, error), EngineState::kNotRunning);  // no lock file
-  EXPECT_FALSE(exists("ringmail.lock"));                                  // and none created
+  EXPECT_FALSE(exists("ringmail.lock"));                                 // and none created
   {
     SpoolLock lock;
     ASSERT_TRUE(lock.acquire(dirs_.root_fd, dirs_.root, error)) << error;
