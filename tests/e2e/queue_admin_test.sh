@@ -14,8 +14,9 @@
 #      not marked done only; a held message without a record is refused (65)
 #      and stays in hold/.
 #   5. delete ALL-FAILED: one line per message, file and meta gone.
-#   6. With no engine: --flush exits 69 and points at `run --drain`;
-#      --show of an unknown id exits 66.
+#   6. A message in active/ is refused while the engine runs (75) and may be
+#      deleted once it stopped; with no engine --flush exits 69 and points at
+#      `run --drain`; --show of an unknown id exits 66.
 #
 # Usage: bash tests/e2e/queue_admin_test.sh /path/to/ringmail   (one ctest test)
 # Loopback only; every wait is bounded; writes only in its temporary folder.
@@ -136,6 +137,21 @@ verify "--delete lists each message (2)" line_with "$WORK/q.out" "deleted del000
 verify "failed/ is empty" in_state failed 0
 verify "their meta records are gone" test ! -e "$SPOOL/meta/del000000"
 
+# In flight: a file in active/ while the engine runs is refused (75).
+spool_message active act000000 act-0 e@example.org
+queue --delete act000000
+verify "--delete of an active message with an engine running exits 75" test "$QRC" = 75
+verify "... says in flight" line_with "$WORK/q.err" "in flight"
+queue --requeue act000000
+verify "--requeue of an active message exits 75" test "$QRC" = 75
+verify "... and leaves it there" test -f "$SPOOL/active/act000000"
+queue --flush --json
+verify "--flush --json names the engine" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["flushed"] is True and d["engine_pid"] == int(sys.argv[2]) else 1)
+' "$WORK/q.out" "$DAEMON_PID"
+
 # --- 6. no engine ---------------------------------------------------------------
 kill -TERM "$DAEMON_PID"
 wait_exit "$DAEMON_PID" 20 || { kill_hard "$DAEMON_PID"; fail "daemon did not stop"; }
@@ -146,6 +162,8 @@ queue --show nosuch000
 verify "--show of an unknown id exits 66" test "$QRC" = 66
 queue --delete bare000000
 verify "--delete of a held message with no engine" line_with "$WORK/q.out" "deleted bare000000 (hold, 1 recipient pending)"
+queue --delete act000000
+verify "--delete of an active message with no engine" line_with "$WORK/q.out" "deleted act000000 (active, 1 recipient pending)"
 
 stop_sink
 verify_summary "queue administration: flush, show, requeue (failed, held), delete"
