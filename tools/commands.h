@@ -28,7 +28,11 @@ struct InjectOptions {
 int cmd_inject(const Config& config, const InjectOptions& options);
 
 struct QueueOptions {
-  bool json = false;  // one JSON object instead of the table
+  bool json = false;      // one JSON object instead of the table (or the lines of a verb)
+  bool flush = false;     // --flush: SIGUSR2 to the running engine (postqueue -f)
+  std::string requeue;    // --requeue ID|ALL (postsuper -r)
+  std::string delete_id;  // --delete ID|ALL-DEFERRED|ALL-FAILED|ALL-HELD (postsuper -d)
+  std::string show;       // --show ID (postcat -q)
 };
 int cmd_queue(const Config& config, const QueueOptions& options);
 
