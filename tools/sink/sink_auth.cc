@@ -38,7 +38,8 @@ bool base64_decode(std::string_view text, char* out, size_t capacity, size_t& si
     }
     const size_t n = 3 - pad;
     if (size + n > capacity) return false;
-    const char bytes[3] = {static_cast<char>(bits >> 16), static_cast<char>(bits >> 8), static_cast<char>(bits)};
+    const char bytes[3] = {static_cast<char>(bits >> 16), static_cast<char>(bits >> 8),
+                           static_cast<char>(bits)};
     for (size_t k = 0; k < n; ++k) out[size++] = bytes[k];
   }
   return true;
@@ -48,7 +49,8 @@ bool parse_plain(std::string_view decoded, PlainCredentials& out) {
   const size_t first = decoded.find('\0');
   if (first == std::string_view::npos) return false;
   const size_t second = decoded.find('\0', first + 1);
-  if (second == std::string_view::npos || decoded.find('\0', second + 1) != std::string_view::npos) return false;
+  if (second == std::string_view::npos || decoded.find('\0', second + 1) != std::string_view::npos)
+    return false;
   out.authzid = decoded.substr(0, first);
   out.user = decoded.substr(first + 1, second - first - 1);
   out.password = decoded.substr(second + 1);
