@@ -11,7 +11,7 @@
 #   - implicit TLS (smtplib.SMTP_SSL);
 #   - a message in clear when the client ignores STARTTLS (messages_clear);
 #   - check-tls --starttls and --implicit say "trusted" with the test CA;
-#     --tls-max-version 1.1 makes check-tls fail on the version;
+#     --tls-max-version 1.1 and a CBC-only --tls-ciphers make check-tls fail;
 #   - the stats JSON fields.
 # MAKE_TEST_PKI (default: next to ringmail, tests/make_test_pki).
 # Usage: bash tests/e2e/sink_tls_test.sh /path/to/ringmail
@@ -27,6 +27,14 @@ mkdir -p "$PKI"
 "$MAKE_TEST_PKI" "$PKI" p256 || fail "make_test_pki failed"
 TLS_FLAGS=(--tls-cert "$PKI/good.pem" --tls-key "$PKI/good.key")
 
+# fresh_sink PORT ARGS...: start_sink without the last run's log, whose
+# "listening on" line would otherwise satisfy the wait before the new sink
+# has truncated it.
+fresh_sink() {
+  rm -f "$WORK/sink.log" "$WORK/sink-stats.json"
+  start_sink "$@"
+}
+
 # expect_stats PY_EXPR: asserts a Python expression over `s` (the stats JSON).
 expect_stats() {
   $PY - "$WORK/sink-stats.json" "$1" <<'PY' || fail "stats: wanted $1, got $(cat "$WORK/sink-stats.json")"
@@ -38,7 +46,7 @@ PY
 
 # --- 1: STARTTLS + AUTH ----------------------------------------------------------
 PORT=$(free_port)
-start_sink "$PORT" "${TLS_FLAGS[@]}" --auth alerts:s3cret
+fresh_sink "$PORT" "${TLS_FLAGS[@]}" --auth alerts:s3cret
 $PY - "$PORT" "$PKI/ca.pem" <<'PY' || fail "STARTTLS + AUTH dialogue (log: $(cat "$WORK/sink.log"))"
 import smtplib, socket, ssl, sys
 port, ca = int(sys.argv[1]), sys.argv[2]
@@ -131,7 +139,7 @@ pass "STARTTLS + AUTH, 530, 535, AUTH in clear counted, pipelined bytes discarde
 
 # --- 2: implicit TLS ---------------------------------------------------------------
 PORT=$(free_port)
-start_sink "$PORT" "${TLS_FLAGS[@]}" --implicit-tls --auth alerts:s3cret
+fresh_sink "$PORT" "${TLS_FLAGS[@]}" --implicit-tls --auth alerts:s3cret
 $PY - "$PORT" "$PKI/ca.pem" <<'PY' || fail "implicit TLS (log: $(cat "$WORK/sink.log"))"
 import smtplib, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[2])
@@ -152,7 +160,7 @@ pass "implicit TLS (SMTP_SSL), check-tls --implicit trusted"
 
 # --- 3: STARTTLS offered but not used; check-tls --starttls ------------------------
 PORT=$(free_port)
-start_sink "$PORT" "${TLS_FLAGS[@]}"
+fresh_sink "$PORT" "${TLS_FLAGS[@]}"
 $PY - "$PORT" <<'PY' || fail "message in clear"
 import smtplib, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
@@ -169,7 +177,7 @@ pass "message in clear counted; check-tls --starttls trusted"
 
 # --- 4: old protocols only: a modern client refuses ------------------------------
 PORT=$(free_port)
-start_sink "$PORT" "${TLS_FLAGS[@]}" --tls-min-version 1.0 --tls-max-version 1.1
+fresh_sink "$PORT" "${TLS_FLAGS[@]}" --tls-min-version 1.0 --tls-max-version 1.1
 rc=0
 "$RINGMAIL" check-tls "127.0.0.1:$PORT" --starttls --ca "$PKI/ca.pem" --name localhost --timeout-ms 5000 \
   > "$WORK/check.txt" 2>&1 || rc=$?
@@ -178,6 +186,17 @@ grep -q "no TLS version in common" "$WORK/check.txt" || fail "version words: $(c
 stop_sink
 expect_stats 's["tls_failed"] == 1 and s["tls_handshakes"] == 0'
 pass "--tls-max-version 1.1: check-tls refuses (no TLS version in common)"
+
+PORT=$(free_port)
+fresh_sink "$PORT" "${TLS_FLAGS[@]}" --tls-max-version 1.2 --tls-ciphers ECDHE-ECDSA-AES128-SHA
+rc=0
+"$RINGMAIL" check-tls "127.0.0.1:$PORT" --starttls --ca "$PKI/ca.pem" --name localhost --timeout-ms 5000 \
+  > "$WORK/check.txt" 2>&1 || rc=$?
+[ "$rc" = 3 ] || fail "check-tls against a CBC-only sink: exit $rc: $(cat "$WORK/check.txt")"
+grep -q "no cipher in common" "$WORK/check.txt" || fail "cipher words: $(cat "$WORK/check.txt")"
+stop_sink
+expect_stats 's["tls_failed"] == 1'
+pass "--tls-ciphers CBC only: check-tls refuses (no cipher in common)"
 
 # --- 5: flag errors ------------------------------------------------------------------
 rc=0
@@ -189,6 +208,12 @@ rc=0
 rc=0
 "$RINGMAIL" sink --listen 127.0.0.1:0 --auth nocolon > "$WORK/flags.txt" 2>&1 || rc=$?
 [ "$rc" = 64 ] || fail "--auth nocolon: exit $rc $(cat "$WORK/flags.txt")"
+rc=0
+"$RINGMAIL" sink --listen 127.0.0.1:0 "${TLS_FLAGS[@]}" --tls-ciphers NOPE-CIPHER > "$WORK/flags.txt" 2>&1 || rc=$?
+[ "$rc" = 64 ] || fail "--tls-ciphers NOPE-CIPHER: exit $rc $(cat "$WORK/flags.txt")"
+rc=0
+"$RINGMAIL" sink --listen 127.0.0.1:0 --tls-cert "$WORK/none.pem" --tls-key "$PKI/good.key" > "$WORK/flags.txt" 2>&1 || rc=$?
+[ "$rc" = 64 ] && grep -q "none.pem" "$WORK/flags.txt" || fail "missing cert: exit $rc $(cat "$WORK/flags.txt")"
 pass "flag errors"
 
 echo "PASS: sink TLS test"

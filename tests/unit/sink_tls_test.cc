@@ -126,43 +126,71 @@ std::vector<Dialogue> dialogues() {
   const std::string mail_replies =
       "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
       "250 2.0.0 Ok: queued as 1\r\n221 2.0.0 Bye\r\n";
-  const std::string before = std::string(kGreeting) + kEhloClear + "220 2.0.0 Ready to start TLS\r\n[TLS]\r\n";
+  const std::string before =
+      std::string(kGreeting) + kEhloClear + "220 2.0.0 Ready to start TLS\r\n[TLS]\r\n";
   return {
       {"STARTTLS, AUTH PLAIN with initial response, message",
        {"EHLO c\r\nSTARTTLS\r\n", "EHLO c\r\nAUTH PLAIN AGFsZXJ0cwBzM2NyZXQ=\r\n" + mail},
        before + kEhloTls + "235 2.7.0 Authentication successful\r\n" + mail_replies,
-       1, 1, 0, 0, 0},
+       1,
+       1,
+       0,
+       0,
+       0},
       {"AUTH PLAIN after 334, LOGIN-style wrong first",
        {"EHLO c\r\nSTARTTLS\r\n",
         "EHLO c\r\nMAIL FROM:<a@b>\r\nAUTH PLAIN\r\nAGFsZXJ0cwB3cm9uZw==\r\nAUTH PLAIN\r\n"
-        "AGFsZXJ0cwBzM2NyZXQ=\r\n" + mail},
-       before + kEhloTls + "530 5.7.0 Authentication required\r\n334 \r\n"
+        "AGFsZXJ0cwBzM2NyZXQ=\r\n" +
+            mail},
+       before + kEhloTls +
+           "530 5.7.0 Authentication required\r\n334 \r\n"
            "535 5.7.8 Error: authentication failed: authentication failure\r\n334 \r\n"
-           "235 2.7.0 Authentication successful\r\n" + mail_replies,
-       1, 2, 0, 1, 0},
+           "235 2.7.0 Authentication successful\r\n" +
+           mail_replies,
+       1,
+       2,
+       0,
+       1,
+       0},
       {"AUTH LOGIN in two steps",
        {"EHLO c\r\nSTARTTLS\r\n", "EHLO c\r\nAUTH LOGIN\r\nYWxlcnRz\r\nczNjcmV0\r\n" + mail},
        before + kEhloTls + "334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 2.7.0 Authentication successful\r\n" +
            mail_replies,
-       1, 1, 0, 0, 0},
+       1,
+       1,
+       0,
+       0,
+       0},
       {"AUTH LOGIN with the user as initial response, cancel, then again",
        {"EHLO c\r\nSTARTTLS\r\n",
         "EHLO c\r\nAUTH LOGIN YWxlcnRz\r\n*\r\nAUTH login YWxlcnRz\r\nczNjcmV0\r\n" + mail},
        before + kEhloTls + "334 UGFzc3dvcmQ6\r\n501 5.7.0 Authentication aborted\r\n334 UGFzc3dvcmQ6\r\n" +
            "235 2.7.0 Authentication successful\r\n" + mail_replies,
-       1, 1, 0, 0, 0},
+       1,
+       1,
+       0,
+       0,
+       0},
       {"bytes pipelined after STARTTLS are discarded, TLS state is fresh",
        {"EHLO c\r\nSTARTTLS\r\nAUTH PLAIN AGFsZXJ0cwBzM2NyZXQ=\r\nMAIL FROM:<a@b>\r\n",
         "MAIL FROM:<a@b>\r\nEHLO c\r\nMAIL FROM:<a@b>\r\nQUIT\r\n"},
        before + "503 5.5.1 Error: send HELO/EHLO first\r\n" + kEhloTls +
            "530 5.7.0 Authentication required\r\n221 2.0.0 Bye\r\n",
-       0, 0, 0, 0, 50},
+       0,
+       0,
+       0,
+       0,
+       50},
       {"AUTH in clear (counted), then STARTTLS forgets it",
        {"EHLO c\r\nAUTH PLAIN AGFsZXJ0cwBzM2NyZXQ=\r\nSTARTTLS\r\n", "EHLO c\r\nMAIL FROM:<a@b>\r\nQUIT\r\n"},
        std::string(kGreeting) + kEhloClear + "235 2.7.0 Authentication successful\r\n" +
            "220 2.0.0 Ready to start TLS\r\n[TLS]\r\n" + kEhloTls + "530 5.7.0 Authentication required\r\n" +
            "221 2.0.0 Bye\r\n",
-       0, 0, 1, 0, 0},
+       0,
+       0,
+       1,
+       0,
+       0},
       {"sequence errors: STARTTLS with an argument, in a transaction, twice; AUTH before EHLO; bad base64",
        {"AUTH PLAIN x\r\nSTARTTLS now\r\nEHLO c\r\nAUTH PLAIN AGFsZXJ0cwBzM2NyZXQ=\r\nMAIL FROM:<a@b>\r\n"
         "STARTTLS\r\nRSET\r\nSTARTTLS\r\n",
@@ -170,11 +198,16 @@ std::vector<Dialogue> dialogues() {
        std::string(kGreeting) + "503 5.5.1 Error: send HELO/EHLO first\r\n501 5.5.4 Syntax: STARTTLS\r\n" +
            kEhloClear + "235 2.7.0 Authentication successful\r\n250 2.1.0 Ok\r\n" +
            "503 5.5.1 Error: MAIL transaction in progress\r\n250 2.0.0 Ok\r\n" +
-           "220 2.0.0 Ready to start TLS\r\n[TLS]\r\n" + kEhloTls + "554 5.5.1 Error: TLS already active\r\n" +
-           "501 5.5.2 Error: cannot decode the response\r\n" +
+           "220 2.0.0 Ready to start TLS\r\n[TLS]\r\n" + kEhloTls +
+           "554 5.5.1 Error: TLS already active\r\n" + "501 5.5.2 Error: cannot decode the response\r\n" +
            "535 5.7.8 Error: authentication failed: authentication failure\r\n" +
-           "504 5.5.4 Unrecognized authentication type\r\n501 5.5.4 Syntax: AUTH mechanism\r\n221 2.0.0 Bye\r\n",
-       0, 1, 1, 1, 0},
+           "504 5.5.4 Unrecognized authentication type\r\n501 5.5.4 Syntax: AUTH mechanism\r\n221 2.0.0 "
+           "Bye\r\n",
+       0,
+       1,
+       1,
+       1,
+       0},
   };
 }
 
@@ -229,7 +262,8 @@ TEST(SinkTlsSession, DialoguesSplitInTwoAtEveryByte) {
           d.read(std::string_view(r).substr(split), r.size());
         }
         if (c.discarded > 0 && c.reads[which].find("STARTTLS\r\n") + 10 <= split) continue;
-        check(d, c, std::string(c.name) + " read " + std::to_string(which) + " split " + std::to_string(split));
+        check(d, c,
+              std::string(c.name) + " read " + std::to_string(which) + " split " + std::to_string(split));
       }
     }
   }
@@ -279,11 +313,11 @@ TEST(SinkAuth, Base64Decode) {
       {"YWJj", true, "abc"},
       {"AGFsZXJ0cwBzM2NyZXQ=", true, std::string("\0alerts\0s3cret", 14)},
       {"+/+/", true, "\xfb\xff\xbf"},
-      {"YQ=", false, ""},    // not a multiple of 4
-      {"Y===", false, ""},   // too much padding
+      {"YQ=", false, ""},       // not a multiple of 4
+      {"Y===", false, ""},      // too much padding
       {"YQ==YQ==", false, ""},  // padding inside
-      {"YW J", false, ""},   // space
-      {"YWJ-", false, ""},   // URL alphabet
+      {"YW J", false, ""},      // space
+      {"YWJ-", false, ""},      // URL alphabet
       {"=YWJ", false, ""},
   };
   for (const Case& c : cases) {
@@ -310,9 +344,9 @@ TEST(SinkAuth, ParsePlain) {
   ASSERT_TRUE(parse_plain(std::string_view("z\0u\0", 4), c));
   EXPECT_EQ(c.authzid, "z");
   EXPECT_EQ(c.password, "");
-  EXPECT_FALSE(parse_plain(std::string_view("\0\0p", 3), c));      // no user
-  EXPECT_FALSE(parse_plain(std::string_view("u\0p", 3), c));       // one NUL
-  EXPECT_FALSE(parse_plain(std::string_view("\0u\0p\0", 5), c));   // three
+  EXPECT_FALSE(parse_plain(std::string_view("\0\0p", 3), c));     // no user
+  EXPECT_FALSE(parse_plain(std::string_view("u\0p", 3), c));      // one NUL
+  EXPECT_FALSE(parse_plain(std::string_view("\0u\0p\0", 5), c));  // three
   EXPECT_FALSE(parse_plain("", c));
 }
 
