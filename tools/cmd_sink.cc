@@ -1,5 +1,7 @@
 // tools/cmd_sink.cc — `ringmail sink`: a fast io_uring SMTP sink for tests
-// and benchmarks. Parses the fault flags, starts the server threads
+// and benchmarks. Parses the fault flags, loads the TLS server context
+// (--tls-cert/--tls-key, versions, ciphers; at start-up, before any thread)
+// and the --auth credentials, starts the server threads
 // (tools/sink/sink_server.h), reports the live rate on stderr, and on
 // SIGTERM/SIGINT or --exit-after prints the final line and writes the stats.
 //
