@@ -30,8 +30,11 @@ TLS_FLAGS=(--tls-cert "$PKI/good.pem" --tls-key "$PKI/good.key")
 # fresh_sink PORT ARGS...: start_sink without the last run's log, whose
 # "listening on" line would otherwise satisfy the wait before the new sink
 # has truncated it.
+SINK_RUN=0
 fresh_sink() {
-  rm -f "$WORK/sink.log" "$WORK/sink-stats.json"
+  SINK_RUN=$((SINK_RUN + 1))
+  [ -f "$WORK/sink.log" ] && mv "$WORK/sink.log" "$WORK/sink.$SINK_RUN.log"  # kept for KEEP_WORK=1
+  rm -f "$WORK/sink-stats.json"
   start_sink "$@"
 }
 
