@@ -49,7 +49,7 @@ PY
 
 # --- 1: STARTTLS + AUTH ----------------------------------------------------------
 PORT=$(free_port)
-fresh_sink "$PORT" "${TLS_FLAGS[@]}" --auth alerts:s3cret
+fresh_sink "$PORT" "${TLS_FLAGS[@]}" --auth alerts:s3cret --threads 2  # one SSL_CTX: resumption on either thread
 $PY - "$PORT" "$PKI/ca.pem" <<'PY' || fail "STARTTLS + AUTH dialogue (log: $(cat "$WORK/sink.log"))"
 import smtplib, socket, ssl, sys
 port, ca = int(sys.argv[1]), sys.argv[2]
