@@ -57,6 +57,13 @@ struct SinkOptions {
   uint64_t size_limit = 0;                // announce SIZE n, refuse larger with 552 (0 = 100 MiB)
   std::string stats_file;                 // write final stats (JSON) here at exit
   uint32_t report_interval_ms = 1000;     // live count/rate line on stderr (0 = off)
+  std::string tls_cert;                   // PEM chain: offer STARTTLS (or implicit TLS)
+  std::string tls_key;                    // PEM key of tls_cert
+  bool implicit_tls = false;              // TLS from the first byte (needs tls_cert)
+  std::string tls_min_version;            // "1.0".."1.3" ("" = 1.2)
+  std::string tls_max_version;            // ("" = 1.3)
+  std::string tls_ciphers;                // BoringSSL cipher list ("" = ECDHE + AEAD)
+  std::string auth;                       // "USER:PASSWORD": require AUTH PLAIN/LOGIN
 };
 int cmd_sink(const SinkOptions& options);
 

@@ -106,6 +106,14 @@ int main(int argc, char** argv) {
       ->add_option("--report-interval-ms", sink.report_interval_ms,
                    "Live count/rate line on stderr every N ms (0 = off)")
       ->capture_default_str();
+  sink_cmd->add_option("--tls-cert", sink.tls_cert, "PEM certificate chain: offer STARTTLS");
+  sink_cmd->add_option("--tls-key", sink.tls_key, "PEM private key of --tls-cert");
+  sink_cmd->add_flag("--implicit-tls", sink.implicit_tls, "TLS from the first byte (needs --tls-cert)");
+  sink_cmd->add_option("--tls-min-version", sink.tls_min_version, "Lowest TLS version: 1.0, 1.1, 1.2, 1.3");
+  sink_cmd->add_option("--tls-max-version", sink.tls_max_version, "Highest TLS version");
+  sink_cmd->add_option("--tls-ciphers", sink.tls_ciphers, "BoringSSL cipher list (TLS 1.2 and below)");
+  sink_cmd->add_option("--auth", sink.auth,
+                       "USER:PASSWORD: offer AUTH PLAIN LOGIN (in clear too, counted) and require it");
 
   ringmail::BenchOptions bench;
   auto* bench_cmd = app.add_subcommand(
