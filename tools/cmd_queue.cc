@@ -184,14 +184,21 @@ void flush_json(const FlushResult& r, std::string& out) {
   append_json_string(r.text, out);
 }
 
+// open_spool_or_say opens the spool for an admin verb: every directory
+// (|writable|: the verb moves files) or what exists (a partial spool reads
+// as empty). On failure it says why on stderr.
+bool open_spool_or_say(const Config& config, bool writable, SpoolDirs& dirs) {
+  std::string error;
+  std::vector<std::string> missing;
+  const bool ok = writable ? open_spool(config.spool, /*create=*/false, dirs, error)
+                           : open_spool_for_reading(config.spool, dirs, missing, error);
+  if (!ok) std::fprintf(stderr, "ringmail queue: %s\n", error.c_str());
+  return ok;
+}
+
 int cmd_flush(const Config& config, const QueueOptions& options) {
   SpoolDirs dirs;
-  std::vector<std::string> missing;
-  std::string error;
-  if (!open_spool_for_reading(config.spool, dirs, missing, error)) {
-    std::fprintf(stderr, "ringmail queue: %s\n", error.c_str());
-    return kQueueExitIo;
-  }
+  if (!open_spool_or_say(config, /*writable=*/false, dirs)) return kQueueExitIo;
   const FlushResult r = flush_engine(dirs);
   if (options.json) {
     std::string out = "{";
@@ -293,11 +300,7 @@ int report_results(const std::vector<AdminResult>& results, const FlushResult* f
 
 int cmd_requeue(const Config& config, const QueueOptions& options) {
   SpoolDirs dirs;
-  std::string error;
-  if (!open_spool(config.spool, /*create=*/false, dirs, error)) {
-    std::fprintf(stderr, "ringmail queue: %s\n", error.c_str());
-    return kQueueExitIo;
-  }
+  if (!open_spool_or_say(config, /*writable=*/true, dirs)) return kQueueExitIo;
   std::vector<Target> targets;
   int code = kQueueExitOk;
   if (options.requeue == "ALL") {
@@ -332,12 +335,9 @@ int cmd_requeue(const Config& config, const QueueOptions& options) {
 }
 
 int cmd_delete(const Config& config, const QueueOptions& options) {
-  SpoolDirs dirs;
   std::string error;
-  if (!open_spool(config.spool, /*create=*/false, dirs, error)) {
-    std::fprintf(stderr, "ringmail queue: %s\n", error.c_str());
-    return kQueueExitIo;
-  }
+  SpoolDirs dirs;
+  if (!open_spool_or_say(config, /*writable=*/true, dirs)) return kQueueExitIo;
   std::vector<Target> targets;
   int code = kQueueExitOk;
   const std::string& what = options.delete_id;
@@ -466,13 +466,9 @@ void show_json(const MessageDetails& d, std::string& out) {
 }
 
 int cmd_show(const Config& config, const QueueOptions& options) {
-  SpoolDirs dirs;
-  std::vector<std::string> missing;
   std::string error;
-  if (!open_spool_for_reading(config.spool, dirs, missing, error)) {
-    std::fprintf(stderr, "ringmail queue: %s\n", error.c_str());
-    return kQueueExitIo;
-  }
+  SpoolDirs dirs;
+  if (!open_spool_or_say(config, /*writable=*/false, dirs)) return kQueueExitIo;
   std::vector<Target> targets;
   int code = kQueueExitOk;
   if (!resolve_one(dirs, options.show, targets, code)) return code;
