@@ -45,8 +45,8 @@ uint64_t count_entries(int dirfd) {
 // wait_for_workers waits until every worker thread has ended. After a
 // signal (|timeout_ms| >= 0) in-flight deliveries get that long; then, or
 // at a second SIGTERM/SIGINT, the workers are told to abandon them (the
-// messages stay in active/ and are recovered at the next start). SIGHUP is
-// logged and changes nothing. True when deliveries were abandoned.
+// messages stay in active/ and are recovered at the next start). SIGHUP and
+// SIGUSR2 are logged and change nothing. True when deliveries were abandoned.
 bool wait_for_workers(const std::atomic<uint32_t>& running, ReportSink& reports,
                       std::vector<std::unique_ptr<WorkerChannel>>& channels, int signal_fd,
                       int64_t timeout_ms) {
@@ -74,8 +74,9 @@ bool wait_for_workers(const std::atomic<uint32_t>& running, ReportSink& reports,
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo info;
       if (read(signal_fd, &info, sizeof(info)) <= 0) continue;
-      if (info.ssi_signo == SIGHUP) {
-        fmt::print(stderr, "ringmail: SIGHUP received while stopping: ignored\n");
+      if (info.ssi_signo == SIGHUP || info.ssi_signo == SIGUSR2) {
+        fmt::print(stderr, "ringmail: SIG{} received while stopping: ignored\n",
+                   sigabbrev_np(static_cast<int>(info.ssi_signo)));
       } else {
         abandon(fmt::format("SIG{} received while stopping", sigabbrev_np(static_cast<int>(info.ssi_signo)))
                     .c_str());
@@ -90,6 +91,23 @@ bool wait_for_workers(const std::atomic<uint32_t>& running, ReportSink& reports,
 bool run_engine(const Config& config, bool drain, EngineResult& result, std::string& error) {
   SpoolDirs spool;
   if (!open_spool(config.spool, /*create=*/true, spool, error)) return false;
+  // Signals go to the intake's signalfd only; workers never see them. They
+  // are blocked before the lock is taken and before any thread starts (the
+  // resolver's included): `ringmail queue --flush` sends SIGUSR2 to the PID
+  // in the lock file, and a thread that had it unblocked would die of it.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);   // logged and ignored until reload exists
+  sigaddset(&signals, SIGUSR2);  // `ringmail queue --flush`: retry every deferred message now
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  const int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd < 0) {
+    error = fmt::format("cannot create a signalfd: {}", std::strerror(errno));
+    return false;
+  }
   // One engine per spool, before anything looks at active/: a second one
   // would "recover" the first one's in-flight messages and send them twice.
   SpoolLock lock;
@@ -111,20 +129,6 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   if (threads == 0) threads = static_cast<uint32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   threads = std::min(threads, config.relay.max_connections);
   const uint32_t cpus = static_cast<uint32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-
-  // Signals go to the intake's signalfd only; workers never see them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);  // logged and ignored until reload exists
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  const int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (signal_fd < 0) {
-    error = fmt::format("cannot create a signalfd: {}", std::strerror(errno));
-    return false;
-  }
 
   std::vector<std::unique_ptr<WorkerChannel>> channels;
   std::vector<WorkerChannel*> channel_ptrs;

@@ -416,6 +416,32 @@ void Intake::print_status() {
 bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_failed, std::string& error) {
   drain_ = drain;
   if (!start(drain, error)) return false;
+  // flush_deferred_now answers SIGUSR2 (`ringmail queue --flush`): deferred/
+  // is read again (an operator's requeue or release put messages there the
+  // intake never saw) and every message in it is due now; the heap is
+  // rebuilt from the scan, so none is queued twice. Entries for files stuck
+  // in active/ keep their time: they wait on a spool fault, not on a relay.
+  // A drain already tries every deferred message once: it logs and ignores.
+  const auto flush_deferred_now = [this](bool draining) {
+    const char* lead = status_tty_ ? "\n" : "";
+    if (draining) {
+      fmt::print(stderr, "{}ringmail: SIGUSR2 received: a drain already tries every deferred message once\n",
+                 lead);
+      return;
+    }
+    std::vector<Due> stuck;
+    while (!due_.empty()) {
+      if (due_.top().in_active) stuck.push_back(due_.top());
+      due_.pop();
+    }
+    for (Due& due : stuck) due_.push(std::move(due));
+    uint64_t flushed = 0;
+    for_each_message(spool_.deferred_fd, [&](const char* id) {
+      due_.push(Due{0, id});
+      ++flushed;
+    });
+    fmt::print(stderr, "{}ringmail: SIGUSR2: flushing {} deferred message(s)\n", lead, flushed);
+  };
   for (;;) {
     take_reports(drain);
     pump_recovery();
@@ -482,6 +508,10 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
                      "{}ringmail: SIGHUP received: configuration reload is not supported yet; nothing "
                      "changed, delivery goes on\n",
                      status_tty_ ? "\n" : "");
+          continue;
+        }
+        if (info.ssi_signo == SIGUSR2) {
+          flush_deferred_now(drain);
           continue;
         }
         fmt::print(stderr, "{}ringmail: {} received: finishing in-flight deliveries (at most {} ms)\n",

@@ -179,9 +179,16 @@ void SpoolDirs::close_all() {
   close_fd(meta_fd);
 }
 
-bool open_spool(const std::string& root, bool create, SpoolDirs& out, std::string& error) {
+namespace {
+
+// open_spool_dirs opens the root and each state directory. With
+// |missing| == nullptr every directory must exist (or is created with
+// |create|); otherwise a missing one is listed there and left at -1.
+bool open_spool_dirs(const std::string& root, bool create, SpoolDirs& out, std::vector<std::string>* missing,
+                     std::string& error) {
   out.close_all();
   out.root.clear();
+  if (missing != nullptr) missing->clear();
   if (root.empty()) {
     error = "no spool directory configured; set `spool` in the config file";
     return false;
@@ -195,7 +202,12 @@ bool open_spool(const std::string& root, bool create, SpoolDirs& out, std::strin
     return false;
   }
   for (const Subdir& sub : kSubdirs) {
-    int fd = open_dir(dirs.root_fd, sub.path, create, &verb);
+    if (sub.fd == nullptr && missing != nullptr) continue;  // "incoming" is only a parent
+    const int fd = open_dir(dirs.root_fd, sub.path, create, &verb);
+    if (fd < 0 && errno == ENOENT && missing != nullptr) {
+      missing->emplace_back(sub.path);
+      continue;
+    }
     if (fd < 0) {
       error = describe(root, sub.path, verb, errno, create);
       return false;
@@ -210,38 +222,15 @@ bool open_spool(const std::string& root, bool create, SpoolDirs& out, std::strin
   return true;
 }
 
+}  // namespace
+
+bool open_spool(const std::string& root, bool create, SpoolDirs& out, std::string& error) {
+  return open_spool_dirs(root, create, out, nullptr, error);
+}
+
 bool open_spool_for_reading(const std::string& root, SpoolDirs& out, std::vector<std::string>& missing,
                             std::string& error) {
-  out.close_all();
-  out.root.clear();
-  missing.clear();
-  if (root.empty()) {
-    error = "no spool directory configured; set `spool` in the config file";
-    return false;
-  }
-  SpoolDirs dirs;
-  dirs.root = root;
-  const char* verb = "open";
-  dirs.root_fd = open_dir(AT_FDCWD, root.c_str(), /*create=*/false, &verb);
-  if (dirs.root_fd < 0) {
-    error = describe(root, nullptr, verb, errno, /*create=*/false);
-    return false;
-  }
-  for (const Subdir& sub : kSubdirs) {
-    if (sub.fd == nullptr) continue;  // "incoming" is only a parent
-    const int fd = open_dir(dirs.root_fd, sub.path, /*create=*/false, &verb);
-    if (fd < 0 && errno == ENOENT) {
-      missing.emplace_back(sub.path);
-      continue;
-    }
-    if (fd < 0) {
-      error = describe(root, sub.path, verb, errno, /*create=*/false);
-      return false;
-    }
-    dirs.*(sub.fd) = fd;
-  }
-  out = std::move(dirs);
-  return true;
+  return open_spool_dirs(root, /*create=*/false, out, &missing, error);
 }
 
 void make_message_id(char (&out)[kMessageIdMax]) {

@@ -325,6 +325,10 @@ void pad_left(std::string& out, std::string_view s, size_t width) {
 
 }  // namespace
 
+void append_json_string(std::string_view s, std::string& out) { json_string(s, out); }
+
+std::string format_utc_time(int64_t unix_s) { return utc_time(unix_s); }
+
 std::string format_duration(int64_t seconds) {
   if (seconds < 0) seconds = 0;
   if (seconds < 60) return std::to_string(seconds) + "s";

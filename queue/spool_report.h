@@ -121,6 +121,14 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
 // UTF-8 JSON.
 void format_spool_report_json(const SpoolReport& report, int64_t now_unix, std::string& out);
 
+// append_json_string appends |s| to |out| as a JSON string; bytes that are
+// not valid UTF-8 become U+FFFD, control characters \u00XX. For the other
+// JSON output of `ringmail queue` (--show, --requeue, --delete).
+void append_json_string(std::string_view s, std::string& out);
+
+// format_utc_time renders unix seconds as "2024-04-05 17:34:38 UTC".
+std::string format_utc_time(int64_t unix_s);
+
 // format_duration renders |seconds| (>= 0) briefly: "45s", "4m", "2h 5m",
 // "3d 4h".
 std::string format_duration(int64_t seconds);

@@ -1,5 +1,7 @@
 // tools/cmd_sink.cc — `ringmail sink`: a fast io_uring SMTP sink for tests
-// and benchmarks. Parses the fault flags, starts the server threads
+// and benchmarks. Parses the fault flags, loads the TLS server context
+// (--tls-cert/--tls-key, versions, ciphers; at start-up, before any thread)
+// and the --auth credentials, starts the server threads
 // (tools/sink/sink_server.h), reports the live rate on stderr, and on
 // SIGTERM/SIGINT or --exit-after prints the final line and writes the stats.
 //
@@ -14,8 +16,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 
+#include "tls/tls_policy.h"
+#include "tls/tls_server_context.h"
 #include "tools/commands.h"
 #include "tools/sink/sink_faults.h"
 #include "tools/sink/sink_server.h"
@@ -36,7 +41,7 @@ std::string host_name() {
 
 // wait_for_stop polls until a signal arrives or the server asks to stop,
 // printing a report line every |interval_ms| (0: never).
-void wait_for_stop(const sink::SinkServer& server, int signal_fd, uint32_t interval_ms) {
+void wait_for_stop(const sink::SinkServer& server, int signal_fd, uint32_t interval_ms, bool report_tls) {
   pollfd fds[2] = {{signal_fd, POLLIN, 0}, {server.stop_fd(), POLLIN, 0}};
   const int nfds = signal_fd >= 0 ? 2 : 1;
   pollfd* first = signal_fd >= 0 ? &fds[0] : &fds[1];
@@ -55,12 +60,48 @@ void wait_for_stop(const sink::SinkServer& server, int signal_fd, uint32_t inter
     if (interval_ms == 0) continue;
     const int64_t now_ns = sink::monotonic_ns();
     if (now_ns - last_report_ns < static_cast<int64_t>(interval_ms) * 1'000'000) continue;
-    const uint64_t messages = server.totals().messages;
+    const sink::SinkTotals totals = server.totals();
+    const uint64_t messages = totals.messages;
     const double rate = (messages - last_messages) * 1e9 / static_cast<double>(now_ns - last_report_ns);
     std::fprintf(stderr, "%s\n", sink::format_report_line(messages, rate).c_str());
+    if (report_tls) std::fprintf(stderr, "%s\n", sink::format_tls_line(totals).c_str());
     last_report_ns = now_ns;
     last_messages = messages;
   }
+}
+
+// make_tls_context builds the server context from the TLS flags; null with
+// no --tls-cert. Returns false with |error| (a sentence) on a bad flag.
+bool make_tls_context(const SinkOptions& options, std::unique_ptr<TlsServerContext>& out,
+                      std::string& error) {
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    error = "--tls-cert and --tls-key go together; give both PEM files";
+    return false;
+  }
+  if (options.tls_cert.empty()) {
+    if (options.implicit_tls || !options.tls_min_version.empty() || !options.tls_max_version.empty() ||
+        !options.tls_ciphers.empty()) {
+      error = "--implicit-tls and the --tls-* options need --tls-cert and --tls-key";
+      return false;
+    }
+    return true;
+  }
+  TlsServerOptions tls;
+  tls.cert_file = options.tls_cert;
+  tls.key_file = options.tls_key;
+  if (!options.tls_min_version.empty() && !parse_tls_version(options.tls_min_version, tls.min_version)) {
+    error =
+        "--tls-min-version " + options.tls_min_version + " is not a TLS version; use 1.0, 1.1, 1.2 or 1.3";
+    return false;
+  }
+  if (!options.tls_max_version.empty() && !parse_tls_version(options.tls_max_version, tls.max_version)) {
+    error =
+        "--tls-max-version " + options.tls_max_version + " is not a TLS version; use 1.0, 1.1, 1.2 or 1.3";
+    return false;
+  }
+  if (!options.tls_ciphers.empty()) tls.ciphers = options.tls_ciphers;
+  out = TlsServerContext::create(tls, error);
+  return out != nullptr;
 }
 
 }  // namespace
@@ -75,6 +116,22 @@ int cmd_sink(const SinkOptions& options) {
     }
   }
   faults.set_drop_during_data(options.drop_during_data);
+  std::unique_ptr<TlsServerContext> tls;
+  if (std::string error; !make_tls_context(options, tls, error)) {
+    std::fprintf(stderr, "ringmail sink: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  std::string auth_user, auth_password;
+  if (!options.auth.empty()) {
+    const size_t colon = options.auth.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      std::fprintf(stderr, "ringmail sink: --auth wants USER:PASSWORD (e.g. --auth alerts:secret)\n");
+      return kExitUsage;
+    }
+    auth_user = options.auth.substr(0, colon);
+    auth_password = options.auth.substr(colon + 1);
+  }
+  const bool report_tls = tls != nullptr || !auth_user.empty();
 
   sink::SinkServerConfig config;
   config.listen = options.listen;
@@ -89,6 +146,11 @@ int cmd_sink(const SinkOptions& options) {
   config.session.eight_bit_mime = !options.no_8bitmime;
   config.session.smtputf8 = !options.no_smtputf8;
   if (options.size_limit > 0) config.session.max_message_bytes = options.size_limit;
+  config.tls = tls.get();
+  config.implicit_tls = options.implicit_tls;
+  config.session.starttls = tls != nullptr && !options.implicit_tls;
+  config.session.auth_user = auth_user;
+  config.session.auth_password = auth_password;
 
   // SIGINT/SIGTERM are blocked before the server threads start (they
   // inherit the mask) and read from a signalfd by this thread only.
@@ -114,7 +176,7 @@ int cmd_sink(const SinkOptions& options) {
     } else {
       std::printf("sink: listening on %s\n", sink::format_listen_address(server.bound_address()).c_str());
       std::fflush(stdout);
-      wait_for_stop(server, signal_fd, options.report_interval_ms);
+      wait_for_stop(server, signal_fd, options.report_interval_ms, report_tls);
       const int64_t stop_ns = sink::monotonic_ns();
       server.stop();
 
@@ -124,6 +186,7 @@ int cmd_sink(const SinkOptions& options) {
       stats.seconds = first_ns > 0 ? (stop_ns - first_ns) / 1e9 : 0;
       stats.cpu_seconds = sink::process_cpu_seconds();
       std::printf("%s\n", sink::format_final_line(stats).c_str());
+      if (report_tls) std::printf("%s\n", sink::format_tls_line(stats.totals).c_str());
       std::fflush(stdout);
       if (!options.stats_file.empty() && !sink::write_stats_file(options.stats_file, stats, error)) {
         std::fprintf(stderr, "ringmail sink: %s\n", error.c_str());

@@ -28,7 +28,11 @@ struct InjectOptions {
 int cmd_inject(const Config& config, const InjectOptions& options);
 
 struct QueueOptions {
-  bool json = false;  // one JSON object instead of the table
+  bool json = false;      // one JSON object instead of the table (or the lines of a verb)
+  bool flush = false;     // --flush: SIGUSR2 to the running engine (postqueue -f)
+  std::string requeue;    // --requeue ID|ALL (postsuper -r)
+  std::string delete_id;  // --delete ID|ALL-DEFERRED|ALL-FAILED|ALL-HELD (postsuper -d)
+  std::string show;       // --show ID (postcat -q)
 };
 int cmd_queue(const Config& config, const QueueOptions& options);
 
@@ -53,6 +57,13 @@ struct SinkOptions {
   uint64_t size_limit = 0;                // announce SIZE n, refuse larger with 552 (0 = 100 MiB)
   std::string stats_file;                 // write final stats (JSON) here at exit
   uint32_t report_interval_ms = 1000;     // live count/rate line on stderr (0 = off)
+  std::string tls_cert;                   // PEM chain: offer STARTTLS (or implicit TLS)
+  std::string tls_key;                    // PEM key of tls_cert
+  bool implicit_tls = false;              // TLS from the first byte (needs tls_cert)
+  std::string tls_min_version;            // "1.0".."1.3" ("" = 1.2)
+  std::string tls_max_version;            // ("" = 1.3)
+  std::string tls_ciphers;                // BoringSSL cipher list ("" = ECDHE + AEAD)
+  std::string auth;                       // "USER:PASSWORD": require AUTH PLAIN/LOGIN
 };
 int cmd_sink(const SinkOptions& options);
 

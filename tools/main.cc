@@ -48,9 +48,34 @@ int main(int argc, char** argv) {
 
   ringmail::QueueOptions queue;
   auto* queue_cmd = app.add_subcommand(
-      "queue", "Show the spool: counts per state, oldest message, deferred messages and why");
+      "queue",
+      "Show the spool (counts per state, oldest message, deferred messages and why); with a verb, flush, "
+      "requeue, delete or show messages (postqueue -f, postsuper -r/-d, postcat -q)");
   queue_cmd->add_option("--config,-c", config_path, "Config file")->capture_default_str();
   queue_cmd->add_flag("--json", queue.json, "Print one JSON object");
+  auto* queue_flush = queue_cmd->add_flag(
+      "--flush", queue.flush,
+      "Ask the running engine (SIGUSR2) to retry every deferred message now; exit 69 if no engine runs");
+  auto* queue_requeue = queue_cmd->add_option(
+      "--requeue", queue.requeue,
+      "ID|ALL: deferred -> due now; hold -> deferred; failed -> deferred, its failed recipients tried again "
+      "(done ones never); then flush the running engine");
+  auto* queue_delete = queue_cmd->add_option(
+      "--delete", queue.delete_id,
+      "ID|ALL-DEFERRED|ALL-FAILED|ALL-HELD: remove the message and its meta record (incoming/ and active/ "
+      "only while no engine runs)");
+  auto* queue_show = queue_cmd->add_option("--show", queue.show,
+                                           "ID: state, envelope, recipients, attempts, replies, headers");
+  queue_flush->excludes(queue_requeue, queue_delete, queue_show);
+  queue_requeue->excludes(queue_delete, queue_show);
+  queue_delete->excludes(queue_show);
+  queue_cmd->footer(
+      "Exit status: 0 done; 64 usage; 65 refused: the operator must decide (a held message without a record, "
+      "a malformed record); 66 no such message; 69 --flush: no engine runs (`ringmail run --drain` retries "
+      "everything once); 74 the spool cannot be read or changed; 75 refused: the message is in flight "
+      "(incoming/ or active/ while an engine runs); 77 the engine runs as another user. With several "
+      "messages, "
+      "the worst of these.");
 
   ringmail::SinkOptions sink;
   auto* sink_cmd = app.add_subcommand(
@@ -81,6 +106,14 @@ int main(int argc, char** argv) {
       ->add_option("--report-interval-ms", sink.report_interval_ms,
                    "Live count/rate line on stderr every N ms (0 = off)")
       ->capture_default_str();
+  sink_cmd->add_option("--tls-cert", sink.tls_cert, "PEM certificate chain: offer STARTTLS");
+  sink_cmd->add_option("--tls-key", sink.tls_key, "PEM private key of --tls-cert");
+  sink_cmd->add_flag("--implicit-tls", sink.implicit_tls, "TLS from the first byte (needs --tls-cert)");
+  sink_cmd->add_option("--tls-min-version", sink.tls_min_version, "Lowest TLS version: 1.0, 1.1, 1.2, 1.3");
+  sink_cmd->add_option("--tls-max-version", sink.tls_max_version, "Highest TLS version");
+  sink_cmd->add_option("--tls-ciphers", sink.tls_ciphers, "BoringSSL cipher list (TLS 1.2 and below)");
+  sink_cmd->add_option("--auth", sink.auth,
+                       "USER:PASSWORD: offer AUTH PLAIN LOGIN (in clear too, counted) and require it");
 
   ringmail::BenchOptions bench;
   auto* bench_cmd = app.add_subcommand(

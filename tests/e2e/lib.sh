@@ -79,6 +79,9 @@ setup_case() {
 # background (stdout/stderr in $WORK/sink.log) and waits until it listens.
 start_sink() {
   local port=$1; shift
+  # Truncated here, not by the redirection in the child, so wait_for_line
+  # never reads the previous sink's "listening on" line.
+  : > "$WORK/sink.log"
   "$RINGMAIL" sink --listen "127.0.0.1:$port" --report-interval-ms 0 --stats-file "$WORK/sink-stats.json" "$@" \
     > "$WORK/sink.log" 2>&1 &
   SINK_PID=$!

@@ -1008,7 +1008,9 @@ TEST(SinkStats, Formats) {
             "sink: accepted 1000 messages (2000 recipients) in 0.500 s, 2000 msg/s, cpu 4.00 us/msg");
   EXPECT_EQ(format_stats_json(stats),
             "{\"messages\":1000,\"recipients\":2000,\"seconds\":0.500000,\"cpu_us_per_msg\":4.000,"
-            "\"connections\":4,\"body_8bitmime\":0,\"smtputf8\":0}");
+            "\"connections\":4,\"body_8bitmime\":0,\"smtputf8\":0,\"tls_handshakes\":0,\"tls_resumed\":0,"
+            "\"tls_failed\":0,\"messages_tls\":0,\"messages_clear\":1000,\"auth_tls\":0,\"auth_clear\":0,"
+            "\"auth_failed\":0}");
   EXPECT_EQ(format_report_line(12345, 40123.4), "sink: 12345 messages, 40123 msg/s");
   FinalStats none;
   EXPECT_EQ(format_final_line(none),

@@ -21,7 +21,9 @@
 #include <cstring>
 #include <ctime>
 #include <future>
+#include <span>
 
+#include "tls/tls_session.h"
 #include "tools/sink/sink_maildir.h"
 
 namespace ringmail::sink {
@@ -107,6 +109,8 @@ namespace {
 
 constexpr unsigned kRingEntries = 2048;
 constexpr size_t kRecvBytes = 64 * 1024;
+// kPlainBytes: decrypted bytes waiting for the session machine (one record).
+constexpr size_t kPlainBytes = kMaxPlaintextPerWrite;
 constexpr int kListenBacklog = 4096;
 constexpr int64_t kAcceptRetryNs = 10'000'000;  // after an accept error (EMFILE...)
 constexpr char kTooManyConnections[] = "421 4.3.2 too many connections\r\n";
@@ -131,8 +135,13 @@ uint64_t tag(Op op, uint32_t index = 0) { return (static_cast<uint64_t>(op) << 5
 // Connection is one slot of a worker's pool, reused for every connection it
 // serves. Its buffers are allocated once, at start-up.
 struct Connection {
-  Connection(const SessionConfig* config, const SinkFaults* faults)
-      : recv_buffer(new char[kRecvBytes]), session(config, faults) {}
+  Connection(const SessionConfig* config, const SinkFaults* faults, bool with_tls)
+      : recv_buffer(new char[kRecvBytes]), session(config, faults) {
+    if (with_tls) {
+      tls = std::make_unique<TlsSession>();
+      plain_buffer.reset(new char[kPlainBytes]);
+    }
+  }
 
   int fd = -1;
   uint32_t index = 0;
@@ -144,6 +153,17 @@ struct Connection {
   uint32_t pending_recipients = 0;
   uint32_t pending_8bitmime = 0;
   uint32_t pending_smtputf8 = 0;
+  uint32_t pending_messages_tls = 0;
+  // TLS. tls_on: the socket carries TLS records (ciphertext in recv_buffer,
+  // decrypted bytes in plain_buffer[plain_start, plain_end)).
+  bool tls_on = false;
+  bool starttls_pending = false;  // the 220 to STARTTLS is being sent in clear
+  bool close_notify_queued = false;
+  uint32_t tls_spins = 0;  // loop guard in pump_tls
+  uint32_t plain_start = 0;
+  uint32_t plain_end = 0;
+  std::unique_ptr<TlsSession> tls;
+  std::unique_ptr<char[]> plain_buffer;
   __kernel_timespec delay{};
   std::unique_ptr<char[]> recv_buffer;
   SmtpServerSession session;
@@ -174,6 +194,13 @@ class SinkWorker {
   void on_recv(Connection& c, int res);
   void on_send(Connection& c, int res);
   void process_input(Connection& c);
+  // account adds one feed's counts to the connection and the worker.
+  void account(Connection& c, const FeedResult& r);
+  // start_tls begins the server side of a handshake on |c|.
+  bool start_tls(Connection& c);
+  // pump_tls moves bytes through TLS and the session until it needs to send
+  // or to receive, then sends, receives or closes.
+  void pump_tls(Connection& c);
   void send_output(Connection& c);
   void close_connection(Connection& c);
   void credit(Connection& c);
@@ -260,7 +287,7 @@ std::string SinkWorker::setup() {
   slots_.reserve(slots);
   free_slots_.reserve(slots);
   for (uint32_t i = 0; i < slots; ++i) {
-    slots_.push_back(std::make_unique<Connection>(&session_config_, shared_->faults));
+    slots_.push_back(std::make_unique<Connection>(&session_config_, shared_->faults, config.tls != nullptr));
     slots_.back()->index = i;
     if (!config.maildir.empty()) {
       slots_.back()->maildir = std::make_unique<MaildirWriter>(&shared_->config.maildir);
@@ -406,8 +433,121 @@ void SinkWorker::on_accepted(int fd) {
   c.close_after_send = false;
   c.recv_start = c.recv_end = 0;
   c.pending_messages = c.pending_recipients = c.pending_8bitmime = c.pending_smtputf8 = 0;
+  c.pending_messages_tls = 0;
+  c.tls_on = c.starttls_pending = c.close_notify_queued = false;
+  c.plain_start = c.plain_end = 0;
+  if (shared_->config.implicit_tls) {
+    // The greeting comes after the handshake (pump_tls); the client speaks first.
+    if (!start_tls(c)) {
+      close_connection(c);
+      return;
+    }
+    arm_recv(c);
+    return;
+  }
   c.session.start(c.maildir.get(), &next_queue_id_);
   send_output(c);  // the greeting
+}
+
+bool SinkWorker::start_tls(Connection& c) {
+  c.tls_on = true;
+  c.tls_spins = 0;
+  c.plain_start = c.plain_end = 0;
+  if (!c.tls->start_server(*shared_->config.tls)) {
+    std::fprintf(stderr, "sink: %.*s\n", static_cast<int>(c.tls->error().size()), c.tls->error().data());
+    return false;
+  }
+  return true;
+}
+
+void SinkWorker::account(Connection& c, const FeedResult& r) {
+  c.pending_messages += r.messages_accepted;
+  c.pending_recipients += r.recipients_accepted;
+  c.pending_8bitmime += r.messages_8bitmime;
+  c.pending_smtputf8 += r.messages_smtputf8;
+  c.pending_messages_tls += r.messages_tls;
+  if ((r.auth_tls | r.auth_clear) != 0) {
+    WorkerCounters::add(counters.auth_tls, r.auth_tls);
+    WorkerCounters::add(counters.auth_clear, r.auth_clear);
+    WorkerCounters::add(counters.auth_failed, r.auth_failed);
+  }
+}
+
+void SinkWorker::pump_tls(Connection& c) {
+  TlsSession& tls = *c.tls;
+  for (;;) {
+    if (c.recv_start < c.recv_end) {
+      const size_t fed = tls.feed_ciphertext(
+          reinterpret_cast<const uint8_t*>(c.recv_buffer.get()) + c.recv_start, c.recv_end - c.recv_start);
+      c.recv_start += static_cast<uint32_t>(fed);
+      if (fed > 0) c.tls_spins = 0;
+    }
+    if (!tls.handshake_done()) {
+      const TlsStep step = tls.handshake();
+      if (step == TlsStep::kFailed) {
+        WorkerCounters::add(counters.tls_failed, 1);
+        c.close_after_send = true;
+        c.close_notify_queued = true;  // the alert (if any) is pending; no close_notify
+        break;
+      }
+      if (step == TlsStep::kWantMore) {
+        if (c.recv_start < c.recv_end && ++c.tls_spins < 3) continue;
+        break;
+      }
+      WorkerCounters::add(counters.tls_handshakes, 1);
+      if (tls.resumed()) WorkerCounters::add(counters.tls_resumed, 1);
+      if (c.session.state() == SmtpServerSession::State::kIdle) {  // implicit TLS: greet now
+        c.session.start(c.maildir.get(), &next_queue_id_);
+      }
+      c.session.tls_started();
+    }
+    // Replies first, so the session's output buffer always has room.
+    if (const std::string_view out = c.session.output(); !out.empty()) {
+      size_t written = 0;
+      const TlsIo io = tls.write_plaintext(out.data(), out.size(), written);
+      if (io == TlsIo::kFailed) {
+        c.close_after_send = true;
+        c.close_notify_queued = true;
+        break;
+      }
+      if (io == TlsIo::kWantMore || written == 0) break;  // send the ciphertext first
+      c.session.consume_output(written);
+      continue;
+    }
+    if (c.close_after_send) {
+      if (!c.close_notify_queued) {
+        c.close_notify_queued = true;
+        tls.close();
+      }
+      break;
+    }
+    if (c.plain_start == c.plain_end) {
+      size_t read = 0;
+      const TlsIo io = tls.read_plaintext(c.plain_buffer.get(), kPlainBytes, read);
+      if (io == TlsIo::kWantMore) {
+        if (c.recv_start < c.recv_end && ++c.tls_spins < 3) continue;
+        break;
+      }
+      if (io != TlsIo::kOk) {  // close_notify from the peer, or a broken record
+        c.close_after_send = true;
+        if (io == TlsIo::kFailed) c.close_notify_queued = true;
+        continue;
+      }
+      c.plain_start = 0;
+      c.plain_end = static_cast<uint32_t>(read);
+    }
+    const FeedResult r = c.session.feed(c.plain_buffer.get() + c.plain_start, c.plain_end - c.plain_start);
+    c.plain_start += static_cast<uint32_t>(r.consumed);
+    account(c, r);
+    if (r.action != SessionAction::kContinue) c.close_after_send = true;  // kStartTls cannot come over TLS
+  }
+  if (!tls.pending_ciphertext().empty()) {
+    send_output(c);
+  } else if (c.close_after_send || c.recv_start < c.recv_end) {
+    close_connection(c);  // the second case: TLS took no input and wants more (cannot happen)
+  } else {
+    arm_recv(c);
+  }
 }
 
 void SinkWorker::on_recv(Connection& c, int res) {
@@ -421,15 +561,23 @@ void SinkWorker::on_recv(Connection& c, int res) {
 }
 
 void SinkWorker::process_input(Connection& c) {
+  if (c.tls_on) {
+    pump_tls(c);
+    return;
+  }
   while (c.recv_start < c.recv_end) {
     const FeedResult r = c.session.feed(c.recv_buffer.get() + c.recv_start, c.recv_end - c.recv_start);
     c.recv_start += static_cast<uint32_t>(r.consumed);
-    c.pending_messages += r.messages_accepted;
-    c.pending_recipients += r.recipients_accepted;
-    c.pending_8bitmime += r.messages_8bitmime;
-    c.pending_smtputf8 += r.messages_smtputf8;
+    account(c, r);
     if (r.action == SessionAction::kClose) {
       c.close_after_send = true;
+      break;
+    }
+    if (r.action == SessionAction::kStartTls) {
+      // The session discarded what followed STARTTLS; the 220 goes out in
+      // clear, then the handshake starts (on_send).
+      c.starttls_pending = true;
+      c.recv_start = c.recv_end;
       break;
     }
     if (!c.session.output().empty()) break;  // full: send, then feed the rest
@@ -454,15 +602,35 @@ void SinkWorker::send_output(Connection& c) {
     io_uring_sqe_set_data64(sqe, tag(kOpDelay, c.index));
     return;
   }
-  const std::string_view out = c.session.output();
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_send(sqe, c.fd, out.data(), out.size(), MSG_NOSIGNAL);
+  if (c.tls_on) {
+    const std::span<const uint8_t> out = c.tls->pending_ciphertext();
+    io_uring_prep_send(sqe, c.fd, out.data(), out.size(), MSG_NOSIGNAL);
+  } else {
+    const std::string_view out = c.session.output();
+    io_uring_prep_send(sqe, c.fd, out.data(), out.size(), MSG_NOSIGNAL);
+  }
   io_uring_sqe_set_data64(sqe, tag(kOpSend, c.index));
 }
 
 void SinkWorker::on_send(Connection& c, int res) {
   if (res < 0) {
     close_connection(c);
+    return;
+  }
+  if (c.tls_on) {
+    c.tls->consume_ciphertext(static_cast<size_t>(res));
+    if (!c.tls->pending_ciphertext().empty()) {  // short send: the rest, without delay
+      send_output(c);
+      return;
+    }
+    c.delay_done = false;
+    if (c.session.output().empty()) credit(c);
+    if (c.close_after_send && c.close_notify_queued && c.session.output().empty()) {
+      close_connection(c);
+    } else {
+      pump_tls(c);
+    }
     return;
   }
   c.session.consume_output(static_cast<size_t>(res));
@@ -474,6 +642,13 @@ void SinkWorker::on_send(Connection& c, int res) {
   credit(c);
   if (c.close_after_send) {
     close_connection(c);
+  } else if (c.starttls_pending) {
+    c.starttls_pending = false;
+    if (!start_tls(c)) {
+      close_connection(c);
+      return;
+    }
+    arm_recv(c);
   } else if (c.recv_start < c.recv_end) {
     process_input(c);
   } else {
@@ -487,6 +662,7 @@ void SinkWorker::credit(Connection& c) {
   WorkerCounters::add(counters.recipients, c.pending_recipients);
   WorkerCounters::add(counters.body_8bitmime, c.pending_8bitmime);
   WorkerCounters::add(counters.smtputf8, c.pending_smtputf8);
+  if (c.pending_messages_tls > 0) WorkerCounters::add(counters.messages_tls, c.pending_messages_tls);
   const uint64_t exit_after = shared_->config.exit_after;
   if (exit_after > 0) {
     const uint64_t total =
@@ -497,6 +673,7 @@ void SinkWorker::credit(Connection& c) {
     }
   }
   c.pending_messages = c.pending_recipients = c.pending_8bitmime = c.pending_smtputf8 = 0;
+  c.pending_messages_tls = 0;
 }
 
 void SinkWorker::close_connection(Connection& c) {
@@ -506,6 +683,8 @@ void SinkWorker::close_connection(Connection& c) {
   io_uring_sqe_set_data64(sqe, tag(kOpClose));
   c.fd = -1;
   c.delay_done = false;
+  if (c.tls_on) c.tls->reset();  // frees the SSL object now, not at the slot's next use
+  c.tls_on = false;
   free_slots_.push_back(c.index);
 }
 
@@ -606,6 +785,13 @@ SinkTotals SinkServer::totals() const {
     totals.connections += worker->counters.connections.load(std::memory_order_relaxed);
     totals.body_8bitmime += worker->counters.body_8bitmime.load(std::memory_order_relaxed);
     totals.smtputf8 += worker->counters.smtputf8.load(std::memory_order_relaxed);
+    totals.messages_tls += worker->counters.messages_tls.load(std::memory_order_relaxed);
+    totals.tls_handshakes += worker->counters.tls_handshakes.load(std::memory_order_relaxed);
+    totals.tls_resumed += worker->counters.tls_resumed.load(std::memory_order_relaxed);
+    totals.tls_failed += worker->counters.tls_failed.load(std::memory_order_relaxed);
+    totals.auth_tls += worker->counters.auth_tls.load(std::memory_order_relaxed);
+    totals.auth_clear += worker->counters.auth_clear.load(std::memory_order_relaxed);
+    totals.auth_failed += worker->counters.auth_failed.load(std::memory_order_relaxed);
   }
   return totals;
 }

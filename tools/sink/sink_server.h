@@ -10,6 +10,13 @@
 // connection beyond the limit is answered "421 4.3.2 too many connections"
 // and closed. Never sleeps or blocks on a worker thread, except for the
 // --maildir writes (a test aid).
+//
+// TLS (--tls-cert/--tls-key, --implicit-tls): a TlsSession sits between the
+// socket and the session machine, which only ever sees plaintext. Slots get
+// a TlsSession and a 16 KiB plaintext buffer at start-up, only when TLS is
+// configured; BoringSSL allocates its SSL object and record buffers per TLS
+// connection (docs/tls.md: under 64 KiB). Clear connections take the same
+// path as before and allocate nothing per message.
 #pragma once
 
 #include <sys/socket.h>
@@ -22,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "tls/tls_server_context.h"
 #include "tools/sink/sink_faults.h"
 #include "tools/sink/sink_session.h"
 #include "tools/sink/sink_stats.h"
@@ -36,6 +44,11 @@ struct SinkServerConfig {
   uint64_t exit_after = 0;  // signal stop_fd() after this many messages
   uint32_t delay_ms = 0;    // delay every reply batch (io_uring timeout)
   SessionConfig session;    // hostname, esmtp, pipelining, chunking, limits
+  // tls: the server context (owned by the caller, shared read-only by the
+  // threads); null = no TLS. With implicit_tls every connection starts
+  // with the handshake; otherwise session.starttls offers STARTTLS.
+  const TlsServerContext* tls = nullptr;
+  bool implicit_tls = false;
 };
 
 // ListenAddress is a parsed --listen value.

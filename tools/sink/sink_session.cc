@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "tools/sink/sink_auth.h"
+
 namespace ringmail::sink {
 namespace {
 
@@ -109,6 +111,7 @@ constexpr const char* kNeedMail = "503 5.5.1 Error: need RCPT command";
 constexpr const char* kNoRecipients = "554 5.5.1 Error: no valid recipients";
 constexpr const char* kTooBig = "552 5.3.4 Error: message file too big";
 constexpr const char* kWriteError = "451 4.3.0 Error: queue file write error";
+constexpr const char* kUnknownCommand = "502 5.5.2 Error: command not recognized";
 
 }  // namespace
 
@@ -122,6 +125,14 @@ const char* SmtpServerSession::state_name(State state) {
       return "data";
     case State::kBdat:
       return "bdat";
+    case State::kAuthPlain:
+      return "auth-plain";
+    case State::kAuthLoginUser:
+      return "auth-login-user";
+    case State::kAuthLoginPass:
+      return "auth-login-password";
+    case State::kStartTls:
+      return "starttls";
     case State::kClosed:
       return "closed";
   }
@@ -139,6 +150,9 @@ void SmtpServerSession::start(SessionObserver* observer, uint64_t* next_queue_id
   next_queue_id_ = next_queue_id;
   state_ = State::kCommand;
   helo_seen_ = false;
+  tls_active_ = false;
+  authenticated_ = false;
+  login_user_size_ = 0;
   bdat_open_ = false;  // a message left open by a connection never close()d is forgotten
   reset_transaction();
   line_size_ = 0;
@@ -153,6 +167,18 @@ void SmtpServerSession::close() {
   if (state_ == State::kData && observer_ != nullptr) observer_->on_message_end(false);
   reset_transaction();  // an open BDAT message ends as cut
   state_ = State::kIdle;
+}
+
+void SmtpServerSession::tls_started() {
+  assert(state_ == State::kStartTls || state_ == State::kCommand);
+  reset_transaction();
+  helo_seen_ = false;
+  authenticated_ = false;
+  login_user_size_ = 0;
+  line_size_ = 0;
+  line_overlong_ = false;
+  tls_active_ = true;
+  state_ = State::kCommand;
 }
 
 void SmtpServerSession::consume_output(size_t bytes) {
@@ -190,6 +216,13 @@ FeedResult SmtpServerSession::feed(const char* data, size_t size) {
     if (state_ == State::kClosed || state_ == State::kIdle) {
       pos = size;  // after QUIT or a cut: the rest of the input is ignored
       result.action = SessionAction::kClose;
+      break;
+    }
+    if (state_ == State::kStartTls) {
+      // RFC 3207: bytes after STARTTLS and before the handshake came in
+      // clear, possibly injected; none of them is taken as a command.
+      result.discarded_after_starttls += size - pos;
+      pos = size;
       break;
     }
     if (kSessionOutputBytes - out_size_ < kSessionReplyReserveBytes) break;  // send first
@@ -230,6 +263,7 @@ FeedResult SmtpServerSession::feed(const char* data, size_t size) {
     process_line(line, result);
   }
   if (state_ == State::kClosed) result.action = SessionAction::kClose;
+  if (state_ == State::kStartTls) result.action = SessionAction::kStartTls;
   result.consumed = pos;
   return result;
 }
@@ -241,7 +275,9 @@ void SmtpServerSession::process_line(std::string_view line, FeedResult& result) 
   auto is = [&](std::string_view name) {
     return verb.size() == name.size() && starts_with_ignore_case(verb, name);
   };
-  if (line.empty()) {
+  if (state_ == State::kAuthPlain || state_ == State::kAuthLoginUser || state_ == State::kAuthLoginPass) {
+    auth_response(line, result);
+  } else if (line.empty()) {
     reply("500 5.5.2 Error: bad syntax");
   } else if (is("EHLO")) {
     do_ehlo(arg, true);
@@ -255,6 +291,10 @@ void SmtpServerSession::process_line(std::string_view line, FeedResult& result) 
     do_data();
   } else if (is("BDAT") && config_->chunking && config_->esmtp) {
     do_bdat(arg, result);
+  } else if (is("STARTTLS") && config_->starttls && config_->esmtp) {
+    do_starttls(arg);
+  } else if (is("AUTH") && !config_->auth_user.empty() && config_->esmtp) {
+    do_auth(arg, result);
   } else if (is("RSET")) {
     reset_transaction();
     reply("250 2.0.0 Ok");
@@ -265,13 +305,13 @@ void SmtpServerSession::process_line(std::string_view line, FeedResult& result) 
     if (mail_active_) reset_transaction();
     state_ = State::kClosed;
   } else {
-    reply("502 5.5.2 Error: command not recognized");
+    reply(kUnknownCommand);
   }
 }
 
 void SmtpServerSession::do_ehlo(std::string_view arg, bool extended) {
   if (extended && !config_->esmtp) {
-    reply("502 5.5.2 Error: command not recognized");
+    reply(kUnknownCommand);
     return;
   }
   if (trim_spaces(arg).empty()) {
@@ -296,6 +336,8 @@ void SmtpServerSession::do_ehlo(std::string_view arg, bool extended) {
   if (config_->eight_bit_mime) reply("250-8BITMIME");
   if (config_->smtputf8) reply("250-SMTPUTF8");
   if (config_->chunking) reply("250-CHUNKING");
+  if (config_->starttls && !tls_active_) reply("250-STARTTLS");
+  if (!config_->auth_user.empty()) reply("250-AUTH PLAIN LOGIN");
   reply("250 ENHANCEDSTATUSCODES");
 }
 
@@ -306,6 +348,10 @@ void SmtpServerSession::do_mail(std::string_view arg) {
   }
   if (mail_active_) {
     reply("503 5.5.1 Error: nested MAIL command");
+    return;
+  }
+  if (!config_->auth_user.empty() && !authenticated_) {
+    reply("530 5.7.0 Authentication required");
     return;
   }
   std::string_view address, params;
@@ -601,7 +647,128 @@ void SmtpServerSession::accept_message(FeedResult& result) {
   result.recipients_accepted += rcpt_count_;
   result.messages_8bitmime += mail_8bitmime_ ? 1 : 0;
   result.messages_smtputf8 += mail_smtputf8_ ? 1 : 0;
+  result.messages_tls += tls_active_ ? 1 : 0;
   reset_transaction();
+}
+
+void SmtpServerSession::do_starttls(std::string_view arg) {
+  if (tls_active_) {
+    reply("554 5.5.1 Error: TLS already active");
+    return;
+  }
+  if (!trim_spaces(arg).empty()) {
+    reply("501 5.5.4 Syntax: STARTTLS");
+    return;
+  }
+  if (mail_active_) {
+    reply("503 5.5.1 Error: MAIL transaction in progress");
+    return;
+  }
+  reply("220 2.0.0 Ready to start TLS");
+  state_ = State::kStartTls;
+}
+
+void SmtpServerSession::do_auth(std::string_view arg, FeedResult& result) {
+  if (!helo_seen_) {
+    reply("503 5.5.1 Error: send HELO/EHLO first");
+    return;
+  }
+  if (authenticated_) {
+    reply("503 5.5.1 Error: already authenticated");
+    return;
+  }
+  if (mail_active_) {
+    reply("503 5.5.1 Error: MAIL transaction in progress");
+    return;
+  }
+  arg = trim_spaces(arg);
+  const size_t gap = arg.find(' ');
+  const std::string_view mechanism = arg.substr(0, gap);
+  const std::string_view initial =
+      gap == std::string_view::npos ? std::string_view() : trim_spaces(arg.substr(gap));
+  auto is = [&](std::string_view name) {
+    return mechanism.size() == name.size() && starts_with_ignore_case(mechanism, name);
+  };
+  if (is("PLAIN")) {
+    if (initial.empty()) {
+      reply("334 ");
+      state_ = State::kAuthPlain;
+      return;
+    }
+    check_plain(initial == "=" ? std::string_view() : initial, result);
+  } else if (is("LOGIN")) {
+    if (initial.empty()) {
+      reply("334 VXNlcm5hbWU6");  // "Username:"
+      state_ = State::kAuthLoginUser;
+      return;
+    }
+    auth_response(initial, result);  // the user name as initial response
+  } else if (mechanism.empty()) {
+    reply("501 5.5.4 Syntax: AUTH mechanism");
+  } else {
+    reply("504 5.5.4 Unrecognized authentication type");
+  }
+}
+
+void SmtpServerSession::auth_response(std::string_view line, FeedResult& result) {
+  if (line == "*") {  // RFC 4954 4: the client cancels
+    state_ = State::kCommand;
+    login_user_size_ = 0;
+    reply("501 5.7.0 Authentication aborted");
+    return;
+  }
+  if (state_ == State::kAuthPlain) {
+    state_ = State::kCommand;
+    check_plain(line, result);
+    return;
+  }
+  if (state_ == State::kAuthLoginPass) {
+    state_ = State::kCommand;
+    char password[kMaxAuthDecodedBytes];
+    size_t size = 0;
+    const bool decoded = base64_decode(line, password, sizeof(password), size);
+    const std::string_view user(login_user_, login_user_size_);
+    login_user_size_ = 0;
+    finish_auth(
+        decoded && user == config_->auth_user && std::string_view(password, size) == config_->auth_password,
+        result);
+    return;
+  }
+  // kAuthLoginUser, or AUTH LOGIN with the user name as initial response.
+  if (!base64_decode(line, login_user_, sizeof(login_user_), login_user_size_)) {
+    state_ = State::kCommand;
+    login_user_size_ = 0;
+    reply("501 5.5.2 Error: cannot decode the response");
+    return;
+  }
+  reply("334 UGFzc3dvcmQ6");  // "Password:"
+  state_ = State::kAuthLoginPass;
+}
+
+void SmtpServerSession::check_plain(std::string_view base64, FeedResult& result) {
+  char decoded[kMaxAuthDecodedBytes];
+  size_t size = 0;
+  PlainCredentials credentials;
+  if (!base64_decode(base64, decoded, sizeof(decoded), size) ||
+      !parse_plain(std::string_view(decoded, size), credentials)) {
+    finish_auth(false, result);
+    return;
+  }
+  finish_auth((credentials.authzid.empty() || credentials.authzid == credentials.user) &&
+                  credentials.user == config_->auth_user && credentials.password == config_->auth_password,
+              result);
+}
+
+void SmtpServerSession::finish_auth(bool ok, FeedResult& result) {
+  state_ = State::kCommand;
+  (tls_active_ ? result.auth_tls : result.auth_clear) += 1;
+  if (!ok) {
+    result.auth_failed += 1;
+    reply("535 5.7.8 Error: authentication failed: authentication failure");
+    return;
+  }
+  authenticated_ = true;
+  reply("235 2.7.0 Authentication successful");
 }
 
 }  // namespace ringmail::sink

@@ -1,6 +1,7 @@
 // tools/sink/sink_session.h — the server side of one SMTP connection of
 // `ringmail sink` (RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
-// ENHANCEDSTATUSCODES, and RFC 3030 CHUNKING: BDAT), as a pure state machine:
+// ENHANCEDSTATUSCODES, RFC 3030 CHUNKING: BDAT, RFC 3207 STARTTLS and RFC
+// 4954 AUTH PLAIN/LOGIN), as a pure state machine:
 // input bytes in, reply bytes and events out. Strict where a client's
 // mistake would otherwise pass unseen: a non-ASCII address without the
 // SMTPUTF8 parameter is refused (553 5.6.7, as Postfix does), and so are
@@ -14,6 +15,16 @@
 // messages. Message bodies go to an optional SessionObserver (the Maildir
 // writer); without one they are scanned for the end marker (DATA) or
 // counted off (BDAT chunks) and discarded without being copied.
+//
+// TLS: the machine only ever sees plaintext. It answers STARTTLS with 220 and
+// then discards every byte fed until the server layer, having run the
+// handshake, calls tls_started() (RFC 3207: bytes pipelined after STARTTLS
+// came in clear and are not to be trusted; the server-side twin of the
+// client's injection rule). After tls_started() it forgets EHLO, AUTH and
+// the transaction, and no longer offers STARTTLS.
+// Security: AUTH is also offered in clear on purpose (a test sink must see a
+// client that would send credentials in clear); every exchange is counted by
+// channel (FeedResult::auth_clear), never logged.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +44,9 @@ inline constexpr size_t kSessionReplyReserveBytes = 512;
 // kMaxCommandLineBytes bounds a command line, CRLF included; a longer line
 // is read to its end, dropped, and answered "500 5.5.0 Error: line too long".
 inline constexpr size_t kMaxCommandLineBytes = 1000;
+// kMaxAuthDecodedBytes bounds a decoded AUTH response (base64 of a command
+// line: at most 3/4 of kMaxCommandLineBytes).
+inline constexpr size_t kMaxAuthDecodedBytes = kMaxCommandLineBytes / 4 * 3;
 
 // SessionConfig is shared, read-only, by every session of a server.
 struct SessionConfig {
@@ -48,6 +62,13 @@ struct SessionConfig {
   uint64_t max_message_bytes = 104857600;
   uint32_t max_recipients = 1000;  // per transaction; beyond: 452 4.5.3
   uint32_t queue_id_prefix = 0;    // high bits of "queued as" ids (thread)
+  // starttls: advertise STARTTLS (the server has a certificate and does not
+  // run implicit TLS); false: STARTTLS → 502 like any unknown verb.
+  bool starttls = false;
+  // auth_user non-empty: advertise AUTH PLAIN LOGIN (over TLS and in clear),
+  // check the credentials against these, and require AUTH before MAIL (530).
+  std::string auth_user;
+  std::string auth_password;
 };
 
 // SessionObserver receives the accepted messages (the Maildir writer). All
@@ -76,6 +97,9 @@ class SessionObserver {
 enum class SessionAction {
   kContinue,  // send the output (if any), feed unconsumed input, then read more
   kClose,     // send the output (if any), then close the connection
+  kStartTls,  // send the output (the 220) in clear, then run the TLS
+              // handshake and call tls_started(); the rest of the input
+              // was discarded (counted in discarded_after_starttls)
 };
 
 // FeedResult reports one feed() call. Counts are for replies now in the
@@ -84,10 +108,15 @@ struct FeedResult {
   size_t consumed = 0;  // bytes of the input taken; < size only if the
                         // output buffer is full (send it, then feed the rest)
   SessionAction action = SessionAction::kContinue;
-  uint32_t messages_accepted = 0;    // "250 ... queued as" replies written
-  uint32_t recipients_accepted = 0;  // recipients of those messages
-  uint32_t messages_8bitmime = 0;    // of those messages, MAIL had BODY=8BITMIME
-  uint32_t messages_smtputf8 = 0;    // of those messages, MAIL had SMTPUTF8
+  uint32_t messages_accepted = 0;       // "250 ... queued as" replies written
+  uint32_t recipients_accepted = 0;     // recipients of those messages
+  uint32_t messages_8bitmime = 0;       // of those messages, MAIL had BODY=8BITMIME
+  uint32_t messages_smtputf8 = 0;       // of those messages, MAIL had SMTPUTF8
+  uint32_t messages_tls = 0;            // of those messages, received over TLS
+  uint32_t auth_tls = 0;                // AUTH exchanges with credentials, over TLS
+  uint32_t auth_clear = 0;              // the same in clear (a client leaking them)
+  uint32_t auth_failed = 0;             // of those, refused (535, or undecodable)
+  size_t discarded_after_starttls = 0;  // bytes pipelined after STARTTLS, dropped
 };
 
 class SmtpServerSession {
@@ -113,17 +142,30 @@ class SmtpServerSession {
   // shutdown): an open message is reported as cut to the observer.
   void close();
 
+  // tls_started tells the machine that TLS is now on (after the handshake
+  // that followed its 220 to STARTTLS, or, with implicit TLS, right after
+  // start()). It forgets EHLO, AUTH and any transaction (RFC 3207 4.2),
+  // keeps the output (the greeting of an implicit TLS connection), and from
+  // then on counts messages and AUTH as over TLS and offers no STARTTLS.
+  void tls_started();
+  bool tls_active() const { return tls_active_; }
+  bool authenticated() const { return authenticated_; }
+
   std::string_view output() const { return std::string_view(out_, out_size_); }
   // consume_output drops the first |bytes| of the output (they were sent).
   void consume_output(size_t bytes);
 
   // State is where the session is; each state says what it waits for.
   enum class State {
-    kIdle,     // no connection (before start(), after close())
-    kCommand,  // waiting for a command line
-    kData,     // inside DATA: waiting for body bytes and "\r\n.\r\n"
-    kBdat,     // after a BDAT line: waiting for the rest of its chunk bytes
-    kClosed,   // QUIT answered or connection cut; ignores further input
+    kIdle,           // no connection (before start(), after close())
+    kCommand,        // waiting for a command line
+    kData,           // inside DATA: waiting for body bytes and "\r\n.\r\n"
+    kBdat,           // after a BDAT line: waiting for the rest of its chunk bytes
+    kAuthPlain,      // "334 " sent: waiting for the base64 PLAIN response line
+    kAuthLoginUser,  // "334 VXNlcm5hbWU6" sent: waiting for the base64 user name
+    kAuthLoginPass,  // "334 UGFzc3dvcmQ6" sent: waiting for the base64 password
+    kStartTls,       // 220 to STARTTLS written: waiting for tls_started(); input discarded
+    kClosed,         // QUIT answered or connection cut; ignores further input
   };
   State state() const { return state_; }
   static const char* state_name(State state);
@@ -145,6 +187,15 @@ class SmtpServerSession {
   void do_rcpt(std::string_view arg);
   void do_data();
   void do_bdat(std::string_view arg, FeedResult& result);
+  void do_starttls(std::string_view arg);
+  void do_auth(std::string_view arg, FeedResult& result);
+  // auth_response takes a client line in one of the kAuth* states.
+  void auth_response(std::string_view line, FeedResult& result);
+  // check_plain decodes a PLAIN response (base64) and finishes the exchange.
+  void check_plain(std::string_view base64, FeedResult& result);
+  // finish_auth counts an exchange that carried credentials and replies 235
+  // or 535.
+  void finish_auth(bool ok, FeedResult& result);
   // reset_transaction ends the transaction; an open BDAT message is
   // reported to the observer as cut.
   void reset_transaction();
@@ -174,6 +225,8 @@ class SmtpServerSession {
 
   State state_ = State::kIdle;
   bool helo_seen_ = false;
+  bool tls_active_ = false;     // tls_started() was called for this connection
+  bool authenticated_ = false;  // AUTH succeeded on this connection (this TLS state)
   bool mail_active_ = false;
   uint32_t rcpt_count_ = 0;
   bool mail_8bitmime_ = false;  // MAIL FROM had BODY=8BITMIME
@@ -199,6 +252,10 @@ class SmtpServerSession {
   const char* bdat_error_ = nullptr;
   bool bdat_seen_ = false;  // a BDAT came in this transaction (DATA/RCPT → 503)
   bool bdat_open_ = false;  // a BDAT message has begun and not yet ended
+
+  // AUTH LOGIN: the decoded user name, kept until the password comes.
+  size_t login_user_size_ = 0;
+  char login_user_[kMaxAuthDecodedBytes];
 
   // A command line split across feeds is collected here.
   size_t line_size_ = 0;

@@ -22,6 +22,14 @@ std::string format_report_line(uint64_t messages, double msgs_per_s) {
   return fmt::format("sink: {} messages, {:.0f} msg/s", messages, msgs_per_s);
 }
 
+std::string format_tls_line(const SinkTotals& t) {
+  return fmt::format(
+      "sink: tls: {} handshakes ({} resumed, {} failed), {} messages over TLS, {} in clear; auth: {} over "
+      "TLS, {} in clear, {} failed",
+      t.tls_handshakes, t.tls_resumed, t.tls_failed, t.messages_tls, t.messages - t.messages_tls, t.auth_tls,
+      t.auth_clear, t.auth_failed);
+}
+
 std::string format_final_line(const FinalStats& stats) {
   return fmt::format(
       "sink: accepted {} messages ({} recipients) in {:.3f} s, {:.0f} msg/s, cpu {:.2f} us/msg",
@@ -32,9 +40,14 @@ std::string format_final_line(const FinalStats& stats) {
 std::string format_stats_json(const FinalStats& stats) {
   return fmt::format(
       "{{\"messages\":{},\"recipients\":{},\"seconds\":{:.6f},\"cpu_us_per_msg\":{:.3f},"
-      "\"connections\":{},\"body_8bitmime\":{},\"smtputf8\":{}}}",
+      "\"connections\":{},\"body_8bitmime\":{},\"smtputf8\":{},\"tls_handshakes\":{},"
+      "\"tls_resumed\":{},\"tls_failed\":{},\"messages_tls\":{},\"messages_clear\":{},\"auth_tls\":{},"
+      "\"auth_clear\":{},\"auth_failed\":{}}}",
       stats.totals.messages, stats.totals.recipients, stats.seconds, stats.cpu_us_per_msg(),
-      stats.totals.connections, stats.totals.body_8bitmime, stats.totals.smtputf8);
+      stats.totals.connections, stats.totals.body_8bitmime, stats.totals.smtputf8,
+      stats.totals.tls_handshakes, stats.totals.tls_resumed, stats.totals.tls_failed,
+      stats.totals.messages_tls, stats.totals.messages - stats.totals.messages_tls, stats.totals.auth_tls,
+      stats.totals.auth_clear, stats.totals.auth_failed);
 }
 
 bool write_stats_file(const std::string& path, const FinalStats& stats, std::string& error) {

@@ -16,11 +16,18 @@ namespace ringmail::sink {
 // WorkerCounters belongs to one server thread (the only writer); its own
 // cache line keeps threads from sharing one.
 struct alignas(64) WorkerCounters {
-  std::atomic<uint64_t> messages{0};       // final 250 after DATA sent
-  std::atomic<uint64_t> recipients{0};     // recipients of those messages
-  std::atomic<uint64_t> connections{0};    // connections accepted (421 ones too)
-  std::atomic<uint64_t> body_8bitmime{0};  // accepted messages whose MAIL had BODY=8BITMIME
-  std::atomic<uint64_t> smtputf8{0};       // accepted messages whose MAIL had SMTPUTF8
+  std::atomic<uint64_t> messages{0};        // final 250 after DATA sent
+  std::atomic<uint64_t> recipients{0};      // recipients of those messages
+  std::atomic<uint64_t> connections{0};     // connections accepted (421 ones too)
+  std::atomic<uint64_t> body_8bitmime{0};   // accepted messages whose MAIL had BODY=8BITMIME
+  std::atomic<uint64_t> smtputf8{0};        // accepted messages whose MAIL had SMTPUTF8
+  std::atomic<uint64_t> messages_tls{0};    // accepted messages received over TLS
+  std::atomic<uint64_t> tls_handshakes{0};  // completed server handshakes (resumed too)
+  std::atomic<uint64_t> tls_resumed{0};     // of those, resumed (ticket or session cache)
+  std::atomic<uint64_t> tls_failed{0};      // handshakes that failed
+  std::atomic<uint64_t> auth_tls{0};        // AUTH exchanges with credentials over TLS
+  std::atomic<uint64_t> auth_clear{0};      // the same in clear
+  std::atomic<uint64_t> auth_failed{0};     // of those, refused
 
   // add is called by the owning thread only, so load+store suffices.
   static void add(std::atomic<uint64_t>& counter, uint64_t n) {
@@ -35,6 +42,13 @@ struct SinkTotals {
   uint64_t connections = 0;
   uint64_t body_8bitmime = 0;
   uint64_t smtputf8 = 0;
+  uint64_t messages_tls = 0;  // messages_clear = messages - messages_tls
+  uint64_t tls_handshakes = 0;
+  uint64_t tls_resumed = 0;
+  uint64_t tls_failed = 0;
+  uint64_t auth_tls = 0;
+  uint64_t auth_clear = 0;
+  uint64_t auth_failed = 0;
 };
 
 // FinalStats is what the sink reports when it stops.
@@ -52,14 +66,21 @@ double process_cpu_seconds();
 // format_report_line: "sink: 12345 messages, 40123 msg/s" (no newline).
 std::string format_report_line(uint64_t messages, double msgs_per_s);
 
+// format_tls_line: "sink: tls: H handshakes (R resumed, F failed), M
+// messages over TLS, C in clear; auth: T over TLS, A in clear, X failed"
+// (no newline); printed with the reports when TLS or AUTH is on.
+std::string format_tls_line(const SinkTotals& totals);
+
 // format_final_line: "sink: accepted N messages (R recipients) in S.SSS s,
 // X msg/s, cpu Y us/msg" (no newline).
 std::string format_final_line(const FinalStats& stats);
 
 // format_stats_json: {"messages":N,"recipients":R,"seconds":S,
-// "cpu_us_per_msg":Y,"connections":C,"body_8bitmime":B,"smtputf8":U} (no
+// "cpu_us_per_msg":Y,"connections":C,"body_8bitmime":B,"smtputf8":U,
+// "tls_handshakes":H,"tls_resumed":R,"tls_failed":F,"messages_tls":T,
+// "messages_clear":M,"auth_tls":A,"auth_clear":P,"auth_failed":X} (no
 // newline). B and U count accepted messages whose MAIL FROM carried
-// BODY=8BITMIME or SMTPUTF8.
+// BODY=8BITMIME or SMTPUTF8; the rest as in WorkerCounters.
 std::string format_stats_json(const FinalStats& stats);
 
 // write_stats_file writes format_stats_json plus a newline to |path|
