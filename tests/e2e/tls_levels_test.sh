@@ -143,5 +143,26 @@ if [ "$resumed" -ge 1 ]; then pass "resumption: $resumed of 3 connections resume
   echo "FAIL: no connection resumed"; cat "$LAST_DIR/server.log"; FAILED=1
 fi
 
+# The project's own sink with STARTTLS (ringmail sink --tls-cert): 200
+# messages at verify over two workers, five messages per connection; the
+# sink counts every message as received over TLS, and later connections
+# resume.
+SINK_CASE=$WORK/sink-case
+mkdir -p "$SINK_CASE"
+SINK_PORT=$(free_port)
+start_sink "$SINK_PORT" --tls-cert "$PKI/good.pem" --tls-key "$PKI/good.key"
+RELAY_HOST=localhost MAX_MESSAGES_PER_CONNECTION=5 write_config "$SINK_CASE/ringmail.toml" "$SINK_CASE/spool" "$SINK_PORT"
+config_set "$SINK_CASE/ringmail.toml" relay tls '"verify"'
+printf '[tls]\nca_file = "%s"\nca_dir = ""\n' "$PKI/ca.pem" >> "$SINK_CASE/ringmail.toml"
+put_messages "$SINK_CASE/spool" s 200
+timeout 60 "$RINGMAIL" run --config "$SINK_CASE/ringmail.toml" --drain > "$SINK_CASE/run.log" 2>&1 || true
+stop_sink
+if [ "$(stats_field messages)" = 200 ] && [ "$(stats_field messages_tls)" = 200 ] && [ "$(stats_field tls_resumed)" -ge 1 ]; then
+  pass "ringmail sink, verify: 200 of 200 over TLS, $(stats_field tls_resumed) of $(stats_field tls_handshakes) handshakes resumed"
+else
+  echo "FAIL: ringmail sink, verify: messages $(stats_field messages), over TLS $(stats_field messages_tls), resumed $(stats_field tls_resumed)"
+  tail -5 "$SINK_CASE/run.log"; FAILED=1
+fi
+
 [ "$FAILED" = 0 ] || fail "some TLS level cases failed"
 pass "tls levels: $N cases"
