@@ -28,7 +28,6 @@ namespace {
 constexpr int kRescanMs = 5000;                // incoming/new rescan without inotify news
 constexpr size_t kMaxBadNamesReported = 1000;  // bound on the names remembered as reported
 constexpr int kBackPressureMs = 2;             // claim interval while a backlog waits for inbox room
-constexpr size_t kMetaReadBytes = kMaxMetaBytes;
 
 // retry_at is when a spool fault's kRetryLater is due.
 int64_t retry_at(const SpoolDecision& decision) {
@@ -39,23 +38,6 @@ uint64_t monotonic_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-// read_small_file reads up to |cap| bytes of dirfd/name into |out|.
-bool read_small_file(int dirfd, const char* name, std::string& out, size_t cap) {
-  const int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  out.resize(cap);
-  size_t len = 0;
-  while (len < cap) {
-    const ssize_t n = read(fd, out.data() + len, cap - len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    len += static_cast<size_t>(n);
-  }
-  close(fd);
-  out.resize(len);
-  return true;
 }
 
 // for_each_message calls |fn| with each message file name in |dirfd|
@@ -107,9 +89,8 @@ void Intake::load_deferred(bool drain) {
   MessageMeta meta;  // large; lives only during start-up
   for_each_message(spool_.deferred_fd, [&](const char* id) {
     int64_t at = 0;
-    std::string error;
-    if (!drain && read_small_file(spool_.meta_fd, id, text, kMetaReadBytes) &&
-        parse_message_meta(text, meta, error)) {
+    std::string problem;
+    if (!drain && read_meta_file(spool_.meta_fd, id, text, meta, problem) == MetaRead::kLoaded) {
       at = meta.next_attempt;
     }
     due_.push(Due{at, id});
@@ -324,7 +305,8 @@ void Intake::report_outcome(const WorkerReport& report) {
   std::string text;
   MessageMeta meta;
   std::string_view why = "reason not recorded";
-  if (read_meta_file(spool_.meta_fd, report.id, text, meta)) {
+  std::string problem;
+  if (read_meta_file(spool_.meta_fd, report.id, text, meta, problem) == MetaRead::kLoaded) {
     why = report.kind == OutcomeKind::kFailed && !meta.reason.empty() ? meta.reason : meta.last_reply;
   }
   if (status_tty_) fmt::print(stderr, "\n");
@@ -345,7 +327,6 @@ void Intake::take_reports(bool drain) {
   while (reports_.ring.try_pop(report)) {
     if (report.kind == OutcomeKind::kHeld) {
       // Not an end: the worker keeps retrying the record.
-      ++totals_.held;
       if (++totals_.held_now == 1) {
         fmt::print(stderr,
                    "ringmail: claims paused: the spool cannot record outcomes (see above); nothing new is "
@@ -378,7 +359,6 @@ void Intake::take_reports(bool drain) {
       case OutcomeKind::kNotStarted:
         // Left in active/ untouched; claimed again once outcomes can be
         // recorded (a drain leaves it for the next run).
-        ++totals_.not_started;
         if (!drain) due_.push(Due{static_cast<int64_t>(::time(nullptr)) + 1, report.id, true});
         break;
       case OutcomeKind::kHeld:

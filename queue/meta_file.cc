@@ -50,10 +50,20 @@ bool write_meta_file(int meta_fd, const char* id, const MessageMeta& meta, std::
   return true;
 }
 
-bool read_meta_file(int meta_fd, const char* id, std::string& text, MessageMeta& meta) {
+MetaRead read_meta_file(int meta_fd, const char* id, std::string& text, MessageMeta& meta,
+                        std::string& problem) {
   const int fd = openat(meta_fd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) return false;
-  text.resize(kMaxMetaBytes);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      meta = MessageMeta{};
+      return MetaRead::kMissing;
+    }
+    problem = fmt::format("cannot read meta/{}: {}", id, std::strerror(errno));
+    return MetaRead::kBad;
+  }
+  // One byte more than a record may have, so an oversized file is refused
+  // by the parser instead of read as a shorter one.
+  text.resize(kMaxMetaBytes + 1);
   size_t len = 0;
   while (len < text.size()) {
     const ssize_t n = read(fd, text.data() + len, text.size() - len);
@@ -64,7 +74,11 @@ bool read_meta_file(int meta_fd, const char* id, std::string& text, MessageMeta&
   close(fd);
   text.resize(len);
   std::string error;
-  return parse_message_meta(text, meta, error);
+  if (!parse_message_meta(text, meta, error)) {
+    problem = fmt::format("meta/{} is malformed ({})", id, error);
+    return MetaRead::kBad;
+  }
+  return MetaRead::kLoaded;
 }
 
 }  // namespace ringmail

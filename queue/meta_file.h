@@ -17,9 +17,15 @@ namespace ringmail {
 // below the spool and the errno text; the temporary is removed on failure.
 bool write_meta_file(int meta_fd, const char* id, const MessageMeta& meta, std::string& error);
 
-// read_meta_file reads and parses meta/|id|. |text| receives the bytes and
-// must outlive |meta| (its views point into it). False when the file is
-// missing, unreadable or malformed.
-bool read_meta_file(int meta_fd, const char* id, std::string& text, MessageMeta& meta);
+// MetaRead is what read_meta_file found.
+enum class MetaRead { kLoaded, kMissing, kBad };
+
+// read_meta_file reads and parses meta/|id| (never following a symlink,
+// never blocking on a FIFO). |text| receives the bytes and must outlive
+// |meta| (its views point into it). kMissing: no such file (|meta| is
+// reset). kBad: unreadable, larger than kMaxMetaBytes or malformed, with
+// |problem| a sentence naming meta/ID.
+MetaRead read_meta_file(int meta_fd, const char* id, std::string& text, MessageMeta& meta,
+                        std::string& problem);
 
 }  // namespace ringmail

@@ -54,40 +54,6 @@ bool read_head(int dir_fd, const std::string& id, std::string& out, bool& whole)
   return true;
 }
 
-// MetaLoad is what load_meta found.
-enum class MetaLoad { kLoaded, kMissing, kBad };
-
-// load_meta reads meta/|id| into |text| and parses it into |meta| (views
-// into |text|). kBad sets |problem|.
-MetaLoad load_meta(const SpoolDirs& dirs, const std::string& id, std::string& text, MessageMeta& meta,
-                   std::string& problem) {
-  const int fd = ::openat(dirs.meta_fd, id.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      meta = MessageMeta{};
-      return MetaLoad::kMissing;
-    }
-    problem = fmt::format("cannot read meta/{}: {}", id, std::strerror(errno));
-    return MetaLoad::kBad;
-  }
-  text.resize(kMaxMetaBytes + 1);
-  size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  text.resize(got);
-  std::string error;
-  if (!parse_message_meta(text, meta, error)) {
-    problem = fmt::format("meta/{} is malformed ({})", id, error);
-    return MetaLoad::kBad;
-  }
-  return MetaLoad::kLoaded;
-}
-
 // count_pending counts the recipients of |dir_fd|/|id| without a mark in
 // |meta|; -1 when the file cannot be read or parsed.
 int64_t count_pending(int dir_fd, const std::string& id, std::string_view default_sender,
@@ -248,8 +214,8 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
   std::string text;
   auto meta = std::make_unique<MessageMeta>();
   std::string problem;
-  const MetaLoad load = load_meta(dirs, id, text, *meta, problem);
-  if (load == MetaLoad::kBad) {
+  const MetaRead load = read_meta_file(dirs.meta_fd, id.c_str(), text, *meta, problem);
+  if (load == MetaRead::kBad) {
     r.outcome = AdminOutcome::kRefused;
     r.text = fmt::format("{}: {}; repair it, or delete the message with `ringmail queue --delete {}`", id,
                          problem, id);
@@ -260,7 +226,7 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
     // Parked in hold/ while the record is rewritten: the engine never claims
     // from hold/, so it cannot attempt the message and write its own record
     // in between (that record would be lost under ours).
-    if (load == MetaLoad::kMissing) {
+    if (load == MetaRead::kMissing) {
       r.pending = count_pending(from_fd, id, default_sender, *meta);
       r.text = fmt::format("requeued {} (deferred, due now, {})", id, pending_words(r.pending));
       return r;
@@ -274,7 +240,7 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
     }
     // Read again: the engine may have written a newer record just before
     // the message reached hold/.
-    if (load_meta(dirs, id, text, *meta, problem) == MetaLoad::kBad) {
+    if (read_meta_file(dirs.meta_fd, id.c_str(), text, *meta, problem) == MetaRead::kBad) {
       r.outcome = AdminOutcome::kRefused;
       r.text = fmt::format("{}: {}; the message stays in hold/", id, problem);
       return r;
@@ -299,7 +265,7 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
     return r;
   }
   if (state == SpoolState::kHold) {
-    if (load == MetaLoad::kMissing) {
+    if (load == MetaRead::kMissing) {
       r.outcome = AdminOutcome::kRefused;
       r.text = fmt::format(
           "hold/{} has no meta/{}: which recipients accepted it was never recorded, so releasing it would "
@@ -337,7 +303,7 @@ AdminResult requeue_message(const SpoolDirs& dirs, const std::string& id, SpoolS
   if (!move_noreplace(dirs.failed_fd, dirs.deferred_fd, id)) {
     const int err = errno;
     std::string restore_error;
-    if (load == MetaLoad::kLoaded && parse_message_meta(text, *meta, restore_error)) {
+    if (load == MetaRead::kLoaded && parse_message_meta(text, *meta, restore_error)) {
       write_meta_file(dirs.meta_fd, id.c_str(), *meta, restore_error);
     }
     r.outcome = AdminOutcome::kIoError;
@@ -369,7 +335,8 @@ AdminResult delete_message(const SpoolDirs& dirs, const std::string& id, SpoolSt
   std::string text;
   auto meta = std::make_unique<MessageMeta>();
   std::string problem;
-  load_meta(dirs, id, text, *meta, problem);  // a bad record only makes the count unknown
+  read_meta_file(dirs.meta_fd, id.c_str(), text, *meta,
+                 problem);  // a bad record only makes the count unknown
   r.pending = problem.empty() ? count_pending(from_fd, id, default_sender, *meta) : -1;
   struct stat st {};
   const bool is_dir = ::fstatat(from_fd, id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
@@ -407,9 +374,9 @@ bool load_message_details(const SpoolDirs& dirs, const std::string& id, SpoolSta
   }
   std::string meta_text;
   auto meta = std::make_unique<MessageMeta>();
-  const MetaLoad load = load_meta(dirs, id, meta_text, *meta, out.problem);
-  out.has_meta = load == MetaLoad::kLoaded;
-  if (load == MetaLoad::kBad) *meta = MessageMeta{};
+  const MetaRead load = read_meta_file(dirs.meta_fd, id.c_str(), meta_text, *meta, out.problem);
+  out.has_meta = load == MetaRead::kLoaded;
+  if (load == MetaRead::kBad) *meta = MessageMeta{};
   out.attempts = meta->attempts;
   out.first_attempt = meta->first_attempt;
   out.next_attempt = meta->next_attempt;
