@@ -111,10 +111,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   // One engine per spool, before anything looks at active/: a second one
   // would "recover" the first one's in-flight messages and send them twice.
   SpoolLock lock;
-  if (!lock.acquire(spool.root_fd, spool.root, error)) {
-    result.spool_locked = true;
-    return false;
-  }
+  if (!lock.acquire(spool.root_fd, spool.root, error)) return false;
   // DNS down at boot does not stop the engine: it defers and keeps trying.
   RelayResolver relay(config.relay);
   relay.start();

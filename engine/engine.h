@@ -17,8 +17,7 @@ struct EngineResult {
   double seconds = 0;    // wall time of the run
   uint32_t threads = 0;  // workers started
   uint64_t deferred_left = 0;
-  uint64_t active_left = 0;   // messages still in active/ at the end (recovered at the next start)
-  bool spool_locked = false;  // another engine holds the spool (run_engine returned false)
+  uint64_t active_left = 0;  // messages still in active/ at the end (recovered at the next start)
 };
 
 // run_engine delivers until a signal (daemon) or until one pass over the

@@ -30,12 +30,10 @@ struct IntakeTotals {
   uint64_t delivered = 0;
   uint64_t deferred = 0;
   uint64_t failed = 0;
-  uint64_t stuck = 0;        // could not be read; left in active/ for a later try
-  uint64_t refused = 0;      // not a message file (FIFO, symlink...): moved to failed/ unread
-  uint64_t held = 0;         // outcomes that could not be recorded (kHeld notices)
-  uint64_t held_now = 0;     // of those, still not recorded
-  uint64_t not_started = 0;  // handed back unattempted while outcomes could not be recorded
-  uint64_t in_flight = 0;    // handed to workers and not reported back
+  uint64_t stuck = 0;      // could not be read; left in active/ for a later try
+  uint64_t refused = 0;    // not a message file (FIFO, symlink...): moved to failed/ unread
+  uint64_t held_now = 0;   // of those, still not recorded
+  uint64_t in_flight = 0;  // handed to workers and not reported back
 };
 
 class Intake {

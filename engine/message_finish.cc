@@ -234,7 +234,6 @@ MessageSlot::FinishStep* Worker::add_finish_step(MessageSlot* slot, MessageSlot:
   MessageSlot::FinishStep& step = slot->finish_steps[slot->finish_step_count++];
   step.op = op;
   step.res = 0;
-  step.done = false;
   step.inject_res = 0;
   if (link) sqe->flags |= IOSQE_IO_LINK;
   set_completion(sqe, &step);
@@ -332,7 +331,6 @@ void Worker::add_record_steps(MessageSlot* slot, bool link_last) {
 void MessageSlot::on_finish_step(Completion* completion, int res, uint32_t) {
   auto* step = static_cast<FinishStep*>(completion);
   step->res = step->inject_res != 0 ? step->inject_res : res;
-  step->done = true;
   MessageSlot* slot = step->slot;
   if (--slot->finish_steps_pending == 0) slot->worker->on_final_chain_done(slot);
 }
@@ -468,13 +466,9 @@ void Worker::schedule_record_retry(MessageSlot* slot) {
   io_uring_sqe* sqe = ring_.sqe();
   io_uring_prep_timeout(sqe, &slot->retry_ts, 0, 0);
   set_completion(sqe, &slot->retry_timer_c);
-  slot->retry_pending = true;
 }
 
-void MessageSlot::on_retry_timer(int, uint32_t) {
-  retry_pending = false;
-  worker->start_final_chain(this);
-}
+void MessageSlot::on_retry_timer(int, uint32_t) { worker->start_final_chain(this); }
 
 // report_held_at_exit tells the operator, per message, what stays held when
 // the worker stops before its record could be written.

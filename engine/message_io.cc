@@ -75,7 +75,7 @@ void MessageSlot::reset() {
   head_read_done = meta_read_done = false;
   finish_step_count = finish_steps_pending = 0;
   meta_bytes = 0;
-  in_hold = held = holding = retry_pending = false;
+  in_hold = held = holding = false;
   record_retries = 0;
 }
 

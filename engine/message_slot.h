@@ -110,7 +110,6 @@ class MessageSlot {
     MessageSlot* slot = nullptr;
     FinishOp op = FinishOp::kUnlinkFile;
     int res = 0;
-    bool done = false;
     int inject_res = 0;  // test hook (RINGMAIL_FAULT_UNLINK): the result to report instead
   };
   static constexpr uint32_t kMaxFinishSteps = 8;
@@ -120,11 +119,10 @@ class MessageSlot {
   char tmp_name[kMessageIdMax + 8] = {0};
   OutcomeKind finish_kind = OutcomeKind::kDelivered;
   int64_t finish_next_unix = 0;
-  uint32_t meta_bytes = 0;     // the formatted record, in |stream|, once finish() built it
-  bool in_hold = false;        // the file is in hold/ (else active/)
-  bool held = false;           // the outcome could not be recorded: retrying the record
-  bool holding = false;        // the chain in flight is the move to hold/
-  bool retry_pending = false;  // the retry timer is armed
+  uint32_t meta_bytes = 0;  // the formatted record, in |stream|, once finish() built it
+  bool in_hold = false;     // the file is in hold/ (else active/)
+  bool held = false;        // the outcome could not be recorded: retrying the record
+  bool holding = false;     // the chain in flight is the move to hold/
   uint32_t record_retries = 0;
   __kernel_timespec retry_ts{};
   static void on_finish_step(Completion* step, int res, uint32_t flags);
