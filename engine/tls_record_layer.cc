@@ -7,6 +7,24 @@
 #include "tls/tls_ticket_cache.h"
 
 namespace ringmail {
+namespace {
+
+// status_of maps a session's plaintext result onto the seam's: kWantMore
+// is not an error (more ciphertext must come in, or go out first).
+RecordLayer::Status status_of(TlsIo io) {
+  switch (io) {
+    case TlsIo::kOk:
+    case TlsIo::kWantMore:
+      return RecordLayer::Status::kOk;
+    case TlsIo::kClosed:
+      return RecordLayer::Status::kClosed;
+    case TlsIo::kFailed:
+      return RecordLayer::Status::kFailed;
+  }
+  return RecordLayer::Status::kFailed;
+}
+
+}  // namespace
 
 TlsRecordLayer::TlsRecordLayer(const TlsClientContext* context) : context_(context) {}
 
@@ -53,31 +71,13 @@ RecordLayer::Status TlsRecordLayer::read_ciphertext(const char* cipher, size_t c
     return Status::kHandshakeDone;
   }
   if (plain_cap == 0) return Status::kOk;
-  switch (session_.read_plaintext(plain, plain_cap, plain_len)) {
-    case TlsIo::kOk:
-    case TlsIo::kWantMore:
-      return Status::kOk;
-    case TlsIo::kClosed:
-      return Status::kClosed;
-    case TlsIo::kFailed:
-      return Status::kFailed;
-  }
-  return Status::kFailed;
+  return status_of(session_.read_plaintext(plain, plain_cap, plain_len));
 }
 
 RecordLayer::Status TlsRecordLayer::write_plaintext(const char* plain, size_t plain_len, size_t& plain_used) {
   plain_used = 0;
   if (!session_.handshake_done()) return Status::kFailed;
-  switch (session_.write_plaintext(plain, plain_len, plain_used)) {
-    case TlsIo::kOk:
-    case TlsIo::kWantMore:  // send the pending ciphertext first
-      return Status::kOk;
-    case TlsIo::kClosed:
-      return Status::kClosed;
-    case TlsIo::kFailed:
-      return Status::kFailed;
-  }
-  return Status::kFailed;
+  return status_of(session_.write_plaintext(plain, plain_len, plain_used));  // kWantMore: send first
 }
 
 std::string_view TlsRecordLayer::ciphertext_out() const {

@@ -95,27 +95,12 @@ PumpResult connect(Connection& c, const TlsClientContext& cctx, const TlsServerC
   return test::handshake_pair(c.client, c.server, chunk);
 }
 
-const char* level_text(TlsLevel level) {
-  switch (level) {
-    case TlsLevel::kMay:
-      return "may";
-    case TlsLevel::kEncrypt:
-      return "encrypt";
-    case TlsLevel::kVerify:
-      return "verify";
-    case TlsLevel::kSecure:
-      return "secure";
-    default:
-      return "none";
-  }
-}
-
 TEST(TlsSession, GoodCertificateAtEveryLevelIsTrusted) {
   for (KeyKind kind : {KeyKind::kEcdsaP256, KeyKind::kRsa2048}) {
     const TestPki& pki = test::shared_test_pki(kind);
     auto sctx = server_ctx(pki.good);
     for (TlsLevel level : {TlsLevel::kMay, TlsLevel::kEncrypt, TlsLevel::kVerify, TlsLevel::kSecure}) {
-      SCOPED_TRACE(std::string(test::key_kind_name(kind)) + " " + level_text(level));
+      SCOPED_TRACE(std::string(test::key_kind_name(kind)) + " " + tls_level_name(level));
       auto cctx = client_ctx(test_policy(level, kind));
       Connection c;
       ASSERT_EQ(connect(c, *cctx, *sctx, tls_peer_names(level, "localhost", "localhost")),
@@ -183,7 +168,8 @@ TEST(TlsSession, EveryBadCertificateAtEveryLevel) {
     for (const BadCase& bad : bad_cases()) {
       auto sctx = server_ctx(pki.*bad.cert);
       for (TlsLevel level : {TlsLevel::kMay, TlsLevel::kEncrypt, TlsLevel::kVerify, TlsLevel::kSecure}) {
-        SCOPED_TRACE(std::string(test::key_kind_name(kind)) + " " + bad.name + " at " + level_text(level));
+        SCOPED_TRACE(std::string(test::key_kind_name(kind)) + " " + bad.name + " at " +
+                     tls_level_name(level));
         auto cctx = client_ctx(test_policy(level, kind));
         Connection c;
         PumpResult result = connect(c, *cctx, *sctx, tls_peer_names(level, "localhost", "localhost"));
