@@ -32,17 +32,11 @@
 # and sasl2-bin (tools/install_deps.sh). Bounded waits; loopback only.
 source "$(dirname "$0")/lib.sh"
 source "$E2E_DIR/postfix_lib.sh"
+source "$E2E_DIR/interop_lib.sh"
 postfix_require
+interop_pki
+interop_auth_setup alice 'Interop-Pa55 w0rd'
 
-PY=/usr/bin/python3
-MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
-[ -x "$MAKE_TEST_PKI" ] || { echo "SKIP: make_test_pki not built ($MAKE_TEST_PKI)"; exit 77; }
-PKI=$WORK/pki
-mkdir -p "$PKI"
-"$MAKE_TEST_PKI" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
-
-AUTH_USER=alice
-AUTH_PASSWORD='Interop-Pa55 w0rd'
 SINK_PORT=$(free_port)
 MAILDIR=$WORK/maildir
 start_sink "$SINK_PORT" --maildir "$MAILDIR"
@@ -66,139 +60,66 @@ t0=$(date +%s%N)
 postfix_start "$PF"
 pass "private Postfix $(postconf -c "$PF/conf" -h mail_version) started in $((($(date +%s%N) - t0) / 1000000)) ms"
 
-# AUTH needs a ringmail that knows relay.username (the AUTH work); probe it.
-printf '%s' "$AUTH_PASSWORD" > "$WORK/password"
-chmod 600 "$WORK/password"
-AUTH_SKIP=""
-RELAY_HOST=localhost write_config "$WORK/probe.toml" "$WORK/probe-spool" 9
-config_set "$WORK/probe.toml" relay username "\"$AUTH_USER\""
-config_set "$WORK/probe.toml" relay password_file "\"$WORK/password\""
-timeout 20 "$RINGMAIL" run --config "$WORK/probe.toml" --drain > "$WORK/probe.log" 2>&1 || true
-if grep -qE "unknown key 'relay\.(username|password_file)'" "$WORK/probe.log"; then
-  AUTH_SKIP="this ringmail has no AUTH yet (unknown key 'relay.username')"
-fi
-
-FAILED=0
-N=0
-SKIPPED=0
-# run_case NAME LISTENER LEVEL WANT WORDS [KEY=VALUE]...
-#   WANT: ESMTPS / ESMTPSA (delivered over TLS, nothing in clear), ESMTP /
-#   ESMTPA (delivered in clear: the control cases), deferred (nothing
-#   delivered, nothing in clear, WORDS in the engine's output).
-#   KEY=VALUE: more [relay] keys. The implicit TLS listeners (smtps*) get
-#   relay.implicit_tls = true. CA_FILE replaces the test CA as tls.ca_file.
-run_case() {
-  local name=$1 listener=$2 level=$3 want=$4 words=$5
-  shift 5
-  N=$((N + 1))
-  local dir=$WORK/case$N prefix=pf$N tap_port implicit=false mode=starttls rc=0 ok=1 why="" kv t0
-  t0=$(date +%s%N)
-  mkdir -p "$dir"
-  case $listener in smtps*) implicit=true mode=implicit ;; esac
-  [ "$level" = none ] && mode=clear
-  tap_port=$(free_port)
-  $PY "$E2E_DIR/interop_tap.py" listen "$tap_port" "${LISTEN[$listener]}" "$dir/tap" > "$dir/tap.out" 2>&1 &
-  local tap=$!
-  PIDS+=("$tap")
-  wait_for_line "$dir/tap.out" "listening on" 10 || fail "$name: the tap did not start: $(cat "$dir/tap.out")"
-  RELAY_HOST=localhost write_config "$dir/ringmail.toml" "$dir/spool" "$tap_port"
-  config_set "$dir/ringmail.toml" relay tls "\"$level\""
-  config_set "$dir/ringmail.toml" relay implicit_tls "$implicit"
-  for kv in "$@"; do config_set "$dir/ringmail.toml" relay "${kv%%=*}" "${kv#*=}"; done
-  printf '[tls]\nca_file = "%s"\nca_dir = ""\n' "${CA_FILE:-$PKI/ca.pem}" >> "$dir/ringmail.toml"
-  $PY "$E2E_DIR/interop_messages.py" write "$dir/spool" "$dir/samples" "$prefix" || fail "$name: cannot queue"
-  timeout 30 "$RINGMAIL" run --config "$dir/ringmail.toml" --drain > "$dir/run.log" 2>&1 || rc=$?
-  kill -TERM "$tap" 2>/dev/null || true
-  wait "$tap" 2>/dev/null || true
-  forget_pid "$tap"
-
-  # What the tap must never see in clear: the messages' secret lines (seen
-  # on purpose in the clear controls) and the password in every encoding.
-  local messages=("secret $prefix-0" "secret $prefix-1" "secret $prefix-2") texts=() t
-  case $want in
-    ESMTP | ESMTPA) for t in "${messages[@]}"; do texts+=(--visible "$t"); done ;;
-    *) for t in "${messages[@]}"; do texts+=(--secret "$t"); done ;;
-  esac
-  [ "$want" = ESMTPA ] || texts+=(--secret "$AUTH_PASSWORD"
-    --secret "$(printf '\0%s\0%s' "$AUTH_USER" "$AUTH_PASSWORD" | base64 -w0)"
-    --secret "$(printf '%s' "$AUTH_PASSWORD" | base64 -w0)")
-  if [ "$want" = deferred ]; then
-    [ "$rc" = 75 ] || { ok=0; why="run --drain exited $rc, not 75"; }
-    [ "$(count_in "$dir/spool" deferred)" = 3 ] || { ok=0; why="$why; $(count_in "$dir/spool" deferred) of 3 deferred"; }
-    grep -qF -- "$words" "$dir/run.log" || { ok=0; why="$why; the output lacks \"$words\""; }
-    [ "$(grep -lsF "Message-Id: <$prefix-" "$MAILDIR"/new/* | wc -l)" = 0 ] || { ok=0; why="$why; a message was delivered"; }
-    echo deferred > "$dir/check.out"
-  else
-    [ "$rc" = 0 ] || { ok=0; why="run --drain exited $rc"; }
-    # Postfix relays to the sink right after its 250; wait for all three.
-    wait_until 10 eval '[ "$(grep -lsF "Message-Id: <$prefix-" "$MAILDIR"/new/* | wc -l)" -ge 3 ]' || true
-    $PY "$E2E_DIR/interop_messages.py" check "$MAILDIR" "$dir/samples" "$prefix" --received-with "$want" \
-      > "$dir/check.out" 2>&1 || { ok=0; why="$why; $(cat "$dir/check.out")"; }
-  fi
-  $PY "$E2E_DIR/interop_tap.py" check "$dir/tap" "$mode" "${texts[@]}" > "$dir/tap.check" 2>&1 \
-    || { ok=0; why="$why; $(cat "$dir/tap.check")"; }
-  if [ "$ok" = 1 ]; then
-    pass "$name ($((($(date +%s%N) - t0) / 1000000)) ms): $(cat "$dir/check.out"); $(cat "$dir/tap.check")"
-  else
-    echo "FAIL: $name: $why"
-    sed -n 1,15p "$dir/run.log"
-    FAILED=1
-  fi
+# postfix_received DIR PREFIX WORD: the INTEROP_CHECK of interop_case.
+# Postfix relays to the sink right after its 250: wait (bounded) for the
+# three messages, then check them and Postfix's Received: header.
+postfix_received() {
+  local prefix=$2  # read by the eval inside wait_until
+  wait_until 10 eval '[ "$(grep -lsF "Message-Id: <$prefix-" "$MAILDIR"/new/* | wc -l)" -ge 3 ]' || true
+  /usr/bin/python3 "$E2E_DIR/interop_messages.py" check "$MAILDIR" "$1/samples" "$prefix" --received-with "$3"
 }
+INTEROP_CHECK=postfix_received
+INTEROP_MAILDIR=$MAILDIR
 
-# auth_case ARGS...: run_case when this ringmail speaks AUTH, else SKIPPED.
-auth_case() {
-  if [ -n "$AUTH_SKIP" ]; then
-    echo "SKIPPED: $1: $AUTH_SKIP"
-    SKIPPED=$((SKIPPED + 1))
-    return
-  fi
-  run_case "$@"
+# pf NAME LISTENER LEVEL WANT EXPECT [KEY=VALUE]...: interop_case against
+# one of the listeners above (the smtps* ones with relay.implicit_tls).
+pf() {
+  local implicit=false
+  case $2 in smtps*) implicit=true ;; esac
+  interop_case "$1" "${LISTEN[$2]}" "$implicit" "${@:3}"
+}
+pf_auth() {
+  if [ -n "$AUTH_SKIP" ]; then interop_auth_case "$1"; else pf "$@"; fi
 }
 
 # The control: no TLS, and the checks see the message in clear.
-run_case "none, STARTTLS offered: in clear (control)" starttls none ESMTP ""
-# STARTTLS at every level that uses it.
+pf "none, STARTTLS offered: in clear (control)" starttls none clear ESMTP
+# STARTTLS and implicit TLS (wrappermode) at every level that uses TLS.
 for level in may encrypt verify secure; do
-  run_case "STARTTLS, $level" starttls "$level" ESMTPS ""
+  pf "STARTTLS, $level" starttls "$level" tls ESMTPS
 done
-# Implicit TLS (wrappermode) at every level.
 for level in may encrypt verify secure; do
-  run_case "implicit TLS (wrappermode), $level" smtps "$level" ESMTPS ""
+  pf "implicit TLS (wrappermode), $level" smtps "$level" tls ESMTPS
 done
 # TLS 1.2 only on the server side: ringmail's ECDHE + AEAD list meets Postfix's.
-run_case "STARTTLS, TLS 1.2 only, verify" tls12 verify ESMTPS ""
-grep -qF "using TLSv1.2 ECDHE-" "$WORK/case$N/check.out" \
-  || { echo "FAIL: the TLS 1.2 case did not use TLS 1.2 with ECDHE: $(cat "$WORK/case$N/check.out")"; FAILED=1; }
+pf "STARTTLS, TLS 1.2 only, verify" tls12 verify tls ESMTPS
+interop_expect "the TLS 1.2 case used TLS 1.2 with ECDHE" grep -qF "using TLSv1.2 ECDHE-" "$INTEROP_DIR/check.out"
 # A trust store without the test CA: verify defers and says why; encrypt goes on.
-CA_FILE=$PKI/unknown_ca.pem run_case "STARTTLS, verify, CA not trusted: deferred" starttls verify deferred \
+CA_FILE=$PKI/unknown_ca.pem pf "STARTTLS, verify, CA not trusted: deferred" starttls verify deferred \
   "is not in the trust store"
-CA_FILE=$PKI/unknown_ca.pem run_case "implicit TLS, verify, CA not trusted: deferred" smtps verify deferred \
+CA_FILE=$PKI/unknown_ca.pem pf "implicit TLS, verify, CA not trusted: deferred" smtps verify deferred \
   "is not in the trust store"
-CA_FILE=$PKI/unknown_ca.pem run_case "STARTTLS, encrypt, CA not trusted: TLS (not checked)" starttls encrypt ESMTPS ""
+CA_FILE=$PKI/unknown_ca.pem pf "STARTTLS, encrypt, CA not trusted: TLS (not checked)" starttls encrypt tls ESMTPS
 
 # AUTH (Cyrus SASL in Postfix).
 CREDS=("username=\"$AUTH_USER\"" "password_file=\"$WORK/password\"")
-auth_case "AUTH over STARTTLS (PLAIN or LOGIN), verify" auth verify ESMTPSA "" "${CREDS[@]}"
-grep -q "sasl_username=$AUTH_USER@ringmail.test" "$PF/maillog" \
-  || [ -n "$AUTH_SKIP" ] || { echo "FAIL: Postfix logged no SASL login for $AUTH_USER"; FAILED=1; }
-auth_case "AUTH LOGIN (the only mechanism offered), encrypt" auth-login encrypt ESMTPSA "" "${CREDS[@]}"
-grep -q "sasl_method=LOGIN, sasl_username=$AUTH_USER@" "$PF/maillog" \
-  || [ -n "$AUTH_SKIP" ] || { echo "FAIL: Postfix logged no AUTH LOGIN"; FAILED=1; }
-auth_case "AUTH over implicit TLS (the SES 465 shape), verify" smtps-auth verify ESMTPSA "" "${CREDS[@]}"
+pf_auth "AUTH over STARTTLS, verify" auth verify tls ESMTPSA "${CREDS[@]}"
+interop_expect "Postfix logged the SASL login of $AUTH_USER" grep -q "sasl_username=$AUTH_USER@ringmail.test" "$PF/maillog"
+pf_auth "AUTH LOGIN (the only mechanism offered), encrypt" auth-login encrypt tls ESMTPSA "${CREDS[@]}"
+interop_expect "Postfix logged an AUTH LOGIN" grep -q "sasl_method=LOGIN, sasl_username=$AUTH_USER@" "$PF/maillog"
+pf_auth "AUTH over implicit TLS (the SES 465 shape), verify" smtps-auth verify tls ESMTPSA "${CREDS[@]}"
 printf '%s' "wrong-$AUTH_PASSWORD" > "$WORK/wrong-password"
 chmod 600 "$WORK/wrong-password"
-auth_case "AUTH with a wrong password: deferred, 535 explained" auth verify deferred \
+pf_auth "AUTH with a wrong password: deferred, 535 explained" auth verify deferred \
   "the relay rejected the user name or password" "username=\"$AUTH_USER\"" "password_file=\"$WORK/wrong-password\""
-grep -qF "535" "$WORK/case$N/run.log" || [ -n "$AUTH_SKIP" ] || { echo "FAIL: the 535 reply is not in the output"; FAILED=1; }
-auth_case "credentials with relay.tls = none: deferred, nothing sent" auth-clear none deferred \
+interop_expect "the output quotes Postfix's 535" grep -qF "535 5.7.8" "$INTEROP_DIR/run.log"
+pf_auth "credentials with relay.tls = none: deferred, nothing sent" auth-clear none deferred \
   "ringmail sends credentials only over TLS" "${CREDS[@]}"
-auth_case "allow_plaintext_auth: AUTH in clear where allowed" auth-clear none ESMTPA "" "${CREDS[@]}" \
+pf_auth "allow_plaintext_auth: AUTH in clear where allowed" auth-clear none clear ESMTPA "${CREDS[@]}" \
   "allow_plaintext_auth=true"
 
-if [ "$FAILED" != 0 ]; then
+if ! interop_summary interop_postfix_test; then
   echo "--- Postfix log (last 30 lines)"
   tail -30 "$PF/maillog"
   exit 1
 fi
-echo "PASS: interop_postfix_test ($N cases${SKIPPED:+, $SKIPPED AUTH case(s) SKIPPED})"
