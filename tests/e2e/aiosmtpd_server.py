@@ -72,7 +72,8 @@ class SaveHandler:
         self.log.write(json.dumps({
             "name": name, "mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
             "mail_options": envelope.mail_options, "rcpt_options": envelope.rcpt_options,
-            "content_bytes": len(content)}) + "\n")
+            "content_bytes": len(content), "tls": tls_facts(session),
+            "auth": session.auth_data.login.decode() if session.authenticated else None}) + "\n")
         self.log.flush()
         return "250 2.0.0 Ok: queued as %s" % name
 

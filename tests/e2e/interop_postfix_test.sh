@@ -84,6 +84,8 @@ pf_auth() {
 
 # The control: no TLS, and the checks see the message in clear.
 pf "none, STARTTLS offered: in clear (control)" starttls none clear ESMTP
+interop_expect "the tap's STARTTLS check refuses the control's clear bytes" \
+  eval '! /usr/bin/python3 "$E2E_DIR/interop_tap.py" check "$INTEROP_DIR/tap" starttls > /dev/null'
 # STARTTLS and implicit TLS (wrappermode) at every level that uses TLS.
 for level in may encrypt verify secure; do
   pf "STARTTLS, $level" starttls "$level" tls ESMTPS
