@@ -1,6 +1,8 @@
 # tests/e2e/postfix_lib.sh — a private Postfix instance for the e2e tests
 # and benchmarks (Debian's postfix package: a server nobody here wrote).
-# Sourced after tests/e2e/lib.sh (it uses WORK, PIDS-style cleanup, fail).
+# Sourced by e2e tests after tests/e2e/lib.sh, and usable without it (a
+# benchmark script): it needs only bash, and sets an EXIT trap that stops
+# every instance it started, then runs lib.sh's `cleanup` if there is one.
 #
 # The instance lives entirely under one directory DIR of the test's work
 # folder: DIR/conf (main.cf, master.cf, sasl/), DIR/queue, DIR/data and its
@@ -23,7 +25,7 @@
 #   postfix_tls DIR CERT KEY         server certificate; STARTTLS offered
 #   postfix_sasl DIR USER PASSWORD   Cyrus SASL (sasldb) with one user
 #   postfix_start DIR / postfix_stop DIR
-#   postfix_wait_log DIR TEXT SECONDS  wait for a line in DIR/maillog
+#   postfix_stop_all                 stop every instance started (EXIT trap)
 POSTFIX_SBIN=/usr/sbin/postfix
 POSTFIX_DIRS=()
 
@@ -42,9 +44,10 @@ postfix_require() {
 postfix_init() {
   local dir=$1 relay_port=$2
   mkdir -p "$dir/conf/sasl" "$dir/queue" "$dir/data"
-  # Postfix's daemons run as `postfix`: they must reach DIR through the
-  # work folder (mode 700 from mktemp); 711 lets them in without listing it.
-  chmod 711 "$WORK"
+  # Postfix's daemons run as `postfix`: they must reach DIR through its
+  # parent (a test's work folder is mode 700 from mktemp); o+x lets them in
+  # without listing it.
+  chmod o+x "$(dirname "$dir")"
   chmod 755 "$dir" "$dir/conf" "$dir/conf/sasl"
   chown postfix "$dir/data"
   cat > "$dir/conf/main.cf" <<EOF
@@ -188,9 +191,5 @@ postfix_stop_all() {
   done
   POSTFIX_DIRS=()
 }
-trap 'postfix_stop_all; cleanup' EXIT
-
-# postfix_wait_log DIR TEXT SECONDS: waits for a maillog line containing TEXT.
-postfix_wait_log() {
-  wait_until "$3" grep -qF -- "$2" "$1/maillog"
-}
+trap 'postfix_stop_all; if declare -F cleanup > /dev/null; then cleanup; fi' EXIT
+declare -F fail > /dev/null || fail() { echo "FAIL: $*" >&2; exit 1; }
