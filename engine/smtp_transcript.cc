@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <strings.h>
 
+#include "engine/smtp_auth.h"     // mask_credential_lines
 #include "tls/tls_certificate.h"  // printable
 
 namespace ringmail {
@@ -33,9 +34,10 @@ std::string_view next_word(std::string_view& rest) {
 
 }  // namespace
 
-void SmtpTranscript::LineBuffer::add(char c) {
+void SmtpTranscript::LineBuffer::add(char c, bool credential) {
   if (text.size() < kMaxLineChars) text.push_back(c);
   ++size;
+  secret = secret || credential;
 }
 
 std::string SmtpTranscript::LineBuffer::shown() const {
@@ -44,7 +46,8 @@ std::string SmtpTranscript::LineBuffer::shown() const {
   return line;
 }
 
-void SmtpTranscript::client_bytes(std::string_view bytes, std::vector<std::string>& out) {
+void SmtpTranscript::client_bytes(std::string_view bytes, size_t credential_bytes,
+                                  std::vector<std::string>& out) {
   while (!bytes.empty()) {
     if (mode_ == ClientMode::kBdatChunk) {
       const size_t n = bytes.size() < bdat_left_ ? bytes.size() : static_cast<size_t>(bdat_left_);
@@ -57,7 +60,8 @@ void SmtpTranscript::client_bytes(std::string_view bytes, std::vector<std::strin
     }
     const char c = bytes.front();
     bytes.remove_prefix(1);
-    client_.add(c);
+    client_.add(c, credential_bytes > 0);
+    if (credential_bytes > 0) --credential_bytes;
     if (c == '\n') client_line(out);
   }
 }
@@ -88,14 +92,8 @@ void SmtpTranscript::client_line(std::vector<std::string>& out) {
     client_.clear();
     return;
   }
-  if (auth_exchange_) {
-    out.push_back("C: ****");  // a credential, or the "*" that cancels the exchange
-  } else if (starts_with_word(line, "AUTH")) {
-    std::string_view rest = line;
-    const std::string_view verb = next_word(rest);
-    const std::string_view mechanism = next_word(rest);
-    out.push_back(fmt::format("C: {} {}{}", verb, printable(mechanism), rest.empty() ? "" : " ****"));
-    auth_exchange_ = true;
+  if (client_.secret) {
+    out.push_back("C: " + printable(without_line_end(mask_credential_lines(client_.text))));
   } else {
     out.push_back("C: " + client_.shown());
     if (starts_with_word(line, "BDAT")) {
@@ -130,7 +128,6 @@ void SmtpTranscript::server_line(std::vector<std::string>& out) {
   if (!final_line) return;
   last_reply_code_ = code;
   last_reply_ = std::move(shown);
-  if (auth_exchange_ && last_reply_code_ != 334) auth_exchange_ = false;
   if (last_reply_code_ == 354 && mode_ == ClientMode::kCommands) {
     mode_ = ClientMode::kDataBody;
     content_bytes_ = content_lines_ = 0;

@@ -10,14 +10,14 @@
 // cuts them at every byte).
 //
 // What it must never do: let a credential or message content through.
-// After a client line "AUTH MECH [initial-response]" the initial response
-// becomes "****", and every client line that follows is "****" until the
-// server's reply to the exchange ends it (anything but a 334 challenge).
-// So `AUTH PLAIN <base64>` prints as `AUTH PLAIN ****`, and AUTH LOGIN's
-// username and password lines as `****`. After a 354 the client's bytes up
-// to the lone "." (DATA), or the chunk announced by "BDAT n" (CHUNKING),
-// are counted, not shown. Server lines are shown, with control and
-// non-ASCII bytes escaped (they come from an untrusted peer).
+// The machine says which of its output bytes carry credentials
+// (SmtpClient::output_credential_bytes); every line holding one of them is
+// shown through mask_credential_lines (engine/smtp_auth.h), so `AUTH PLAIN
+// <base64>` prints as `AUTH PLAIN ****` and AUTH LOGIN's user name and
+// password lines as `****`. After a 354 the client's bytes up to the lone
+// "." (DATA), or the chunk announced by "BDAT n" (CHUNKING), are counted,
+// not shown. Server lines are shown, with control and non-ASCII bytes
+// escaped (they come from an untrusted peer).
 #pragma once
 
 #include <cstddef>
@@ -33,9 +33,10 @@ class SmtpTranscript {
   // kMaxLineChars: a longer line is shown cut, with its full size.
   static constexpr size_t kMaxLineChars = 512;
 
-  // client_bytes takes bytes the client wrote, in order; appends each line
-  // they complete to |out|.
-  void client_bytes(std::string_view bytes, std::vector<std::string>& out);
+  // client_bytes takes bytes the client wrote, in order, of which the first
+  // |credential_bytes| carry credentials; appends each line they complete
+  // to |out|.
+  void client_bytes(std::string_view bytes, size_t credential_bytes, std::vector<std::string>& out);
   // server_bytes takes bytes the client read, in order; appends each line
   // they complete to |out|.
   void server_bytes(std::string_view bytes, std::vector<std::string>& out);
@@ -58,14 +59,16 @@ class SmtpTranscript {
   // Line buffer for one direction: collects up to kMaxLineChars, counts the rest.
   struct LineBuffer {
     std::string text;
-    size_t size = 0;  // bytes of the line so far (text holds at most kMaxLineChars)
+    size_t size = 0;      // bytes of the line so far (text holds at most kMaxLineChars)
+    bool secret = false;  // some byte of it carries a credential
     bool pending() const { return size > 0; }
-    void add(char c);
+    void add(char c, bool credential = false);
     // shown: the line without its CR LF, escaped, cut if too long.
     std::string shown() const;
     void clear() {
       text.clear();
       size = 0;
+      secret = false;
     }
   };
 
@@ -76,7 +79,6 @@ class SmtpTranscript {
   LineBuffer client_;
   LineBuffer server_;
   ClientMode mode_ = ClientMode::kCommands;
-  bool auth_exchange_ = false;  // between "AUTH" and the reply that is not a 334
   uint64_t bdat_left_ = 0;
   uint64_t content_bytes_ = 0;  // of the message being summarised
   uint64_t content_lines_ = 0;

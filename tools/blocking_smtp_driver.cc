@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/delivery_policy.h"
@@ -148,7 +149,7 @@ void BlockingSmtpDriver::do_connect() {
     if (status == WireStatus::kTimedOut)
       why = fmt::format("timed out after {} ms", timeouts_.connect_timeout_ms);
     std::fprintf(out_, "--- connect to %s failed: %s\n", peer.c_str(), why.c_str());
-    client_.on_connect_failed(peer, why);
+    client_.on_connect_failed(peer, why, status == WireStatus::kTimedOut);
     return;
   }
   connected_ = true;
@@ -228,12 +229,13 @@ bool BlockingSmtpDriver::flush() {
         return true;
       }
       if (used == 0) break;
-      transcript_.client_bytes(plain.substr(0, used), lines_);
+      transcript_.client_bytes(plain.substr(0, used), std::min(used, client_.output_credential_bytes()),
+                               lines_);
       client_.on_sent(used);
     }
     bytes = tls_->ciphertext_out();
   } else if (!bytes.empty()) {
-    transcript_.client_bytes(bytes, lines_);
+    transcript_.client_bytes(bytes, client_.output_credential_bytes(), lines_);
   }
   print(lines_);
   if (bytes.empty()) return false;
@@ -378,15 +380,20 @@ TestSendOutcome BlockingSmtpDriver::classify(const MessageSlot& slot) const {
   }
   if (!connected_) return TestSendOutcome::kNoConnection;
   if (tls_failed_) return TestSendOutcome::kTlsRefused;
-  // STARTTLS refused, or not offered in a 2xx EHLO/HELO reply, at a level
-  // that does not go on in clear (decide_tls_shortfall).
+  // Connected, and the session did not open. In clear after a 2xx to
+  // EHLO/HELO, or after STARTTLS was sent: TLS was missing or refused where
+  // the level requires it (decide_tls_shortfall), or the credentials could
+  // not go out without TLS (may_send_credentials).
   const int code = transcript_.last_reply_code();
-  const bool tls_required =
-      decide_tls_shortfall(destination_.tls_level, TlsShortfall::kNotOffered) == TlsFallback::kDefer;
   const bool hello_ok =
       (last_open_state_ == ClientState::kEhloSent || last_open_state_ == ClientState::kHeloSent) &&
       code / 100 == 2;
-  if (tls_required && !client_.tls_active() && (last_open_state_ == ClientState::kStarttlsSent || hello_ok)) {
+  const bool tls_required =
+      decide_tls_shortfall(destination_.tls_level, TlsShortfall::kNotOffered) == TlsFallback::kDefer;
+  const SmtpCredentials& login = destination_.credentials;
+  const bool login_needs_tls = login.configured() && !may_send_credentials(false, login.allow_plaintext_auth);
+  if (!client_.tls_active() && ((hello_ok && (tls_required || login_needs_tls)) ||
+                                (tls_required && last_open_state_ == ClientState::kStarttlsSent))) {
     return TestSendOutcome::kTlsRefused;
   }
   if (code == 0) return TestSendOutcome::kNoConnection;  // not even a greeting

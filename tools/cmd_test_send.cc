@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -22,6 +23,7 @@
 #include "engine/message_slot.h"
 #include "engine/relay_resolver.h"
 #include "engine/relay_target.h"
+#include "engine/reply_explanation.h"
 #include "queue/envelope.h"
 #include "tls/tls_certificate.h"
 #include "tls/tls_client_context.h"
@@ -102,30 +104,48 @@ bool load_slot(const std::string& file, MessageSlot& slot, std::string& error) {
   return true;
 }
 
+// with_hint: |reason| followed by engine/reply_explanation's hint for the
+// reply it starts with, unless the machine already put it there (its
+// refusal sentences carry it), else by |otherwise|.
+std::string with_hint(const std::string& reason, std::string_view otherwise) {
+  uint16_t code = 0;
+  if (reason.size() >= 3 && std::isdigit(static_cast<unsigned char>(reason[0])) &&
+      std::isdigit(static_cast<unsigned char>(reason[1])) &&
+      std::isdigit(static_cast<unsigned char>(reason[2]))) {
+    code = static_cast<uint16_t>(std::stoi(reason.substr(0, 3)));
+  }
+  const std::string_view hint = explain_reply(SmtpStage::kMail, code, reason);
+  if (!hint.empty() && reason.find(hint) != std::string::npos) return reason + ".";
+  return reason + " — " + std::string(hint.empty() ? otherwise : hint) + ".";
+}
+
 // result_line: the final reply, and one sentence saying what it means.
+// The sentences are the delivery path's: a refused message's reply with
+// engine/reply_explanation's hint, or the machine's reason for ending the
+// session (which carries its hints); the rest says what delivery would do.
 std::string result_line(TestSendOutcome outcome, const BlockingSmtpDriver& driver, const std::string& to) {
   const std::string& reply = driver.reply();
-  const std::string error = printable(driver.error());  // the machine's sentences quote the server
-  switch (outcome) {
-    case TestSendOutcome::kAccepted:
-      return reply + " — accepted: the relay took the test message for <" + to +
-             ">; if it does not arrive, the relay's logs and the recipient's spam folder say why.";
-    case TestSendOutcome::kRejected:
-      return (reply.empty() ? error : reply) +
-             " — rejected for good: delivery would fail such messages, and sending again will not help "
-             "until the cause named in the reply is fixed.";
-    case TestSendOutcome::kDeferred:
-      return (reply.empty() ? error : reply) +
-             " — deferred: the relay cannot take the message now; delivery would keep it and try again on "
-             "the retry schedule.";
-    case TestSendOutcome::kTlsRefused:
-      return "not sent — " + error;
-    case TestSendOutcome::kNoConnection:
-      return "not sent — " + error +
-             "; check relay.host and relay.port, the TLS mode for that port (STARTTLS: 25, 587, 2587; "
-             "implicit TLS: 465, 2465) and any firewall, VPN or allow-list in between.";
+  if (outcome == TestSendOutcome::kAccepted) {
+    return reply + " — accepted: the relay took the test message for <" + to +
+           ">; if it does not arrive, the relay's logs and the recipient's spam folder say why.";
   }
-  return error;
+  if (!reply.empty()) {
+    return with_hint(reply, outcome == TestSendOutcome::kRejected
+                                ? "rejected for good: delivery would fail such messages, and sending again "
+                                  "will not help until the cause named in the reply is fixed"
+                                : "deferred: the relay cannot take the message now; delivery would keep it "
+                                  "and try again on the retry schedule");
+  }
+  const std::string error = printable(driver.error());  // the machine's sentences quote the server
+  std::string line = "not sent — " + error;
+  if (outcome == TestSendOutcome::kNoConnection &&
+      error.find(explain_connect_timeout()) == std::string::npos &&
+      error.find(explain_greeting_timeout()) == std::string::npos) {
+    line +=
+        "; check relay.host and relay.port, and the TLS mode for that port (STARTTLS: 25, 587, 2587; "
+        "relay.implicit_tls = true: 465, 2465)";
+  }
+  return line + ".";
 }
 
 }  // namespace
@@ -180,6 +200,7 @@ int cmd_test_send(const Config& config, const TestSendOptions& options) {
   client_config.chunking = config.smtp.chunking;
   client_config.tls_level = destination.tls_level;
   client_config.implicit_tls = destination.implicit_tls;
+  client_config.credentials = &destination.credentials;
 
   const std::string file = test_message(config, from, options.to);
   auto slot = std::make_unique<MessageSlot>(nullptr, 0);

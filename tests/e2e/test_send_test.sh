@@ -10,6 +10,12 @@
 #     issuer, expired): exit 3, the verdict in words, no MAIL sent;
 #   - implicit TLS; encrypt against a relay without STARTTLS (exit 3);
 #   - a 550 and a 451 to RCPT (exit 1 and 2, explained);
+#   - AUTH against `sink --auth`: the right password (AUTH PLAIN ****, neither
+#     the password nor its base64 anywhere), a wrong one (535 explained,
+#     exit 1), and credentials with no TLS (nothing sent, exit 3);
+#   - level may with a handshake that fails: a second connection in clear,
+#     as delivery does (tls_levels_server.py, OpenSSL);
+#   - STARTTLS against an implicit TLS port: no greeting (exit 4, explained);
 #   - nothing listening (exit 4, explained); a bad --to (64); a config
 #     whose trust store is missing (78).
 # MAKE_TEST_PKI (set by tests/CMakeLists.txt) is the make_test_pki binary.
@@ -125,6 +131,71 @@ test_send 2 --to later@example.org
 verify "451: deferred, explained" has "result: 451" "deferred"
 stop_sink
 verify "550/451: nothing accepted" [ "$(stats_field messages)" = 0 ]
+
+# --- AUTH: the right password, a wrong one, and none over clear text -------------
+# login_case LEVEL PASSWORD: a case whose relay logs in as "alerts".
+login_case() {
+  new_case "$1" localhost
+  printf '%s\n' "$2" > "$WORK/case$N/password"
+  chmod 600 "$WORK/case$N/password"
+  config_set "$CONF" relay username '"alerts"'
+  config_set "$CONF" relay password_file "\"$WORK/case$N/password\""
+}
+# The secret in every form it travels: PLAIN's base64("\0alerts\0s3cret"),
+# LOGIN's base64("s3cret"), and itself.
+no_secret() { lacks "s3cret" && lacks "AGFsZXJ0cwBzM2NyZXQ=" && lacks "czNjcmV0"; }
+login_case verify s3cret
+start_sink "$PORT" --tls-cert "$PKI/good.pem" --tls-key "$PKI/good.key" --auth alerts:s3cret
+test_send 0 --to ops@example.org
+stop_sink
+verify "auth: AUTH PLAIN masked" has "C: AUTH PLAIN ****"
+verify "auth: accepted" has "S: 235"
+verify "auth: no password, no base64 of it" no_secret
+verify "auth: logged in over TLS, 1 message" [ "$(stats_field auth_tls)/$(stats_field messages)" = 1/1 ]
+
+login_case verify wrong-password
+start_sink "$PORT" --tls-cert "$PKI/good.pem" --tls-key "$PKI/good.key" --auth alerts:s3cret
+test_send 1 --to ops@example.org
+stop_sink
+verify "auth, wrong password: 535 explained" has "result:" "535" "the relay rejected the user name or password"
+verify "auth, wrong password: no MAIL sent" lacks "C: MAIL"
+verify "auth, wrong password: nothing accepted" [ "$(stats_field messages)" = 0 ]
+
+login_case may s3cret
+start_sink "$PORT" --auth alerts:s3cret
+test_send 3 --to ops@example.org
+stop_sink
+verify "auth, no TLS: explained" has "result: not sent" "ringmail sends credentials only over TLS"
+verify "auth, no TLS: no AUTH sent" lacks "C: AUTH"
+verify "auth, no TLS: nothing in clear" [ "$(stats_field auth_clear)/$(stats_field messages)" = 0/0 ]
+
+# --- may, the handshake fails (tls_levels_server.py garbage): clear on a new
+# connection, as delivery does ---------------------------------------------------
+if /usr/bin/python3 -c 'import ssl' 2>/dev/null; then
+  new_case may
+  : > "$WORK/case$N/server.out"
+  /usr/bin/python3 "$E2E_DIR/tls_levels_server.py" "$PORT" "$PKI/good.pem" "$PKI/good.key" garbage \
+    "$WORK/case$N/server.log" > "$WORK/case$N/server.out" 2>&1 &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  wait_until 10 grep -q ready "$WORK/case$N/server.out" || fail "tls_levels_server.py did not start"
+  test_send 0 --to ops@example.org
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  forget_pid "$SERVER_PID"
+  verify "may, handshake fails: says it goes on in clear" has "--- " "relay.tls = \"may\": delivering in clear on a new connection"
+  verify "may, handshake fails: delivered in clear" grep -q "^msg tls=0" "$WORK/case$N/server.log"
+else
+  echo "SKIP: may fallback case (/usr/bin/python3 has no ssl)"
+fi
+
+# --- STARTTLS configured, the port speaks implicit TLS: no greeting ----------------
+new_case encrypt
+config_set "$CONF" smtp reply_timeout_ms 500
+start_sink "$PORT" --tls-cert "$PKI/good.pem" --tls-key "$PKI/good.key" --implicit-tls
+test_send 4 --to ops@example.org
+stop_sink
+verify "no greeting: explained" has "result: not sent" "timeout waiting for the greeting" "relay.implicit_tls = true"
 
 # --- nothing listening; a bad address; a missing trust store ---------------------
 new_case none

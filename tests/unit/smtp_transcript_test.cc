@@ -1,14 +1,16 @@
 // tests/unit/smtp_transcript_test.cc — SmtpTranscript (engine/smtp_transcript.h),
 // the masking and summarising behind `ringmail test-send`'s transcript:
-// AUTH PLAIN and LOGIN credentials never shown (neither the password nor
-// its base64), message content counted and not shown (DATA and BDAT), and
-// the same lines whatever the byte splits. Each conversation is a list of
-// (direction, bytes) steps, replayed whole, cut at every byte, and one byte
-// at a time.
+// the bytes the machine marks as credentials (AUTH PLAIN's response,
+// LOGIN's answers) never shown, neither the password nor its base64, even
+// when a credential line arrives in pieces; message content counted and not
+// shown (DATA and BDAT); the same lines whatever the byte splits. Each
+// conversation is a list of (direction, bytes) steps, replayed whole, cut at
+// every byte, and one byte at a time.
 #include "engine/smtp_transcript.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -18,7 +20,11 @@ namespace {
 struct Step {
   bool client;  // true: bytes the client wrote; false: bytes it read
   std::string bytes;
+  size_t credential_bytes = 0;  // the first N bytes carry credentials (client only)
 };
+
+// secret is a client step whose bytes all carry credentials.
+Step secret(const std::string& bytes) { return {true, bytes, bytes.size()}; }
 
 // replay runs |steps| through a transcript; each step's bytes are cut into
 // pieces of |piece| bytes (0: whole).
@@ -30,7 +36,8 @@ std::vector<std::string> replay(const std::vector<Step>& steps, size_t piece) {
     for (size_t at = 0; at < step.bytes.size(); at += n) {
       const std::string_view part = std::string_view(step.bytes).substr(at, n);
       if (step.client) {
-        transcript.client_bytes(part, lines);
+        const size_t credential = step.credential_bytes > at ? step.credential_bytes - at : 0;
+        transcript.client_bytes(part, std::min(credential, part.size()), lines);
       } else {
         transcript.server_bytes(part, lines);
       }
@@ -64,7 +71,7 @@ TEST(SmtpTranscript, AuthPlainInitialResponseIsMasked) {
       {false, "220 relay.test ESMTP\r\n"},
       {true, "EHLO client.test\r\n"},
       {false, "250-relay.test\r\n250 AUTH PLAIN LOGIN\r\n"},
-      {true, std::string("AUTH PLAIN ") + kPlainB64 + "\r\n"},
+      secret(std::string("AUTH PLAIN ") + kPlainB64 + "\r\n"),
       {false, "235 2.7.0 ok\r\n"},
       {true, "MAIL FROM:<a@example.com>\r\n"},
       {false, "250 ok\r\n"},
@@ -82,13 +89,13 @@ TEST(SmtpTranscript, AuthPlainWithChallengeAndAuthLoginAreMasked) {
   const std::vector<Step> steps = {
       {true, "AUTH PLAIN\r\n"},
       {false, "334 \r\n"},
-      {true, std::string(kPlainB64) + "\r\n"},
+      secret(std::string(kPlainB64) + "\r\n"),
       {false, "535 5.7.8 Authentication credentials invalid\r\n"},
       {true, "auth login\r\n"},
       {false, "334 VXNlcm5hbWU6\r\n"},
-      {true, std::string(kUserB64) + "\r\n"},
+      secret(std::string(kUserB64) + "\r\n"),
       {false, "334 UGFzc3dvcmQ6\r\n"},
-      {true, std::string(kPassB64) + "\r\n"},
+      secret(std::string(kPassB64) + "\r\n"),
       {false, "235 ok\r\n"},
       {true, "QUIT\r\n"},
   };
@@ -109,13 +116,24 @@ TEST(SmtpTranscript, AuthPlainWithChallengeAndAuthLoginAreMasked) {
 
 TEST(SmtpTranscript, AuthLoginInitialResponseAndCancelAreMasked) {
   const std::vector<Step> steps = {
-      {true, std::string("AUTH LOGIN ") + kUserB64 + "\r\n"},
+      secret(std::string("AUTH LOGIN ") + kUserB64 + "\r\n"),
       {false, "334 UGFzc3dvcmQ6\r\n"},
-      {true, "*\r\n"},
+      secret("*\r\n"),
       {false, "501 5.7.0 cancelled\r\n"},
   };
   expect_same_at_every_split(
       steps, {"C: AUTH LOGIN ****", "S: 334 UGFzc3dvcmQ6", "C: ****", "S: 501 5.7.0 cancelled"});
+}
+
+TEST(SmtpTranscript, OnlyTheMarkedPrefixIsMasked) {
+  // Credentials first, then a command pipelined behind them in one write.
+  const std::string auth = std::string("AUTH PLAIN ") + kPlainB64 + "\r\n";
+  const std::vector<Step> steps = {
+      {true, auth + "MAIL FROM:<a@example.com>\r\n", auth.size()},
+      {false, "235 ok\r\n250 ok\r\n"},
+  };
+  expect_same_at_every_split(
+      steps, {"C: AUTH PLAIN ****", "C: MAIL FROM:<a@example.com>", "S: 235 ok", "S: 250 ok"});
 }
 
 TEST(SmtpTranscript, DataContentIsSummarised) {
