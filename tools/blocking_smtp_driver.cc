@@ -43,9 +43,8 @@ TestSendOutcome BlockingSmtpDriver::send(MessageSlot& slot, std::string_view fil
   file_ = file;
   run_connection(slot, /*starttls_allowed=*/true);
   if (client_.tls_fell_back() && !message_done_) {
-    std::fprintf(out_,
-                 "--- relay.tls = \"may\": TLS failed, so delivery would go on in clear on a new "
-                 "connection; doing the same\n");
+    // The machine's reason says what delivery does now: the same.
+    std::fprintf(out_, "--- %s\n", printable(client_.last_error()).c_str());
     run_connection(slot, /*starttls_allowed=*/false);
   }
   return classify(slot);
