@@ -25,7 +25,9 @@
 # words. AUTH cases run when the binary knows relay.username (else they are
 # reported as SKIPPED with the reason): right password (PLAIN; LOGIN only;
 # over implicit TLS), wrong password (deferred, 535 explained), credentials
-# with TLS off (deferred, nothing sent), allow_plaintext_auth.
+# with TLS off (deferred, nothing sent), allow_plaintext_auth. Then
+# `ringmail test-send` through the same Postfix (STARTTLS + AUTH, implicit
+# TLS + AUTH, a wrong password): exit status, transcript, password masked.
 #
 # Usage: bash tests/e2e/interop_postfix_test.sh /path/to/ringmail
 # SKIP (77) when Postfix is not installed or not root; CI installs postfix
@@ -119,6 +121,61 @@ pf_auth "credentials with relay.tls = none: deferred, nothing sent" auth-clear n
   "ringmail sends credentials only over TLS" "${CREDS[@]}"
 pf_auth "allow_plaintext_auth: AUTH in clear where allowed" auth-clear none clear ESMTPA "${CREDS[@]}" \
   "allow_plaintext_auth=true"
+
+# `ringmail test-send` (the "test action") through the same Postfix.
+# test_send NAME LISTENER LEVEL IMPLICIT PASSWORD_FILE WANT_RC TO WORDS...:
+# one test message to <TO> logging in as AUTH_USER; expects exit WANT_RC,
+# each WORDS in the transcript, and never the password in any encoding.
+test_send() {
+  local name=$1 listener=$2 level=$3 implicit=$4 password_file=$5 want_rc=$6 to=$7 rc=0 dir words
+  shift 7
+  INTEROP_N=$((INTEROP_N + 1))
+  dir=$WORK/case$INTEROP_N
+  mkdir -p "$dir"
+  INTEROP_DIR=$dir
+  RELAY_HOST=localhost write_config "$dir/ringmail.toml" "$dir/spool" "${LISTEN[$listener]}"
+  config_set "$dir/ringmail.toml" relay tls "\"$level\""
+  config_set "$dir/ringmail.toml" relay implicit_tls "$implicit"
+  config_set "$dir/ringmail.toml" relay username "\"$AUTH_USER\""
+  config_set "$dir/ringmail.toml" relay password_file "\"$password_file\""
+  printf '[tls]\nca_file = "%s"\nca_dir = ""\n' "$PKI/ca.pem" >> "$dir/ringmail.toml"
+  timeout 30 "$RINGMAIL" test-send --config "$dir/ringmail.toml" --to "$to" > "$dir/out.txt" 2>&1 || rc=$?
+  local why=""
+  [ "$rc" = "$want_rc" ] || why="exit $rc, wanted $want_rc"
+  for words in "$@"; do grep -qF -- "$words" "$dir/out.txt" || why="$why; the transcript lacks \"$words\""; done
+  for words in "$AUTH_PASSWORD" "$(printf '%s' "$AUTH_PASSWORD" | base64 -w0)" \
+    "$(printf '\0%s\0%s' "$AUTH_USER" "$AUTH_PASSWORD" | base64 -w0)"; do
+    ! grep -qF -- "$words" "$dir/out.txt" || why="$why; the transcript shows the password"
+  done
+  if [ -z "$why" ]; then pass "test-send: $name (exit $rc)"; else
+    echo "FAIL: test-send: $name: ${why#; }"
+    cat "$dir/out.txt"
+    INTEROP_FAILED=1
+  fi
+}
+# postfix_got TO WORD: the test message to <TO> reached the sink through
+# Postfix, whose Received: header says "with WORD".
+postfix_has() {
+  local f
+  for f in "$MAILDIR"/new/*; do
+    grep -qF "to=<$1>" "$f" 2>/dev/null && grep -qE "with $2 id" "$f" && grep -qF "Subject: ringmail test message" "$f" \
+      && return 0
+  done
+  return 1
+}
+postfix_got() { wait_until 10 postfix_has "$@"; }
+if [ -n "$AUTH_SKIP" ] || ! "$RINGMAIL" test-send --help > /dev/null 2>&1; then
+  echo "SKIPPED: test-send against Postfix: ${AUTH_SKIP:-this ringmail has no test-send}"
+else
+  test_send "STARTTLS + AUTH, verify" auth verify false "$WORK/password" 0 ts1@example.org \
+    "C: STARTTLS" "TLS: verdict:   trusted" "C: AUTH PLAIN ****" "S: 235" "result: 250"
+  interop_expect "test-send's message went through Postfix with ESMTPSA" postfix_got ts1@example.org ESMTPSA
+  test_send "implicit TLS + AUTH, verify" smtps-auth verify true "$WORK/password" 0 ts2@example.org \
+    "implicit TLS" "TLS: verdict:   trusted" "S: 235" "result: 250"
+  interop_expect "test-send's implicit TLS message went through Postfix" postfix_got ts2@example.org ESMTPSA
+  test_send "a wrong password: 535 explained" auth verify false "$WORK/wrong-password" 1 ts3@example.org \
+    "535 5.7.8" "the relay rejected the user name or password"
+fi
 
 if ! interop_summary interop_postfix_test; then
   echo "--- Postfix log (last 30 lines)"
