@@ -11,8 +11,7 @@
 #   - STARTTLS required by the server: may, encrypt, verify, secure deliver
 #     over TLS; `none` is refused by aiosmtpd ("530 Must issue a STARTTLS
 #     command first"): nothing delivered, no message line on the wire;
-#   - AUTH (when this ringmail has relay.username; else SKIPPED with the
-#     reason): the right password delivers with aiosmtpd's session
+#   - AUTH: the right password delivers with aiosmtpd's session
 #     authenticated as that user, over TLS; a wrong one is deferred with
 #     aiosmtpd's 535 explained.
 # Usage: bash tests/e2e/interop_aiosmtpd_tls_test.sh /path/to/ringmail
@@ -75,22 +74,16 @@ interop_case "none against a server that requires STARTTLS: refused" "$AIO_PORT"
 start_aiosmtpd auth --auth "$AUTH_USER:$AUTH_PASSWORD"
 INTEROP_MAILDIR=$WORK/auth
 CREDS=("username=\"$AUTH_USER\"" "password_file=\"$WORK/password\"")
-if [ -n "$AUTH_SKIP" ]; then
-  for name in "AUTH, verify" "AUTH, encrypt" "AUTH with a wrong password: deferred, 535 explained"; do
-    interop_auth_case "$name"
-  done
-else
-  interop_case "AUTH, verify" "$AIO_PORT" false verify tls "tls+auth=$AUTH_USER" "${CREDS[@]}"
-  interop_case "AUTH, encrypt" "$AIO_PORT" false encrypt tls "tls+auth=$AUTH_USER" "${CREDS[@]}"
-  printf '%s' "wrong-$AUTH_PASSWORD" > "$WORK/wrong-password"
-  chmod 600 "$WORK/wrong-password"
-  interop_case "AUTH with a wrong password: deferred, 535 explained" "$AIO_PORT" false verify deferred \
-    "the relay rejected the user name or password" "username=\"$AUTH_USER\"" "password_file=\"$WORK/wrong-password\""
-  interop_expect "the output quotes aiosmtpd's 535" grep -qF "535 5.7.8" "$INTEROP_DIR/run.log"
-  interop_expect "aiosmtpd saw every AUTH over TLS, and the wrong password refused" "$PY" -c '
+interop_case "AUTH, verify" "$AIO_PORT" false verify tls "tls+auth=$AUTH_USER" "${CREDS[@]}"
+interop_case "AUTH, encrypt" "$AIO_PORT" false encrypt tls "tls+auth=$AUTH_USER" "${CREDS[@]}"
+printf '%s' "wrong-$AUTH_PASSWORD" > "$WORK/wrong-password"
+chmod 600 "$WORK/wrong-password"
+interop_case "AUTH with a wrong password: deferred, 535 explained" "$AIO_PORT" false verify deferred \
+  "the relay rejected the user name or password" "username=\"$AUTH_USER\"" "password_file=\"$WORK/wrong-password\""
+interop_expect "the output quotes aiosmtpd's 535" grep -qF "535 5.7.8" "$INTEROP_DIR/run.log"
+interop_expect "aiosmtpd saw every AUTH over TLS, and the wrong password refused" "$PY" -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if "auth_attempt" in l]
 assert rows and all(r["tls"] for r in rows), rows
 assert any(not r["ok"] for r in rows) and any(r["ok"] for r in rows), rows' "$WORK/auth/envelopes.jsonl"
-fi
 interop_summary interop_aiosmtpd_tls_test

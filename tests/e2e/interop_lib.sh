@@ -5,11 +5,9 @@
 # tests/e2e/lib.sh by interop_postfix_test.sh and interop_aiosmtpd_tls_test.sh.
 #
 #   interop_pki                      PKI=$WORK/pki from make_test_pki (or SKIP)
-#   interop_auth_setup USER PASSWORD AUTH_USER/AUTH_PASSWORD, $WORK/password
-#                                    (mode 600), and AUTH_SKIP set to the
-#                                    reason when this ringmail has no AUTH
+#   interop_auth_setup USER PASSWORD AUTH_USER/AUTH_PASSWORD, and the
+#                                    password in $WORK/password (mode 600)
 #   interop_case NAME PORT IMPLICIT LEVEL WANT EXPECT [KEY=VALUE]...
-#   interop_auth_case ARGS...        interop_case, or SKIPPED with AUTH_SKIP
 #   interop_expect WHAT COMMAND...   one more check on the last case
 #   interop_summary NAME             exit 1 if a case failed
 #
@@ -33,8 +31,6 @@
 # $WORK/caseN (KEEP_WORK=1 keeps them).
 INTEROP_FAILED=0
 INTEROP_N=0
-INTEROP_SKIPPED=0
-AUTH_SKIP=""
 
 interop_pki() {
   local make_pki=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
@@ -44,20 +40,11 @@ interop_pki() {
   "$make_pki" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
 }
 
-# interop_auth_setup USER PASSWORD: AUTH needs a ringmail that knows
-# relay.username and relay.password_file; a config with them tells.
 interop_auth_setup() {
   AUTH_USER=$1
   AUTH_PASSWORD=$2
   printf '%s' "$AUTH_PASSWORD" > "$WORK/password"
   chmod 600 "$WORK/password"
-  RELAY_HOST=localhost write_config "$WORK/probe.toml" "$WORK/probe-spool" 9
-  config_set "$WORK/probe.toml" relay username "\"$AUTH_USER\""
-  config_set "$WORK/probe.toml" relay password_file "\"$WORK/password\""
-  timeout 20 "$RINGMAIL" run --config "$WORK/probe.toml" --drain > "$WORK/probe.log" 2>&1 || true
-  if grep -qE "unknown key 'relay\.(username|password_file)'" "$WORK/probe.log"; then
-    AUTH_SKIP="this ringmail has no AUTH yet (unknown key 'relay.username')"
-  fi
 }
 
 interop_case() {
@@ -121,22 +108,10 @@ interop_case() {
   INTEROP_DIR=$dir
 }
 
-interop_auth_case() {
-  if [ -n "$AUTH_SKIP" ]; then
-    echo "SKIPPED: $1: $AUTH_SKIP"
-    INTEROP_SKIPPED=$((INTEROP_SKIPPED + 1))
-    INTEROP_DIR=""
-    return 0
-  fi
-  interop_case "$@"
-}
-
-# interop_expect DESCRIPTION COMMAND...: one more check on the last case
-# (none when it was skipped).
+# interop_expect DESCRIPTION COMMAND...: one more check on the last case.
 interop_expect() {
   local what=$1
   shift
-  [ -n "$INTEROP_DIR" ] || return 0
   if "$@"; then echo "PASS: $what"; else echo "FAIL: $what"; INTEROP_FAILED=1; fi
 }
 
@@ -146,5 +121,5 @@ interop_summary() {
     echo "FAIL: $1"
     return 1
   fi
-  echo "PASS: $1 ($INTEROP_N cases$([ "$INTEROP_SKIPPED" = 0 ] || echo ", $INTEROP_SKIPPED AUTH case(s) SKIPPED: $AUTH_SKIP"))"
+  echo "PASS: $1 ($INTEROP_N cases)"
 }

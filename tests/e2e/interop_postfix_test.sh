@@ -22,10 +22,9 @@
 #     message's secret line nor the password in any form;
 #   - `none` is the control: the same checks see the message in clear.
 # A trust store without the test CA defers at verify with the verdict's
-# words. AUTH cases run when the binary knows relay.username (else they are
-# reported as SKIPPED with the reason): right password (PLAIN; LOGIN only;
-# over implicit TLS), wrong password (deferred, 535 explained), credentials
-# with TLS off (deferred, nothing sent), allow_plaintext_auth. Then
+# words. AUTH: the right password (PLAIN; LOGIN only; over implicit TLS),
+# a wrong one (deferred, 535 explained), credentials with TLS off
+# (deferred, nothing sent), allow_plaintext_auth. Then
 # `ringmail test-send` through the same Postfix (STARTTLS + AUTH, implicit
 # TLS + AUTH, a wrong password): exit status, transcript, password masked.
 #
@@ -80,9 +79,6 @@ pf() {
   case $2 in smtps*) implicit=true ;; esac
   interop_case "$1" "${LISTEN[$2]}" "$implicit" "${@:3}"
 }
-pf_auth() {
-  if [ -n "$AUTH_SKIP" ]; then interop_auth_case "$1"; else pf "$@"; fi
-}
 
 # The control: no TLS, and the checks see the message in clear.
 pf "none, STARTTLS offered: in clear (control)" starttls none clear ESMTP
@@ -107,19 +103,19 @@ CA_FILE=$PKI/unknown_ca.pem pf "STARTTLS, encrypt, CA not trusted: TLS (not chec
 
 # AUTH (Cyrus SASL in Postfix).
 CREDS=("username=\"$AUTH_USER\"" "password_file=\"$WORK/password\"")
-pf_auth "AUTH over STARTTLS, verify" auth verify tls ESMTPSA "${CREDS[@]}"
+pf "AUTH over STARTTLS, verify" auth verify tls ESMTPSA "${CREDS[@]}"
 interop_expect "Postfix logged the SASL login of $AUTH_USER" grep -q "sasl_username=$AUTH_USER@ringmail.test" "$PF/maillog"
-pf_auth "AUTH LOGIN (the only mechanism offered), encrypt" auth-login encrypt tls ESMTPSA "${CREDS[@]}"
+pf "AUTH LOGIN (the only mechanism offered), encrypt" auth-login encrypt tls ESMTPSA "${CREDS[@]}"
 interop_expect "Postfix logged an AUTH LOGIN" grep -q "sasl_method=LOGIN, sasl_username=$AUTH_USER@" "$PF/maillog"
-pf_auth "AUTH over implicit TLS (the SES 465 shape), verify" smtps-auth verify tls ESMTPSA "${CREDS[@]}"
+pf "AUTH over implicit TLS (the SES 465 shape), verify" smtps-auth verify tls ESMTPSA "${CREDS[@]}"
 printf '%s' "wrong-$AUTH_PASSWORD" > "$WORK/wrong-password"
 chmod 600 "$WORK/wrong-password"
-pf_auth "AUTH with a wrong password: deferred, 535 explained" auth verify deferred \
+pf "AUTH with a wrong password: deferred, 535 explained" auth verify deferred \
   "the relay rejected the user name or password" "username=\"$AUTH_USER\"" "password_file=\"$WORK/wrong-password\""
 interop_expect "the output quotes Postfix's 535" grep -qF "535 5.7.8" "$INTEROP_DIR/run.log"
-pf_auth "credentials with relay.tls = none: deferred, nothing sent" auth-clear none deferred \
+pf "credentials with relay.tls = none: deferred, nothing sent" auth-clear none deferred \
   "ringmail sends credentials only over TLS" "${CREDS[@]}"
-pf_auth "allow_plaintext_auth: AUTH in clear where allowed" auth-clear none clear ESMTPA "${CREDS[@]}" \
+pf "allow_plaintext_auth: AUTH in clear where allowed" auth-clear none clear ESMTPA "${CREDS[@]}" \
   "allow_plaintext_auth=true"
 
 # `ringmail test-send` (the "test action") through the same Postfix.
@@ -164,18 +160,14 @@ postfix_has() {
   return 1
 }
 postfix_got() { wait_until 10 postfix_has "$@"; }
-if [ -n "$AUTH_SKIP" ] || ! "$RINGMAIL" test-send --help > /dev/null 2>&1; then
-  echo "SKIPPED: test-send against Postfix: ${AUTH_SKIP:-this ringmail has no test-send}"
-else
-  test_send "STARTTLS + AUTH, verify" auth verify false "$WORK/password" 0 ts1@example.org \
-    "C: STARTTLS" "TLS: verdict:   trusted" "C: AUTH PLAIN ****" "S: 235" "result: 250"
-  interop_expect "test-send's message went through Postfix with ESMTPSA" postfix_got ts1@example.org ESMTPSA
-  test_send "implicit TLS + AUTH, verify" smtps-auth verify true "$WORK/password" 0 ts2@example.org \
-    "implicit TLS" "TLS: verdict:   trusted" "S: 235" "result: 250"
-  interop_expect "test-send's implicit TLS message went through Postfix" postfix_got ts2@example.org ESMTPSA
-  test_send "a wrong password: 535 explained" auth verify false "$WORK/wrong-password" 1 ts3@example.org \
-    "535 5.7.8" "the relay rejected the user name or password"
-fi
+test_send "STARTTLS + AUTH, verify" auth verify false "$WORK/password" 0 ts1@example.org \
+  "C: STARTTLS" "TLS: verdict:   trusted" "C: AUTH PLAIN ****" "S: 235" "result: 250"
+interop_expect "test-send's message went through Postfix with ESMTPSA" postfix_got ts1@example.org ESMTPSA
+test_send "implicit TLS + AUTH, verify" smtps-auth verify true "$WORK/password" 0 ts2@example.org \
+  "implicit TLS" "TLS: verdict:   trusted" "S: 235" "result: 250"
+interop_expect "test-send's implicit TLS message went through Postfix" postfix_got ts2@example.org ESMTPSA
+test_send "a wrong password: 535 explained" auth verify false "$WORK/wrong-password" 1 ts3@example.org \
+  "535 5.7.8" "the relay rejected the user name or password"
 
 if ! interop_summary interop_postfix_test; then
   echo "--- Postfix log (last 30 lines)"
