@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """tests/e2e/aiosmtpd_server.py — a third-party SMTP server for the interop
 test: Debian's python3-aiosmtpd (a server nobody on this project wrote),
-run with /usr/bin/python3. Called by tests/e2e/interop_aiosmtpd_test.sh.
+run with /usr/bin/python3. Called by tests/e2e/interop_aiosmtpd_test.sh and
+interop_aiosmtpd_tls_test.sh.
 
 usage: aiosmtpd_server.py PORT DIR [--tls-cert PEM --tls-key PEM] [--auth USER:PASSWORD]
 
@@ -35,6 +36,7 @@ import argparse
 import json
 import os
 import signal
+import ssl
 import sys
 import threading
 
@@ -117,7 +119,6 @@ def main():
     handler = SaveHandler(directory)
     options = {}
     if args.tls_cert:
-        import ssl
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
         options.update(tls_context=context, require_starttls=True)

@@ -16,13 +16,9 @@
 # SKIP (77) when Postfix is not installed or not root. Loopback only.
 source "$(dirname "$0")/lib.sh"
 source "$E2E_DIR/postfix_lib.sh"
+source "$E2E_DIR/interop_lib.sh"
 postfix_require
-
-MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
-[ -x "$MAKE_TEST_PKI" ] || { echo "SKIP: make_test_pki not built ($MAKE_TEST_PKI)"; exit 77; }
-PKI=$WORK/pki
-mkdir -p "$PKI"
-"$MAKE_TEST_PKI" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
+interop_pki
 
 SINK_PORT=$(free_port)
 P_STARTTLS=$(free_port)
