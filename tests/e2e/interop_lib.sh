@@ -4,7 +4,8 @@
 # outcome, the content and what crossed the wire in clear. Sourced after
 # tests/e2e/lib.sh by interop_postfix_test.sh and interop_aiosmtpd_tls_test.sh.
 #
-#   interop_pki                      PKI=$WORK/pki from make_test_pki (or SKIP)
+#   interop_pki                      PKI=$WORK/pki (ECDSA P-256) and PKI_RSA
+#                                    (RSA-2048) from make_test_pki (or SKIP)
 #   interop_auth_setup USER PASSWORD AUTH_USER/AUTH_PASSWORD, and the
 #                                    password in $WORK/password (mode 600)
 #   interop_case NAME PORT IMPLICIT LEVEL WANT EXPECT [KEY=VALUE]...
@@ -36,8 +37,10 @@ interop_pki() {
   local make_pki=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
   [ -x "$make_pki" ] || { echo "SKIP: make_test_pki not built ($make_pki)"; exit 77; }
   PKI=$WORK/pki
-  mkdir -p "$PKI"
+  PKI_RSA=$WORK/pki-rsa
+  mkdir -p "$PKI" "$PKI_RSA"
   "$make_pki" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
+  "$make_pki" "$PKI_RSA" rsa2048 > /dev/null || fail "make_test_pki rsa2048 failed"
 }
 
 interop_auth_setup() {

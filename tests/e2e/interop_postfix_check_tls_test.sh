@@ -10,6 +10,7 @@
 #     --ca-dir DIR then trusts the same server (exit 0);
 #   - a certificate for another name: exit 2, "name mismatch";
 #   - a listener capped at TLS 1.2: "TLSv1.2" with an ECDHE cipher;
+#   - an RSA-2048 certificate: trusted with its CA, not with the P-256 one;
 #   - the wrong mode for the port (implicit against STARTTLS, STARTTLS
 #     against wrappermode) fails with its hint.
 # Usage: bash tests/e2e/interop_postfix_check_tls_test.sh /path/to/ringmail
@@ -25,6 +26,7 @@ P_STARTTLS=$(free_port)
 P_SMTPS=$(free_port)
 P_WRONG=$(free_port)
 P_TLS12=$(free_port)
+P_RSA=$(free_port)
 PF=$WORK/postfix
 postfix_init "$PF" "$SINK_PORT"
 postfix_tls "$PF" "$PKI/good.pem" "$PKI/good.key"
@@ -32,6 +34,7 @@ postfix_listener "$PF" "$P_STARTTLS"
 postfix_listener "$PF" "$P_SMTPS" -o smtpd_tls_wrappermode=yes -o smtpd_tls_security_level=encrypt
 postfix_listener "$PF" "$P_WRONG" -o "smtpd_tls_chain_files=$PKI/wrong_name.key,$PKI/wrong_name.pem"
 postfix_listener "$PF" "$P_TLS12" -o 'smtpd_tls_protocols=>=TLSv1.2,<=TLSv1.2'
+postfix_listener "$PF" "$P_RSA" -o "smtpd_tls_chain_files=$PKI_RSA/good.key,$PKI_RSA/good.pem"
 postfix_start "$PF"
 
 # check NAME WANT_RC ARGS... -- WORDS...: runs check-tls ARGS, expects exit
@@ -65,6 +68,10 @@ check "starttls, certificate for another name" 2 "localhost:$P_WRONG" --ca "$PKI
   "name mismatch: the certificate is for DNS:wrong.example, but the name wanted is localhost"
 check "starttls, Postfix capped at TLS 1.2" 0 "localhost:$P_TLS12" --ca "$PKI/ca.pem" -- \
   "protocol:  TLSv1.2" "cipher:    TLS_ECDHE_ECDSA_WITH_AES_" "verdict:   trusted"
+check "starttls, RSA-2048 certificate" 0 "localhost:$P_RSA" --ca "$PKI_RSA/ca.pem" -- \
+  "key:     RSA 2048 bits" "verdict:   trusted"
+check "starttls, RSA-2048 certificate, P-256 CA only" 1 "localhost:$P_RSA" --ca "$PKI/ca.pem" -- \
+  "not in the trust store"
 check "implicit TLS against Postfix's STARTTLS port" 3 "localhost:$P_STARTTLS" --implicit --ca "$PKI/ca.pem" -- \
   "did not answer with TLS"
 TIMEOUT_MS=500 check "STARTTLS against Postfix's wrappermode port" 5 "localhost:$P_SMTPS" --starttls --ca "$PKI/ca.pem" -- \

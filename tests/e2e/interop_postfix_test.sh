@@ -6,6 +6,7 @@
 #   starttls  STARTTLS offered (smtpd_tls_security_level = may)
 #   smtps     implicit TLS (smtpd_tls_wrappermode = yes)
 #   tls12     STARTTLS, TLS 1.2 only (smtpd_tls_protocols)
+#   rsa       STARTTLS with an RSA-2048 certificate (the others: ECDSA P-256)
 #   auth      STARTTLS, smtpd_tls_auth_only, Cyrus SASL (sasldb: PLAIN,
 #             LOGIN), relaying only for clients that logged in
 #   auth-login the same offering LOGIN only; smtps-auth: implicit TLS + SASL
@@ -21,6 +22,8 @@
 #     TLS records each way (all TLS records for implicit TLS), and neither a
 #     message's secret line nor the password in any form;
 #   - `none` is the control: the same checks see the message in clear.
+# An RSA-2048 server certificate (the others are ECDSA P-256).
+CA_FILE=$PKI_RSA/ca.pem pf "STARTTLS, RSA-2048 certificate, verify" rsa verify tls ESMTPS
 # A trust store without the test CA defers at verify with the verdict's
 # words. AUTH: the right password (PLAIN; LOGIN only; over implicit TLS),
 # a wrong one (deferred, 535 explained), credentials with TLS off
@@ -44,7 +47,7 @@ start_sink "$SINK_PORT" --maildir "$MAILDIR"
 
 PF=$WORK/postfix
 declare -A LISTEN
-for name in starttls smtps tls12 auth auth-login smtps-auth auth-clear; do LISTEN[$name]=$(free_port); done
+for name in starttls smtps tls12 rsa auth auth-login smtps-auth auth-clear; do LISTEN[$name]=$(free_port); done
 SASL_ONLY=(-o smtpd_sasl_auth_enable=yes -o smtpd_relay_restrictions=permit_sasl_authenticated,reject)
 postfix_init "$PF" "$SINK_PORT"
 postfix_tls "$PF" "$PKI/good.pem" "$PKI/good.key"
@@ -52,6 +55,7 @@ postfix_sasl "$PF" "$AUTH_USER" "$AUTH_PASSWORD"
 postfix_listener "$PF" "${LISTEN[starttls]}"
 postfix_listener "$PF" "${LISTEN[smtps]}" -o smtpd_tls_wrappermode=yes -o smtpd_tls_security_level=encrypt
 postfix_listener "$PF" "${LISTEN[tls12]}" -o 'smtpd_tls_protocols=>=TLSv1.2,<=TLSv1.2'
+postfix_listener "$PF" "${LISTEN[rsa]}" -o "smtpd_tls_chain_files=$PKI_RSA/good.key,$PKI_RSA/good.pem"
 postfix_listener "$PF" "${LISTEN[auth]}" -o smtpd_tls_auth_only=yes "${SASL_ONLY[@]}"
 postfix_listener "$PF" "${LISTEN[auth-login]}" -o smtpd_tls_auth_only=yes -o smtpd_sasl_path=smtpd-login "${SASL_ONLY[@]}"
 postfix_listener "$PF" "${LISTEN[smtps-auth]}" -o smtpd_tls_wrappermode=yes -o smtpd_tls_security_level=encrypt \
@@ -94,6 +98,8 @@ done
 # TLS 1.2 only on the server side: ringmail's ECDHE + AEAD list meets Postfix's.
 pf "STARTTLS, TLS 1.2 only, verify" tls12 verify tls ESMTPS
 interop_expect "the TLS 1.2 case used TLS 1.2 with ECDHE" grep -qF "using TLSv1.2 ECDHE-" "$INTEROP_DIR/check.out"
+# An RSA-2048 server certificate (the others are ECDSA P-256).
+CA_FILE=$PKI_RSA/ca.pem pf "STARTTLS, RSA-2048 certificate, verify" rsa verify tls ESMTPS
 # A trust store without the test CA: verify defers and says why; encrypt goes on.
 CA_FILE=$PKI/unknown_ca.pem pf "STARTTLS, verify, CA not trusted: deferred" starttls verify deferred \
   "is not in the trust store"
