@@ -476,8 +476,7 @@ void SmtpClient::auth_shortfall(AuthShortfall what, std::string_view why_clear) 
   std::string what_text;
   switch (what) {
     case AuthShortfall::kNoTls:
-      what_text =
-          fmt::format("the session is in clear ({}) and credentials are sent only over TLS", why_clear);
+      what_text = fmt::format("the session is in clear ({}) and relay.username is set", why_clear);
       break;
     case AuthShortfall::kNotOffered:
       what_text = "its EHLO reply offers no AUTH, but relay.username is set";

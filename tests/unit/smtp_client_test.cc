@@ -934,9 +934,8 @@ std::vector<Scenario> auth_scenarios() {
   // may without STARTTLS, may with STARTTLS refused, may after a failed
   // handshake (the clear fallback connection), and none.
   const char* const kNoTlsWords =
-      ") and credentials are sent only over TLS; nothing was sent, and the messages wait for the next "
-      "attempt; "
-      "ringmail sends credentials only over TLS";
+      ") and relay.username is set; nothing was sent, and the messages wait for the next attempt; ringmail "
+      "sends credentials only over TLS";
   all.push_back(
       {.name = "no_tls_may_not_offered",
        .messages = {one},
