@@ -476,8 +476,7 @@ void SmtpClient::auth_shortfall(AuthShortfall what, std::string_view why_clear) 
   std::string what_text;
   switch (what) {
     case AuthShortfall::kNoTls:
-      what_text =
-          fmt::format("the session is in clear ({}) and credentials are sent only over TLS", why_clear);
+      what_text = fmt::format("the session is in clear ({}) and relay.username is set", why_clear);
       break;
     case AuthShortfall::kNotOffered:
       what_text = "its EHLO reply offers no AUTH, but relay.username is set";
@@ -537,15 +536,18 @@ void SmtpClient::session_ready(const EhloCapabilities& caps) {
 
 void SmtpClient::on_mail_reply(MessageSlot* slot, const SmtpReply& reply) {
   const Decision decision = decide(SmtpStage::kMail, reply.code);
+  char buffer[kReasonBytes];
   if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered MAIL FROM with: {}", peer_, reply_summary(reply)), slot);
+    fail(fmt::format("{} answered MAIL FROM with: {}", peer_,
+                     explained(SmtpStage::kMail, reply, buffer, sizeof(buffer))),
+         slot);
     return;
   }
   if (decision.verdict != Verdict::kProceed) {
     // The whole message is refused; the RCPT and DATA replies that were
     // pipelined behind MAIL are answers to a transaction that never began.
     slot->mail_rejected = true;
-    const std::string_view why = reply_summary(reply);
+    const std::string_view why = explained(SmtpStage::kMail, reply, buffer, sizeof(buffer));
     slot->set_message_reply(why);
     slot->resolve_all_unresolved(outcome_of(decision.verdict), why);
     if (tx_ == slot && state_ != ClientState::kDataSent) end_transaction(slot);
@@ -555,8 +557,11 @@ void SmtpClient::on_mail_reply(MessageSlot* slot, const SmtpReply& reply) {
 
 void SmtpClient::on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpReply& reply) {
   const Decision decision = decide(SmtpStage::kRcpt, reply.code);
+  char buffer[kReasonBytes];
   if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered RCPT TO with: {}", peer_, reply_summary(reply)), slot);
+    fail(fmt::format("{} answered RCPT TO with: {}", peer_,
+                     explained(SmtpStage::kRcpt, reply, buffer, sizeof(buffer))),
+         slot);
     return;
   }
   if (!slot->mail_rejected) {
@@ -564,7 +569,8 @@ void SmtpClient::on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpReply
       slot->rcpt_state[rcpt] = RcptState::kAccepted;
       ++slot->accepted;
     } else {
-      slot->resolve(rcpt, outcome_of(decision.verdict), reply_summary(reply));
+      slot->resolve(rcpt, outcome_of(decision.verdict),
+                    explained(SmtpStage::kRcpt, reply, buffer, sizeof(buffer)));
     }
   }
   maybe_release(slot);
@@ -578,8 +584,11 @@ void SmtpClient::on_data_reply(MessageSlot* slot, const SmtpReply& reply) {
   const Decision decision = decide(nothing_to_send ? SmtpStage::kDataUnwanted : SmtpStage::kData, reply.code);
   if (tx_ == slot) tx_ = nullptr;
   state_ = ClientState::kReady;
+  char buffer[kReasonBytes];
   if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered DATA with: {}", peer_, reply_summary(reply)), slot);
+    fail(fmt::format("{} answered DATA with: {}", peer_,
+                     explained(SmtpStage::kData, reply, buffer, sizeof(buffer))),
+         slot);
     return;
   }
   if (nothing_to_send) {
@@ -594,7 +603,7 @@ void SmtpClient::on_data_reply(MessageSlot* slot, const SmtpReply& reply) {
     return;
   }
   if (decision.verdict != Verdict::kProceed) {
-    const std::string_view why = reply_summary(reply);
+    const std::string_view why = explained(SmtpStage::kData, reply, buffer, sizeof(buffer));
     slot->set_message_reply(why);
     slot->resolve_all_unresolved(outcome_of(decision.verdict), why);
     rset_owed_ = true;
@@ -613,19 +622,25 @@ void SmtpClient::on_data_end_reply(MessageSlot* slot, const SmtpReply& reply) {
   // After BDAT, a failed transaction may leave the server's MAIL state
   // behind (RFC 3030 4.2: the client SHOULD send RSET).
   if (slot->used_bdat && (decision.verdict != Verdict::kProceed || slot->accepted == 0)) rset_owed_ = true;
+  char buffer[kReasonBytes];
   if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered end of data with: {}", peer_, reply_summary(reply)), slot);
+    fail(fmt::format("{} answered end of data with: {}", peer_,
+                     explained(SmtpStage::kDataEnd, reply, buffer, sizeof(buffer))),
+         slot);
     return;
   }
   if (unwanted) {
     maybe_release(slot);  // the "." after an unwanted 354, or BDAT for nobody
     return;
   }
-  const std::string_view why = reply_summary(reply);
-  const RcptState state =
-      decision.verdict == Verdict::kProceed ? RcptState::kDone : outcome_of(decision.verdict);
-  if (state != RcptState::kDone) slot->set_message_reply(why);
-  slot->resolve_all_unresolved(state, why);
+  if (decision.verdict == Verdict::kProceed) {
+    slot->resolve_all_unresolved(RcptState::kDone, reply_summary(reply));
+    maybe_release(slot);
+    return;
+  }
+  const std::string_view why = explained(SmtpStage::kDataEnd, reply, buffer, sizeof(buffer));
+  slot->set_message_reply(why);
+  slot->resolve_all_unresolved(outcome_of(decision.verdict), why);
   maybe_release(slot);
 }
 
