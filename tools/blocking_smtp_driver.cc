@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "engine/delivery_policy.h"
 #include "engine/destination.h"
@@ -39,8 +38,7 @@ BlockingSmtpDriver::BlockingSmtpDriver(const SmtpClientConfig& client_config, co
 
 BlockingSmtpDriver::~BlockingSmtpDriver() = default;
 
-TestSendOutcome BlockingSmtpDriver::send(MessageSlot& slot, std::string_view file) {
-  file_ = file;
+TestSendOutcome BlockingSmtpDriver::send(MessageSlot& slot) {
   run_connection(slot, /*starttls_allowed=*/true);
   if (client_.tls_fell_back() && !message_done_) {
     // The machine's reason says what delivery does now: the same.
@@ -89,10 +87,9 @@ void BlockingSmtpDriver::connect(uint32_t address_index) {
 
 void BlockingSmtpDriver::close() { close_asked_ = true; }
 
-void BlockingSmtpDriver::read_body(MessageSlot* slot, uint64_t offset) {
-  body_slot_ = slot;
-  body_offset_ = offset;
-}
+// read_body: never asked for a message whose whole file is in its head
+// (MessageSlot::whole_file), which send() requires; a bug if it is.
+void BlockingSmtpDriver::read_body(MessageSlot*, uint64_t) { body_asked_ = true; }
 
 // transaction_done: the machine resolved the message. A delivered
 // recipient keeps no reply in the slot; the end-of-data reply is the last
@@ -123,8 +120,9 @@ void BlockingSmtpDriver::after_event() {
     } else if (close_asked_) {
       close_asked_ = false;
       do_close();
-    } else if (body_slot_ != nullptr) {
-      deliver_body();
+    } else if (body_asked_) {
+      body_asked_ = false;
+      client_.abort("test-send: the machine asked for body bytes beyond the message held in memory");
     } else if (!flush()) {
       return;
     }
@@ -191,24 +189,6 @@ void BlockingSmtpDriver::do_close() {
   transcript_.finish(lines_);
   print(lines_);
   client_.on_closed();
-}
-
-// deliver_body: the machine asked for file bytes beyond the head; they
-// come from |file_| (the message is in memory).
-void BlockingSmtpDriver::deliver_body() {
-  MessageSlot* slot = body_slot_;
-  body_slot_ = nullptr;
-  const size_t offset = body_offset_ < file_.size() ? static_cast<size_t>(body_offset_) : file_.size();
-  const size_t n = std::min(MessageSlot::kStreamBytes, file_.size() - offset);
-  std::memcpy(slot->stream.get(), file_.data() + offset, n);
-  slot->stream_offset = offset;
-  slot->stream_len = static_cast<uint32_t>(n);
-  slot->stream_read_pending = false;
-  if (offset + n == file_.size()) {
-    slot->eof_seen = true;
-    slot->file_end = file_.size();
-  }
-  client_.on_body_chunk(slot);
 }
 
 // ---------------------------------------------------------------------------

@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -51,10 +50,10 @@ class BlockingSmtpDriver final : public SmtpClientHost {
                      const RelayTarget& target, const SmtpConfig& timeouts, FILE* out);
   ~BlockingSmtpDriver() override;
 
-  // send delivers |slot| (loaded from |file|, the message's bytes as a
-  // spool file would hold them) over one connection (two at level may
-  // after a failed handshake) and returns how it ended.
-  TestSendOutcome send(MessageSlot& slot, std::string_view file);
+  // send delivers |slot|, whose whole file is in its head
+  // (MessageSlot::whole_file), over one connection (two at level may after
+  // a failed handshake) and returns how it ended.
+  TestSendOutcome send(MessageSlot& slot);
 
   // reply: the reply that settled the message ("" when it was not
   // answered): the end-of-data reply when accepted, else the refusal.
@@ -75,7 +74,6 @@ class BlockingSmtpDriver final : public SmtpClientHost {
   void do_connect();
   void begin_tls();
   void do_close();
-  void deliver_body();
   bool flush();  // true when something was sent (or an event was given)
   void receive();
   void process_tls_in();
@@ -94,15 +92,13 @@ class BlockingSmtpDriver final : public SmtpClientHost {
   SmtpTranscript transcript_;
   std::vector<std::string> lines_;
   std::string tls_in_;  // ciphertext received and not yet taken by the layer
-  std::string_view file_;
 
   // Commands recorded from the machine.
   bool connect_asked_ = false;
   uint32_t connect_index_ = 0;
   bool tls_asked_ = false;
   bool close_asked_ = false;
-  MessageSlot* body_slot_ = nullptr;
-  uint64_t body_offset_ = 0;
+  bool body_asked_ = false;
 
   // What happened on the current connection.
   bool connected_ = false;

@@ -222,7 +222,7 @@ int cmd_test_send(const Config& config, const TestSendOptions& options) {
   std::fflush(stdout);
 
   BlockingSmtpDriver driver(client_config, destination, target, config.smtp, stdout);
-  const TestSendOutcome outcome = driver.send(*slot, file);
+  const TestSendOutcome outcome = driver.send(*slot);
   std::printf("result: %s\n", result_line(outcome, driver, options.to).c_str());
   return exit_code(outcome);
 }

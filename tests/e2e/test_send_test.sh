@@ -13,8 +13,9 @@
 #   - AUTH against `sink --auth`: the right password (AUTH PLAIN ****, neither
 #     the password nor its base64 anywhere), a wrong one (535 explained,
 #     exit 1), and credentials with no TLS (nothing sent, exit 3);
-#   - level may with a handshake that fails: a second connection in clear,
-#     as delivery does (tls_levels_server.py, OpenSSL);
+#   - against tls_levels_server.py (OpenSSL): level may with a handshake
+#     that fails (a second connection in clear, as delivery does); encrypt
+#     with STARTTLS refused (exit 3);
 #   - STARTTLS against an implicit TLS port: no greeting (exit 4, explained);
 #   - nothing listening (exit 4, explained); a bad --to (64); a config
 #     whose trust store is missing (78).
@@ -169,24 +170,40 @@ verify "auth, no TLS: explained" has "result: not sent" "ringmail sends credenti
 verify "auth, no TLS: no AUTH sent" lacks "C: AUTH"
 verify "auth, no TLS: nothing in clear" [ "$(stats_field auth_clear)/$(stats_field messages)" = 0/0 ]
 
-# --- may, the handshake fails (tls_levels_server.py garbage): clear on a new
-# connection, as delivery does ---------------------------------------------------
-if /usr/bin/python3 -c 'import ssl' 2>/dev/null; then
-  new_case may
+# --- servers nobody here wrote (tls_levels_server.py, OpenSSL): at may a
+# handshake that fails is followed by a connection in clear, as delivery
+# does; at encrypt a refused STARTTLS sends nothing ----------------------------
+# py_server MODE: starts tls_levels_server.py with the good certificate on $PORT.
+py_server() {
   : > "$WORK/case$N/server.out"
-  /usr/bin/python3 "$E2E_DIR/tls_levels_server.py" "$PORT" "$PKI/good.pem" "$PKI/good.key" garbage \
+  /usr/bin/python3 "$E2E_DIR/tls_levels_server.py" "$PORT" "$PKI/good.pem" "$PKI/good.key" "$1" \
     "$WORK/case$N/server.log" > "$WORK/case$N/server.out" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
-  wait_until 10 grep -q ready "$WORK/case$N/server.out" || fail "tls_levels_server.py did not start"
-  test_send 0 --to ops@example.org
+  wait_until 10 grep -q ready "$WORK/case$N/server.out" || fail "tls_levels_server.py $1 did not start"
+}
+stop_py_server() {
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   forget_pid "$SERVER_PID"
+  touch "$WORK/case$N/server.log"
+}
+if /usr/bin/python3 -c 'import ssl' 2>/dev/null; then
+  new_case may
+  py_server garbage
+  test_send 0 --to ops@example.org
+  stop_py_server
   verify "may, handshake fails: says it goes on in clear" has "--- " "relay.tls = \"may\": delivering in clear on a new connection"
   verify "may, handshake fails: delivered in clear" grep -q "^msg tls=0" "$WORK/case$N/server.log"
+
+  new_case encrypt
+  py_server refuse
+  test_send 3 --to ops@example.org
+  stop_py_server
+  verify "encrypt, STARTTLS refused: explained" has "result: not sent" "refused STARTTLS: it answered 454"
+  verify "encrypt, STARTTLS refused: no MAIL sent" lacks "C: MAIL"
 else
-  echo "SKIP: may fallback case (/usr/bin/python3 has no ssl)"
+  echo "SKIP: cases against tls_levels_server.py (/usr/bin/python3 has no ssl)"
 fi
 
 # --- STARTTLS configured, the port speaks implicit TLS: no greeting ----------------
