@@ -164,12 +164,22 @@ postfix_sasl() {
 }
 
 # postfix_start DIR: starts the instance and waits (bounded) until its
-# master runs; the EXIT trap stops it.
+# master runs. The EXIT trap stops it; if the test is killed outright
+# (SIGKILL: no trap runs), a watchdog stops it within a second of both the
+# test and `postfix start` having ended.
 postfix_start() {
-  local dir=$1
+  local dir=$1 test_pid=$$ start_pid rc=0
   POSTFIX_DIRS+=("$dir")
-  timeout 30 "$POSTFIX_SBIN" -c "$dir/conf" start > "$dir/start.log" 2>&1 \
-    || fail "postfix did not start: $(cat "$dir/start.log"; tail -5 "$dir/maillog" 2>/dev/null)"
+  timeout 30 "$POSTFIX_SBIN" -c "$dir/conf" start > "$dir/start.log" 2>&1 &
+  start_pid=$!
+  (
+    trap '' TERM INT
+    while kill -0 "$test_pid" 2>/dev/null; do sleep 1; done
+    while kill -0 "$start_pid" 2>/dev/null; do sleep 0.2; done
+    [ -d "$dir/conf" ] && postfix_stop "$dir"
+  ) < /dev/null > /dev/null 2>&1 &
+  wait "$start_pid" || rc=$?
+  [ "$rc" = 0 ] || fail "postfix did not start: $(cat "$dir/start.log"; tail -5 "$dir/maillog" 2>/dev/null)"
 }
 
 # postfix_stop DIR: stops the instance; SIGKILL to its master if
@@ -192,4 +202,6 @@ postfix_stop_all() {
   POSTFIX_DIRS=()
 }
 trap 'postfix_stop_all; if declare -F cleanup > /dev/null; then cleanup; fi' EXIT
+trap 'exit 143' TERM  # so that SIGTERM and SIGINT run the EXIT trap too
+trap 'exit 130' INT
 declare -F fail > /dev/null || fail() { echo "FAIL: $*" >&2; exit 1; }
