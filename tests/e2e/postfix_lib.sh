@@ -189,7 +189,11 @@ postfix_stop() {
   pid=$(sed -n 's/ //g;1p' "$dir/queue/pid/master.pid" 2>/dev/null || true)
   timeout 10 "$POSTFIX_SBIN" -c "$dir/conf" stop > /dev/null 2>&1 || true
   if [ -n "$pid" ]; then
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    # A master that exited is gone or a zombie (state Z) until reaped.
+    for _ in $(seq 100); do
+      [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo Z)" != Z ] || return 0
+      sleep 0.1
+    done
     kill -KILL "$pid" 2>/dev/null || true
   fi
 }
