@@ -33,7 +33,8 @@ CA_FILE=$PKI_RSA/ca.pem pf "STARTTLS, RSA-2048 certificate, verify" rsa verify t
 #
 # Usage: bash tests/e2e/interop_postfix_test.sh /path/to/ringmail
 # SKIP (77) when Postfix is not installed or not root; CI installs postfix
-# and sasl2-bin (tools/install_deps.sh). Bounded waits; loopback only.
+# sasl2-bin and libsasl2-modules (tools/install_deps.sh). Bounded waits;
+# loopback only.
 source "$(dirname "$0")/lib.sh"
 source "$E2E_DIR/postfix_lib.sh"
 source "$E2E_DIR/interop_lib.sh"
