@@ -32,7 +32,7 @@ CA_FILE=$PKI_RSA/ca.pem pf "STARTTLS, RSA-2048 certificate, verify" rsa verify t
 # TLS + AUTH, a wrong password): exit status, transcript, password masked.
 #
 # Usage: bash tests/e2e/interop_postfix_test.sh /path/to/ringmail
-# SKIP (77) when Postfix is not installed or not root; CI installs postfix
+# SKIP (77) when Postfix is not installed or not root; CI installs postfix,
 # sasl2-bin and libsasl2-modules (tools/install_deps.sh). Bounded waits;
 # loopback only.
 source "$(dirname "$0")/lib.sh"
