@@ -413,7 +413,7 @@ class SmtpClient {
   size_t bytes_after_reply_ = 0;  // received bytes after the reply being handled (STARTTLS injection)
   std::unique_ptr<char[]> out_;
   size_t out_len_ = 0;
-  size_t out_credentials_ = 0;  // bytes at the front of out_ that carry credentials
+  size_t out_credentials_ = 0;  // bytes at the front of out_ that may carry credentials
 };
 
 }  // namespace ringmail
