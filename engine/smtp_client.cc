@@ -489,11 +489,11 @@ void SmtpClient::auth_shortfall(AuthShortfall what, std::string_view why_clear) 
                    what_text, explain_auth_shortfall(what)));
 }
 
-// emit_credentials: a line with a secret. It is the only output then
-// (AUTH is never pipelined: nothing else is outstanding), so the bytes that
-// carry credentials are the output's first ones.
+// emit_credentials: a line with a secret. AUTH is never pipelined, so the
+// output holds at most what a server that answered early made us write
+// before it (an EHLO); the bytes through the end of this line are marked,
+// so a transcript masks them all rather than show part of a secret.
 void SmtpClient::emit_credentials(const std::string& line, Expect kind) {
-  assert(out_credentials_ == out_len_);
   if (emit_command(line, kind, nullptr, 0)) out_credentials_ = out_len_;
 }
 

@@ -277,9 +277,9 @@ class SmtpClient {
   bool tls_active() const { return tls_active_; }
   // authenticated: AUTH succeeded (235) on this session.
   bool authenticated() const { return authenticated_; }
-  // output_credential_bytes: how many bytes at the front of output() carry
-  // credentials (an AUTH PLAIN line, LOGIN's answers); a transcript shows
-  // them through mask_credential_lines.
+  // output_credential_bytes: how many bytes at the front of output() may
+  // carry credentials (through the end of the last AUTH PLAIN line or LOGIN
+  // answer written); a transcript shows them through mask_credential_lines.
   size_t output_credential_bytes() const { return out_credentials_; }
   const std::string& peer() const { return peer_; }
   const EhloCapabilities& capabilities() const { return caps_; }
@@ -413,7 +413,7 @@ class SmtpClient {
   size_t bytes_after_reply_ = 0;  // received bytes after the reply being handled (STARTTLS injection)
   std::unique_ptr<char[]> out_;
   size_t out_len_ = 0;
-  size_t out_credentials_ = 0;  // bytes at the front of out_ that carry credentials
+  size_t out_credentials_ = 0;  // bytes at the front of out_ that may carry credentials
 };
 
 }  // namespace ringmail

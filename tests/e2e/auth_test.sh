@@ -71,6 +71,7 @@ start_sink "$PORT" --auth "$USER_NAME:$PASSWORD" --tls-cert "$PKI/good.pem" --tl
 run_drain
 stop_sink
 grep -q "relay TLS: level verify" "$DIR/run.log" || fail "credentials without relay.tls: level is not verify: $(head -3 "$DIR/run.log")"
+grep -qF "relay AUTH: as $USER_NAME (PLAIN or LOGIN), over TLS only" "$DIR/run.log" || fail "no AUTH line at start-up"
 [ "$(stats_field messages)" = "$MSGS" ] || fail "right password: $(stats_field messages) of $MSGS delivered: $(tail -5 "$DIR/run.log")"
 [ "$(stats_field messages_tls)" = "$MSGS" ] || fail "right password: not every message over TLS"
 [ "$(stats_field auth_tls)" -ge 1 ] || fail "right password: the sink counted no AUTH over TLS"

@@ -54,8 +54,9 @@ struct Scenario {
   uint32_t max_messages_per_connection = 100;
   bool chunking = true;
   uint32_t addresses = 1;
-  uint32_t refused_connects = 0;  // the first N connects fail
-  bool stall_reads = false;       // body reads never land
+  uint32_t refused_connects = 0;    // the first N connects fail
+  uint32_t timed_out_connects = 0;  // of those, the first N by the connect timeout
+  bool stall_reads = false;         // body reads never land
   bool quit_when_idle = true;
   TlsLevel tls = TlsLevel::kNone;  // SmtpClientConfig::tls_level
   bool implicit_tls = false;       // SmtpClientConfig::implicit_tls
@@ -246,7 +247,10 @@ class Transcript : public SmtpClientHost {
     if (connect_asked_) {
       connect_asked_ = false;
       const std::string peer = "relay.test[192.0.2." + std::to_string(connects_) + "]:25";
-      if (connects_++ < scenario_.refused_connects) {
+      if (connects_ < scenario_.timed_out_connects) {
+        ++connects_;
+        client_.on_connect_failed(peer, "timed out after 2000 ms", /*timed_out=*/true);
+      } else if (connects_++ < scenario_.refused_connects) {
         client_.on_connect_failed(peer, "Connection refused");
       } else {
         client_.on_connected(peer);
@@ -577,6 +581,27 @@ std::vector<Scenario> scenarios() {
                      "connect to relay.test[192.0.2.0]:25: Connection refused; connect to "
                      "relay.test[192.0.2.1]:25: Connection refused; connect to relay.test[192.0.2.2]:25: "
                      "Connection refused"});
+  // A connect that timed out, and a server that never greets: the reason
+  // carries engine/reply_explanation's hint (firewall, VPN, allow-list,
+  // the port of the other TLS mode).
+  all.push_back({.name = "connect_timeout_explained",
+                 .messages = {one},
+                 .replies = {},
+                 .addresses = 2,
+                 .refused_connects = 2,
+                 .timed_out_connects = 1,
+                 .outcomes = {"not-done"},
+                 .error_has = "connect to relay.test[192.0.2.0]:25: timed out after 2000 ms; connect to "
+                              "relay.test[192.0.2.1]:25: Connection refused; nothing answered: check that no "
+                              "firewall, VPN or allow-list drops connections"});
+  all.push_back({.name = "greeting_timeout_explained",
+                 .messages = {one},
+                 .replies = {},
+                 .end = End::kTimeout,
+                 .outcomes = {"not-done"},
+                 .error_has =
+                     "timeout waiting for the greeting from relay.test[192.0.2.0]:25; connected, but the "
+                     "server sent no greeting: an implicit TLS port (465, 2465) waits for TLS first"});
   all.push_back({.name = "next_address_after_a_refusal",
                  .messages = {one},
                  .replies = concat({{kGreeting, kEhloAll}, bdat_ok(1), {kBye}}),
