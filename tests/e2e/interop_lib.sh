@@ -26,8 +26,6 @@
 #             fixed string) in its output, none of them in
 #             INTEROP_MAILDIR/new (where the server's messages end up), and
 #             neither a secret line nor the password in clear.
-#   refused   like deferred, but the server's 5xx may also fail the
-#             messages: all three in deferred/ or failed/, none delivered.
 # Each case prints one PASS/FAIL line with its time; its files stay in
 # $WORK/caseN (KEEP_WORK=1 keeps them).
 INTEROP_FAILED=0
@@ -84,14 +82,9 @@ interop_case() {
     texts+=(--secret "$AUTH_PASSWORD" --secret "$(printf '%s' "$AUTH_PASSWORD" | base64 -w0)"
       --secret "$(printf '\0%s\0%s' "$AUTH_USER" "$AUTH_PASSWORD" | base64 -w0)")
   fi
-  if [ "$want" = deferred ] || [ "$want" = refused ]; then
-    if [ "$want" = deferred ]; then
-      [ "$rc" = 75 ] || why="run --drain exited $rc, not 75"
-      [ "$(count_in "$dir/spool" deferred)" = 3 ] || why="$why; $(count_in "$dir/spool" deferred) of 3 deferred"
-    else
-      t=$(($(count_in "$dir/spool" deferred) + $(count_in "$dir/spool" failed)))
-      [ "$t" = 3 ] || why="$why; $t of 3 deferred or failed"
-    fi
+  if [ "$want" = deferred ]; then
+    [ "$rc" = 75 ] || why="run --drain exited $rc, not 75"
+    [ "$(count_in "$dir/spool" deferred)" = 3 ] || why="$why; $(count_in "$dir/spool" deferred) of 3 deferred"
     grep -qF -- "$expect" "$dir/run.log" || why="$why; the output lacks \"$expect\""
     [ "$(grep -lsF "Message-Id: <$prefix-" "$INTEROP_MAILDIR"/new/* | wc -l)" = 0 ] || why="$why; a message was delivered"
     echo "$want" > "$dir/check.out"
