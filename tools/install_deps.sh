@@ -37,6 +37,10 @@ PACKAGES=(
   python3-aiosmtpd           # third-party SMTP server for e2e tests
   procps                     # ps, pgrep, free: used by tests and .ci/run
   mount                      # mount --bind in a private namespace (e2e protocol_variants; unshare is in util-linux)
+  # The Debian package and its systemd unit (packaging/; tests systemd_unit, package.install).
+  systemd                    # systemd-analyze verify/security of packaging/systemd/ringmail.service
+  adduser                    # the package's maintainer scripts (Depends: adduser)
+  logrotate                  # checks packaging/logrotate/ringmail (the package Recommends it)
 )
 
 # missing_packages prints the packages that are not fully installed.
