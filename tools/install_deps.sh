@@ -41,6 +41,7 @@ PACKAGES=(
   systemd                    # systemd-analyze verify/security of packaging/systemd/ringmail.service
   adduser                    # the package's maintainer scripts (Depends: adduser)
   logrotate                  # checks packaging/logrotate/ringmail (the package Recommends it)
+  strace                     # lists the engine's system calls against the unit's SystemCallFilter
 )
 
 # missing_packages prints the packages that are not fully installed.
