@@ -109,9 +109,9 @@ stop_sink
 if command -v script > /dev/null; then
   setup_case tty
   start_sink "$PORT"
-  script -q -e -c "timeout -s TERM 3 '$RINGMAIL' run -c '$CONF'" /dev/null > "$WORK/tty.out" 2>&1 < /dev/null || true
+  script -q -e -c "timeout -s TERM 4 '$RINGMAIL' run -c '$CONF'" /dev/null > "$WORK/tty.out" 2>&1 < /dev/null || true
   verify "on a terminal a \\r live line is drawn" grep -q $'\ridle: 0 msg/s, in flight 0, deferred 0' "$WORK/tty.out"
-  script -q -e -c "NOTIFY_SOCKET=@ringmail-e2e-none-$$ timeout -s TERM 3 '$RINGMAIL' run -c '$CONF'" /dev/null \
+  script -q -e -c "NOTIFY_SOCKET=@ringmail-e2e-none-$$ timeout -s TERM 4 '$RINGMAIL' run -c '$CONF'" /dev/null \
     > "$WORK/tty-systemd.out" 2>&1 < /dev/null || true
   verify "on a terminal under systemd (NOTIFY_SOCKET set) no live line" \
     bash -c "grep -q 'worker(s)' '$WORK/tty-systemd.out' && ! grep -q 'msg/s, in flight' '$WORK/tty-systemd.out'"
