@@ -9,12 +9,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "engine/destination.h"
 #include "engine/relay_resolver.h"
+#include "engine/run_status.h"
+#include "engine/systemd_notify.h"
 #include "engine/worker.h"
 #include "queue/dir_stream.h"
 #include "queue/spool_lock.h"
@@ -84,6 +87,19 @@ bool wait_for_workers(const std::atomic<uint32_t>& running, ReportSink& reports,
     }
   }
   return abandoned;
+}
+
+// wait_for_worker_setup waits until every worker has its ring (true) or
+// one failed to set up (false). Set-up takes milliseconds.
+bool wait_for_worker_setup(const std::vector<std::unique_ptr<WorkerChannel>>& channels,
+                           const std::atomic<bool>& workers_failed) {
+  for (;;) {
+    if (workers_failed.load()) return false;
+    bool all = true;
+    for (const auto& channel : channels) all = all && channel->set_up.load(std::memory_order_acquire);
+    if (all) return true;
+    usleep(1000);
+  }
 }
 
 }  // namespace
@@ -181,10 +197,29 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
                                                             : "over TLS only");
   }
 
+  // systemd (Type=notify): READY=1 once the spool is locked and every
+  // worker serves; STOPPING=1 when the intake stops. Nothing without
+  // $NOTIFY_SOCKET.
+  SystemdNotifier notifier;
+  std::string notify_error;
+  if (!notifier.open_from_environment(notify_error)) {
+    fmt::print(stderr, "ringmail: {}; not notifying systemd\n", notify_error);
+  }
+  if (wait_for_worker_setup(channels, workers_failed) &&
+      !notifier.ready(fmt::format("started: {} worker(s), relay {}", threads,
+                                  format_host_port(target.host, target.port)))) {
+    fmt::print(stderr, "ringmail: cannot send READY=1 to NOTIFY_SOCKET: {}\n", std::strerror(errno));
+  }
+  RunStatus status(notifier, live_status_wanted(isatty(STDERR_FILENO) != 0, std::getenv("NOTIFY_SOCKET"),
+                                                std::getenv("JOURNAL_STREAM"))
+                                 ? stderr
+                                 : nullptr);
+
   timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);
-  Intake intake(spool, channel_ptrs, reports, config.engine.shutdown_timeout_ms);
+  Intake intake(spool, channel_ptrs, reports, config.engine.shutdown_timeout_ms, status);
   const bool intake_ok = intake.run(drain, signal_fd, workers_failed, error);
+  notifier.stopping(fmt::format("stopping: {} deliveries in flight", intake.totals().in_flight));
 
   for (auto& channel : channels) {
     channel->stop.store(true, std::memory_order_release);

@@ -53,11 +53,12 @@ void for_each_message(int dirfd, F&& fn) {
 }  // namespace
 
 Intake::Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers, ReportSink& reports,
-               uint32_t shutdown_timeout_ms)
+               uint32_t shutdown_timeout_ms, RunStatus& status)
     : spool_(spool),
       workers_(std::move(workers)),
       reports_(reports),
-      shutdown_timeout_ms_(shutdown_timeout_ms) {}
+      shutdown_timeout_ms_(shutdown_timeout_ms),
+      status_(status) {}
 
 Intake::~Intake() {
   if (inotify_fd_ >= 0) close(inotify_fd_);
@@ -98,9 +99,9 @@ void Intake::load_deferred(bool drain) {
 }
 
 bool Intake::start(bool drain, std::string& error) {
-  started_ns_ = last_status_ns_ = monotonic_ns();
+  started_ns_ = monotonic_ns();
   debug_ = std::getenv("RINGMAIL_DEBUG_TICKS") != nullptr;
-  status_tty_ = isatty(STDERR_FILENO) != 0;
+  status_tty_ = status_.live_line();
   remove_orphan_meta();
   for_each_message(spool_.active_fd, [&](const char* id) { recovery_.emplace_back(id); });
   if (!recovery_.empty()) {
@@ -383,14 +384,10 @@ void Intake::print_final(double seconds) {
 }
 
 void Intake::print_status() {
-  const uint64_t now = monotonic_ns();
-  if (!status_tty_ || now - last_status_ns_ < 1'000'000'000ull) return;
-  const double seconds = static_cast<double>(now - started_ns_) / 1e9;
-  const uint64_t ended = totals_.delivered + totals_.deferred + totals_.failed;
-  const double rate = seconds > 0 ? static_cast<double>(ended) / seconds : 0;
-  last_status_ns_ = now;
-  fmt::print(stderr, "\rringmail: in flight {}  delivered {}  deferred {}  failed {}  {:.0f} msg/s   ",
-             totals_.in_flight, totals_.delivered, totals_.deferred, totals_.failed, rate);
+  if (!status_.wants_ticks()) return;
+  status_.update(
+      RunCounters{totals_.delivered, totals_.deferred, totals_.failed, totals_.in_flight, due_.size()},
+      monotonic_ns());
 }
 
 bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_failed, std::string& error) {
@@ -458,7 +455,7 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
       const int64_t wait_s = due_.top().at_unix - static_cast<int64_t>(::time(nullptr));
       timeout_ms = std::min<int64_t>(timeout_ms, std::max<int64_t>(wait_s, 0) * 1000 + 10);
     }
-    if (status_tty_) timeout_ms = std::min(timeout_ms, 1000);
+    if (status_.wants_ticks()) timeout_ms = std::min(timeout_ms, 1000);
 
     pollfd fds[3] = {{reports_.doorbell.fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
     // With a backlog the intake polls on a short timer instead of asking

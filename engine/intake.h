@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "engine/run_status.h"
 #include "engine/worker.h"
 #include "queue/dir_stream.h"
 #include "queue/spool_layout.h"
@@ -38,8 +39,9 @@ struct IntakeTotals {
 
 class Intake {
  public:
+  // |status| shows progress (terminal line, systemd STATUS=); see run_status.h.
   Intake(const SpoolDirs& spool, std::vector<WorkerChannel*> workers, ReportSink& reports,
-         uint32_t shutdown_timeout_ms);
+         uint32_t shutdown_timeout_ms, RunStatus& status);
   ~Intake();
   Intake(const Intake&) = delete;
   Intake& operator=(const Intake&) = delete;
@@ -100,9 +102,9 @@ class Intake {
   std::unique_ptr<DirStream> incoming_scan_;  // a scan of incoming/new in progress
   bool incoming_dirty_ = true;                // something may have arrived since the last full scan
   int inotify_fd_ = -1;
-  bool status_tty_ = false;
+  RunStatus& status_;
+  bool status_tty_ = false;  // status_.live_line(): log lines on stderr start with "\n"
   uint64_t started_ns_ = 0;
-  uint64_t last_status_ns_ = 0;
   std::vector<std::string> bad_names_;  // invalid names in incoming/new already reported (bounded)
   bool stopped_by_signal_ = false;
   bool drain_ = false;  // one pass (run --drain): nothing is pushed back for later

@@ -93,6 +93,7 @@ bool Worker::run(std::string& error) {
     error = fmt::format("cannot register io_uring fixed files: {}", std::strerror(-rc));
     return false;
   }
+  channel_.set_up.store(true, std::memory_order_release);
   loop();
   report_held_at_exit();
   return true;

@@ -40,6 +40,7 @@ struct WorkerChannel {
   Doorbell doorbell;                 // wakes the worker
   std::atomic<bool> stop{false};     // finish what is in flight, take nothing new
   std::atomic<bool> abandon{false};  // stop now (shutdown timeout, second signal)
+  std::atomic<bool> set_up{false};   // the worker's ring is ready: it serves (systemd READY=1)
 };
 
 // ReportSink is where workers send outcomes (many workers → the intake).

@@ -15,6 +15,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <utility>
 
 namespace ringmail {
@@ -23,7 +24,8 @@ namespace {
 constexpr mode_t kSpoolDirMode = 0700;
 
 // kSubdirs lists every directory under the root in creation order (parents
-// first) with the SpoolDirs member that receives its fd.
+// first) with the SpoolDirs member that receives its fd. The first
+// kIncomingSubdirs are all a producer needs (open_spool_incoming).
 struct Subdir {
   const char* path;
   int SpoolDirs::*fd;
@@ -38,6 +40,7 @@ constexpr Subdir kSubdirs[] = {
     {"hold", &SpoolDirs::hold_fd},
     {"meta", &SpoolDirs::meta_fd},
 };
+constexpr size_t kIncomingSubdirs = 3;
 
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
@@ -52,7 +55,8 @@ const char* hint_for(int err, bool create) {
                     : "check `spool` in the config, or start `ringmail run` once to create the spool";
     case EACCES:
     case EPERM:
-      return "run as the user that owns the spool, or fix its owner and mode (0700)";
+      return "run as the user that owns the spool (to queue mail into a packaged spool: as a member of "
+             "its group ringmail-inject, docs/operations.md), or fix its owner and mode";
     case ENOTDIR:
       return "a file is in the way; move it and let ringmail create the directory";
     case EROFS:
@@ -185,7 +189,7 @@ namespace {
 // |missing| == nullptr every directory must exist (or is created with
 // |create|); otherwise a missing one is listed there and left at -1.
 bool open_spool_dirs(const std::string& root, bool create, SpoolDirs& out, std::vector<std::string>* missing,
-                     std::string& error) {
+                     size_t subdir_count, std::string& error) {
   out.close_all();
   out.root.clear();
   if (missing != nullptr) missing->clear();
@@ -201,7 +205,8 @@ bool open_spool_dirs(const std::string& root, bool create, SpoolDirs& out, std::
     error = describe(root, nullptr, verb, errno, create);
     return false;
   }
-  for (const Subdir& sub : kSubdirs) {
+  for (size_t i = 0; i < subdir_count; ++i) {
+    const Subdir& sub = kSubdirs[i];
     if (sub.fd == nullptr && missing != nullptr) continue;  // "incoming" is only a parent
     const int fd = open_dir(dirs.root_fd, sub.path, create, &verb);
     if (fd < 0 && errno == ENOENT && missing != nullptr) {
@@ -225,12 +230,16 @@ bool open_spool_dirs(const std::string& root, bool create, SpoolDirs& out, std::
 }  // namespace
 
 bool open_spool(const std::string& root, bool create, SpoolDirs& out, std::string& error) {
-  return open_spool_dirs(root, create, out, nullptr, error);
+  return open_spool_dirs(root, create, out, nullptr, std::size(kSubdirs), error);
+}
+
+bool open_spool_incoming(const std::string& root, bool create, SpoolDirs& out, std::string& error) {
+  return open_spool_dirs(root, create, out, nullptr, kIncomingSubdirs, error);
 }
 
 bool open_spool_for_reading(const std::string& root, SpoolDirs& out, std::vector<std::string>& missing,
                             std::string& error) {
-  return open_spool_dirs(root, /*create=*/false, out, &missing, error);
+  return open_spool_dirs(root, /*create=*/false, out, &missing, std::size(kSubdirs), error);
 }
 
 void make_message_id(char (&out)[kMessageIdMax]) {

@@ -6,7 +6,8 @@
 // rename(2). This header opens the directories once (one fd each, so every
 // later operation is an *at() call or its io_uring twin) and makes ids.
 //
-// Callers: the engine at start-up (create = true), `ringmail inject`,
+// Callers: the engine at start-up (create = true), `ringmail inject`
+// (open_spool_incoming),
 // `ringmail queue` (open_spool_for_reading). open_spool blocks (mkdir, open): never call it on a
 // worker thread. Nothing here reads or writes message contents.
 #pragma once
@@ -75,6 +76,14 @@ struct SpoolDirs {
 // such file or directory; check `spool` in the config or start `ringmail
 // run` once to create the spool".
 bool open_spool(const std::string& root, bool create, SpoolDirs& out, std::string& error);
+
+// open_spool_incoming opens only what a producer (`ringmail inject`) uses:
+// the root, incoming/tmp and incoming/new; the other fds stay -1. With
+// |create|, those missing are created as open_spool does. A producer may
+// be a member of the spool's inject group that cannot enter active/,
+// deferred/, ... (docs/operations.md), so it never opens them. Errors as
+// open_spool.
+bool open_spool_incoming(const std::string& root, bool create, SpoolDirs& out, std::string& error);
 
 // open_spool_for_reading opens the spool at |root| for a reader that must
 // not create anything (`ringmail queue`). The root must exist; a missing

@@ -14,6 +14,7 @@
 // escaped and shortened (tools/operator_text.h). It writes the envelope
 // itself, so its hints never ask for X-Ringmail- lines, which it refuses.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +41,7 @@ constexpr int kInjectExitDataErr = 65;    // EX_DATAERR: bad address or message
 constexpr int kInjectExitCantCreat = 73;  // EX_CANTCREAT: cannot create the spool file
 constexpr int kInjectExitIoErr = 74;      // EX_IOERR: read, write, fsync or rename failed
 constexpr size_t kInjectCopyChunkBytes = 65536;
+constexpr mode_t kMessageFileMode = 0640;
 
 int complain(int status, const std::string& sentence) {
   std::fprintf(stderr, "ringmail inject: %s\n", sentence.c_str());
@@ -156,10 +158,13 @@ class SpoolFile {
   SpoolFile(const SpoolFile&) = delete;
   SpoolFile& operator=(const SpoolFile&) = delete;
 
+  // create makes the file with mode 0640 whatever the umask: in a packaged
+  // spool the directory's setgid group (ringmail-inject) owns it and the
+  // engine, a member, reads it through the group (docs/operations.md).
   bool create() {
-    fd_ = ::openat(dirs_.incoming_tmp_fd, id_, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    fd_ = ::openat(dirs_.incoming_tmp_fd, id_, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kMessageFileMode);
     created_ = fd_ >= 0;
-    return created_;
+    return created_ && ::fchmod(fd_, kMessageFileMode) == 0;
   }
   bool write(std::string_view data) { return write_all(fd_, data); }
   // publish fsyncs and closes the file, renames it into incoming/new and
@@ -314,7 +319,7 @@ int cmd_inject(const Config& config, const InjectOptions& options) {
 
   // 5. Write incoming/tmp/ID, stream the rest, fsync, rename into incoming/new.
   SpoolDirs dirs;
-  if (!open_spool(config.spool, /*create=*/true, dirs, error)) {
+  if (!open_spool_incoming(config.spool, /*create=*/true, dirs, error)) {
     return complain(kInjectExitCantCreat, error);
   }
   SpoolFile file(dirs);

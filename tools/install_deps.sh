@@ -42,6 +42,11 @@ PACKAGES=(
   postfix                    # Postfix smtpd with STARTTLS, wrappermode and SASL
   sasl2-bin                  # saslpasswd2: the test instance's sasldb
   libsasl2-modules           # Cyrus SASL PLAIN and LOGIN (only recommended by libsasl2-2)
+  # The Debian package and its systemd unit (packaging/; tests systemd_unit, package.install).
+  systemd                    # systemd-analyze verify/security of packaging/systemd/ringmail.service
+  adduser                    # the package's maintainer scripts (Depends: adduser)
+  logrotate                  # checks packaging/logrotate/ringmail (the package Recommends it)
+  strace                     # lists the engine's system calls against the unit's SystemCallFilter
 )
 
 # missing_packages prints the packages that are not fully installed.

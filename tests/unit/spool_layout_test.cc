@@ -70,6 +70,31 @@ TEST(SpoolLayoutTest, CreatesEveryDirectoryWithMode0700) {
   ASSERT_TRUE(open_spool(root, /*create=*/false, again, error)) << error;
 }
 
+// A producer (`ringmail inject`) opens only incoming/: in a packaged spool
+// it may not enter active/, deferred/, ... (docs/operations.md). Here
+// active/ is a file in the way: open_spool fails, open_spool_incoming does not.
+TEST(SpoolLayoutTest, IncomingOnlyOpensAndCreatesIncomingDirectories) {
+  TempDir tmp;
+  const std::string root = tmp.path() + "/spool";
+  ASSERT_EQ(::mkdir(root.c_str(), 0700), 0);
+  const int fd = ::open((root + "/active").c_str(), O_WRONLY | O_CREAT, 0600);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  SpoolDirs dirs;
+  std::string error;
+  EXPECT_FALSE(open_spool(root, /*create=*/true, dirs, error));
+  ASSERT_TRUE(open_spool_incoming(root, /*create=*/true, dirs, error)) << error;
+  EXPECT_TRUE(fd_is_open(dirs.root_fd));
+  EXPECT_TRUE(fd_is_open(dirs.incoming_tmp_fd));
+  EXPECT_TRUE(fd_is_open(dirs.incoming_new_fd));
+  for (int other : {dirs.active_fd, dirs.deferred_fd, dirs.failed_fd, dirs.hold_fd, dirs.meta_fd}) {
+    EXPECT_EQ(other, -1);
+  }
+  EXPECT_TRUE(std::filesystem::is_directory(root + "/incoming/tmp"));
+  EXPECT_TRUE(std::filesystem::is_directory(root + "/incoming/new"));
+  EXPECT_FALSE(std::filesystem::exists(root + "/deferred"));
+}
+
 TEST(SpoolLayoutTest, MissingSpoolWithoutCreateIsAnErrorSentence) {
   TempDir tmp;
   SpoolDirs dirs;

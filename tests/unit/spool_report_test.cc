@@ -364,6 +364,7 @@ struct InjectRun {
   int status = -1;
   std::string err;                  // what inject wrote to stderr
   std::vector<std::string> queued;  // contents of the files in incoming/new
+  std::vector<mode_t> modes;        // their permission bits
   size_t tmp_left = 0;
 };
 
@@ -403,6 +404,9 @@ InjectRun run_inject(const TempSpool& spool, const Config& config, InjectOptions
     for (const std::string& name : list_dir(new_dir)) {
       EXPECT_TRUE(is_valid_message_id(name)) << name;
       run.queued.push_back(read_file(new_dir + "/" + name));
+      struct stat st {};
+      EXPECT_EQ(::stat((new_dir + "/" + name).c_str(), &st), 0);
+      run.modes.push_back(st.st_mode & 07777);
       fs::remove(new_dir + "/" + name);
     }
     run.tmp_left = list_dir(spool.root() + "/incoming/tmp").size();
@@ -599,6 +603,25 @@ TEST(InjectTest, LongHeaderHintsMatchWhatInjectAccepts) {
     EXPECT_NE(run.err.find(tc.want), std::string::npos) << tc.name << ": " << run.err;
     EXPECT_EQ(run.err.find("X-Ringmail"), std::string::npos) << tc.name << ": " << run.err;
   }
+}
+
+// In a packaged spool (docs/operations.md) producers are members of the
+// ringmail-inject group: they may enter only incoming/, and the engine reads
+// their files through the group. So inject opens nothing else, and its file
+// is mode 0640 whatever the umask.
+TEST(InjectTest, NeedsOnlyIncomingAndWritesGroupReadableFiles) {
+  TempSpool spool;
+  fs::create_directories(spool.root());
+  std::ofstream(spool.root() + "/active") << "in the way";  // open_spool would fail here
+  InjectOptions options;
+  options.recipients = {"b@y.org"};
+  const mode_t old_umask = ::umask(077);
+  const InjectRun run = run_inject(spool, test_config(spool), options, "Subject: s\n\nb\n");
+  ::umask(old_umask);
+  ASSERT_EQ(run.status, 0) << run.err;
+  ASSERT_EQ(run.modes.size(), 1u);
+  EXPECT_EQ(run.modes[0], 0640u);
+  EXPECT_FALSE(fs::exists(spool.root() + "/deferred"));
 }
 
 TEST(InjectTest, UnwritableSpoolIsCantCreate) {
