@@ -112,6 +112,12 @@ class Worker {
                                            bool link);
   std::string describe_step(const MessageSlot* slot, const MessageSlot::FinishStep& step) const;
   void schedule_record_retry(MessageSlot* slot);
+  // Bounces (engine/bounce_writer.cc).
+  void plan_bounce(MessageSlot* slot, int64_t now_unix);
+  bool bounce_pending(const MessageSlot* slot) const;
+  void add_bounce_steps(MessageSlot* slot);
+  void on_bounce_steps_done(MessageSlot* slot);
+  std::string describe_bounce_step(const MessageSlot* slot, MessageSlot::FinishOp op) const;
   void report_held_at_exit() const;
 
   const uint32_t id_;

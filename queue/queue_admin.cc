@@ -138,6 +138,7 @@ void requeue_failed_meta(MessageMeta& meta) {
   meta.first_attempt = 0;
   meta.next_attempt = 0;
   meta.reason = {};
+  meta.delay_warned = 0;  // the age counts afresh: a delay warning may be due again
 }
 
 bool find_message(const SpoolDirs& dirs, const std::string& id, SpoolState& state) {
