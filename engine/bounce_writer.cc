@@ -16,6 +16,8 @@
 // at-least-once, as docs/bounces.md says.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -31,20 +33,41 @@ namespace {
 
 bool is_bounce_op(MessageSlot::FinishOp op) { return op >= MessageSlot::FinishOp::kOpenBounce; }
 
-// take_bounce_write_fault: the test hook RINGMAIL_FAULT_BOUNCE_WRITE=N makes
-// the first N bounce writes fail, after the temporary file was created, as
-// if the disk were full (tests/e2e/bounce_test.sh). Worker threads share
-// the budget.
-bool take_bounce_write_fault() {
-  static std::atomic<int64_t> budget{[] {
-    const char* text = std::getenv("RINGMAIL_FAULT_BOUNCE_WRITE");
-    return text == nullptr ? int64_t{0} : std::strtoll(text, nullptr, 10);
-  }()};
-  int64_t left = budget.load(std::memory_order_relaxed);
-  while (left > 0) {
-    if (budget.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) return true;
+// FaultBudget is a test hook read once from the environment: the first N
+// times take() is asked it says yes (shared by the worker threads).
+//   RINGMAIL_FAULT_BOUNCE_WRITE=N  the bounce write fails after its
+//                                  temporary file was created, as if the
+//                                  disk were full;
+//   RINGMAIL_FAULT_KILL_AFTER_BOUNCE=N  the process kills itself (SIGKILL)
+//                                  once a bounce is in incoming/new and
+//                                  before the original's record.
+// Used by tests/e2e/bounce_test.sh only.
+class FaultBudget {
+ public:
+  explicit FaultBudget(const char* name) {
+    const char* text = std::getenv(name);
+    budget_.store(text == nullptr ? 0 : std::strtoll(text, nullptr, 10), std::memory_order_relaxed);
   }
-  return false;
+  bool take() {
+    int64_t left = budget_.load(std::memory_order_relaxed);
+    while (left > 0) {
+      if (budget_.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::atomic<int64_t> budget_{0};
+};
+
+FaultBudget& bounce_write_fault() {
+  static FaultBudget budget("RINGMAIL_FAULT_BOUNCE_WRITE");
+  return budget;
+}
+
+FaultBudget& kill_after_bounce_fault() {
+  static FaultBudget budget("RINGMAIL_FAULT_KILL_AFTER_BOUNCE");
+  return budget;
 }
 
 // original_headers is the header section as it was sent: no preamble, and
@@ -147,7 +170,7 @@ void Worker::add_bounce_steps(MessageSlot* slot) {
   sqe = ring_.sqe();
   // The fault hook writes to the message's own file, open read-only: the
   // write really fails (EBADF) and the chain behind it is cancelled.
-  const bool fault = take_bounce_write_fault();
+  const bool fault = bounce_write_fault().take();
   io_uring_prep_write(sqe, static_cast<int>(fault ? slot->index * 2 : file), slot->bounce_text.data(),
                       static_cast<unsigned>(slot->bounce_text.size()), 0);
   sqe->flags |= IOSQE_FIXED_FILE;
@@ -164,9 +187,11 @@ void Worker::add_bounce_steps(MessageSlot* slot) {
                          slot->bounce_id, RENAME_NOREPLACE);
   add_finish_step(slot, Op::kRenameBounce, sqe, true);
   // The rename is durable once the directory is synced: only then is the
-  // original's failure recorded.
+  // original's failure recorded. (The kill hook fails this step, on a bad
+  // fd, so that the record behind it does not run before the kill.)
+  slot->bounce_kill = kill_after_bounce_fault().take();
   sqe = ring_.sqe();
-  io_uring_prep_fsync(sqe, spool_.incoming_new_fd, 0);
+  io_uring_prep_fsync(sqe, slot->bounce_kill ? -1 : spool_.incoming_new_fd, 0);
   add_finish_step(slot, Op::kSyncBounceDir, sqe, true);
 }
 
@@ -195,6 +220,7 @@ void Worker::on_bounce_steps_done(MessageSlot* slot) {
     return;
   }
   slot->bounce_written = true;
+  if (slot->bounce_kill) ::kill(::getpid(), SIGKILL);  // test hook: a crash before the record
   fmt::print(
       stderr, "ringmail: worker {}: {}: bounce {} queued to <{}>{}\n", id_, slot->id(), slot->bounce_id,
       slot->envelope.sender,

@@ -80,7 +80,7 @@ void MessageSlot::reset() {
   record_retries = 0;
   if (bounce_text.capacity() > 0) std::string().swap(bounce_text);  // only after a bounce
   bounce_id[0] = '\0';
-  bounce_written = false;
+  bounce_written = bounce_kill = false;
 }
 
 void MessageSlot::keep_rcpt_reply(uint32_t i, std::string_view reply) {

@@ -141,6 +141,7 @@ class MessageSlot {
   std::string bounce_text;
   char bounce_id[kMessageIdMax] = {0};
   bool bounce_written = false;
+  bool bounce_kill = false;  // test hook RINGMAIL_FAULT_KILL_AFTER_BOUNCE (engine/bounce_writer.cc)
   static void on_finish_step(Completion* step, int res, uint32_t flags);
 
   // I/O results of the load chains.

@@ -214,3 +214,22 @@ stop_sink
 [ -z "$(ls "$SPOOL/incoming/tmp")" ] || fail "(g) the half-written bounce was removed: $(ls "$SPOOL/incoming/tmp")"
 grep -q "incoming/tmp/.*(a bounce)" "$WORK/drain.err" || fail "(g) the log names the bounce file: $(cat "$WORK/drain.err")"
 pass "(g) a bounce that cannot be written holds the message instead of losing the bounce"
+
+# --- (h) kill -9 between the bounce and the record: a duplicate, never none ---
+setup_case h
+start_sink "$PORT" --maildir "$MAILDIR" --rcpt-reply gone@example.org=550
+write_message "$SPOOL" msg-h alerts@example.com gone@example.org
+# Test hook: the engine SIGKILLs itself once the first bounce is durably in
+# incoming/new, before the original's failure is recorded.
+RINGMAIL_FAULT_KILL_AFTER_BOUNCE=1 run_drain "$CONF"
+[ "$DRAIN_RC" = 137 ] || fail "(h) the engine was killed (exit $DRAIN_RC): $(cat "$WORK/drain.err")"
+[ -e "$SPOOL/active/msg-h" ] || fail "(h) the original is still in active/"
+[ ! -e "$SPOOL/meta/msg-h" ] || fail "(h) its failure was not recorded"
+[ "$(ls "$SPOOL/incoming/new" | grep -c '\.dsn$')" = 1 ] || fail "(h) the bounce is in incoming/new"
+run_drain "$CONF"
+stop_sink
+[ "$DRAIN_RC" = 0 ] || fail "(h) the restart drains (exit $DRAIN_RC): $(cat "$WORK/drain.err")"
+[ -e "$SPOOL/failed/msg-h" ] || fail "(h) the original is recorded as failed after the restart"
+bounce_check "$MAILDIR" 'len(B) == 2 and all(b["recipients"][0]["Final-Recipient"] == "rfc822; gone@example.org" for b in B)' \
+  "(h) two bounces (at least once), both for gone@"
+pass "(h) kill -9 after the bounce and before the record: the bounce is sent again, never lost"
