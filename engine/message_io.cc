@@ -78,7 +78,7 @@ void MessageSlot::reset() {
   meta_bytes = 0;
   in_hold = held = holding = false;
   record_retries = 0;
-  if (bounce_text.capacity() > 0) std::string().swap(bounce_text);  // only after a bounce
+  std::string().swap(bounce_text);  // frees the text of a bounce; allocates nothing
   bounce_id[0] = '\0';
   bounce_written = bounce_kill = false;
 }

@@ -7,7 +7,8 @@
 // WorkerReports on the shared report ring. Everything else a worker touches
 // is its own: no locks, no shared mutable state, no blocking syscall, and no
 // heap allocation per message once running (slots and connections are
-// allocated at start-up; error sentences are the exception, on error paths).
+// allocated at start-up; error sentences and bounces are the exception, on
+// rare paths).
 #pragma once
 
 #include <fcntl.h>

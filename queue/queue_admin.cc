@@ -383,6 +383,7 @@ bool load_message_details(const SpoolDirs& dirs, const std::string& id, SpoolSta
   out.next_attempt = meta->next_attempt;
   out.last_reply.assign(meta->last_reply);
   out.reason.assign(meta->reason);
+  out.delay_warned = meta->delay_warned;
   if (const char* refusal = spool_entry_refusal(st)) {
     error = fmt::format("{}/{} is not a message file ({})", spool_state_dir(state), id, refusal);
     return false;

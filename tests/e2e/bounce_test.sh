@@ -179,6 +179,8 @@ bounce_check "$MAILDIR" 'len(B) == 0' "(e) no warning at the first deferral"
 sleep 1.2
 run_drain "$CONF"
 grep -q "^delay_warned " "$SPOOL/meta/msg-e" || fail "(e) meta records the warning: $(cat "$SPOOL/meta/msg-e")"
+"$RINGMAIL" queue -c "$CONF" --show msg-e | grep -q "delay warning: *sent" ||
+  fail "(e) queue --show says the warning was sent: $("$RINGMAIL" queue -c "$CONF" --show msg-e)"
 run_drain "$CONF"
 stop_sink
 [ -e "$SPOOL/deferred/msg-e" ] || fail "(e) still deferred"
