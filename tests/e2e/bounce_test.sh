@@ -45,6 +45,7 @@ write_message() {
     echo "To: $(IFS=,; echo "$*")"
     echo "Subject: bounce test $id"
     echo "Message-Id: <$id@ringmail.test>"
+    [ -z "${EXTRA_HEADERS:-}" ] || printf '%b' "$EXTRA_HEADERS"
     echo
     echo "body of $id"
   } > "$spool/incoming/tmp/$id"
@@ -100,7 +101,11 @@ PY
 # --- (a) partial failure: only the refused recipient is bounced -------------
 setup_case a
 start_sink "$PORT" --maildir "$MAILDIR" --rcpt-reply gone@example.org=550
-write_message "$SPOOL" msg-a alerts@example.com good@example.org gone@example.org
+# A UTF-8 header and a 1,500-byte header line: the bounce carries them
+# quoted-printable, and they decode back to what was sent.
+LONG=$(printf 'x%.0s' $(seq 1500))
+EXTRA_HEADERS="X-Note: gr\xc3\xbc\xc3\x9fe\nX-Long: $LONG\n" \
+  write_message "$SPOOL" msg-a alerts@example.com good@example.org gone@example.org
 run_drain "$CONF"
 stop_sink
 [ "$DRAIN_RC" = 0 ] || fail "(a) drain exit $DRAIN_RC: $(cat "$WORK/drain.err")"
@@ -120,6 +125,8 @@ bounce_check "$MAILDIR" 'B[0]["recipients"][0]["Action"] == "failed" and B[0]["r
   "(a) Action: failed, Status 5.x.x, Diagnostic-Code"
 bounce_check "$MAILDIR" '"Subject: bounce test msg-a" in B[0]["headers_part"] and "X-Ringmail" not in B[0]["headers_part"]' \
   "(a) the original headers, without the preamble"
+bounce_check "$MAILDIR" '"X-Note: gr\u00fc\u00dfe" in B[0]["headers_part"] and ("X-Long: " + "x" * 1500) in B[0]["headers_part"]' \
+  "(a) 8-bit and over-long header lines survive, quoted-printable"
 bounce_check "$MAILDIR" '"good@example.org" not in B[0]["text"] and "gone@example.org" in B[0]["text"]' \
   "(a) the text names the failed recipient only"
 grep -q "1 bounce (DSN) sent" "$WORK/drain.out" || fail "(a) the run summary counts the bounce: $(cat "$WORK/drain.out")"
