@@ -229,6 +229,18 @@ T As(const Value& value) {
   return static_cast<T>(value.integer);
 }
 
+// CheckSenderCopy wants one bare address: text '@' text, no <>, comma or
+// quote (it goes into RCPT TO as it is).
+std::string CheckSenderCopy(const Value& value) {
+  const std::string& a = value.text;
+  const size_t at = a.rfind('@');
+  const bool ok = at != std::string::npos && at > 0 && at + 1 < a.size() && a.size() <= 254 &&
+                  a.find_first_of("<>,\"") == std::string::npos;
+  if (ok) return {};
+  return "'bounce.sender_copy' must be one address such as \"postmaster@example.org\" (no <>), got \"" + a +
+         "\"";
+}
+
 // kKeys is every key the loader accepts, once each: its name, type, range
 // and where it goes. The list of known names (for "did you mean"), the
 // tables ([engine], [smtp], ...), the required-key check and config_keys()
@@ -374,6 +386,17 @@ const KeySpec kKeys[] = {
     {.name = "retry.max_age",
      .type = KeyType::kDuration,
      .set = [](const Value& v, Config& c) { c.retry.max_age = v.duration; }},
+    {.name = "bounce.enabled",
+     .type = KeyType::kBoolean,
+     .set = [](const Value& v, Config& c) { c.bounce.enabled = v.boolean; }},
+    {.name = "bounce.notify_delay",
+     .type = KeyType::kDuration,
+     .set = [](const Value& v, Config& c) { c.bounce.notify_delay = v.duration; }},
+    {.name = "bounce.sender_copy",
+     .type = KeyType::kString,
+     .spaces = false,
+     .check = CheckSenderCopy,
+     .set = [](const Value& v, Config& c) { c.bounce.sender_copy = v.text; }},
 };
 
 std::string_view TableOf(std::string_view name) {

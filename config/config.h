@@ -95,6 +95,16 @@ struct RetryConfig {
   std::chrono::seconds max_age = std::chrono::seconds(5 * 24 * 3600);
 };
 
+// BounceConfig is the [bounce] table: delivery status notifications
+// (docs/bounces.md).
+struct BounceConfig {
+  bool enabled = true;  // send a DSN to the sender when recipients fail for good
+  // notify_delay: a one-time "still being retried" DSN once a message has
+  // been deferred this long (Postfix's delay_warning_time); 0 = off.
+  std::chrono::seconds notify_delay{0};
+  std::string sender_copy;  // an address that gets a copy of every bounce; "" = none
+};
+
 struct Config {
   std::string path;   // the file it was loaded from ("" for defaults)
   std::string spool;  // spool root directory
@@ -103,6 +113,7 @@ struct Config {
   RelayConfig relay;
   TlsConfig tls;
   RetryConfig retry;
+  BounceConfig bounce;
 };
 
 // load_config reads and validates the TOML file at |path|. On success it

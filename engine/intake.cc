@@ -340,6 +340,10 @@ void Intake::take_reports(bool drain) {
       fmt::print(stderr, "ringmail: outcomes are recorded again; claims resumed\n");
     }
     report_outcome(report);
+    if (report.bounce_queued) {
+      ++totals_.bounces;
+      incoming_dirty_ = true;  // the bounce is in incoming/new: a drain delivers it too
+    }
     switch (report.kind) {
       case OutcomeKind::kDelivered:
         ++totals_.delivered;
@@ -374,6 +378,10 @@ void Intake::print_final(double seconds) {
   if (status_tty_) fmt::print(stderr, "\n");
   fmt::print("ringmail: delivered {}, deferred {}, failed {} in {:.3f} s ({:.0f} msg/s)\n", totals_.delivered,
              totals_.deferred, totals_.failed, seconds, rate);
+  if (totals_.bounces > 0) {
+    fmt::print("ringmail: {} bounce{} (DSN) sent to senders of failed or delayed mail\n", totals_.bounces,
+               totals_.bounces == 1 ? "" : "s");
+  }
   if (totals_.refused + totals_.stuck + totals_.held_now > 0) {
     fmt::print(
         "ringmail: also {} refused (not message files, moved to failed/), {} unreadable (left in active/), "

@@ -35,6 +35,7 @@ struct IntakeTotals {
   uint64_t refused = 0;    // not a message file (FIFO, symlink...): moved to failed/ unread
   uint64_t held_now = 0;   // of those, still not recorded
   uint64_t in_flight = 0;  // handed to workers and not reported back
+  uint64_t bounces = 0;    // bounces (DSNs) workers queued into incoming/new
 };
 
 class Intake {

@@ -67,11 +67,20 @@ const char* finish_op_verb(MessageSlot::FinishOp op) {
     case Op::kSyncTmp:
       return "fsync";
     case Op::kCloseTmp:
+    case Op::kCloseBounce:
       return "close";
     case Op::kRenameMeta:
     case Op::kRenameFile:
     case Op::kHoldFile:
+    case Op::kRenameBounce:
       return "rename";
+    case Op::kOpenBounce:
+      return "create";
+    case Op::kWriteBounce:
+      return "write";
+    case Op::kSyncBounce:
+    case Op::kSyncBounceDir:
+      return "fsync";
   }
   return "?";
 }
@@ -167,6 +176,7 @@ void Worker::finish(MessageSlot* slot) {
   }
   slot->finish_kind = kind;
   slot->finish_next_unix = next_unix;
+  if (kind != OutcomeKind::kDelivered && !slot->unparsable) plan_bounce(slot, now_unix);  // before the record
   if (kind != OutcomeKind::kDelivered) build_record(slot, deferred, failed);
   start_final_chain(slot);
 }
@@ -294,7 +304,11 @@ void Worker::start_final_chain(MessageSlot* slot) {
   }
 
   const int dest_fd = slot->finish_kind == OutcomeKind::kDeferred ? spool_.deferred_fd : spool_.failed_fd;
-  ring_.reserve(6);  // the chain must reach the kernel in one piece
+  // The chain must reach the kernel in one piece. A bounce goes first: it
+  // is in incoming/new before the failure is recorded (docs/bounces.md).
+  const bool bounce = bounce_pending(slot);
+  ring_.reserve(bounce ? 12 : 6);
+  if (bounce) add_bounce_steps(slot);
   add_record_steps(slot, /*link_last=*/true);
   io_uring_sqe* sqe = ring_.sqe();
   io_uring_prep_renameat(sqe, file_fd, id, dest_fd, id, 0);
@@ -358,12 +372,20 @@ std::string Worker::describe_step(const MessageSlot* slot, const MessageSlot::Fi
       return fmt::format("{}/{}/{} to {}/", root, dir, slot->ref.id, dest);
     case Op::kHoldFile:
       return fmt::format("{}/active/{} to hold/", root, slot->ref.id);
+    case Op::kOpenBounce:
+    case Op::kWriteBounce:
+    case Op::kSyncBounce:
+    case Op::kCloseBounce:
+    case Op::kRenameBounce:
+    case Op::kSyncBounceDir:
+      return describe_bounce_step(slot, step.op);
   }
   return "?";
 }
 
 void Worker::on_final_chain_done(MessageSlot* slot) {
   using Op = MessageSlot::FinishOp;
+  on_bounce_steps_done(slot);  // a bounce queued, or its temporary removed
   // The step that failed first, by its own errno; linked steps behind it
   // only report -ECANCELED. A file or meta that is already gone when it is
   // to be removed is what removing it wanted.

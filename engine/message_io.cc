@@ -61,6 +61,7 @@ void MessageSlot::reset() {
   meta.next_attempt = 0;
   meta.last_reply = {};
   meta.reason = {};
+  meta.delay_warned = 0;
   meta.mark_count = 0;
   reply_arena_used = 0;
   message_reply[0] = '\0';
@@ -77,6 +78,9 @@ void MessageSlot::reset() {
   meta_bytes = 0;
   in_hold = held = holding = false;
   record_retries = 0;
+  std::string().swap(bounce_text);  // frees the text of a bounce; allocates nothing
+  bounce_id[0] = '\0';
+  bounce_written = bounce_kill = false;
 }
 
 void MessageSlot::keep_rcpt_reply(uint32_t i, std::string_view reply) {

@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "engine/uring.h"
@@ -105,6 +106,15 @@ class MessageSlot {
     kRenameFile,  // <file_dir>/ID → deferred/ or failed/ID
     kHoldFile,    // <file_dir>/ID → hold/ID (the record could not be written)
     kRemoveTmp,   // clean-up of meta/.ID.tmp after a failed record
+    // The bounce (DSN), written before the record (engine/bounce_writer.cc):
+    // incoming/tmp/DSNID open → write → fsync → close → rename into
+    // incoming/new → fsync incoming/new.
+    kOpenBounce,
+    kWriteBounce,
+    kSyncBounce,
+    kCloseBounce,
+    kRenameBounce,
+    kSyncBounceDir,
   };
   struct FinishStep : Completion {
     MessageSlot* slot = nullptr;
@@ -112,7 +122,7 @@ class MessageSlot {
     int res = 0;
     int inject_res = 0;  // test hook (RINGMAIL_FAULT_UNLINK): the result to report instead
   };
-  static constexpr uint32_t kMaxFinishSteps = 8;
+  static constexpr uint32_t kMaxFinishSteps = 14;
   std::array<FinishStep, kMaxFinishSteps> finish_steps{};
   uint32_t finish_step_count = 0;
   uint32_t finish_steps_pending = 0;
@@ -125,6 +135,13 @@ class MessageSlot {
   bool holding = false;     // the chain in flight is the move to hold/
   uint32_t record_retries = 0;
   __kernel_timespec retry_ts{};
+  // The bounce of this attempt, composed by finish() when recipients failed
+  // for good or a delay warning is due; empty (no allocation) otherwise.
+  // Written into incoming/ before the record, once (|bounce_written|).
+  std::string bounce_text;
+  char bounce_id[kMessageIdMax] = {0};
+  bool bounce_written = false;
+  bool bounce_kill = false;  // test hook RINGMAIL_FAULT_KILL_AFTER_BOUNCE (engine/bounce_writer.cc)
   static void on_finish_step(Completion* step, int res, uint32_t flags);
 
   // I/O results of the load chains.

@@ -40,6 +40,7 @@ struct WorkerReport {
   OutcomeKind kind;
   bool was_held;              // a final report for a message that was reported kHeld
   int64_t next_attempt_unix;  // for kDeferred
+  bool bounce_queued;         // a bounce (DSN) for it went into incoming/new
 };
 
 }  // namespace ringmail

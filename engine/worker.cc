@@ -293,6 +293,7 @@ void Worker::on_finished(MessageSlot* slot, OutcomeKind kind, int64_t next_attem
   report.kind = kind;
   report.was_held = slot->held;
   report.next_attempt_unix = next_attempt_unix;
+  report.bounce_queued = slot->bounce_written;
   if (slot->held) --held_slots_;
   slot->held = false;
   pending_reports_.push_back(report);  // capacity reserved: one per slot

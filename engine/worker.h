@@ -7,7 +7,8 @@
 // WorkerReports on the shared report ring. Everything else a worker touches
 // is its own: no locks, no shared mutable state, no blocking syscall, and no
 // heap allocation per message once running (slots and connections are
-// allocated at start-up; error sentences are the exception, on error paths).
+// allocated at start-up; error sentences and bounces are the exception, on
+// rare paths).
 #pragma once
 
 #include <fcntl.h>
@@ -113,6 +114,12 @@ class Worker {
                                            bool link);
   std::string describe_step(const MessageSlot* slot, const MessageSlot::FinishStep& step) const;
   void schedule_record_retry(MessageSlot* slot);
+  // Bounces (engine/bounce_writer.cc).
+  void plan_bounce(MessageSlot* slot, int64_t now_unix);
+  bool bounce_pending(const MessageSlot* slot) const;
+  void add_bounce_steps(MessageSlot* slot);
+  void on_bounce_steps_done(MessageSlot* slot);
+  std::string describe_bounce_step(const MessageSlot* slot, MessageSlot::FinishOp op) const;
   void report_held_at_exit() const;
 
   const uint32_t id_;

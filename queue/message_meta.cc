@@ -12,7 +12,17 @@
 namespace ringmail {
 namespace {
 
-enum class Record { kAttempts, kFirstAttempt, kNextAttempt, kLastReply, kReason, kDone, kFailed, kUnknown };
+enum class Record {
+  kAttempts,
+  kFirstAttempt,
+  kNextAttempt,
+  kLastReply,
+  kReason,
+  kDelayWarned,
+  kDone,
+  kFailed,
+  kUnknown
+};
 
 Record record_of(std::string_view key) {
   if (key == "attempts") return Record::kAttempts;
@@ -20,6 +30,7 @@ Record record_of(std::string_view key) {
   if (key == "next_attempt") return Record::kNextAttempt;
   if (key == "last_reply") return Record::kLastReply;
   if (key == "reason") return Record::kReason;
+  if (key == "delay_warned") return Record::kDelayWarned;
   if (key == "done") return Record::kDone;
   if (key == "failed") return Record::kFailed;
   return Record::kUnknown;
@@ -105,12 +116,13 @@ bool parse_message_meta(std::string_view text, MessageMeta& out, std::string& er
   out.next_attempt = 0;
   out.last_reply = {};
   out.reason = {};
+  out.delay_warned = 0;
   out.mark_count = 0;
   if (text.size() > kMaxMetaBytes) {
     error = "meta file is larger than " + std::to_string(kMaxMetaBytes) + " bytes";
     return false;
   }
-  bool seen[5] = {false, false, false, false, false};
+  bool seen[6] = {false, false, false, false, false, false};
   size_t pos = 0;
   uint32_t line_no = 0;
   while (pos < text.size()) {
@@ -144,11 +156,13 @@ bool parse_message_meta(std::string_view text, MessageMeta& out, std::string& er
         break;
       case Record::kFirstAttempt:
       case Record::kNextAttempt:
+      case Record::kDelayWarned:
         if (!parse_decimal(value, INT64_MAX, number)) {
           return fail(std::string(key) + " is not a unix time in seconds");
         }
-        (record == Record::kFirstAttempt ? out.first_attempt : out.next_attempt) =
-            static_cast<int64_t>(number);
+        (record == Record::kFirstAttempt  ? out.first_attempt
+         : record == Record::kNextAttempt ? out.next_attempt
+                                          : out.delay_warned) = static_cast<int64_t>(number);
         break;
       case Record::kLastReply:
         out.last_reply = value;
@@ -194,6 +208,11 @@ size_t format_message_meta(const MessageMeta& meta, char* out, size_t cap) {
   if (!meta.last_reply.empty()) {
     w.put("last_reply ");
     w.text(meta.last_reply);
+    w.put("\n");
+  }
+  if (meta.delay_warned != 0) {
+    w.put("delay_warned ");
+    w.number(clamp_time(meta.delay_warned));
     w.put("\n");
   }
   if (!meta.reason.empty()) {

@@ -46,6 +46,7 @@ struct MessageMeta {
   int64_t next_attempt = 0;     // unix seconds; 0 = as soon as possible
   std::string_view last_reply;  // the last reply that deferred the message
   std::string_view reason;      // why the message failed (messages in failed/)
+  int64_t delay_warned = 0;     // unix seconds a delay warning (DSN) was queued; 0 = none
   std::array<RecipientMark, kMaxRecipients> marks;
   uint32_t mark_count = 0;
 };
@@ -54,7 +55,7 @@ struct MessageMeta {
 // filled with views into |text| and true is returned. On failure |error| is
 // a sentence naming the line, e.g. "meta line 4: unknown record 'colour'",
 // and |out| is unspecified. Malformed: a record other than attempts,
-// first_attempt, next_attempt, last_reply, reason, done, failed; a scalar
+// first_attempt, next_attempt, last_reply, reason, delay_warned, done, failed; a scalar
 // record given twice; a number that is not decimal or overflows; an address
 // that is empty or has a blank or control character; the same address
 // marked twice; more than kMaxRecipients marks; more than kMaxMetaBytes.

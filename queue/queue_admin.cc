@@ -138,6 +138,7 @@ void requeue_failed_meta(MessageMeta& meta) {
   meta.first_attempt = 0;
   meta.next_attempt = 0;
   meta.reason = {};
+  meta.delay_warned = 0;  // the age counts afresh: a delay warning may be due again
 }
 
 bool find_message(const SpoolDirs& dirs, const std::string& id, SpoolState& state) {
@@ -382,6 +383,7 @@ bool load_message_details(const SpoolDirs& dirs, const std::string& id, SpoolSta
   out.next_attempt = meta->next_attempt;
   out.last_reply.assign(meta->last_reply);
   out.reason.assign(meta->reason);
+  out.delay_warned = meta->delay_warned;
   if (const char* refusal = spool_entry_refusal(st)) {
     error = fmt::format("{}/{} is not a message file ({})", spool_state_dir(state), id, refusal);
     return false;

@@ -111,6 +111,7 @@ struct MessageDetails {
   int64_t next_attempt = 0;
   std::string last_reply;
   std::string reason;
+  int64_t delay_warned = 0;  // unix seconds a delay warning (DSN) went to the sender; 0 = none
   std::string headers;       // the header section (preamble excluded), as in the file
   bool headers_cut = false;  // the header section goes on past the first kMaxHeadBytes
   std::string problem;       // why part of this is missing ("" = none): a malformed file or record

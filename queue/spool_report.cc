@@ -20,6 +20,7 @@
 #include <queue>
 
 #include "queue/dir_stream.h"
+#include "queue/dsn_id.h"
 #include "queue/envelope.h"
 #include "queue/message_meta.h"
 #include "queue/spool_entry.h"
@@ -152,6 +153,7 @@ bool scan_state(const SpoolDirs& dirs, SpoolState state, const StateScan& scan, 
       continue;
     }
     ++out.counts[static_cast<size_t>(state)];
+    if (is_dsn_id(name)) ++out.bounces;
     if (!out.has_oldest || st.st_mtim.tv_sec < oldest.tv_sec ||
         (st.st_mtim.tv_sec == oldest.tv_sec && st.st_mtim.tv_nsec < oldest.tv_nsec)) {
       out.has_oldest = true;
@@ -479,6 +481,10 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
     count_line(out, "will be refused", report.refused,
                "(in incoming/new but not message files; the engine moves them to failed/ unread)");
   }
+  if (report.bounces != 0) {
+    out += "bounces (DSN) queued: " + std::to_string(report.bounces) +
+           " (counted above; ids ending in .dsn, sent by ringmail to senders of failed mail)\n";
+  }
   if (report.ignored != 0) {
     count_line(out, "ignored", report.ignored, "(not valid message names; the engine never takes them)");
   }
@@ -577,7 +583,9 @@ void format_spool_report_json(const SpoolReport& report, int64_t now_unix, std::
   number("ignored", static_cast<int64_t>(report.ignored));
   number("hold", count(SpoolState::kHold));
   number("will_be_refused", static_cast<int64_t>(report.refused), false);
-  out += "},\"oldest\":";
+  out += "},";
+  number("bounces", static_cast<int64_t>(report.bounces));
+  out += "\"oldest\":";
   if (report.has_oldest) {
     out += '{';
     string("id", report.oldest_id);

@@ -73,6 +73,7 @@ struct SpoolReport {
   uint64_t incoming_tmp = 0;  // files in incoming/tmp (in progress, or left by a crashed producer)
   uint64_t ignored = 0;       // names in state directories that are not valid message names
   uint64_t refused = 0;       // entries in incoming/new the engine will refuse (move to failed/)
+  uint64_t bounces = 0;       // of the messages counted, bounces (DSNs) the engine queued (queue/dsn_id.h)
   bool has_oldest = false;    // the oldest message by mtime, across the states
   std::string oldest_id;
   SpoolState oldest_state = SpoolState::kIncoming;
@@ -112,7 +113,7 @@ void format_spool_report_text(const SpoolReport& report, int64_t now_unix, std::
 
 // format_spool_report_json renders |report| as one JSON object and a newline
 // (keys: spool, counts{incoming,active,deferred,failed,incoming_tmp,ignored,
-// hold,will_be_refused}, oldest{id,state,mtime,age_s} or null,
+// hold,will_be_refused}, bounces, oldest{id,state,mtime,age_s} or null,
 // deferred[{id,pending,attempts,next_attempt,next_attempt_in_s,last_reply,
 // problem}], deferred_more, failed[{id,reason,problem}], failed_more,
 // hold[{id,reason,problem}], hold_more, hold_hint, will_be_refused[{id,

@@ -414,6 +414,7 @@ void show_text(const MessageDetails& d, int64_t now, std::string& out) {
   field("next attempt:", next);
   field("last reply:", d.last_reply.empty() ? "-" : esc(d.last_reply));
   field("reason:", d.reason.empty() ? "-" : esc(d.reason));
+  if (d.delay_warned != 0) field("delay warning:", "sent " + when_text(d.delay_warned, now));
   if (!d.has_meta) field("record:", "none (never attempted)");
   if (!d.problem.empty()) field("problem:", esc(d.problem));
   out += "headers:\n";
@@ -456,6 +457,7 @@ void show_json(const MessageDetails& d, std::string& out) {
   append_json_string(d.last_reply, out);
   out += ",\"reason\":";
   append_json_string(d.reason, out);
+  out += ",\"delay_warned\":" + std::to_string(d.delay_warned);
   out += ",\"headers\":";
   append_json_string(d.headers, out);
   out += ",\"headers_truncated\":";

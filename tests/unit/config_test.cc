@@ -133,6 +133,21 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(config.relay.max_messages_per_connection, 1000u);
   EXPECT_EQ(config.retry.schedule, defaults.retry.schedule);
   EXPECT_EQ(config.retry.max_age, seconds(5 * 86400));
+  EXPECT_TRUE(config.bounce.enabled);
+  EXPECT_EQ(config.bounce.notify_delay, seconds(0));  // off, like Postfix's delay_warning_time
+  EXPECT_EQ(config.bounce.sender_copy, "");
+}
+
+TEST_F(ConfigTest, BounceKeys) {
+  std::string path = Write(
+      "spool = \"/s\"\n[relay]\nhost = \"h\"\n[bounce]\nenabled = false\nnotify_delay = \"4h\"\n"
+      "sender_copy = \"postmaster@example.org\"\n");
+  Config config;
+  std::string error;
+  ASSERT_TRUE(load_config(path, config, error)) << error;
+  EXPECT_FALSE(config.bounce.enabled);
+  EXPECT_EQ(config.bounce.notify_delay, seconds(4 * 3600));
+  EXPECT_EQ(config.bounce.sender_copy, "postmaster@example.org");
 }
 
 TEST_F(ConfigTest, MissingFile) {
@@ -266,6 +281,16 @@ const ErrorCase kErrorCases[] = {
      "\"1h\" or \"2d\" (a whole number and one unit s, m, h or d), got \"1.5h\""},
     {"max_age_too_long", "spool = \"/s\"\n[relay]\nhost = \"h\"\n[retry]\nmax_age = \"366d\"\n",
      "ringmail.toml:5: 'retry.max_age' must be more than 0s and at most 365d, got \"366d\""},
+    {"sender_copy_in_brackets",
+     "spool = \"/s\"\n[relay]\nhost = \"h\"\n[bounce]\nsender_copy = \"<pm@example.org>\"\n",
+     "ringmail.toml:5: 'bounce.sender_copy' must be one address such as \"postmaster@example.org\" (no <>), "
+     "got \"<pm@example.org>\""},
+    {"sender_copy_no_domain",
+     "spool = \"/s\"\n[relay]\nhost = \"h\"\n[bounce]\nsender_copy = \"postmaster\"\n",
+     "ringmail.toml:5: 'bounce.sender_copy' must be one address such as \"postmaster@example.org\" (no <>), "
+     "got \"postmaster\""},
+    {"notify_delay_zero", "spool = \"/s\"\n[relay]\nhost = \"h\"\n[bounce]\nnotify_delay = \"0s\"\n",
+     "ringmail.toml:5: 'bounce.notify_delay' must be more than 0s and at most 365d, got \"0s\""},
     {"earliest_line_wins", "spool = \"/s\"\n[relay]\nhost = \"h\"\nport = 0\n[engine]\nthreads = -1\n",
      "ringmail.toml:4: 'relay.port' must be between 1 and 65535, got 0"},
     {"misspelt_relay_table", "spool = \"/s\"\n[realy]\nhost = \"h\"\n",

@@ -276,6 +276,26 @@ TEST(SpoolReportTest, PartialSpoolCountsMissingDirectoriesAsEmpty) {
   EXPECT_FALSE(fs::exists(spool.root() + "/active"));  // nothing created
 }
 
+// Bounces the engine queued (ids ending in .dsn) are counted in every state.
+TEST(SpoolReportTest, CountsQueuedBounces) {
+  TempSpool spool;
+  SpoolDirs dirs;
+  std::string error;
+  ASSERT_TRUE(open_spool(spool.root(), true, dirs, error)) << error;
+  const std::string bounce = "X-Ringmail-From: <>\nX-Ringmail-To: <a@y.org>\nFrom: m@x.org\n\nb\n";
+  spool.write("incoming/new/100.1.1.dsn", bounce);
+  spool.write("deferred/101.1.1.dsn", bounce);
+  spool.write("deferred/102.1.1", "X-Ringmail-To: <a@y.org>\nFrom: s@x.org\n\nb\n");
+  SpoolReport report;
+  ASSERT_TRUE(collect_spool_report(dirs, "", kReportListLimit, report, error)) << error;
+  EXPECT_EQ(report.bounces, 2u);
+  std::string text, json;
+  format_spool_report_text(report, kNow, text);
+  format_spool_report_json(report, kNow, json);
+  EXPECT_NE(text.find("bounces (DSN) queued: 2 "), std::string::npos) << text;
+  EXPECT_NE(json.find("},\"bounces\":2,\"oldest\":"), std::string::npos) << json;
+}
+
 // Columns widen to the longest id (ids up to 63 characters are valid).
 TEST(SpoolReportTest, ColumnsFitLongIds) {
   TempSpool spool;
