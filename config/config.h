@@ -79,6 +79,15 @@ struct RetryConfig {
   std::chrono::seconds max_age = std::chrono::seconds(5 * 24 * 3600);
 };
 
+// LogConfig is the [log] table: the delivery log (docs/delivery-log.md).
+struct LogConfig {
+  std::string delivery;                    // JSON lines file; "-" = stdout; "" = off
+  bool syslog = false;                     // one Postfix-shaped line per attempt to syslog
+  std::string syslog_socket = "/dev/log";  // the local syslog datagram socket
+  std::string syslog_facility = "mail";
+  uint32_t ring_capacity = 1024;  // lines between the cores and the logger thread (power of two)
+};
+
 struct Config {
   std::string path;   // the file it was loaded from ("" for defaults)
   std::string spool;  // spool root directory
@@ -87,6 +96,7 @@ struct Config {
   RelayConfig relay;
   TlsConfig tls;
   RetryConfig retry;
+  LogConfig log;
 };
 
 // load_config reads and validates the TOML file at |path|. On success it
