@@ -69,7 +69,8 @@ void note_transaction_end(MessageSlot& slot, const SmtpClient& client, const Tls
 std::string_view slot_message_id(const MessageSlot& slot) {
   const Envelope& env = slot.envelope;
   if (env.header_end <= env.body_offset || env.header_end > slot.head_len) return {};
-  return find_message_id(std::string_view(slot.head.get() + env.body_offset, env.header_end - env.body_offset));
+  return find_message_id(
+      std::string_view(slot.head.get() + env.body_offset, env.header_end - env.body_offset));
 }
 
 void log_attempts(DeliveryLog& log, const MessageSlot& slot, std::string_view destination, bool expired,
@@ -102,13 +103,14 @@ void log_attempts(DeliveryLog& log, const MessageSlot& slot, std::string_view de
     event.outcome = outcome_of(state, expired);
     event.reply = slot.rcpt_reply(i);
     if (event.reply.empty()) event.reply = slot.message_reply;
-    record.json_len = log.writes_file()
-                          ? static_cast<uint16_t>(format_attempt_json(event, record.text, LogRecord::kJsonCap))
-                          : 0;
-    record.syslog_len =
-        log.writes_syslog()
-            ? static_cast<uint16_t>(format_attempt_syslog(event, record.text + record.json_len, LogRecord::kSyslogCap))
+    record.json_len =
+        log.writes_file()
+            ? static_cast<uint16_t>(format_attempt_json(event, record.text, LogRecord::kJsonCap))
             : 0;
+    record.syslog_len = log.writes_syslog()
+                            ? static_cast<uint16_t>(format_attempt_syslog(
+                                  event, record.text + record.json_len, LogRecord::kSyslogCap))
+                            : 0;
     log.push(record);
   }
 }

@@ -43,10 +43,10 @@ struct LogRecord {
 static_assert(sizeof(LogRecord) == LogRecord::kBytes);
 
 struct DeliveryLogOptions {
-  std::string path;           // the JSON lines file; "-" = stdout; "" = no file
-  bool syslog = false;        // also one syslog line per attempt
-  std::string syslog_socket;  // the datagram socket, e.g. /dev/log
-  int syslog_facility = 2;    // LOG_MAIL >> 3
+  std::string path;             // the JSON lines file; "-" = stdout; "" = no file
+  bool syslog = false;          // also one syslog line per attempt
+  std::string syslog_socket;    // the datagram socket, e.g. /dev/log
+  int syslog_facility = 2;      // LOG_MAIL >> 3
   size_t ring_capacity = 1024;  // lines; a power of two
 };
 

@@ -73,9 +73,9 @@ void JsonLine::millis(const char* name, int64_t ms) {
   char buf[32];
   const char* sign = ms < 0 ? "-" : "";
   const uint64_t abs_ms = ms < 0 ? static_cast<uint64_t>(-(ms + 1)) + 1 : static_cast<uint64_t>(ms);
-  const int n = std::snprintf(buf, sizeof(buf), "%s%llu.%03llu", sign,
-                              static_cast<unsigned long long>(abs_ms / 1000),
-                              static_cast<unsigned long long>(abs_ms % 1000));
+  const int n =
+      std::snprintf(buf, sizeof(buf), "%s%llu.%03llu", sign, static_cast<unsigned long long>(abs_ms / 1000),
+                    static_cast<unsigned long long>(abs_ms % 1000));
   if (open_field(name, static_cast<size_t>(n))) put(std::string_view(buf, static_cast<size_t>(n)));
 }
 
