@@ -275,7 +275,7 @@ TEST(DeliveryLog, TinyRingLosesNoLine) {
   for (int t = 0; t < kThreads; ++t) {
     producers.emplace_back([&log, t] {
       for (int i = 0; i < kLines; ++i)
-        log.push(record_for("{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}\n"));
+        log.push_copy(record_for("{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}\n"));
     });
   }
   for (auto& p : producers) p.join();
@@ -301,14 +301,14 @@ TEST(DeliveryLog, ReopenAfterRenameWritesTheNewFile) {
   std::string error;
   ASSERT_TRUE(log.open(options, error)) << error;
   log.start();
-  for (int i = 0; i < 10; ++i) log.push(record_for("{\"before\":" + std::to_string(i) + "}\n"));
+  for (int i = 0; i < 10; ++i) log.push_copy(record_for("{\"before\":" + std::to_string(i) + "}\n"));
   for (int i = 0; i < 200 && log.lines_written() < 10; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(std::rename(path.c_str(), rotated.c_str()), 0);
   log.request_reopen();
   for (int i = 0; i < 200 && access(path.c_str(), F_OK) != 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  for (int i = 0; i < 5; ++i) log.push(record_for("{\"after\":" + std::to_string(i) + "}\n"));
+  for (int i = 0; i < 5; ++i) log.push_copy(record_for("{\"after\":" + std::to_string(i) + "}\n"));
   log.stop();
   EXPECT_EQ(read_lines(rotated).size(), 10u);
   EXPECT_EQ(read_lines(path).size(), 5u);
