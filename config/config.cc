@@ -207,6 +207,37 @@ std::string CheckCiphers(const Value& value) {
          "ChaCha20-Poly1305)";
 }
 
+// CheckLogPath: "" (off), "-" (stdout) or an absolute path.
+std::string CheckLogPath(const Value& value) {
+  const std::string& path = value.text;
+  if (path.empty() || path == "-" || path.front() == '/') return {};
+  return "'log.delivery' must be an absolute path, \"-\" for stdout or \"\" for none, got '" + path +
+         "'; e.g. delivery = \"/var/log/ringmail/delivery.jsonl\"";
+}
+
+std::string CheckSyslogSocket(const Value& value) {
+  if (!value.text.empty() && value.text.front() == '/') return {};
+  return "'log.syslog_socket' must be an absolute path to a datagram socket, got '" + value.text +
+         "'; the local syslog listens on \"/dev/log\"";
+}
+
+// The facilities syslog(3) knows by name (log/delivery_log.cc maps them).
+std::string CheckSyslogFacility(const Value& value) {
+  static const char* const kNames[] = {"kern",   "user",   "mail",   "daemon",   "auth",   "syslog", "lpr",
+                                       "news",   "uucp",   "cron",   "authpriv", "ftp",    "local0", "local1",
+                                       "local2", "local3", "local4", "local5",   "local6", "local7"};
+  for (const char* name : kNames) {
+    if (value.text == name) return {};
+  }
+  return "unknown syslog facility log.syslog_facility = \"" + value.text +
+         "\"; use mail (the default), daemon, user or local0..local7";
+}
+
+std::string CheckRingCapacity(const Value& value) {
+  if ((value.integer & (value.integer - 1)) == 0) return {};
+  return "'log.ring_capacity' must be a power of two (2, 4, ... 65536), got " + std::to_string(value.integer);
+}
+
 // CheckUsername: the AUTH user name (at most 255 bytes: engine/smtp_auth.h).
 std::string CheckUsername(const Value& value) {
   if (value.text.empty()) return "'relay.username' must not be empty; leave it out for a relay without AUTH";
@@ -397,6 +428,27 @@ const KeySpec kKeys[] = {
      .spaces = false,
      .check = CheckSenderCopy,
      .set = [](const Value& v, Config& c) { c.bounce.sender_copy = v.text; }},
+    {.name = "log.delivery",
+     .type = KeyType::kString,
+     .check = CheckLogPath,
+     .set = [](const Value& v, Config& c) { c.log.delivery = v.text; }},
+    {.name = "log.syslog",
+     .type = KeyType::kBoolean,
+     .set = [](const Value& v, Config& c) { c.log.syslog = v.boolean; }},
+    {.name = "log.syslog_socket",
+     .type = KeyType::kString,
+     .check = CheckSyslogSocket,
+     .set = [](const Value& v, Config& c) { c.log.syslog_socket = v.text; }},
+    {.name = "log.syslog_facility",
+     .type = KeyType::kString,
+     .check = CheckSyslogFacility,
+     .set = [](const Value& v, Config& c) { c.log.syslog_facility = v.text; }},
+    {.name = "log.ring_capacity",
+     .type = KeyType::kInteger,
+     .min = 2,
+     .max = 65'536,
+     .check = CheckRingCapacity,
+     .set = [](const Value& v, Config& c) { c.log.ring_capacity = As<uint32_t>(v); }},
 };
 
 std::string_view TableOf(std::string_view name) {

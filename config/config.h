@@ -105,6 +105,15 @@ struct BounceConfig {
   std::string sender_copy;  // an address that gets a copy of every bounce; "" = none
 };
 
+// LogConfig is the [log] table: the delivery log (docs/delivery-log.md).
+struct LogConfig {
+  std::string delivery;                    // JSON lines file; "-" = stdout; "" = off
+  bool syslog = false;                     // one Postfix-shaped line per attempt to syslog
+  std::string syslog_socket = "/dev/log";  // the local syslog datagram socket
+  std::string syslog_facility = "mail";
+  uint32_t ring_capacity = 1024;  // lines between the cores and the logger thread (power of two)
+};
+
 struct Config {
   std::string path;   // the file it was loaded from ("" for defaults)
   std::string spool;  // spool root directory
@@ -114,6 +123,7 @@ struct Config {
   TlsConfig tls;
   RetryConfig retry;
   BounceConfig bounce;
+  LogConfig log;
 };
 
 // load_config reads and validates the TOML file at |path|. On success it

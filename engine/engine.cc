@@ -19,6 +19,7 @@
 #include "engine/run_status.h"
 #include "engine/systemd_notify.h"
 #include "engine/worker.h"
+#include "log/delivery_log.h"
 #include "queue/dir_stream.h"
 #include "queue/spool_lock.h"
 #include "tls/tls_library.h"
@@ -77,7 +78,9 @@ bool wait_for_workers(const std::atomic<uint32_t>& running, ReportSink& reports,
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo info;
       if (read(signal_fd, &info, sizeof(info)) <= 0) continue;
-      if (info.ssi_signo == SIGHUP || info.ssi_signo == SIGUSR2) {
+      if (info.ssi_signo == SIGUSR1) {
+        if (reports.log != nullptr) reports.log->request_reopen();
+      } else if (info.ssi_signo == SIGHUP || info.ssi_signo == SIGUSR2) {
         fmt::print(stderr, "ringmail: SIG{} received while stopping: ignored\n",
                    sigabbrev_np(static_cast<int>(info.ssi_signo)));
       } else {
@@ -102,6 +105,29 @@ bool wait_for_worker_setup(const std::vector<std::unique_ptr<WorkerChannel>>& ch
   }
 }
 
+// open_delivery_log opens the [log] outputs (on this thread, before the
+// workers: an unwritable path stops the start with the reason).
+bool open_delivery_log(const Config& config, DeliveryLog& log, std::string& error) {
+  DeliveryLogOptions options;
+  options.path = config.log.delivery;
+  options.syslog = config.log.syslog;
+  options.syslog_socket = config.log.syslog_socket;
+  options.syslog_facility = syslog_facility_code(config.log.syslog_facility);
+  options.ring_capacity = config.log.ring_capacity;
+  return log.open(options, error);
+}
+
+void print_delivery_log_totals(const Config& config, const DeliveryLog& log) {
+  fmt::print(stderr, "ringmail: delivery log: {} line(s) written to {}{}, cores waited for room {} time(s)",
+             log.lines_written(), config.log.delivery.empty() ? "no file" : config.log.delivery,
+             log.writes_syslog() ? " and syslog" : "", log.waits());
+  if (log.write_errors() + log.syslog_errors() > 0) {
+    fmt::print(stderr, "; {} line(s) could not be written, {} syslog line(s) not sent", log.write_errors(),
+               log.syslog_errors());
+  }
+  fmt::print(stderr, "\n");
+}
+
 }  // namespace
 
 bool run_engine(const Config& config, bool drain, EngineResult& result, std::string& error) {
@@ -117,6 +143,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);   // logged and ignored until reload exists
   sigaddset(&signals, SIGUSR2);  // `ringmail queue --flush`: retry every deferred message now
+  sigaddset(&signals, SIGUSR1);  // logrotate: reopen the delivery log
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   const int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -162,6 +189,12 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   const size_t max_in_flight = static_cast<size_t>(threads) * config.engine.inbox_capacity + total_slots;
   ReportSink reports(next_power_of_two(max_in_flight));
   if (!reports.doorbell.open(error)) return false;
+  DeliveryLog delivery_log;
+  if (!open_delivery_log(config, delivery_log, error)) return false;
+  if (delivery_log.enabled()) {
+    delivery_log.start();
+    reports.log = &delivery_log;
+  }
 
   std::atomic<bool> workers_failed{false};
   std::atomic<uint32_t> workers_running{threads};
@@ -254,7 +287,9 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   result.threads = threads;
   result.deferred_left = count_entries(spool.deferred_fd);
   result.active_left = count_entries(spool.active_fd);
+  delivery_log.stop();  // every line written before the summary
   intake.print_final(result.seconds);
+  if (delivery_log.enabled()) print_delivery_log_totals(config, delivery_log);
   if (result.active_left > 0) {
     fmt::print(stderr,
                "ringmail: {} message(s) left in active/ (not attempted while outcomes could not be recorded, "

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/attempt_log.h"
 #include "engine/delivery_policy.h"
 #include "queue/dir_stream.h"
 #include "queue/message_meta.h"
@@ -135,7 +136,7 @@ bool Intake::has_room() const {
   return false;
 }
 
-bool Intake::dispatch(const char* id, bool has_meta, uint64_t size_bytes) {
+bool Intake::dispatch(const char* id, bool has_meta, uint64_t size_bytes, int64_t queued_ms) {
   // Round robin over workers with room: the relay is one destination that
   // every core serves with its share of the connections.
   for (size_t tries = 0; tries < workers_.size(); ++tries) {
@@ -145,6 +146,7 @@ bool Intake::dispatch(const char* id, bool has_meta, uint64_t size_bytes) {
     std::snprintf(ref.id, sizeof(ref.id), "%s", id);
     ref.has_meta = has_meta;
     ref.size_bytes = size_bytes;
+    ref.queued_ms = queued_ms;
     if (w->inbox.try_push(ref)) {
       w->doorbell.ring();
       ++totals_.in_flight;
@@ -223,7 +225,15 @@ bool Intake::claim(int dir_fd, const char* dir_name, const char* id) {
   // A message from incoming/new was never attempted: it has no meta (an
   // orphan one was removed at start-up). Elsewhere, ask.
   const bool has_meta = dir_fd != spool_.incoming_new_fd && faccessat(spool_.meta_fd, id, F_OK, 0) == 0;
-  if (!dispatch(id, has_meta, static_cast<uint64_t>(st.st_size))) {
+  const int64_t queued_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+  if (dir_fd == spool_.incoming_new_fd && reports_.log != nullptr) {
+    MessageEvent queued;
+    queued.kind = MessageEventKind::kQueued;
+    queued.id = id;
+    queued.size_bytes = static_cast<uint64_t>(st.st_size);
+    log_message_event(*reports_.log, queued);
+  }
+  if (!dispatch(id, has_meta, static_cast<uint64_t>(st.st_size), queued_ms)) {
     // Cannot happen (room was checked and only this thread pushes), but
     // the file is safe in active/ either way: tried again after a while.
     if (!drain_) due_.push(Due{retry_at(decide_spool_fault(SpoolFault::kClaimFailed)), id, true});
@@ -237,6 +247,13 @@ bool Intake::claim(int dir_fd, const char* dir_name, const char* id) {
 // removed, so it is never looked at again.
 void Intake::refuse(int dir_fd, const char* dir_name, const char* id, const char* reason) {
   ++totals_.refused;
+  if (reports_.log != nullptr) {
+    MessageEvent failed;
+    failed.kind = MessageEventKind::kFailed;
+    failed.id = id;
+    failed.reason = reason;
+    log_message_event(*reports_.log, failed);
+  }
   if (renameat2(dir_fd, id, spool_.failed_fd, id, RENAME_NOREPLACE) == 0) {
     MessageMeta meta;
     meta.reason = reason;
@@ -336,6 +353,9 @@ void Intake::take_reports(bool drain) {
       continue;
     }
     --totals_.in_flight;
+    totals_.rcpt_delivered += report.recipients.delivered;
+    totals_.rcpt_deferred += report.recipients.deferred;
+    totals_.rcpt_failed += report.recipients.failed;
     if (report.was_held && --totals_.held_now == 0) {
       fmt::print(stderr, "ringmail: outcomes are recorded again; claims resumed\n");
     }
@@ -349,7 +369,7 @@ void Intake::take_reports(bool drain) {
         ++totals_.delivered;
         break;
       case OutcomeKind::kFailed:
-        ++totals_.failed;
+        ++(report.partial ? totals_.partial : totals_.failed);
         break;
       case OutcomeKind::kDeferred:
         ++totals_.deferred;
@@ -373,11 +393,16 @@ void Intake::take_reports(bool drain) {
 }
 
 void Intake::print_final(double seconds) {
-  const uint64_t ended = totals_.delivered + totals_.deferred + totals_.failed;
+  const uint64_t ended = totals_.delivered + totals_.partial + totals_.deferred + totals_.failed;
   const double rate = seconds > 0 ? static_cast<double>(ended) / seconds : 0;
   if (status_tty_) fmt::print(stderr, "\n");
-  fmt::print("ringmail: delivered {}, deferred {}, failed {} in {:.3f} s ({:.0f} msg/s)\n", totals_.delivered,
-             totals_.deferred, totals_.failed, seconds, rate);
+  // Messages by how they ended (partial: in failed/, but some recipients
+  // got it), then recipients (every attempt of this run).
+  fmt::print(
+      "ringmail: delivered {}, partial {}, deferred {}, failed {} in {:.3f} s ({:.0f} msg/s); recipients: "
+      "delivered {}, deferred {}, failed {}\n",
+      totals_.delivered, totals_.partial, totals_.deferred, totals_.failed, seconds, rate,
+      totals_.rcpt_delivered, totals_.rcpt_deferred, totals_.rcpt_failed);
   if (totals_.bounces > 0) {
     fmt::print("ringmail: {} bounce{} (DSN) sent to senders of failed or delayed mail\n", totals_.bounces,
                totals_.bounces == 1 ? "" : "s");
@@ -497,6 +522,10 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
         }
         if (info.ssi_signo == SIGUSR2) {
           flush_deferred_now(drain);
+          continue;
+        }
+        if (info.ssi_signo == SIGUSR1) {  // logrotate: reopen the delivery log
+          if (reports_.log != nullptr) reports_.log->request_reopen();
           continue;
         }
         fmt::print(stderr, "{}ringmail: {} received: finishing in-flight deliveries (at most {} ms)\n",

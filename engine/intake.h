@@ -31,6 +31,11 @@ struct IntakeTotals {
   uint64_t delivered = 0;
   uint64_t deferred = 0;
   uint64_t failed = 0;
+  uint64_t partial = 0;  // failed/, but delivered to some recipients (not counted in |failed|)
+  // Recipients, over every attempt of the run.
+  uint64_t rcpt_delivered = 0;
+  uint64_t rcpt_deferred = 0;
+  uint64_t rcpt_failed = 0;
   uint64_t stuck = 0;      // could not be read; left in active/ for a later try
   uint64_t refused = 0;    // not a message file (FIFO, symlink...): moved to failed/ unread
   uint64_t held_now = 0;   // of those, still not recorded
@@ -73,7 +78,8 @@ class Intake {
   bool start(bool drain, std::string& error);
   void remove_orphan_meta();
   void load_deferred(bool drain);
-  bool dispatch(const char* id, bool has_meta, uint64_t size_bytes);  // false: every inbox is full
+  bool dispatch(const char* id, bool has_meta, uint64_t size_bytes,
+                int64_t queued_ms);  // false: every inbox is full
   // claim checks that |dir_fd|/|id| is a message file, moves it into
   // active/ (unless it is there) and dispatches it. A non-message is moved
   // to failed/ with the reason instead. False when it was not dispatched.

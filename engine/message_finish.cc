@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/attempt_log.h"
 #include "engine/worker.h"
 
 namespace ringmail {
@@ -132,10 +133,11 @@ void Worker::finish(MessageSlot* slot) {
     return;
   }
   const Envelope& env = slot->envelope;
-  uint32_t failed = 0, deferred = 0;
+  uint32_t failed = 0, deferred = 0, done = 0;
   for (uint32_t i = 0; i < env.recipient_count; ++i) {
     switch (slot->rcpt_state[i]) {
       case RcptState::kDone:
+        ++done;
         break;
       case RcptState::kFailed:
         ++failed;
@@ -149,7 +151,13 @@ void Worker::finish(MessageSlot* slot) {
         break;
     }
   }
-  for (uint32_t i = 0; i < slot->meta.mark_count; ++i) failed += slot->meta.marks[i].failed ? 1 : 0;
+  const uint32_t failed_now = failed;
+  uint32_t done_before = 0;
+  for (uint32_t i = 0; i < slot->meta.mark_count; ++i) {
+    failed += slot->meta.marks[i].failed ? 1 : 0;
+    done_before += slot->meta.marks[i].failed ? 0 : 1;
+  }
+  const uint32_t attempt = slot->meta.attempts + 1;
 
   const int64_t now_unix = static_cast<int64_t>(::time(nullptr));
   MessageMeta& meta = slot->meta;
@@ -177,6 +185,13 @@ void Worker::finish(MessageSlot* slot) {
   slot->finish_kind = kind;
   slot->finish_next_unix = next_unix;
   if (kind != OutcomeKind::kDelivered && !slot->unparsable) plan_bounce(slot, now_unix);  // before the record
+  // What the intake counts and the delivery log says: recipients given up
+  // at retry.max_age count as failed ("expired" in the log); a failed
+  // message that reached some recipients is partial.
+  const bool expired = kind == OutcomeKind::kFailed && deferred > 0;
+  slot->counts = RecipientCounts{done, expired ? 0 : deferred, failed_now + (expired ? deferred : 0)};
+  slot->partial = kind == OutcomeKind::kFailed && done + done_before > 0;
+  if (reports_.log != nullptr) log_attempts(*reports_.log, *slot, config_.relay.host, expired, attempt);
   if (kind != OutcomeKind::kDelivered) build_record(slot, deferred, failed);
   start_final_chain(slot);
 }
@@ -445,12 +460,12 @@ void Worker::on_final_chain_done(MessageSlot* slot) {
     set_completion(sqe, nullptr);
   }
   const bool first = !slot->held;
+  const std::string what = failed->inject_res == -EFBIG && failed->op == Op::kWriteTmp
+                               ? std::string("the record is larger than a meta file may be")
+                               : fmt::format("cannot {} {}: {}", finish_op_verb(failed->op),
+                                             describe_step(slot, *failed), std::strerror(-failed->res));
   if (first || (slot->record_retries & (slot->record_retries - 1)) == 0) {
     // Loud at the first failure, then at retries 1, 2, 4, 8...
-    const std::string what = failed->inject_res == -EFBIG && failed->op == Op::kWriteTmp
-                                 ? std::string("the record is larger than a meta file may be")
-                                 : fmt::format("cannot {} {}: {}", finish_op_verb(failed->op),
-                                               describe_step(slot, *failed), std::strerror(-failed->res));
     fmt::print(
         stderr,
         "ringmail: worker {}: the outcome of {} ({}) cannot be recorded: {}; {} — retrying the record, "
@@ -469,6 +484,15 @@ void Worker::on_final_chain_done(MessageSlot* slot) {
     std::memcpy(report.id, slot->ref.id, sizeof(report.id));
     report.kind = OutcomeKind::kHeld;
     pending_reports_.push_back(report);
+    if (reports_.log != nullptr) {
+      MessageEvent held;
+      held.kind = MessageEventKind::kHeld;
+      held.id = slot->ref.id;
+      held.message_id = slot_message_id(*slot);
+      held.attempt = slot->meta.attempts;
+      held.reason = what;
+      log_message_event(*reports_.log, held);
+    }
     if (!slot->in_hold) {
       slot->holding = true;
       start_final_chain(slot);

@@ -64,9 +64,13 @@ void MessageSlot::reset() {
   meta.delay_warned = 0;
   meta.mark_count = 0;
   reply_arena_used = 0;
+  last_kept_offset = last_kept_length = 0;
   message_reply[0] = '\0';
   attempt_pending = 0;
   connection = nullptr;
+  session = SessionFacts{};
+  counts = RecipientCounts{};
+  partial = false;
   mail_rejected = false;
   accepted = 0;
   expect_refs = 0;
@@ -84,11 +88,20 @@ void MessageSlot::reset() {
 }
 
 void MessageSlot::keep_rcpt_reply(uint32_t i, std::string_view reply) {
+  // The recipients of one transaction share its end-of-data reply: keep it once.
+  if (last_kept_length == reply.size() && reply.size() > 0 &&
+      std::memcmp(reply_arena.get() + last_kept_offset, reply.data(), reply.size()) == 0) {
+    rcpt_reply_offset[i] = static_cast<uint16_t>(last_kept_offset);
+    rcpt_reply_length[i] = static_cast<uint16_t>(last_kept_length);
+    return;
+  }
   const size_t room = kReplyArenaBytes - reply_arena_used;
   const size_t n = std::min(reply.size(), room);
   std::memcpy(reply_arena.get() + reply_arena_used, reply.data(), n);
   rcpt_reply_offset[i] = static_cast<uint16_t>(reply_arena_used);
   rcpt_reply_length[i] = static_cast<uint16_t>(n);
+  last_kept_offset = reply_arena_used;
+  last_kept_length = static_cast<uint32_t>(n);
   reply_arena_used += static_cast<uint32_t>(n);
 }
 
@@ -100,7 +113,7 @@ void MessageSlot::resolve(uint32_t i, RcptState state, std::string_view reply) {
   const RcptState before = rcpt_state[i];
   if (before != RcptState::kPending && before != RcptState::kAccepted) return;
   rcpt_state[i] = state;
-  if (state != RcptState::kDone) keep_rcpt_reply(i, reply);
+  keep_rcpt_reply(i, reply);  // the 250 too: the delivery log shows it
   --attempt_pending;
 }
 

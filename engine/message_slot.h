@@ -37,6 +37,19 @@ enum class RcptState : uint8_t {
   kDeferred,  // a 4xx or a connection failure
 };
 
+// SessionFacts: what the delivery log says about the connection that
+// carried a message's transaction (engine/attempt_log.h fills it).
+struct SessionFacts {
+  uint64_t started_ns = 0;  // CLOCK_MONOTONIC when the transaction began; 0: no connection carried it
+  uint64_t ended_ns = 0;
+  char address[64] = {0};             // "ip:port" or "[ipv6]:port" connected to
+  const char* tls_version = nullptr;  // static texts (BoringSSL, TlsVerdict::summary); null: clear text
+  const char* tls_cipher = nullptr;
+  const char* tls_verdict = nullptr;
+  bool tls_verified = false;
+  bool auth = false;
+};
+
 class MessageSlot {
  public:
   static constexpr size_t kHeadBytes = kMaxHeadBytes;  // first read of the file
@@ -74,8 +87,9 @@ class MessageSlot {
   std::array<uint16_t, kMaxRecipients> rcpt_reply_length{};
   std::unique_ptr<char[]> reply_arena;
   uint32_t reply_arena_used = 0;
-  char message_reply[512] = {0};  // why the message as a whole was deferred/failed
-  uint32_t attempt_pending = 0;   // recipients still kPending or kAccepted
+  uint32_t last_kept_offset = 0, last_kept_length = 0;  // the reply kept last (shared by the next equal one)
+  char message_reply[512] = {0};                        // why the message as a whole was deferred/failed
+  uint32_t attempt_pending = 0;                         // recipients still kPending or kAccepted
 
   // The connection carrying it: the worker-side adapter (set and cleared by
   // it; body reads report there) and the protocol machine (set by
@@ -88,6 +102,11 @@ class MessageSlot {
   bool used_bdat = false;      // sent with BDAT LAST rather than DATA
   uint32_t accepted = 0;       // RCPTs accepted in this transaction
   uint32_t expect_refs = 0;    // replies still expected for it on the connection
+
+  // For the delivery log and the intake's counts.
+  SessionFacts session{};
+  RecipientCounts counts{};
+  bool partial = false;  // failed, but delivered to some recipients
 
   // Why the engine could not parse it (it goes to failed/ untouched).
   bool unparsable = false;

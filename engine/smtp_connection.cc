@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/attempt_log.h"
 #include "engine/message_slot.h"
 #include "engine/worker.h"
 
@@ -93,6 +94,7 @@ void SmtpConnection::open() {
 
 void SmtpConnection::take_message(MessageSlot* slot) {
   slot->connection = this;
+  note_transaction_start(*slot);
   client_.take_message(slot);
   after_event();
 }
@@ -132,6 +134,7 @@ void SmtpConnection::read_body(MessageSlot* slot, uint64_t offset) { worker_->re
 
 void SmtpConnection::transaction_done(MessageSlot* slot) {
   slot->connection = nullptr;
+  note_transaction_end(*slot, client_, tls_.get(), worker_->relay(), address_index_);
   if (!client_.carries_messages()) idle_since_ns_ = worker_->now_ns();
   worker_->on_attempt_done(slot);
 }

@@ -16,6 +16,7 @@ struct MessageRef {
   char id[kMessageIdMax];  // NUL-terminated file name
   bool has_meta;           // meta/<id> exists (the message was attempted before)
   uint64_t size_bytes;     // the file's size when the intake claimed it (SIZE=, limits)
+  int64_t queued_ms;  // the file's mtime (unix ms): when it was queued (the delivery log's time in queue)
 };
 
 enum class OutcomeKind : uint8_t {
@@ -34,13 +35,22 @@ enum class OutcomeKind : uint8_t {
   kNotStarted,
 };
 
+// RecipientCounts: how the recipients of one attempt ended.
+struct RecipientCounts {
+  uint32_t delivered = 0;
+  uint32_t deferred = 0;
+  uint32_t failed = 0;  // refused, or given up at retry.max_age
+};
+
 // WorkerReport tells the intake how a message ended (or that it is held).
 struct WorkerReport {
   char id[kMessageIdMax];
   OutcomeKind kind;
-  bool was_held;              // a final report for a message that was reported kHeld
-  int64_t next_attempt_unix;  // for kDeferred
-  bool bounce_queued;         // a bounce (DSN) for it went into incoming/new
+  bool was_held;               // a final report for a message that was reported kHeld
+  bool partial;                // kFailed, but some recipients did get it (now or in earlier attempts)
+  int64_t next_attempt_unix;   // for kDeferred
+  bool bounce_queued;          // a bounce (DSN) for it went into incoming/new
+  RecipientCounts recipients;  // this attempt's recipients (not those settled before)
 };
 
 }  // namespace ringmail

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/attempt_log.h"
+
 namespace ringmail {
 namespace {
 
@@ -288,10 +290,13 @@ void Worker::on_attempt_done(MessageSlot* slot) { finish(slot); }
 
 void Worker::on_finished(MessageSlot* slot, OutcomeKind kind, int64_t next_attempt_unix) {
   // The intake counts outcomes from the reports; nothing else to tally here.
+  if (reports_.log != nullptr) log_message_end(*reports_.log, *slot, kind, next_attempt_unix);
   WorkerReport report{};
   std::memcpy(report.id, slot->ref.id, sizeof(report.id));
   report.kind = kind;
   report.was_held = slot->held;
+  report.partial = slot->partial;
+  report.recipients = slot->counts;
   report.next_attempt_unix = next_attempt_unix;
   report.bounce_queued = slot->bounce_written;
   if (slot->held) --held_slots_;

@@ -26,6 +26,7 @@
 #include "engine/smtp_connection.h"
 #include "engine/uring.h"
 #include "engine/work_item.h"
+#include "log/delivery_log.h"
 #include "queue/doorbell.h"
 #include "queue/mpsc_ring.h"
 #include "queue/retry_schedule.h"
@@ -44,11 +45,13 @@ struct WorkerChannel {
   std::atomic<bool> set_up{false};   // the worker's ring is ready: it serves (systemd READY=1)
 };
 
-// ReportSink is where workers send outcomes (many workers → the intake).
+// ReportSink is where workers send outcomes (many workers → the intake),
+// and the delivery log they and the intake write (null: no log).
 struct ReportSink {
   explicit ReportSink(size_t capacity) : ring(capacity) {}
   MpscRing<WorkerReport> ring;
   Doorbell doorbell;  // wakes the intake
+  DeliveryLog* log = nullptr;
 };
 
 class Worker {

@@ -58,7 +58,7 @@ timeout -k 10 90 "$RINGMAIL" run --config "$CONF" --drain > "$WORK/run.out" 2> "
 elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
 stop_sink
 [ "$status" = 0 ] || fail "run --drain exited $status: $(tail -5 "$WORK/run.err") $(cat "$WORK/run.out")"
-grep -q "^ringmail: delivered $((COUNT + 3)), deferred 0, failed 0 in " "$WORK/run.out" \
+grep -q "^ringmail: delivered $((COUNT + 3)), partial 0, deferred 0, failed 0 in " "$WORK/run.out" \
   || fail "run summary: $(cat "$WORK/run.out")"
 pass "run --drain exited 0 in $elapsed_ms ms: $(cat "$WORK/run.out")"
 

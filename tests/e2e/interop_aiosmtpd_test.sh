@@ -115,7 +115,7 @@ kill -TERM "$AIO_PID" 2>/dev/null || true
 for _ in $(seq 100); do kill -0 "$AIO_PID" 2>/dev/null || break; sleep 0.1; done
 wait "$AIO_PID" 2>/dev/null || true
 [ "$status" = 0 ] || fail "run --drain exited $status: $(tail -5 "$WORK/run.err") $(cat "$WORK/run.out")"
-grep -q "^ringmail: delivered $COUNT, deferred 0, failed 0 in " "$WORK/run.out" \
+grep -q "^ringmail: delivered $COUNT, partial 0, deferred 0, failed 0 in " "$WORK/run.out" \
   || fail "run summary: $(cat "$WORK/run.out"); $(tail -5 "$WORK/run.err")"
 pass "run --drain into aiosmtpd exited 0: $(cat "$WORK/run.out")"
 

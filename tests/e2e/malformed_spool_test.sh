@@ -101,7 +101,7 @@ check "run --drain exit 0 (nothing deferred)" '[ "$status" = 0 ]' \
 check "no crash report on stderr" '! grep -qiE "assert|sanitizer|terminate|segmentation|abort" "$WORK/run.err"' \
   "$(grep -iE 'assert|sanitizer|terminate|segmentation|abort' "$WORK/run.err" | head -3)"
 check "summary: delivered $ngood, failed $nbad" \
-  'grep -q "^ringmail: delivered $ngood, deferred 0, failed $nbad in " "$WORK/run.out"' "$(cat "$WORK/run.out")"
+  'grep -q "^ringmail: delivered $ngood, partial 0, deferred 0, failed $nbad in " "$WORK/run.out"' "$(cat "$WORK/run.out")"
 check "sink got the $ngood good messages" '[ "$(sink_count)" = "$ngood" ]' "sink counted $(sink_count)"
 check "nothing left in active/, deferred/ or incoming/new (but the ignored names)" \
   '[ "$(count_in "$SPOOL" active)" = 0 ] && [ "$(count_in "$SPOOL" deferred)" = 0 ] && [ "$(ls -A "$SPOOL/incoming/new" | sort | tr "\n" " ")" = ".hidden LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL " ]' \
