@@ -13,11 +13,12 @@ namespace ringmail::bench {
 namespace {
 
 constexpr double kWidth = 980;
-constexpr double kHeight = 500;
+constexpr double kHeight = 530;
 // Line chart area.
-constexpr double kLineLeft = 80, kLineRight = 470, kLineTop = 90, kLineBottom = 400;
-// Bar chart area.
-constexpr double kBarLeft = 600, kBarRight = 950, kBarTop = 90, kBarBottom = 400;
+constexpr double kLineLeft = 80, kLineRight = 470, kLineTop = 115, kLineBottom = 420;
+// Bar chart area (the right panel; the left one too, with one
+// messages-per-connection value).
+constexpr double kBarLeft = 600, kBarRight = 950, kBarTop = 115, kBarBottom = 420;
 
 const char* level_color(const std::string& name) {
   if (name == "none") return "#7f7f7f";
@@ -133,14 +134,13 @@ std::string line_panel(const BenchReport& report, const std::vector<const GroupS
           "4\"/>\n",
           ceiling_points);
     }
-    for (const GroupSummary* group : groups) {
-      if (group->ceiling_msgs_per_s <= 0) continue;
-      const double px = x.at(group->per_connection);
-      const double py = y.at(group->ceiling_msgs_per_s);
+    if (groups.size() == 1 && groups.front()->ceiling_msgs_per_s > 0) {  // no line to draw: a mark
+      const double px = x.at(groups.front()->per_connection);
+      const double py = y.at(groups.front()->ceiling_msgs_per_s);
       svg += fmt::format(
           "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#444\" stroke-width=\"2\" "
-          "stroke-dasharray=\"6 4\"><title>crypto ceiling at {} per connection: {} msg/s</title></line>\n",
-          px - 18, py, px + 18, py, group->per_connection, with_commas(group->ceiling_msgs_per_s));
+          "stroke-dasharray=\"6 4\"/>\n",
+          px - 30, py, px + 30, py);
     }
     const GroupSummary* last = groups.back();
     svg += text_at(x.at(last->per_connection) - 22, y.at(last->ceiling_msgs_per_s) - 7,
@@ -187,66 +187,140 @@ std::string line_panel(const BenchReport& report, const std::vector<const GroupS
   return svg;
 }
 
-std::string bar_panel(const GroupSummary& group) {
-  std::string svg;
-  double top = 0;
-  for (const LevelSummary& level : group.levels)
-    top = std::max({top, level.engine_us, level.floor_engine_us});
-  top = top > 0 ? top * 1.18 : 1;
-  auto y_at = [&](double value) { return kBarBottom - value / top * (kBarBottom - kBarTop); };
-  svg += text_at((kBarLeft + kBarRight) / 2, kBarTop - 30, "Engine CPU per message", "middle", 15,
-                 " font-weight=\"bold\"");
-  svg += text_at((kBarLeft + kBarRight) / 2, kBarTop - 12,
-                 fmt::format("µs, {} per connection; shaded: TLS crypto floor", group.per_connection),
-                 "middle", 12, " fill=\"#555\"");
-  // Grid lines at round steps.
+// Bar is one level's bar: its value, an optional shaded foot (the crypto
+// floor) and optional whiskers (min–max over the runs).
+struct Bar {
+  std::string level;
+  double value = 0;
+  double shaded = 0;       // 0: none
+  double whisker_lo = -1;  // < 0: none
+  double whisker_hi = -1;
+  std::string label;  // above the bar
+  std::string below;  // second line under the level name
+  std::string title;  // tooltip
+};
+
+struct BarChart {
+  double left = 0, right = 0;
+  std::string title, subtitle, note;
+  const char* group_class = "bar";  // class of each bar's <g>
+};
+
+// round_step: a 1, 2 or 5 × 10^k step giving about five grid lines to |top|.
+double round_step(double top) {
   const double raw_step = top / 5;
   const double magnitude = std::pow(10, std::floor(std::log10(raw_step)));
-  double step = magnitude;
-  for (const double m : {1.0, 2.0, 5.0, 10.0}) {
-    if (magnitude * m >= raw_step) {
-      step = magnitude * m;
-      break;
-    }
+  for (const double m : {1.0, 2.0, 5.0}) {
+    if (magnitude * m >= raw_step) return magnitude * m;
   }
+  return magnitude * 10;
+}
+
+std::string bar_chart(const BarChart& chart, const std::vector<Bar>& bars, std::string (*tick_text)(double)) {
+  std::string svg;
+  const double bottom = kBarBottom, top_px = kBarTop;
+  double top = 0;
+  for (const Bar& bar : bars) top = std::max({top, bar.value, bar.shaded, bar.whisker_hi});
+  top = top > 0 ? top * 1.18 : 1;
+  auto y_at = [&](double value) { return bottom - value / top * (bottom - top_px); };
+  svg += text_at((chart.left + chart.right) / 2, top_px - 30, chart.title, "middle", 15,
+                 " font-weight=\"bold\"");
+  svg += text_at((chart.left + chart.right) / 2, top_px - 12, chart.subtitle, "middle", 12, " fill=\"#555\"");
+  const double step = round_step(top);
   for (double value = 0; value <= top; value += step) {
     svg += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"#e5e5e5\"/>\n",
-                       kBarLeft, y_at(value), kBarRight, y_at(value));
-    svg += text_at(kBarLeft - 6, y_at(value) + 4, fmt::format("{:g}", value), "end", 11);
+                       chart.left, y_at(value), chart.right, y_at(value));
+    svg += text_at(chart.left - 6, y_at(value) + 4, tick_text(value), "end", 11);
   }
-  const double slot = (kBarRight - kBarLeft) / static_cast<double>(group.levels.size());
+  const double slot = (chart.right - chart.left) / static_cast<double>(bars.size());
   const double width = std::min(slot * 0.62, 60.0);
-  for (size_t i = 0; i < group.levels.size(); ++i) {
-    const LevelSummary& level = group.levels[i];
-    const double cx = kBarLeft + slot * (static_cast<double>(i) + 0.5);
-    const char* color = level_color(level.level.name);
-    svg += fmt::format("<g class=\"bar\" data-level=\"{}\">\n", escape(level.level.name));
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const Bar& bar = bars[i];
+    const double cx = chart.left + slot * (static_cast<double>(i) + 0.5);
+    svg += fmt::format("<g class=\"{}\" data-level=\"{}\">\n", chart.group_class, escape(bar.level));
     svg += fmt::format(
-        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{}: engine "
-        "{:.1f} "
-        "µs/msg (median), crypto floor {:.1f}</title></rect>\n",
-        cx - width / 2, y_at(level.engine_us), width, kBarBottom - y_at(level.engine_us), color,
-        escape(level.level.name), level.engine_us, level.floor_engine_us);
-    if (level.floor_engine_us > 0) {
+        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
+        "fill=\"{}\"><title>{}</title></rect>\n",
+        cx - width / 2, y_at(bar.value), width, bottom - y_at(bar.value), level_color(bar.level),
+        escape(bar.title));
+    if (bar.shaded > 0) {
       svg += fmt::format(
           "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"#000\" "
           "fill-opacity=\"0.35\"/>\n",
-          cx - width / 2, y_at(level.floor_engine_us), width, kBarBottom - y_at(level.floor_engine_us));
+          cx - width / 2, y_at(bar.shaded), width, bottom - y_at(bar.shaded));
     }
-    svg += text_at(cx, y_at(level.engine_us) - 6, fmt::format("{:.1f}", level.engine_us), "middle", 12,
-                   " font-weight=\"bold\"");
-    svg += text_at(cx, kBarBottom + 18, level.level.name, "middle", 12);
-    if (level.engine_cpu_ratio) {
-      svg += text_at(cx, kBarBottom + 34, fmt::format("×{:.2f}", level.engine_cpu_ratio->median), "middle",
-                     11, " fill=\"#555\"");
+    double label_y = y_at(bar.value) - 6;
+    if (bar.whisker_lo >= 0 && bar.whisker_hi > bar.whisker_lo) {
+      const double lo = y_at(bar.whisker_lo), hi = y_at(bar.whisker_hi);
+      svg += fmt::format(
+          "<path d=\"M{0:.1f},{1:.1f}H{2:.1f}M{3:.1f},{1:.1f}V{4:.1f}M{0:.1f},{4:.1f}H{2:.1f}\" "
+          "stroke=\"#222\" "
+          "fill=\"none\"/>\n",
+          cx - 6, lo, cx + 6, cx, hi);
+      label_y = std::min(label_y, hi - 6);
     }
+    svg += text_at(cx, label_y, bar.label, "middle", 12, " font-weight=\"bold\"");
+    svg += text_at(cx, bottom + 18, bar.level, "middle", 12);
+    if (!bar.below.empty()) svg += text_at(cx, bottom + 34, bar.below, "middle", 11, " fill=\"#555\"");
     svg += "</g>\n";
   }
-  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n", kBarLeft,
-                     kBarBottom, kBarRight, kBarBottom);
-  svg += text_at((kBarLeft + kBarRight) / 2, kBarBottom + 54, "×: engine CPU against none, same run",
-                 "middle", 11, " fill=\"#555\"");
+  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n", chart.left, bottom,
+                     chart.right, bottom);
+  svg += text_at((chart.left + chart.right) / 2, bottom + 54, chart.note, "middle", 11, " fill=\"#555\"");
   return svg;
+}
+
+std::string plain_tick(double value) { return fmt::format("{:g}", value); }
+std::string rate_tick(double value) { return short_rate(value); }
+
+// throughput_bars: with one messages-per-connection value there is no
+// curve to draw; the levels' throughput as bars (whiskers: min–max).
+std::string throughput_bars(const BenchReport& report, const GroupSummary& group) {
+  std::vector<Bar> bars;
+  for (const LevelSummary& level : group.levels) {
+    Bar bar;
+    bar.level = level.level.name;
+    bar.value = level.msgs_per_s.median;
+    bar.whisker_lo = level.msgs_per_s.min;
+    bar.whisker_hi = level.msgs_per_s.max;
+    bar.label = short_rate(std::round(level.msgs_per_s.median / 100) * 100);
+    if (level.throughput_ratio) bar.below = fmt::format("×{:.2f}", level.throughput_ratio->median);
+    bar.title =
+        fmt::format("{}: {} msg/s median ({} to {})", level.level.name, with_commas(level.msgs_per_s.median),
+                    with_commas(level.msgs_per_s.min), with_commas(level.msgs_per_s.max));
+    bars.push_back(bar);
+  }
+  BarChart chart;
+  chart.left = kLineLeft;
+  chart.right = kLineRight;
+  chart.title = "Throughput per TLS level";
+  chart.subtitle = fmt::format("median msg/s (whiskers: min–max), {} per connection", group.per_connection);
+  chart.note = fmt::format("×: msg/s against none, same run; crypto ceiling ({} CPUs, TLS only): {} msg/s",
+                           report.machine.cpus, with_commas(group.ceiling_msgs_per_s));
+  chart.group_class = "series";
+  return bar_chart(chart, bars, rate_tick);
+}
+
+std::string engine_cpu_bars(const GroupSummary& group) {
+  std::vector<Bar> bars;
+  for (const LevelSummary& level : group.levels) {
+    Bar bar;
+    bar.level = level.level.name;
+    bar.value = level.engine_us;
+    bar.shaded = level.floor_engine_us;
+    bar.label = fmt::format("{:.1f}", level.engine_us);
+    if (level.engine_cpu_ratio) bar.below = fmt::format("×{:.2f}", level.engine_cpu_ratio->median);
+    bar.title = fmt::format("{}: engine {:.1f} µs/msg (median), crypto floor {:.1f}", level.level.name,
+                            level.engine_us, level.floor_engine_us);
+    bars.push_back(bar);
+  }
+  BarChart chart;
+  chart.left = kBarLeft;
+  chart.right = kBarRight;
+  chart.title = "Engine CPU per message";
+  chart.subtitle = fmt::format("µs, {} per connection; shaded: TLS crypto floor", group.per_connection);
+  chart.note = "×: engine CPU against none, same run";
+  return bar_chart(chart, bars, plain_tick);
 }
 
 }  // namespace
@@ -278,8 +352,8 @@ std::string format_svg(const BenchReport& report) {
                   plan.runs, report.machine.cpus, report.machine.workers, plan.connections,
                   report.machine.spool_fs.describe(), cert_name(plan.cert), plan.resumption ? "on" : "off"),
       "start", 12, " fill=\"#333\"");
-  svg += line_panel(report, groups);
-  svg += bar_panel(*groups.back());
+  svg += groups.size() > 1 ? line_panel(report, groups) : throughput_bars(report, *groups.front());
+  svg += engine_cpu_bars(*groups.back());
   svg += "</svg>\n";
   return svg;
 }
