@@ -57,7 +57,8 @@ bool make_plan(const BenchOptions& options, bench::BenchPlan& plan, std::string&
                            : (!options.levels.empty() ? options.levels : std::string(bench::kDefaultLevels));
   if (!bench::parse_levels(levels, plan.levels, error) ||
       !bench::parse_sizes(options.sizes, plan.sizes, error) ||
-      !bench::parse_per_connection(options.per_connection, plan.per_connection, error)) {
+      !bench::parse_per_connection(options.per_connection, plan.per_connection, error) ||
+      !bench::parse_resumption(options.resumption, plan.resumption, error)) {
     return false;
   }
   if (!test::parse_key_kind(options.cert, plan.cert)) {
@@ -73,7 +74,6 @@ bool make_plan(const BenchOptions& options, bench::BenchPlan& plan, std::string&
   plan.connections = options.connections;
   plan.threads = options.threads;
   plan.sink_threads = options.sink_threads;
-  plan.resumption = options.resumption == "on";
   plan.chunking = !options.no_chunking;
   plan.sink_options = options.sink_options;
   return true;
@@ -161,6 +161,7 @@ int run_bench(const bench::BenchPlan& plan, const BenchOptions& options, const s
   }
   progress.clear();
   report.groups = bench::summarize(plan, results, report.floor, report.machine.cpus);
+  report.resumption_gains = bench::resumption_gains(report.groups);
   report.seconds = monotonic_s() - started;
   fmt::print("{}", bench::format_tables(report));
   fmt::print("bench took {:.1f} s\n", report.seconds);
@@ -193,8 +194,8 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& options) {
   cmd->add_option("--per-connection,--messages-per-connection", options.per_connection,
                   "relay.max_messages_per_connection; several comma-separated, e.g. 1,10,100")
       ->capture_default_str();
-  cmd->add_option("--resumption", options.resumption, "TLS session resumption (tls.session_resumption)")
-      ->check(CLI::IsMember({"on", "off"}))
+  cmd->add_option("--resumption", options.resumption,
+                  "TLS session resumption (tls.session_resumption): on, off, or on,off to compare")
       ->capture_default_str();
   cmd->add_option("--cert", options.cert, "The sink's certificate key: p256 or rsa2048")
       ->check(CLI::IsMember({"p256", "rsa2048"}))

@@ -43,7 +43,7 @@ BenchPlan two_level_plan() {
 // run_with makes a run of |plan| with a rate and engine CPU per message.
 RunResult run_with(size_t level, uint32_t run, double msgs_per_s, double engine_us) {
   RunResult r;
-  r.spec = RunSpec{level, 0, 0, run};
+  r.spec = RunSpec{level, 0, 0, 0, run};
   r.messages = 1000;
   r.seconds = 1000 / msgs_per_s;
   r.engine_cpu_s = engine_us * 1000 / 1e6;
@@ -109,6 +109,12 @@ TEST(BenchPlan, ParsesTheAxes) {
   for (const char* bad : {"0", "-1", "1000001", "a", "1,,2"}) {
     EXPECT_FALSE(parse_per_connection(bad, per_connection, error)) << bad;
   }
+  std::vector<bool> resumption;
+  ASSERT_TRUE(parse_resumption("on,off", resumption, error));
+  EXPECT_EQ(resumption, (std::vector<bool>{true, false}));
+  for (const char* bad : {"", "yes", "on,on", "off,"}) {
+    EXPECT_FALSE(parse_resumption(bad, resumption, error)) << bad;
+  }
   EXPECT_EQ(size_label(2048), "2 KiB");
   EXPECT_EQ(size_label(1000), "1000 B");
   EXPECT_EQ(size_label(1 << 20), "1 MiB");
@@ -173,8 +179,46 @@ TEST(BenchResults, NoRatiosWithoutNone) {
   const std::vector<RunResult> runs = {run_with(0, 0, 100, 30)};
   const auto groups = summarize(plan, runs, CryptoFloor{}, 2);
   EXPECT_FALSE(groups[0].levels[0].throughput_ratio.has_value());
-  EXPECT_NE(format_json(BenchReport{plan, {}, {}, groups, 0}).find("\"throughput_ratio_to_none\":null"),
+  EXPECT_NE(format_json(BenchReport{plan, {}, {}, groups, {}, 0}).find("\"throughput_ratio_to_none\":null"),
             std::string::npos);
+}
+
+TEST(BenchResults, ResumptionGainComesFromTheSameRun) {
+  BenchPlan plan = two_level_plan();
+  plan.resumption = {true, false};
+  plan.runs = 2;
+  const std::vector<RunSpec> order = interleaved_runs(plan);
+  ASSERT_EQ(order.size(), 8u);
+  EXPECT_EQ(order[1].resumption, 0u);
+  EXPECT_EQ(order[2].resumption, 1u);  // run 1 of "off" right after run 1 of "on"
+  EXPECT_EQ(order[4].run, 1u);
+  std::vector<RunResult> runs;
+  // verify with resumption: 4000 then 2000 msg/s; without: 1000 then 2000.
+  const double verify_rates[2][2] = {{4000, 2000}, {1000, 2000}};
+  for (uint32_t run = 0; run < 2; ++run) {
+    for (size_t resumption = 0; resumption < 2; ++resumption) {
+      for (size_t level = 0; level < 2; ++level) {
+        RunResult r = run_with(level, run, level == 0 ? 10000 : verify_rates[resumption][run],
+                               level == 0 ? 20 : (resumption == 0 ? 100 : 300));
+        r.spec.resumption = resumption;
+        runs.push_back(r);
+      }
+    }
+  }
+  const auto groups = summarize(plan, runs, CryptoFloor{}, 2);
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_TRUE(groups[0].resumption);
+  EXPECT_FALSE(groups[1].resumption);
+  const auto gains = resumption_gains(groups);
+  ASSERT_EQ(gains.size(), 1u);  // verify only: none has no TLS to resume
+  EXPECT_EQ(gains[0].level, "verify");
+  // Per run 4000/1000 and 2000/2000: median 2.5 (medians' ratio would be 1.0).
+  EXPECT_NEAR(gains[0].throughput.median, 2.5, 1e-9);
+  EXPECT_NEAR(gains[0].engine_cpu.median, 3.0, 1e-9);
+  BenchReport report{plan, {}, {}, groups, gains, 0};
+  EXPECT_NE(format_tables(report).find("verify    100 per connection, 2 KiB: msg/s ×2.50"), std::string::npos)
+      << format_tables(report);
+  EXPECT_NE(format_json(report).find("\"throughput_on_over_off\":{\"median\":2.500"), std::string::npos);
 }
 
 TEST(BenchOutputs, EveryLevelInTableJsonAndSvg) {
@@ -236,10 +280,10 @@ TEST(BenchRun, EngineConfigLoads) {
   ASSERT_TRUE(test::write_text_file(env.ca_file, "not read by the loader\n", error));
   BenchPlan plan = two_level_plan();
   ASSERT_TRUE(parse_levels("none,implicit", plan.levels, error));
-  plan.resumption = false;
+  plan.resumption = {false};
   plan.chunking = false;
-  ASSERT_TRUE(test::write_text_file(dir + "/e.toml", engine_config_toml(plan, env, RunSpec{1, 0, 0, 2}, 2525),
-                                    error));
+  ASSERT_TRUE(test::write_text_file(dir + "/e.toml",
+                                    engine_config_toml(plan, env, RunSpec{1, 0, 0, 0, 2}, 2525), error));
   Config config;
   ASSERT_TRUE(load_config(dir + "/e.toml", config, error)) << error;
   EXPECT_EQ(config.spool, env.spool);

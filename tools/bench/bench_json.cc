@@ -91,7 +91,9 @@ std::string format_json(const BenchReport& report) {
       json_list(plan.levels, [](const LevelSpec& l) { return json_string(l.name); }),
       json_list(plan.sizes, [](uint32_t v) { return std::to_string(v); }),
       json_list(plan.per_connection, [](uint32_t v) { return std::to_string(v); }), plan.connections,
-      machine.workers, plan.sink_threads, plan.resumption, test::key_kind_name(plan.cert), plan.chunking);
+      machine.workers, plan.sink_threads,
+      json_list(plan.resumption, [](bool on) { return std::string(on ? "true" : "false"); }),
+      test::key_kind_name(plan.cert), plan.chunking);
   const std::string machine_json =
       fmt::format("{{\"cpus\":{},\"kernel\":{},\"spool_base\":{},\"spool_fs\":{},\"spool_in_memory\":{}}}",
                   machine.cpus, json_string(machine.kernel), json_string(machine.spool_base),
@@ -105,15 +107,22 @@ std::string format_json(const BenchReport& report) {
                            r.open_us);
       }));
   const std::string results = json_list(report.groups, [](const GroupSummary& group) {
-    return fmt::format("{{\"size\":{},\"per_connection\":{},\"ceiling_msgs_per_s\":{:.0f},\"levels\":{}}}",
-                       group.size, group.per_connection, group.ceiling_msgs_per_s,
-                       json_list(group.levels, level_json));
+    return fmt::format(
+        "{{\"size\":{},\"per_connection\":{},\"resumption\":{},\"ceiling_msgs_per_s\":{:.0f},\"levels\":{}}}",
+        group.size, group.per_connection, group.resumption, group.ceiling_msgs_per_s,
+        json_list(group.levels, level_json));
+  });
+  const std::string gains = json_list(report.resumption_gains, [](const ResumptionGain& gain) {
+    return fmt::format(
+        "{{\"size\":{},\"per_connection\":{},\"level\":{},\"throughput_on_over_off\":{},"
+        "\"engine_cpu_off_over_on\":{}}}",
+        gain.size, gain.per_connection, json_string(gain.level), spread_json(gain.throughput),
+        spread_json(gain.engine_cpu));
   });
   return fmt::format(
-      "{{\"ringmail_bench\":1,\"settings\":{},\"machine\":{},\"crypto_floor\":{},\"results\":{},\"seconds\":{"
-      ":.1f}}}"
-      "\n",
-      settings, machine_json, floor_json, results, report.seconds);
+      "{{\"ringmail_bench\":1,\"settings\":{},\"machine\":{},\"crypto_floor\":{},\"results\":{},"
+      "\"resumption_gain\":{},\"seconds\":{:.1f}}}\n",
+      settings, machine_json, floor_json, results, gains, report.seconds);
 }
 
 }  // namespace ringmail::bench

@@ -86,6 +86,24 @@ bool parse_sizes(std::string_view text, std::vector<uint32_t>& out, std::string&
   return true;
 }
 
+bool parse_resumption(std::string_view text, std::vector<bool>& out, std::string& error) {
+  out.clear();
+  for (std::string_view part : split_commas(text)) {
+    if (part != "on" && part != "off") {
+      error = fmt::format("--resumption '{}' must be on, off, or both: on,off", part);
+      return false;
+    }
+    for (const bool seen : out) {
+      if (seen == (part == "on")) {
+        error = fmt::format("--resumption names '{}' twice", part);
+        return false;
+      }
+    }
+    out.push_back(part == "on");
+  }
+  return true;
+}
+
 bool parse_per_connection(std::string_view text, std::vector<uint32_t>& out, std::string& error) {
   out.clear();
   for (std::string_view part : split_commas(text)) {
@@ -113,8 +131,10 @@ std::vector<RunSpec> interleaved_runs(const BenchPlan& plan) {
   for (uint32_t run = 0; run < plan.runs; ++run) {
     for (size_t size = 0; size < plan.sizes.size(); ++size) {
       for (size_t per_connection = 0; per_connection < plan.per_connection.size(); ++per_connection) {
-        for (size_t level = 0; level < plan.levels.size(); ++level) {
-          runs.push_back(RunSpec{level, size, per_connection, run});
+        for (size_t resumption = 0; resumption < plan.resumption.size(); ++resumption) {
+          for (size_t level = 0; level < plan.levels.size(); ++level) {
+            runs.push_back(RunSpec{level, size, per_connection, resumption, run});
+          }
         }
       }
     }

@@ -38,6 +38,10 @@ bool parse_levels(std::string_view text, std::vector<LevelSpec>& out, std::strin
 // k = 1024), comma-separated, each 512 bytes .. 16 MiB. False with |error|.
 bool parse_sizes(std::string_view text, std::vector<uint32_t>& out, std::string& error);
 
+// parse_resumption reads "on", "off" or both ("on,off"): tls.session_resumption
+// values to run. False with |error|.
+bool parse_resumption(std::string_view text, std::vector<bool>& out, std::string& error);
+
 // parse_per_connection reads relay.max_messages_per_connection values,
 // comma-separated, each 1 .. 1000000. False with |error|.
 bool parse_per_connection(std::string_view text, std::vector<uint32_t>& out, std::string& error);
@@ -54,8 +58,8 @@ struct BenchPlan {
   uint32_t connections = 16;             // relay.max_connections
   uint32_t threads = 0;                  // engine.threads (0 = one per CPU)
   uint32_t sink_threads = 1;
-  bool resumption = true;  // tls.session_resumption
-  bool chunking = true;    // smtp.chunking
+  std::vector<bool> resumption = {true};  // tls.session_resumption values
+  bool chunking = true;                   // smtp.chunking
   test::KeyKind cert = test::KeyKind::kEcdsaP256;
   std::vector<std::string> sink_options;  // extra `ringmail sink` flags (fault injection)
 };
@@ -66,12 +70,13 @@ struct RunSpec {
   size_t level = 0;
   size_t size = 0;
   size_t per_connection = 0;
+  size_t resumption = 0;
   uint32_t run = 0;
 };
 
 // interleaved_runs lists every run of |plan|: for each run number, for
-// each size, for each per-connection value, every level in the plan's
-// order. So the levels of one run number follow each other, and the ratio
+// each size, for each per-connection value, for each resumption value,
+// every level in the plan's order. So the levels of one run number follow each other, and the ratio
 // of a level to `none` compares neighbours in time.
 std::vector<RunSpec> interleaved_runs(const BenchPlan& plan);
 

@@ -44,6 +44,34 @@ void add_ratios(LevelSummary& level, const LevelSummary& none, uint32_t connecti
   if (level.level.uses_tls()) level.tls_kib_per_connection = spread_of(rss).median;
 }
 
+LevelSummary summarize_level(const LevelSpec& spec, std::vector<RunResult> runs, const GroupSummary& group,
+                             const CryptoFloor& floor) {
+  LevelSummary summary;
+  summary.level = spec;
+  summary.runs = std::move(runs);
+  std::sort(summary.runs.begin(), summary.runs.end(),
+            [](const RunResult& a, const RunResult& b) { return a.spec.run < b.spec.run; });
+  std::vector<double> rates;
+  for (const RunResult& run : summary.runs) rates.push_back(run.msgs_per_s());
+  summary.msgs_per_s = spread_of(rates);
+  summary.engine_us = median_of(summary.runs, [](const RunResult& r) { return r.engine_us_per_msg(); });
+  summary.sink_us = median_of(summary.runs, [](const RunResult& r) { return r.sink_us_per_msg(); });
+  summary.handshakes_full = median_of(summary.runs, [](const RunResult& r) {
+    return static_cast<double>(r.sink.tls_handshakes - r.sink.tls_resumed);
+  });
+  summary.handshakes_resumed =
+      median_of(summary.runs, [](const RunResult& r) { return static_cast<double>(r.sink.tls_resumed); });
+  summary.wire_bytes_per_msg =
+      median_of(summary.runs, [](const RunResult& r) { return r.wire_bytes_per_msg(); });
+  summary.peak_rss =
+      median_of(summary.runs, [](const RunResult& r) { return static_cast<double>(r.engine_peak_rss); });
+  if (spec.uses_tls()) {
+    summary.floor_engine_us = floor.client_us_per_message(group.size, group.per_connection, group.resumption);
+    summary.floor_sink_us = floor.server_us_per_message(group.size, group.per_connection, group.resumption);
+  }
+  return summary;
+}
+
 }  // namespace
 
 Spread spread_of(std::vector<double> values) {
@@ -59,54 +87,59 @@ std::vector<GroupSummary> summarize(const BenchPlan& plan, const std::vector<Run
   std::vector<GroupSummary> groups;
   for (size_t size = 0; size < plan.sizes.size(); ++size) {
     for (size_t pc = 0; pc < plan.per_connection.size(); ++pc) {
-      GroupSummary group;
-      group.size = plan.sizes[size];
-      group.per_connection = plan.per_connection[pc];
-      group.ceiling_msgs_per_s =
-          floor.ceiling_msgs_per_s(group.size, group.per_connection, plan.resumption, cpus);
-      for (size_t level = 0; level < plan.levels.size(); ++level) {
-        LevelSummary summary;
-        summary.level = plan.levels[level];
-        for (const RunResult& run : runs) {
-          if (run.spec.size == size && run.spec.per_connection == pc && run.spec.level == level) {
-            summary.runs.push_back(run);
+      for (size_t resumption = 0; resumption < plan.resumption.size(); ++resumption) {
+        GroupSummary group;
+        group.size = plan.sizes[size];
+        group.per_connection = plan.per_connection[pc];
+        group.resumption = plan.resumption[resumption];
+        group.ceiling_msgs_per_s =
+            floor.ceiling_msgs_per_s(group.size, group.per_connection, group.resumption, cpus);
+        for (size_t level = 0; level < plan.levels.size(); ++level) {
+          std::vector<RunResult> level_runs;
+          for (const RunResult& run : runs) {
+            const RunSpec& s = run.spec;
+            if (s.size == size && s.per_connection == pc && s.resumption == resumption && s.level == level) {
+              level_runs.push_back(run);
+            }
           }
+          group.levels.push_back(summarize_level(plan.levels[level], std::move(level_runs), group, floor));
         }
-        std::sort(summary.runs.begin(), summary.runs.end(),
-                  [](const RunResult& a, const RunResult& b) { return a.spec.run < b.spec.run; });
-        std::vector<double> rates;
-        for (const RunResult& run : summary.runs) rates.push_back(run.msgs_per_s());
-        summary.msgs_per_s = spread_of(rates);
-        summary.engine_us = median_of(summary.runs, [](const RunResult& r) { return r.engine_us_per_msg(); });
-        summary.sink_us = median_of(summary.runs, [](const RunResult& r) { return r.sink_us_per_msg(); });
-        summary.handshakes_full = median_of(summary.runs, [](const RunResult& r) {
-          return static_cast<double>(r.sink.tls_handshakes - r.sink.tls_resumed);
-        });
-        summary.handshakes_resumed = median_of(
-            summary.runs, [](const RunResult& r) { return static_cast<double>(r.sink.tls_resumed); });
-        summary.wire_bytes_per_msg =
-            median_of(summary.runs, [](const RunResult& r) { return r.wire_bytes_per_msg(); });
-        summary.peak_rss = median_of(
-            summary.runs, [](const RunResult& r) { return static_cast<double>(r.engine_peak_rss); });
-        if (summary.level.uses_tls()) {
-          summary.floor_engine_us =
-              floor.client_us_per_message(group.size, group.per_connection, plan.resumption);
-          summary.floor_sink_us =
-              floor.server_us_per_message(group.size, group.per_connection, plan.resumption);
+        const LevelSummary* none = nullptr;
+        for (const LevelSummary& level : group.levels) {
+          if (level.level.name == "none") none = &level;
         }
-        group.levels.push_back(std::move(summary));
+        if (none != nullptr) {
+          for (LevelSummary& level : group.levels) add_ratios(level, *none, plan.connections);
+        }
+        groups.push_back(std::move(group));
       }
-      const LevelSummary* none = nullptr;
-      for (const LevelSummary& level : group.levels) {
-        if (level.level.name == "none") none = &level;
-      }
-      if (none != nullptr) {
-        for (LevelSummary& level : group.levels) add_ratios(level, *none, plan.connections);
-      }
-      groups.push_back(std::move(group));
     }
   }
   return groups;
+}
+
+std::vector<ResumptionGain> resumption_gains(const std::vector<GroupSummary>& groups) {
+  std::vector<ResumptionGain> gains;
+  for (const GroupSummary& on : groups) {
+    if (!on.resumption) continue;
+    for (const GroupSummary& off : groups) {
+      if (off.resumption || off.size != on.size || off.per_connection != on.per_connection) continue;
+      for (size_t i = 0; i < on.levels.size() && i < off.levels.size(); ++i) {
+        if (!on.levels[i].level.uses_tls()) continue;
+        std::vector<double> throughput, engine_cpu;
+        for (const RunResult& with : on.levels[i].runs) {
+          const RunResult* without = find_run(off.levels[i], with.spec.run);
+          if (without == nullptr || without->msgs_per_s() <= 0 || with.engine_us_per_msg() <= 0) continue;
+          throughput.push_back(with.msgs_per_s() / without->msgs_per_s());
+          engine_cpu.push_back(without->engine_us_per_msg() / with.engine_us_per_msg());
+        }
+        if (throughput.empty()) continue;
+        gains.push_back(ResumptionGain{on.size, on.per_connection, on.levels[i].level.name,
+                                       spread_of(throughput), spread_of(engine_cpu)});
+      }
+    }
+  }
+  return gains;
 }
 
 }  // namespace ringmail::bench

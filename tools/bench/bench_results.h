@@ -80,13 +80,25 @@ struct LevelSummary {
   double floor_sink_us = 0;
 };
 
-// GroupSummary is one configuration: a size and a messages-per-connection
-// value, every level asked for.
+// GroupSummary is one configuration: a size, a messages-per-connection
+// value and a resumption setting, every level asked for.
 struct GroupSummary {
   uint32_t size = 0;
   uint32_t per_connection = 0;
+  bool resumption = true;
   std::vector<LevelSummary> levels;  // in the plan's order
   double ceiling_msgs_per_s = 0;     // CryptoFloor::ceiling_msgs_per_s
+};
+
+// ResumptionGain compares resumption on with off for one level at one size
+// and messages-per-connection value, run by run (same run number, so
+// neighbours in time).
+struct ResumptionGain {
+  uint32_t size = 0;
+  uint32_t per_connection = 0;
+  std::string level;
+  Spread throughput;  // msg/s with resumption ÷ without
+  Spread engine_cpu;  // engine µs/msg without ÷ with (how much CPU it saves)
 };
 
 // BenchMachine is what the report says about where it ran.
@@ -103,13 +115,18 @@ struct BenchReport {
   BenchPlan plan;
   BenchMachine machine;
   CryptoFloor floor;
-  std::vector<GroupSummary> groups;  // sizes outer, per-connection inner, in the plan's order
-  double seconds = 0;                // the whole bench, wall time
+  std::vector<GroupSummary> groups;              // size, per-connection, resumption: in the plan's order
+  std::vector<ResumptionGain> resumption_gains;  // when both on and off ran
+  double seconds = 0;                            // the whole bench, wall time
 };
 
 // summarize groups |runs| (any order) by configuration and level. Every
 // (configuration, level) in |plan| must have at least one run.
 std::vector<GroupSummary> summarize(const BenchPlan& plan, const std::vector<RunResult>& runs,
                                     const CryptoFloor& floor, unsigned cpus);
+
+// resumption_gains compares each TLS level's "on" group with its "off"
+// group of the same size and per-connection value (empty unless both ran).
+std::vector<ResumptionGain> resumption_gains(const std::vector<GroupSummary>& groups);
 
 }  // namespace ringmail::bench

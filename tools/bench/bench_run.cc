@@ -43,9 +43,9 @@ std::string check_delivery(const BenchPlan& plan, const LevelSpec& level, const 
 }  // namespace
 
 std::string describe_run(const BenchPlan& plan, const RunSpec& spec) {
-  return fmt::format("{}, {} per connection, {}, run {}", plan.levels[spec.level].name,
+  return fmt::format("{}, {} per connection, {}{}, run {}", plan.levels[spec.level].name,
                      plan.per_connection[spec.per_connection], size_label(plan.sizes[spec.size]),
-                     spec.run + 1);
+                     plan.resumption[spec.resumption] ? "" : ", resumption off", spec.run + 1);
 }
 
 std::string engine_config_toml(const BenchPlan& plan, const RunEnvironment& env, const RunSpec& spec,
@@ -62,7 +62,7 @@ std::string engine_config_toml(const BenchPlan& plan, const RunEnvironment& env,
       "[tls]\nca_file = \"{}\"\nca_dir = \"\"\nsession_resumption = {}\n",
       describe_run(plan, spec), env.spool, plan.threads, plan.chunking, port, tls_level_name(level.level),
       level.implicit_tls, plan.connections, plan.per_connection[spec.per_connection], env.ca_file,
-      plan.resumption);
+      static_cast<bool>(plan.resumption[spec.resumption]));
 }
 
 bool execute_run(const BenchPlan& plan, const RunEnvironment& env, const RunSpec& spec,

@@ -329,7 +329,9 @@ std::string format_svg(const BenchReport& report) {
   // The first size's groups, in per-connection order.
   std::vector<const GroupSummary*> groups;
   for (const GroupSummary& group : report.groups) {
-    if (group.size == report.groups.front().size) groups.push_back(&group);
+    if (group.size == report.groups.front().size && group.resumption == report.groups.front().resumption) {
+      groups.push_back(&group);
+    }
   }
   std::sort(groups.begin(), groups.end(), [](const GroupSummary* a, const GroupSummary* b) {
     return a->per_connection < b->per_connection;
@@ -344,14 +346,15 @@ std::string format_svg(const BenchReport& report) {
       kWidth, kHeight);
   svg += text_at(24, 28, "ringmail bench: the throughput cost of strict TLS", "start", 18,
                  " font-weight=\"bold\"");
-  svg += text_at(
-      24, 48,
-      fmt::format("{} alerts, {} per run, median of {}; {} CPUs, {} engine workers, {} connections; "
-                  "spool on {}; {} certificate; resumption {}",
-                  size_label(groups.front()->size), with_commas(static_cast<double>(plan.messages)),
-                  plan.runs, report.machine.cpus, report.machine.workers, plan.connections,
-                  report.machine.spool_fs.describe(), cert_name(plan.cert), plan.resumption ? "on" : "off"),
-      "start", 12, " fill=\"#333\"");
+  svg +=
+      text_at(24, 48,
+              fmt::format("{} alerts, {} per run, median of {}; {} CPUs, {} engine workers, {} connections; "
+                          "spool on {}; {} certificate; resumption {}",
+                          size_label(groups.front()->size), with_commas(static_cast<double>(plan.messages)),
+                          plan.runs, report.machine.cpus, report.machine.workers, plan.connections,
+                          report.machine.spool_fs.describe(), cert_name(plan.cert),
+                          groups.front()->resumption ? "on" : "off"),
+              "start", 12, " fill=\"#333\"");
   svg += groups.size() > 1 ? line_panel(report, groups) : throughput_bars(report, *groups.front());
   svg += engine_cpu_bars(*groups.back());
   svg += "</svg>\n";

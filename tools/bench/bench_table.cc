@@ -44,7 +44,7 @@ std::string format_header(const BenchReport& report) {
   text += fmt::format(
       "TLS: sink certificate {} from a CA made at start (engine trusts it via tls.ca_file), relay.host "
       "localhost; resumption {}\n",
-      cert_name(plan.cert), plan.resumption ? "on" : "off");
+      cert_name(plan.cert), resumption_text(plan.resumption));
   const CryptoFloor& floor = report.floor;
   text += fmt::format(
       "crypto floor (in memory on this machine, {} certificate, {}): full handshake client {:.0f} µs + "
@@ -60,12 +60,19 @@ std::string format_header(const BenchReport& report) {
   return text;
 }
 
+std::string resumption_text(const std::vector<bool>& values) {
+  std::string text;
+  for (const bool on : values) text += std::string(text.empty() ? "" : " and ") + (on ? "on" : "off");
+  return text;
+}
+
 std::string format_tables(const BenchReport& report) {
   std::string text;
   for (const GroupSummary& group : report.groups) {
-    text += fmt::format("\n{} alerts, {} message{} per connection (crypto ceiling on {} CPUs: {} msg/s)\n",
-                        size_label(group.size), group.per_connection, group.per_connection == 1 ? "" : "s",
-                        report.machine.cpus, with_commas(group.ceiling_msgs_per_s));
+    text += fmt::format(
+        "\n{} alerts, {} message{} per connection, resumption {} (crypto ceiling on {} CPUs: {} msg/s)\n",
+        size_label(group.size), group.per_connection, group.per_connection == 1 ? "" : "s",
+        group.resumption ? "on" : "off", report.machine.cpus, with_commas(group.ceiling_msgs_per_s));
     text += fmt::format("{:<9} {:>8} {:>17} {:>6} {:>7} {:>6} {:>6} {:>6} {:>6} {:>16} {:>7} {:>10} {:>9}\n",
                         "level", "msg/s", "(min-max)", "×none", "engine", "×none", "floor", "sink", "floor",
                         "handshakes", "wire", "engine", "RSS/conn");
@@ -87,6 +94,16 @@ std::string format_tables(const BenchReport& report) {
           level.engine_us, ratio_text(level.engine_cpu_ratio), level.floor_engine_us, level.sink_us,
           level.floor_sink_us, handshakes, with_commas(level.wire_bytes_per_msg), mib_text(level.peak_rss),
           rss_per_connection);
+    }
+  }
+  if (!report.resumption_gains.empty()) {
+    text += "\nresumption on against off (same run number; median, min-max):\n";
+    for (const ResumptionGain& gain : report.resumption_gains) {
+      text += fmt::format(
+          "  {:<9} {} per connection, {}: msg/s ×{:.2f} ({:.2f}-{:.2f}), engine CPU per message ÷{:.2f} "
+          "({:.2f}-{:.2f})\n",
+          gain.level, gain.per_connection, size_label(gain.size), gain.throughput.median, gain.throughput.min,
+          gain.throughput.max, gain.engine_cpu.median, gain.engine_cpu.min, gain.engine_cpu.max);
     }
   }
   text +=

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tools/bench/bench_results.h"
 
@@ -25,6 +26,9 @@ std::string format_tables(const BenchReport& report);
 
 // with_commas: 1234567 -> "1,234,567" (rounded to a whole number).
 std::string with_commas(double value);
+
+// resumption_text: {true} -> "on", {true, false} -> "on and off".
+std::string resumption_text(const std::vector<bool>& values);
 
 // cert_name: "ECDSA P-256" / "RSA-2048".
 const char* cert_name(test::KeyKind kind);
