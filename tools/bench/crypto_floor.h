@@ -1,7 +1,8 @@
 // tools/bench/crypto_floor.h — what TLS crypto alone costs on this machine,
 // measured in memory (no sockets) in a fraction of a second at bench start:
 // full and resumed TLS 1.3 handshakes (client and server CPU separately; the
-// client verifies chain and name as at `verify`) and sealing/opening one
+// client verifies chain and name as at `verify`; the server's session
+// tickets, sent with its first reply, are included) and sealing/opening one
 // message of each size asked for. From these, the floor: the least CPU per
 // message the engine (client) and the sink (server) can spend on TLS at a
 // given number of messages per connection, which `ringmail bench` prints
