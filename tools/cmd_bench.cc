@@ -133,6 +133,12 @@ int run_bench(const bench::BenchPlan& plan, const BenchOptions& options, const s
   fmt::print("{}", bench::format_header(report));
   std::fflush(stdout);
 
+  // From here a signal ends the bench after the run in progress (whose
+  // children get SIGINT from the terminal too), so the folder is removed.
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
   const std::vector<bench::RunSpec> specs = bench::interleaved_runs(plan);
   bench::Progress progress(stdout, isatty(STDOUT_FILENO) == 1, specs.size());
   std::vector<bench::RunResult> results;
@@ -235,10 +241,6 @@ int cmd_bench(const BenchOptions& options) {
                  base.c_str(), std::strerror(errno));
     return kExitCantCreate;
   }
-  struct sigaction action {};
-  action.sa_handler = on_interrupt;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
   const int status = run_bench(plan, options, root_template, base);
   // Kept after a failed run, so its logs can be read.
   if (status != kExitSoftware) {
