@@ -1,11 +1,14 @@
 // bench/tls_bench.cc — what TLS costs the engine, in memory (no sockets):
 // sealing and opening a 2 KB record, a full TLS 1.3 handshake (client and
 // server separately; P-256 vs RSA-2048 server certificate; the client
-// verifies chain and name), and a resumed handshake with a ticket from the
-// per-destination cache. Counters client_us / server_us are the thread CPU
-// time spent inside each side's handshake calls per connection.
+// verifies chain and name), a resumed handshake with a ticket from the
+// per-destination cache, and verifying a server's chain and name against
+// the trust store on its own. Counters client_us / server_us are the thread
+// CPU time spent inside each side's handshake calls per connection.
+// `ringmail bench` measures the same handshakes and records at its start
+// (tools/bench/crypto_floor) to print the floor beside its results.
 #include <benchmark/benchmark.h>
-#include <time.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <memory>
@@ -13,22 +16,15 @@
 #include <vector>
 
 #include "tests/support/test_pki.h"
-#include "tests/support/tls_pump.h"
+#include "tls/testing/tls_pump.h"
 #include "tls/tls_client_context.h"
 #include "tls/tls_server_context.h"
 #include "tls/tls_session.h"
 #include "tls/tls_ticket_cache.h"
+#include "tls/tls_verdict.h"
 
 namespace ringmail {
 namespace {
-
-// Thread CPU time, not wall time: the numbers must not depend on what else
-// runs on the machine.
-double cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 struct Fixture {
   std::unique_ptr<TlsClientContext> client_ctx;
@@ -53,25 +49,6 @@ struct Fixture {
   }
 };
 
-// timed_handshake runs one handshake, adding each side's time.
-bool timed_handshake(TlsSession& client, TlsSession& server, double& client_s, double& server_s) {
-  for (int round = 0; round < 100; round++) {
-    double t0 = cpu_seconds();
-    TlsStep c = client.handshake();
-    double t1 = cpu_seconds();
-    test::move_ciphertext(client, server);
-    double t2 = cpu_seconds();
-    TlsStep s = server.handshake();
-    double t3 = cpu_seconds();
-    test::move_ciphertext(server, client);
-    client_s += t1 - t0;
-    server_s += t3 - t2;
-    if (c == TlsStep::kFailed || s == TlsStep::kFailed) return false;
-    if (c == TlsStep::kDone && s == TlsStep::kDone) return true;
-  }
-  return false;
-}
-
 void BM_TlsFullHandshake(benchmark::State& state) {
   Fixture f(state.range(0) == 0 ? test::KeyKind::kEcdsaP256 : test::KeyKind::kRsa2048);
   double client_s = 0;
@@ -81,7 +58,8 @@ void BM_TlsFullHandshake(benchmark::State& state) {
     TlsSession server;
     client.start_client(*f.client_ctx, f.names, nullptr);
     server.start_server(*f.server_ctx);
-    if (!timed_handshake(client, server, client_s, server_s)) state.SkipWithError("handshake failed");
+    if (!test::timed_handshake_pair(client, server, client_s, server_s))
+      state.SkipWithError("handshake failed");
   }
   state.counters["client_us"] = benchmark::Counter(client_s * 1e6 / state.iterations());
   state.counters["server_us"] = benchmark::Counter(server_s * 1e6 / state.iterations());
@@ -100,7 +78,8 @@ void BM_TlsResumedHandshake(benchmark::State& state) {
     TlsSession server;
     client.start_client(*f.client_ctx, f.names, &cache);
     server.start_server(*f.server_ctx);
-    if (!timed_handshake(client, server, client_s, server_s)) state.SkipWithError("handshake failed");
+    if (!test::timed_handshake_pair(client, server, client_s, server_s))
+      state.SkipWithError("handshake failed");
     resumed += client.resumed() ? 1 : 0;
     // Read the server's new tickets so the next connection has one (not timed
     // in client_us/server_us; included in the wall time).
@@ -153,6 +132,26 @@ void BM_TlsSeal2KB(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 2048);
 }
 BENCHMARK(BM_TlsSeal2KB);
+
+// Chain and name verification alone (what the client pays in a full
+// handshake at verify/secure on top of the key exchange): the server's leaf
+// against the trust store holding the test CA, name "localhost".
+void BM_TlsChainVerify(benchmark::State& state) {
+  Fixture f(state.range(0) == 0 ? test::KeyKind::kEcdsaP256 : test::KeyKind::kRsa2048);
+  const test::TestPki& pki =
+      test::shared_test_pki(state.range(0) == 0 ? test::KeyKind::kEcdsaP256 : test::KeyKind::kRsa2048);
+  bssl::UniquePtr<STACK_OF(X509)> chain(sk_X509_new_null());
+  X509_up_ref(pki.good.cert.get());
+  sk_X509_push(chain.get(), pki.good.cert.get());
+  for (auto _ : state) {
+    TlsVerdict verdict;
+    verify_peer_chain(f.client_ctx->trust_store(), chain.get(), "localhost", verdict);
+    if (!verdict.trusted()) state.SkipWithError("chain not trusted");
+    benchmark::DoNotOptimize(verdict.problems);
+  }
+  state.SetLabel(state.range(0) == 0 ? "P-256 chain" : "RSA-2048 chain");
+}
+BENCHMARK(BM_TlsChainVerify)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace ringmail

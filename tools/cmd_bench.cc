@@ -1,226 +1,253 @@
-// tools/cmd_bench.cc — `ringmail bench`: the end-to-end benchmark. Generates
-// a spool of synthetic alerts, starts `ringmail sink` as a child process on
-// loopback, runs the engine in this process over the spool (one drain), and
-// reports messages/s and CPU µs per message for the engine and the sink
-// separately (getrusage of each process: the engine's figure includes its
-// intake thread, its workers and the kernel's io-wq threads that run its
-// renames and unlinks; the generator's time is excluded).
+// tools/cmd_bench.cc — `ringmail bench`: the throughput cost of strict TLS,
+// measured on this machine. Generates a CA and a server certificate for the
+// sink, measures the crypto floor in memory, then for every configuration
+// (sizes × messages per connection) and TLS level runs a fresh spool through
+// a fresh `ringmail sink` and a `ringmail run --drain` child (runs
+// interleaved, --runs times each), and prints a table per configuration;
+// --json and --svg write the same figures for machines and for people.
 //
-// Not for production spools: it creates and removes its own temporary spool.
-#include <fcntl.h>
+// The pieces are in tools/bench/ (plan, runner, floor, table, JSON, SVG,
+// progress). A run in which any message fails to arrive stops the bench
+// with the reason and exit status 70: no rate is reported for it.
+//
+// Not for production spools: everything lives in a temporary folder under
+// --spool-base, removed at the end.
 #include <fmt/format.h>
 #include <signal.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
+#include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <string>
 
-#include "engine/engine.h"
+#include "tools/bench/bench_json.h"
+#include "tools/bench/bench_progress.h"
+#include "tools/bench/bench_run.h"
+#include "tools/bench/bench_svg.h"
+#include "tools/bench/bench_table.h"
 #include "tools/commands.h"
 
 namespace ringmail {
 namespace {
 
-double cpu_seconds_self() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
+constexpr int kExitUsage = 64;
+constexpr int kExitSoftware = 70;  // a run failed: no rate reported
+constexpr int kExitCantCreate = 73;
+constexpr int kExitIoError = 74;
 
-double monotonic_seconds() {
-  timespec ts;
+std::atomic<bool> g_interrupted{false};
+
+void on_interrupt(int) { g_interrupted.store(true); }
+
+double monotonic_s() {
+  timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// generate_spool writes |count| alerts of about |size| bytes the way a
-// producer must (incoming/tmp, then rename into incoming/new). No fsync:
-// the benchmark measures delivery, not the producer's durability.
-bool generate_spool(const std::string& root, uint64_t count, uint32_t size, std::string& error) {
-  for (const char* dir : {"", "/incoming", "/incoming/tmp", "/incoming/new"}) {
-    if (mkdir((root + dir).c_str(), 0700) != 0 && errno != EEXIST) {
-      error = fmt::format("cannot create {}{}: {}", root, dir, std::strerror(errno));
-      return false;
-    }
+bool make_plan(const BenchOptions& options, bench::BenchPlan& plan, std::string& error) {
+  const std::string levels =
+      !options.tls.empty() ? options.tls
+                           : (!options.levels.empty() ? options.levels : std::string(bench::kDefaultLevels));
+  if (!bench::parse_levels(levels, plan.levels, error) ||
+      !bench::parse_sizes(options.sizes, plan.sizes, error) ||
+      !bench::parse_per_connection(options.per_connection, plan.per_connection, error) ||
+      !bench::parse_resumption(options.resumption, plan.resumption, error)) {
+    return false;
   }
-  std::string body;
-  const std::string line(75, 'x');
-  while (body.size() + 76 < size) body += line + "\n";
-  const int tmp_fd = open((root + "/incoming/tmp").c_str(), O_RDONLY | O_DIRECTORY);
-  const int new_fd = open((root + "/incoming/new").c_str(), O_RDONLY | O_DIRECTORY);
-  std::string message;
-  for (uint64_t i = 0; i < count; ++i) {
-    message = fmt::format(
-        "X-Ringmail-From: <alerts@example.com>\nX-Ringmail-To: <ops@example.org>\n"
-        "From: Monitoring <alerts@example.com>\nTo: ops@example.org\nSubject: [ALERT] host-{} disk usage "
-        "above 90%\nMessage-Id: <bench-{}@ringmail.test>\n\n",
-        i % 997, i);
-    message += body.substr(0, size > message.size() ? size - message.size() : 0);
-    char name[32];
-    std::snprintf(name, sizeof(name), "b%010llu", static_cast<unsigned long long>(i));
-    const int fd = openat(tmp_fd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || write(fd, message.data(), message.size()) != static_cast<ssize_t>(message.size())) {
-      error = fmt::format("cannot write {}/incoming/tmp/{}: {}", root, name, std::strerror(errno));
-      return false;
-    }
-    close(fd);
-    renameat(tmp_fd, name, new_fd, name);
+  if (!test::parse_key_kind(options.cert, plan.cert)) {
+    error = "--cert must be p256 or rsa2048";
+    return false;
   }
-  close(tmp_fd);
-  close(new_fd);
+  if (options.messages == 0 || options.runs == 0) {
+    error = "--messages and --runs must be at least 1";
+    return false;
+  }
+  plan.runs = options.runs;
+  plan.messages = options.messages;
+  plan.connections = options.connections;
+  plan.threads = options.threads;
+  plan.sink_threads = options.sink_threads;
+  plan.chunking = !options.no_chunking;
+  plan.sink_options = options.sink_options;
   return true;
 }
 
-struct SinkProcess {
-  pid_t pid = -1;
-  uint16_t port = 0;
-};
-
-// start_sink runs `ringmail sink` (this binary) on 127.0.0.1, an ephemeral
-// port, and reads the port from its "listening on" line.
-bool start_sink(const std::string& stats_file, uint32_t threads, SinkProcess& sink, std::string& error) {
-  int out[2];
-  if (pipe(out) != 0) {
-    error = "pipe failed";
-    return false;
-  }
-  sink.pid = fork();
-  if (sink.pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    close(out[1]);
-    const std::string threads_arg = std::to_string(threads);
-    execl("/proc/self/exe", "ringmail", "sink", "--listen", "127.0.0.1:0", "--report-interval-ms", "0",
-          "--stats-file", stats_file.c_str(), "--threads", threads_arg.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(out[1]);
-  FILE* from_sink = fdopen(out[0], "r");
-  char line[256];
-  while (std::fgets(line, sizeof(line), from_sink) != nullptr) {
-    const char* at = std::strstr(line, "listening on ");
-    if (at == nullptr) continue;
-    const char* colon = std::strrchr(at, ':');
-    sink.port = static_cast<uint16_t>(std::atoi(colon + 1));
-    break;
-  }
-  // Keep reading its stdout in the background would need a thread; the sink
-  // prints only its final line after this, which fits in the pipe buffer.
-  if (sink.port == 0) {
-    error = "the sink did not start (no 'listening on' line)";
-    return false;
-  }
-  return true;
+bench::BenchMachine describe_machine(const BenchOptions& options, const std::string& base) {
+  bench::BenchMachine machine;
+  machine.cpus = static_cast<unsigned>(sysconf(_SC_NPROCESSORS_ONLN));
+  machine.workers = options.threads > 0 ? options.threads : machine.cpus;
+  utsname name{};
+  if (uname(&name) == 0) machine.kernel = name.release;
+  machine.spool_base = base;
+  machine.spool_fs = bench::spool_filesystem(base);
+  return machine;
 }
 
-bool read_sink_stats(const std::string& path, double& cpu_us_per_msg, uint64_t& messages) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string json = text.str();
-  auto number_after = [&](const char* key) -> double {
-    const size_t at = json.find(key);
-    if (at == std::string::npos) return -1;
-    return std::atof(json.c_str() + at + std::strlen(key));
-  };
-  messages = static_cast<uint64_t>(number_after("\"messages\":"));
-  cpu_us_per_msg = number_after("\"cpu_us_per_msg\":");
-  return cpu_us_per_msg >= 0;
+// prepare makes the work folder: the CA and the sink's certificate, and the
+// spool path. False with |error|.
+bool prepare(const std::string& root, const test::ServerChain& chain, bench::RunEnvironment& env,
+             std::string& error) {
+  char exe[PATH_MAX] = {};
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) {
+    error = fmt::format("cannot find this program (/proc/self/exe): {}", std::strerror(errno));
+    return false;
+  }
+  env.exe = std::string(exe, static_cast<size_t>(n));
+  env.work_dir = root;
+  env.spool = root + "/spool";
+  env.ca_file = root + "/ca.pem";
+  env.cert_file = root + "/server.pem";
+  env.key_file = root + "/server.key";
+  return chain.write_files(root, error);
+}
+
+bool write_output(const std::string& path, const std::string& text, const char* what) {
+  std::string error;
+  if (path.empty() || test::write_text_file(path, text, error)) return true;
+  std::fprintf(stderr, "ringmail bench: cannot write the %s: %s\n", what, error.c_str());
+  return false;
+}
+
+int run_bench(const bench::BenchPlan& plan, const BenchOptions& options, const std::string& root,
+              const std::string& base) {
+  const double started = monotonic_s();
+  bench::BenchReport report;
+  report.plan = plan;
+  report.machine = describe_machine(options, base);
+  const test::ServerChain chain = test::make_server_chain(plan.cert);
+  bench::RunEnvironment env;
+  std::string error;
+  if (!prepare(root, chain, env, error) ||
+      !bench::measure_crypto_floor(chain, env.ca_file, plan.sizes, report.floor, error)) {
+    std::fprintf(stderr, "ringmail bench: %s\n", error.c_str());
+    return kExitCantCreate;
+  }
+  fmt::print("{}", bench::format_header(report));
+  std::fflush(stdout);
+
+  // From here a signal ends the bench after the run in progress (whose
+  // children get SIGINT from the terminal too), so the folder is removed.
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  const std::vector<bench::RunSpec> specs = bench::interleaved_runs(plan);
+  bench::Progress progress(stdout, isatty(STDOUT_FILENO) == 1, specs.size());
+  std::vector<bench::RunResult> results;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    progress.start_run(i, bench::describe_run(plan, specs[i]));
+    bench::RunResult result;
+    std::string failure;
+    const bool ok = bench::execute_run(
+        plan, env, specs[i], [&] { progress.tick(); }, result, failure);
+    if (g_interrupted.load()) {
+      progress.clear();
+      std::fprintf(stderr, "ringmail bench: interrupted; no results\n");
+      return 130;
+    }
+    if (!ok) {
+      progress.clear();
+      std::fprintf(
+          stderr,
+          "ringmail bench: FAILED: %s.\nringmail bench: a run that loses or defers messages has no rate; "
+          "nothing is reported. The sink's and the engine's logs were in %s.\n",
+          failure.c_str(), root.c_str());
+      return kExitSoftware;
+    }
+    progress.finish_run(result);
+    results.push_back(result);
+  }
+  progress.clear();
+  report.groups = bench::summarize(plan, results, report.floor, report.machine.cpus);
+  report.resumption_gains = bench::resumption_gains(report.groups);
+  report.seconds = monotonic_s() - started;
+  fmt::print("{}", bench::format_tables(report));
+  fmt::print("bench took {:.1f} s\n", report.seconds);
+  std::fflush(stdout);
+  const bool written = write_output(options.json_file, bench::format_json(report), "JSON file") &&
+                       write_output(options.svg_file, bench::format_svg(report), "SVG file");
+  return written ? 0 : kExitIoError;
 }
 
 }  // namespace
 
+CLI::App* add_bench_command(CLI::App& app, BenchOptions& options) {
+  auto* cmd = app.add_subcommand(
+      "bench",
+      "The throughput cost of strict TLS on this machine: deliver generated alerts to the bundled sink on "
+      "loopback under each TLS level; msg/s, CPU µs per message (engine and sink), handshakes, bytes, "
+      "memory, "
+      "and the ratio to TLS off");
+  cmd->add_option(
+      "--levels", options.levels,
+      "TLS levels, comma-separated: none, may, encrypt, verify, secure, implicit (implicit TLS at "
+      "verify); default all six");
+  auto* tls = cmd->add_option("--tls", options.tls, "One TLS level (shorthand for --levels LEVEL)");
+  tls->excludes(cmd->get_option("--levels"));
+  cmd->add_option("--messages,-n", options.messages, "Alerts delivered per run")->capture_default_str();
+  cmd->add_option("--runs", options.runs, "Runs per level and configuration (interleaved)")
+      ->capture_default_str();
+  cmd->add_option("--size", options.sizes, "Alert size: 1k, 10k, 100k or bytes; several comma-separated")
+      ->capture_default_str();
+  cmd->add_option("--per-connection,--messages-per-connection", options.per_connection,
+                  "relay.max_messages_per_connection; several comma-separated, e.g. 1,10,100")
+      ->capture_default_str();
+  cmd->add_option("--resumption", options.resumption,
+                  "TLS session resumption (tls.session_resumption): on, off, or on,off to compare")
+      ->capture_default_str();
+  cmd->add_option("--cert", options.cert, "The sink's certificate key: p256 or rsa2048")
+      ->check(CLI::IsMember({"p256", "rsa2048"}))
+      ->capture_default_str();
+  cmd->add_option("--connections", options.connections, "relay.max_connections")->capture_default_str();
+  cmd->add_option("--threads", options.threads, "Engine workers (0 = one per CPU)")->capture_default_str();
+  cmd->add_option("--sink-threads", options.sink_threads, "Sink threads")->capture_default_str();
+  cmd->add_flag("--no-chunking", options.no_chunking,
+                "Deliver with DATA instead of BDAT (smtp.chunking = false)");
+  cmd->add_option("--spool-base", options.spool_base,
+                  "Folder for the temporary spool (default /dev/shm, i.e. tmpfs; give a disk path to include "
+                  "your file system's cost)");
+  cmd->add_option("--json", options.json_file, "Also write the results as JSON to this file");
+  cmd->add_option("--svg", options.svg_file, "Also draw the results as an SVG chart into this file");
+  cmd->add_option("--sink-option", options.sink_options,
+                  "Pass a flag to the sink, e.g. --sink-option=--delay-ms=1 (fault injection for tests)");
+  cmd->footer(
+      "Exit status: 0 done; 64 usage; 70 a run lost, deferred or failed a message (the reason is printed; no "
+      "rate is reported); 73 the work folder or certificates cannot be made; 74 --json/--svg cannot be "
+      "written; 130 interrupted.");
+  return cmd;
+}
+
 int cmd_bench(const BenchOptions& options) {
+  bench::BenchPlan plan;
+  std::string error;
+  if (!make_plan(options, plan, error)) {
+    std::fprintf(stderr, "ringmail bench: %s\n", error.c_str());
+    return kExitUsage;
+  }
   std::string base = options.spool_base;
   if (base.empty()) base = std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp";
-  char root_template[512];
-  std::snprintf(root_template, sizeof(root_template), "%s/ringmail-bench.XXXXXX", base.c_str());
-  if (mkdtemp(root_template) == nullptr) {
-    std::fprintf(stderr, "ringmail bench: cannot create a directory under %s: %s\n", base.c_str(),
-                 std::strerror(errno));
-    return 73;
+  std::string root_template = base + "/ringmail-bench.XXXXXX";
+  if (mkdtemp(root_template.data()) == nullptr) {
+    std::fprintf(stderr,
+                 "ringmail bench: cannot create a folder under %s: %s; give --spool-base a writable folder\n",
+                 base.c_str(), std::strerror(errno));
+    return kExitCantCreate;
   }
-  const std::string root = root_template;
-  const std::string spool = root + "/spool";
-  std::string error;
-  std::fprintf(stderr, "ringmail bench: generating %llu alerts of %u bytes in %s\n",
-               static_cast<unsigned long long>(options.messages), options.size_bytes, spool.c_str());
-  if (!generate_spool(spool, options.messages, options.size_bytes, error)) {
-    std::fprintf(stderr, "ringmail bench: %s\n", error.c_str());
-    std::filesystem::remove_all(root);
-    return 74;
+  const int status = run_bench(plan, options, root_template, base);
+  // Kept after a failed run, so its logs can be read.
+  if (status != kExitSoftware) {
+    std::error_code ignored;
+    std::filesystem::remove_all(root_template, ignored);
   }
-
-  SinkProcess sink;
-  const std::string stats_file = root + "/sink-stats.json";
-  if (!start_sink(stats_file, options.sink_threads, sink, error)) {
-    std::fprintf(stderr, "ringmail bench: %s\n", error.c_str());
-    std::filesystem::remove_all(root);
-    return 71;
-  }
-
-  Config config;
-  config.spool = spool;
-  config.engine.threads = options.threads;
-  config.smtp.helo_name = "bench.ringmail.test";
-  config.smtp.default_sender = "alerts@example.com";
-  config.relay.host = "127.0.0.1";
-  config.relay.port = sink.port;
-  config.relay.max_connections = options.connections;
-  config.relay.max_messages_per_connection = options.messages_per_connection;
-  config.smtp.chunking = !options.no_chunking;
-
-  const double cpu_before = cpu_seconds_self();
-  const double wall_before = monotonic_seconds();
-  EngineResult result;
-  const bool ok = run_engine(config, /*drain=*/true, result, error);
-  const double engine_cpu = cpu_seconds_self() - cpu_before;
-  const double wall = monotonic_seconds() - wall_before;
-
-  kill(sink.pid, SIGTERM);
-  int status = 0;
-  waitpid(sink.pid, &status, 0);
-  double sink_cpu_us = -1;
-  uint64_t sink_messages = 0;
-  read_sink_stats(stats_file, sink_cpu_us, sink_messages);
-  std::filesystem::remove_all(root);
-  if (!ok) {
-    std::fprintf(stderr, "ringmail bench: %s\n", error.c_str());
-    return 71;
-  }
-
-  const uint64_t delivered = result.totals.delivered;
-  const double rate = wall > 0 ? static_cast<double>(delivered) / wall : 0;
-  const double engine_us = delivered > 0 ? engine_cpu * 1e6 / static_cast<double>(delivered) : 0;
-  fmt::print("\n{:<10} {:>9} {:>7} {:>6} {:>12} {:>16} {:>14}\n", "tls", "messages", "size", "conns", "msg/s",
-             "engine cpu us/msg", "sink cpu us/msg");
-  fmt::print("{:<10} {:>9} {:>7} {:>6} {:>12.0f} {:>16.1f} {:>14.1f}\n", "none", delivered,
-             options.size_bytes, options.connections, rate, engine_us, sink_cpu_us);
-  fmt::print(
-      "{{\"tls\":\"none\",\"chunking\":{},\"messages\":{},\"size_bytes\":{},\"connections\":{},\"threads\":{}"
-      ",\"spool\":\"{}\","
-      "\"seconds\":{:.3f},\"msgs_per_s\":{:.0f},\"engine_cpu_us_per_msg\":{:.2f},\"sink_cpu_us_per_msg\":{:."
-      "2f},"
-      "\"sink_messages\":{},\"deferred\":{},\"failed\":{}}}\n",
-      !options.no_chunking, delivered, options.size_bytes, options.connections, result.threads, base, wall,
-      rate, engine_us, sink_cpu_us, sink_messages, result.totals.deferred, result.totals.failed);
-  if (delivered != options.messages || sink_messages != options.messages) {
-    std::fprintf(stderr, "ringmail bench: expected %llu deliveries, engine reports %llu, sink counted %llu\n",
-                 static_cast<unsigned long long>(options.messages),
-                 static_cast<unsigned long long>(delivered), static_cast<unsigned long long>(sink_messages));
-    return 70;
-  }
-  return 0;
+  return status;
 }
 
 }  // namespace ringmail

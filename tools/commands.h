@@ -68,16 +68,27 @@ struct SinkOptions {
 int cmd_sink(const SinkOptions& options);
 
 struct BenchOptions {
-  uint64_t messages = 100'000;
-  uint32_t size_bytes = 2048;
+  std::string levels;                  // --levels "none,verify" ("" = all six)
+  std::string tls;                     // --tls LEVEL: shorthand for --levels LEVEL
+  uint64_t messages = 20'000;          // per run
+  uint32_t runs = 3;                   // per level and configuration
+  std::string sizes = "2k";            // --size: 1k, 10k, 100k, bytes; comma-separated
+  std::string per_connection = "100";  // relay.max_messages_per_connection; comma-separated
+  std::string resumption = "on";       // on | off
+  std::string cert = "p256";           // p256 | rsa2048
   uint32_t connections = 16;
-  uint32_t messages_per_connection = 1'000'000;
   uint32_t threads = 0;  // engine workers (0 = one per CPU)
   uint32_t sink_threads = 1;
-  std::string spool_base;    // where the temporary spool goes ("" = /dev/shm, else /tmp)
-  bool no_chunking = false;  // smtp.chunking = false: DATA instead of BDAT
+  std::string spool_base;                 // where the temporary spool goes ("" = /dev/shm, else /tmp)
+  bool no_chunking = false;               // smtp.chunking = false: DATA instead of BDAT
+  std::string json_file;                  // --json FILE
+  std::string svg_file;                   // --svg FILE
+  std::vector<std::string> sink_options;  // --sink-option: extra sink flags (tests)
 };
 int cmd_bench(const BenchOptions& options);
+// add_bench_command registers `bench` and its flags on |app|;
+// tools/cmd_bench.cc.
+CLI::App* add_bench_command(CLI::App& app, BenchOptions& options);
 
 struct CheckTlsOptions {
   std::string target;  // HOST[:PORT] or [V6]:PORT; port 25 by default

@@ -116,26 +116,7 @@ int main(int argc, char** argv) {
                        "USER:PASSWORD: offer AUTH PLAIN LOGIN (in clear too, counted) and require it");
 
   ringmail::BenchOptions bench;
-  auto* bench_cmd = app.add_subcommand(
-      "bench",
-      "End-to-end benchmark: generate alerts, deliver them to the bundled sink on loopback, "
-      "report msg/s and CPU us per message (engine and sink)");
-  bench_cmd->add_option("--messages,-n", bench.messages, "Alerts to generate and deliver")
-      ->capture_default_str();
-  bench_cmd->add_option("--size", bench.size_bytes, "Bytes per alert")->capture_default_str();
-  bench_cmd->add_option("--connections", bench.connections, "relay.max_connections")->capture_default_str();
-  bench_cmd
-      ->add_option("--messages-per-connection", bench.messages_per_connection,
-                   "relay.max_messages_per_connection")
-      ->capture_default_str();
-  bench_cmd->add_option("--threads", bench.threads, "Engine workers (0 = one per CPU)")
-      ->capture_default_str();
-  bench_cmd->add_option("--sink-threads", bench.sink_threads, "Sink threads")->capture_default_str();
-  bench_cmd->add_flag("--no-chunking", bench.no_chunking,
-                      "Deliver with DATA instead of BDAT (smtp.chunking = false)");
-  bench_cmd->add_option("--spool-base", bench.spool_base,
-                        "Directory for the temporary spool (default /dev/shm, i.e. tmpfs; give a disk "
-                        "path to include your file system's cost)");
+  auto* bench_cmd = ringmail::add_bench_command(app, bench);
 
   ringmail::CheckTlsOptions check_tls;
   auto* check_tls_cmd = ringmail::add_check_tls_command(app, check_tls);

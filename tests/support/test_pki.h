@@ -1,5 +1,5 @@
 // tests/support/test_pki.h — a throw-away PKI for TLS tests, generated in
-// process with BoringSSL's X509 API: a CA, a good leaf (SAN localhost,
+// process from tls/testing/test_certificates.h: a CA, a good leaf (SAN localhost,
 // 127.0.0.1, ::1), a wrong-name leaf, an expired leaf, a not-yet-valid leaf,
 // a self-signed leaf, and a leaf from a CA nobody trusts; each in ECDSA P-256
 // or RSA-2048.
@@ -10,23 +10,11 @@
 // except where a test writes them to its own temporary folder.
 #pragma once
 
-#include <openssl/base.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <string>
 
+#include "tls/testing/test_certificates.h"
+
 namespace ringmail::test {
-
-enum class KeyKind { kEcdsaP256, kRsa2048 };
-
-// TestCert is a certificate and its private key.
-struct TestCert {
-  bssl::UniquePtr<X509> cert;
-  bssl::UniquePtr<EVP_PKEY> key;
-  std::string cert_pem() const;
-  std::string key_pem() const;
-};
 
 // TestPki holds one full set for one key kind.
 struct TestPki {
@@ -53,8 +41,5 @@ TestPki make_test_pki(KeyKind kind);
 // shared_test_pki returns one set per kind, generated on first use and kept
 // for the rest of the process.
 const TestPki& shared_test_pki(KeyKind kind);
-
-// key_kind_name: "p256" / "rsa2048".
-const char* key_kind_name(KeyKind kind);
 
 }  // namespace ringmail::test

@@ -1002,6 +1002,8 @@ TEST(SinkFaults, ReplyTexts) {
 TEST(SinkStats, Formats) {
   FinalStats stats;
   stats.totals = {1000, 2000, 4};
+  stats.totals.bytes_in = 2'100'000;
+  stats.totals.bytes_out = 30'000;
   stats.seconds = 0.5;
   stats.cpu_seconds = 0.004;
   EXPECT_EQ(format_final_line(stats),
@@ -1010,7 +1012,7 @@ TEST(SinkStats, Formats) {
             "{\"messages\":1000,\"recipients\":2000,\"seconds\":0.500000,\"cpu_us_per_msg\":4.000,"
             "\"connections\":4,\"body_8bitmime\":0,\"smtputf8\":0,\"tls_handshakes\":0,\"tls_resumed\":0,"
             "\"tls_failed\":0,\"messages_tls\":0,\"messages_clear\":1000,\"auth_tls\":0,\"auth_clear\":0,"
-            "\"auth_failed\":0}");
+            "\"auth_failed\":0,\"bytes_in\":2100000,\"bytes_out\":30000}");
   EXPECT_EQ(format_report_line(12345, 40123.4), "sink: 12345 messages, 40123 msg/s");
   FinalStats none;
   EXPECT_EQ(format_final_line(none),

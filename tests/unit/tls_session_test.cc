@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "tests/support/test_pki.h"
-#include "tests/support/tls_pump.h"
+#include "tls/testing/tls_pump.h"
 #include "tls/tls_client_context.h"
 #include "tls/tls_server_context.h"
 #include "tls/tls_ticket_cache.h"

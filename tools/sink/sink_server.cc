@@ -555,6 +555,7 @@ void SinkWorker::on_recv(Connection& c, int res) {
     close_connection(c);
     return;
   }
+  WorkerCounters::add(counters.bytes_in, static_cast<uint64_t>(res));
   c.recv_start = 0;
   c.recv_end = static_cast<uint32_t>(res);
   process_input(c);
@@ -618,6 +619,7 @@ void SinkWorker::on_send(Connection& c, int res) {
     close_connection(c);
     return;
   }
+  WorkerCounters::add(counters.bytes_out, static_cast<uint64_t>(res));
   if (c.tls_on) {
     c.tls->consume_ciphertext(static_cast<size_t>(res));
     if (!c.tls->pending_ciphertext().empty()) {  // short send: the rest, without delay
@@ -792,6 +794,8 @@ SinkTotals SinkServer::totals() const {
     totals.auth_tls += worker->counters.auth_tls.load(std::memory_order_relaxed);
     totals.auth_clear += worker->counters.auth_clear.load(std::memory_order_relaxed);
     totals.auth_failed += worker->counters.auth_failed.load(std::memory_order_relaxed);
+    totals.bytes_in += worker->counters.bytes_in.load(std::memory_order_relaxed);
+    totals.bytes_out += worker->counters.bytes_out.load(std::memory_order_relaxed);
   }
   return totals;
 }

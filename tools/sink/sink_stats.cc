@@ -42,12 +42,12 @@ std::string format_stats_json(const FinalStats& stats) {
       "{{\"messages\":{},\"recipients\":{},\"seconds\":{:.6f},\"cpu_us_per_msg\":{:.3f},"
       "\"connections\":{},\"body_8bitmime\":{},\"smtputf8\":{},\"tls_handshakes\":{},"
       "\"tls_resumed\":{},\"tls_failed\":{},\"messages_tls\":{},\"messages_clear\":{},\"auth_tls\":{},"
-      "\"auth_clear\":{},\"auth_failed\":{}}}",
+      "\"auth_clear\":{},\"auth_failed\":{},\"bytes_in\":{},\"bytes_out\":{}}}",
       stats.totals.messages, stats.totals.recipients, stats.seconds, stats.cpu_us_per_msg(),
       stats.totals.connections, stats.totals.body_8bitmime, stats.totals.smtputf8,
       stats.totals.tls_handshakes, stats.totals.tls_resumed, stats.totals.tls_failed,
       stats.totals.messages_tls, stats.totals.messages - stats.totals.messages_tls, stats.totals.auth_tls,
-      stats.totals.auth_clear, stats.totals.auth_failed);
+      stats.totals.auth_clear, stats.totals.auth_failed, stats.totals.bytes_in, stats.totals.bytes_out);
 }
 
 bool write_stats_file(const std::string& path, const FinalStats& stats, std::string& error) {

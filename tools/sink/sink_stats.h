@@ -28,6 +28,8 @@ struct alignas(64) WorkerCounters {
   std::atomic<uint64_t> auth_tls{0};        // AUTH exchanges with credentials over TLS
   std::atomic<uint64_t> auth_clear{0};      // the same in clear
   std::atomic<uint64_t> auth_failed{0};     // of those, refused
+  std::atomic<uint64_t> bytes_in{0};        // bytes received on connections (ciphertext under TLS)
+  std::atomic<uint64_t> bytes_out{0};       // bytes sent on connections (ciphertext under TLS)
 
   // add is called by the owning thread only, so load+store suffices.
   static void add(std::atomic<uint64_t>& counter, uint64_t n) {
@@ -49,6 +51,8 @@ struct SinkTotals {
   uint64_t auth_tls = 0;
   uint64_t auth_clear = 0;
   uint64_t auth_failed = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
 };
 
 // FinalStats is what the sink reports when it stops.

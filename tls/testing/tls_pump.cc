@@ -1,5 +1,7 @@
-// tests/support/tls_pump.cc — see tls_pump.h.
-#include "tests/support/tls_pump.h"
+// tls/testing/tls_pump.cc — see tls_pump.h.
+#include "tls/testing/tls_pump.h"
+
+#include <time.h>
 
 #include <algorithm>
 #include <vector>
@@ -40,6 +42,30 @@ PumpResult handshake_pair(TlsSession& client, TlsSession& server, size_t chunk) 
     if (moved == 0 && c == TlsStep::kDone && s == TlsStep::kWantMore) return PumpResult::kStuck;
   }
   return PumpResult::kStuck;
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+bool timed_handshake_pair(TlsSession& client, TlsSession& server, double& client_s, double& server_s) {
+  for (int round = 0; round < 100; round++) {
+    const double t0 = thread_cpu_seconds();
+    const TlsStep c = client.handshake();
+    const double t1 = thread_cpu_seconds();
+    move_ciphertext(client, server);
+    const double t2 = thread_cpu_seconds();
+    const TlsStep s = server.handshake();
+    const double t3 = thread_cpu_seconds();
+    move_ciphertext(server, client);
+    client_s += t1 - t0;
+    server_s += t3 - t2;
+    if (c == TlsStep::kFailed || s == TlsStep::kFailed) return false;
+    if (c == TlsStep::kDone && s == TlsStep::kDone) return true;
+  }
+  return false;
 }
 
 std::string send_all(TlsSession& from, TlsSession& to, const std::string& data) {
