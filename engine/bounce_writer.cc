@@ -24,6 +24,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/attempt_log.h"
 #include "engine/dsn_composer.h"
 #include "engine/worker.h"
 #include "queue/dsn_id.h"
@@ -221,6 +222,16 @@ void Worker::on_bounce_steps_done(MessageSlot* slot) {
   }
   slot->bounce_written = true;
   if (slot->bounce_kill) ::kill(::getpid(), SIGKILL);  // test hook: a crash before the record
+  if (reports_.log != nullptr) {
+    MessageEvent bounced;
+    bounced.kind = MessageEventKind::kBounced;
+    bounced.id = slot->id();
+    bounced.message_id = slot_message_id(*slot);
+    bounced.sender = slot->envelope.sender;
+    bounced.has_sender = true;
+    bounced.bounce_id = slot->bounce_id;
+    log_message_event(*reports_.log, bounced);
+  }
   fmt::print(
       stderr, "ringmail: worker {}: {}: bounce {} queued to <{}>{}\n", id_, slot->id(), slot->bounce_id,
       slot->envelope.sender,

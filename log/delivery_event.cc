@@ -226,7 +226,9 @@ size_t format_message_json(const MessageEvent& e, char* out, size_t cap) {
       line.num("delivered", e.delivered);
       break;
     case MessageEventKind::kHeld:
+      break;
     case MessageEventKind::kBounced:
+      line.str("bounce_id", e.bounce_id);
       break;
     case MessageEventKind::kDeleted:
       line.str("state", e.state);

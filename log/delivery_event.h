@@ -50,7 +50,7 @@ enum class MessageEventKind : uint8_t {
   kFailed,    // to failed/ (refused recipients, max age, not a message file, malformed)
   kHeld,      // its outcome could not be recorded: hold/ (docs/spool.md)
   kDeleted,   // removed by an operator (`ringmail queue --delete`)
-  kBounced,   // a bounce (DSN) was queued for it — defined, not written yet
+  kBounced,   // a bounce (DSN) for it went into incoming/new (bounce_id)
 };
 const char* message_event_name(MessageEventKind kind);
 
@@ -68,6 +68,7 @@ struct MessageEvent {
   int64_t next_attempt_unix = 0;  // deferred
   std::string_view reason;        // the reply or sentence that explains it
   std::string_view state;         // deleted: the state it was in ("deferred", "failed", "hold")
+  std::string_view bounce_id;     // bounced: the spool id of the bounce (DSN)
 };
 
 // kMaxReplyInBytes caps the server text written into one line; the rest of

@@ -9,7 +9,8 @@
 #       has every field, one attempt line per recipient attempt with the
 #       right outcome, code, enhanced status, attempt number and TLS facts;
 #       queued/deferred/failed lines for the messages; the summary shows the
-#       partial message and the recipients; the TLS delivery logs in with
+#       partial message and the recipients; the 550 is bounced (a "bounced"
+#       line naming the bounce, whose delivery is logged); the TLS delivery logs in with
 #       AUTH ("auth": true) and its password is nowhere in the log. The syslog copy (`[log] syslog`,
 #       a datagram socket bound by python in place of /dev/log) has one
 #       Postfix-shaped line per attempt line.
@@ -74,8 +75,8 @@ put_messages "$SPOOL" plain 3 ops@example.org
 run_drain
 cp "$WORK/drain.out" "$WORK/drain1.out"
 verify "drain 1 exits 75 (one message deferred)" test "$DRAIN_RC" = 75
-verify "summary: the 550 message is partial, recipients counted" \
-  grep -q '^ringmail: delivered 3, partial 1, deferred 1, failed 0 in .*; recipients: delivered 5, deferred 1, failed 1$' \
+verify "summary: the 550 message is partial, recipients counted, its bounce delivered" \
+  grep -q '^ringmail: delivered 4, partial 1, deferred 1, failed 0 in .*; recipients: delivered 6, deferred 1, failed 1$' \
   "$WORK/drain1.out"
 verify "stderr reports the log" grep -q "delivery log: .* line(s) written to $LOG and syslog" "$WORK/drain.err"
 sleep 1.1  # the 1 s retry schedule
@@ -137,9 +138,10 @@ time_re = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 attempts = [e for e in events if e["event"] == "attempt"]
 for e in events:
     assert time_re.match(e["time"]), e
+bounces = [a for a in attempts if a["id"].endswith(".dsn")]
 for a in attempts:
     assert set(a) == attempt_keys, ("fields", sorted(set(a) ^ attempt_keys), a)
-    assert a["from"] == "alerts@example.com", a
+    assert a["from"] == ("" if a in bounces else "alerts@example.com"), a
     assert a["destination"] in ("127.0.0.1", "localhost"), a
     assert a["auth"] is a["id"].startswith("tls"), a
     assert a["queue_s"] >= 0, a
@@ -189,7 +191,12 @@ for e in events:
     if e["event"] != "attempt":
         kinds.setdefault(e["event"], []).append(e)
 queued = sorted(e["id"] for e in kinds.get("queued", []))
-assert len(queued) == 1 + 1 + 3 + 4 + 2 and len(set(queued)) == len(queued), queued
+assert len(queued) == 1 + 1 + 3 + 4 + 2 + 1 and len(set(queued)) == len(queued), queued  # + the bounce
+# The 550 bounced: a "bounced" line names the bounce, whose own delivery is logged.
+bounced = kinds.get("bounced", [])
+assert len(bounced) == 1 and bounced[0]["id"] == "partial000000" and bounced[0]["from"] == "alerts@example.com", bounced
+assert [(a["id"], a["to"], a["outcome"]) for a in bounces] == [(bounced[0]["bounce_id"], "alerts@example.com",
+                                                                "delivered")], (bounced, bounces)
 failed = kinds.get("failed", [])
 assert len(failed) == 1 and failed[0]["id"] == "partial000000", failed
 assert failed[0]["failed"] == 1 and failed[0]["delivered"] == 1 and "550" in failed[0]["reason"], failed

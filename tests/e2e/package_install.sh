@@ -151,7 +151,7 @@ rc=0
 runuser -u ringmail -- /usr/sbin/ringmail run --drain -c "$CONF" > "$WORK/drain.out" 2> "$WORK/drain.err" || rc=$?
 cat "$WORK/drain.out" "$WORK/drain.err"
 verify "runuser -u ringmail -- ringmail run --drain: exit 0 (got $rc)" [ "$rc" = 0 ]
-verify "... it delivered the message" grep -q '^ringmail: delivered 1, deferred 0, failed 0' "$WORK/drain.out"
+verify "... it delivered the message" grep -q '^ringmail: delivered 1, partial 0, deferred 0, failed 0' "$WORK/drain.out"
 stop_sink
 verify "the sink got it" msgid_check "$MAILDIR" pkg 1
 verify "the spool is empty again" [ "$(spool_files /var/spool/ringmail)" = 0 ]

@@ -63,7 +63,7 @@ ready_at=$(line_number READY=1)
 stopping_at=$(line_number STOPPING=1)
 verify "READY=1 sent once" [ "$(grep -c -x READY=1 "$NOTIFY_OUT")" = 1 ]
 verify "STOPPING=1 (line $stopping_at) after READY=1 (line $ready_at)" [ "$stopping_at" -gt "$ready_at" ]
-verify "the stdout summary line is unchanged" grep -q '^ringmail: delivered 20, deferred 0, failed 0 in ' "$WORK/daemon.out"
+verify "the stdout summary line is unchanged" grep -q '^ringmail: delivered 20, partial 0, deferred 0, failed 0 in ' "$WORK/daemon.out"
 verify "no live status line (\\r) when stderr is not a terminal" bash -c "! grep -q $'\r' '$WORK/daemon.err'"
 verify "each of the 20 delivered once" msgid_check "$MAILDIR" notify 20
 stop_sink

@@ -207,13 +207,15 @@ bool parse_sink_stats(const std::string& json, SinkStats& out, std::string& erro
 bool parse_engine_report(const std::string& text, EngineReport& out) {
   const size_t at = text.rfind("ringmail: delivered ");
   if (at == std::string::npos) return false;
-  unsigned long long delivered = 0, deferred = 0, failed = 0;
+  unsigned long long delivered = 0, partial = 0, deferred = 0, failed = 0;
   double seconds = 0;
-  if (std::sscanf(text.c_str() + at, "ringmail: delivered %llu, deferred %llu, failed %llu in %lf s",
-                  &delivered, &deferred, &failed, &seconds) != 4) {
+  if (std::sscanf(text.c_str() + at, "ringmail: delivered %llu, partial %llu, deferred %llu, failed %llu in %lf s",
+                  &delivered, &partial, &deferred, &failed, &seconds) != 5) {
     return false;
   }
-  out = EngineReport{delivered, deferred, failed, seconds};
+  // A partial message (some recipients refused) did not fully arrive: for
+  // the bench it is a failure like any other.
+  out = EngineReport{delivered, deferred, failed + partial, seconds};
   return true;
 }
 

@@ -99,11 +99,11 @@ struct SinkStats {
 bool parse_sink_stats(const std::string& json, SinkStats& out, std::string& error);
 
 // EngineReport is the engine's final line: "ringmail: delivered N,
-// deferred D, failed F in S s (R msg/s)".
+// partial P, deferred D, failed F in S s (R msg/s); recipients: ...".
 struct EngineReport {
   uint64_t delivered = 0;
   uint64_t deferred = 0;
-  uint64_t failed = 0;
+  uint64_t failed = 0;  // failed and partial messages
   double seconds = 0;
 };
 

@@ -59,7 +59,10 @@ std::string engine_config_toml(const BenchPlan& plan, const RunEnvironment& env,
       "chunking = {}\nconnect_timeout_ms = 5000\nreply_timeout_ms = 10000\ndata_timeout_ms = 10000\n"
       "[relay]\nhost = \"localhost\"\nport = {}\ntls = \"{}\"\nimplicit_tls = {}\n"
       "max_connections = {}\nmax_messages_per_connection = {}\n"
-      "[tls]\nca_file = \"{}\"\nca_dir = \"\"\nsession_resumption = {}\n",
+      "[tls]\nca_file = \"{}\"\nca_dir = \"\"\nsession_resumption = {}\n"
+      // A refused message must show as lost, not be answered by a bounce
+      // that the sink then counts.
+      "[bounce]\nenabled = false\n",
       describe_run(plan, spec), env.spool, plan.threads, plan.chunking, port, tls_level_name(level.level),
       level.implicit_tls, plan.connections, plan.per_connection[spec.per_connection], env.ca_file,
       static_cast<bool>(plan.resumption[spec.resumption]));
