@@ -18,9 +18,6 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// The record each thread formats into before the push copies it into the ring.
-thread_local LogRecord t_record;
-
 AttemptOutcome outcome_of(RcptState state, bool expired) {
   switch (state) {
     case RcptState::kDone:
@@ -69,7 +66,8 @@ void note_transaction_end(MessageSlot& slot, const SmtpClient& client, const Tls
 std::string_view slot_message_id(const MessageSlot& slot) {
   const Envelope& env = slot.envelope;
   if (env.header_end <= env.body_offset || env.header_end > slot.head_len) return {};
-  return find_message_id(std::string_view(slot.head.get() + env.body_offset, env.header_end - env.body_offset));
+  return find_message_id(
+      std::string_view(slot.head.get() + env.body_offset, env.header_end - env.body_offset));
 }
 
 void log_attempts(DeliveryLog& log, const MessageSlot& slot, std::string_view destination, bool expired,
@@ -94,7 +92,8 @@ void log_attempts(DeliveryLog& log, const MessageSlot& slot, std::string_view de
   }
   event.attempt = attempt;
   event.queue_ms = slot.ref.queued_ms > 0 ? event.time_ms - slot.ref.queued_ms : 0;
-  LogRecord& record = t_record;
+  const bool file = log.writes_file();
+  const bool syslog = log.writes_syslog();
   for (uint32_t i = 0; i < slot.envelope.recipient_count; ++i) {
     const RcptState state = slot.rcpt_state[i];
     if (state == RcptState::kSkip) continue;
@@ -102,14 +101,13 @@ void log_attempts(DeliveryLog& log, const MessageSlot& slot, std::string_view de
     event.outcome = outcome_of(state, expired);
     event.reply = slot.rcpt_reply(i);
     if (event.reply.empty()) event.reply = slot.message_reply;
-    record.json_len = log.writes_file()
-                          ? static_cast<uint16_t>(format_attempt_json(event, record.text, LogRecord::kJsonCap))
-                          : 0;
-    record.syslog_len =
-        log.writes_syslog()
-            ? static_cast<uint16_t>(format_attempt_syslog(event, record.text + record.json_len, LogRecord::kSyslogCap))
-            : 0;
-    log.push(record);
+    log.push([&](LogRecord& record) {
+      record.json_len =
+          file ? static_cast<uint16_t>(format_attempt_json(event, record.text, LogRecord::kJsonCap)) : 0;
+      record.syslog_len = syslog ? static_cast<uint16_t>(format_attempt_syslog(
+                                       event, record.text + record.json_len, LogRecord::kSyslogCap))
+                                 : 0;
+    });
   }
 }
 
@@ -144,10 +142,10 @@ void log_message_end(DeliveryLog& log, const MessageSlot& slot, OutcomeKind kind
 void log_message_event(DeliveryLog& log, MessageEvent event) {
   if (!log.writes_file()) return;  // syslog carries attempts only
   if (event.time_ms == 0) event.time_ms = unix_now_ms();
-  LogRecord& record = t_record;
-  record.json_len = static_cast<uint16_t>(format_message_json(event, record.text, LogRecord::kJsonCap));
-  record.syslog_len = 0;
-  log.push(record);
+  log.push([&event](LogRecord& record) {
+    record.json_len = static_cast<uint16_t>(format_message_json(event, record.text, LogRecord::kJsonCap));
+    record.syslog_len = 0;
+  });
 }
 
 }  // namespace ringmail

@@ -1,12 +1,12 @@
 // engine/attempt_log.h — the engine's side of the delivery log: it turns a
 // message slot's attempt into AttemptEvents (one per recipient) and the
-// spool transitions into MessageEvents, formats them into a per-thread
-// scratch record and pushes it to the DeliveryLog (log/delivery_log.h).
+// spool transitions into MessageEvents, and formats each straight into a
+// cell of the DeliveryLog's ring (log/delivery_log.h).
 //
 // Who calls it: SmtpConnection (note_transaction_start/end: the session's
 // facts, copied onto the slot), Worker::finish/on_finished and the held path
 // (engine/message_finish.cc, engine/worker.cc), the intake (queued, refused).
-// No allocation: the scratch record is thread_local, events are views.
+// No allocation: events are views, lines are formatted in the ring cell.
 #pragma once
 
 #include <cstdint>

@@ -109,8 +109,8 @@ const char* message_event_name(MessageEventKind kind) {
 
 ReplyParts split_reply(std::string_view reply) {
   ReplyParts parts;
-  if (reply.size() < 3 || !is_digit(reply[0]) || !is_digit(reply[1]) || !is_digit(reply[2]) || reply[0] < '2' ||
-      reply[0] > '5')
+  if (reply.size() < 3 || !is_digit(reply[0]) || !is_digit(reply[1]) || !is_digit(reply[2]) ||
+      reply[0] < '2' || reply[0] > '5')
     return parts;
   if (reply.size() > 3 && reply[3] != ' ' && reply[3] != '-') return parts;
   parts.code = (reply[0] - '0') * 100 + (reply[1] - '0') * 10 + (reply[2] - '0');

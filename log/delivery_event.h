@@ -24,14 +24,14 @@ enum class AttemptOutcome : uint8_t { kDelivered, kDeferred, kFailed, kExpired }
 const char* attempt_outcome_name(AttemptOutcome outcome);
 
 struct AttemptEvent {
-  int64_t time_ms = 0;            // unix milliseconds, when the attempt ended
-  std::string_view id;            // spool id
-  std::string_view message_id;    // the Message-ID header's value ("" when absent)
-  std::string_view sender;        // "" = the null sender
+  int64_t time_ms = 0;          // unix milliseconds, when the attempt ended
+  std::string_view id;          // spool id
+  std::string_view message_id;  // the Message-ID header's value ("" when absent)
+  std::string_view sender;      // "" = the null sender
   std::string_view recipient;
-  std::string_view destination;   // where the message was routed: the relay's name
-  std::string_view host;          // the host connected to ("" = no connection)
-  std::string_view address;       // its "ip:port" or "[ipv6]:port"
+  std::string_view destination;       // where the message was routed: the relay's name
+  std::string_view host;              // the host connected to ("" = no connection)
+  std::string_view address;           // its "ip:port" or "[ipv6]:port"
   const char* tls_version = nullptr;  // "TLSv1.3"; null: no TLS
   const char* tls_cipher = nullptr;
   bool tls_verified = false;          // the certificate chain and name were checked and good
@@ -39,9 +39,9 @@ struct AttemptEvent {
   bool auth = false;                  // the session authenticated (AUTH)
   std::string_view reply;             // "250 2.0.0 Ok: queued as X", or the engine's own reason
   AttemptOutcome outcome = AttemptOutcome::kDelivered;
-  uint32_t attempt = 1;       // 1 for the first attempt
-  int64_t queue_ms = 0;       // time since the message was queued (file mtime), at time_ms
-  int64_t duration_ms = -1;   // the SMTP transaction; -1: none (no connection carried it)
+  uint32_t attempt = 1;      // 1 for the first attempt
+  int64_t queue_ms = 0;      // time since the message was queued (file mtime), at time_ms
+  int64_t duration_ms = -1;  // the SMTP transaction; -1: none (no connection carried it)
 };
 
 enum class MessageEventKind : uint8_t {
@@ -58,16 +58,16 @@ struct MessageEvent {
   MessageEventKind kind = MessageEventKind::kQueued;
   int64_t time_ms = 0;
   std::string_view id;
-  std::string_view message_id;      // "" when unknown (queued, refused, deleted)
-  std::string_view sender;          // only when known (has_sender)
+  std::string_view message_id;  // "" when unknown (queued, refused, deleted)
+  std::string_view sender;      // only when known (has_sender)
   bool has_sender = false;
-  uint64_t size_bytes = 0;          // queued: the file's size
-  uint32_t attempt = 0;             // deferred/failed/held: attempts made so far
-  uint32_t recipients = 0;          // deferred: recipients still pending; failed: recipients failed
-  uint32_t delivered = 0;           // failed: recipients that did get it (a partial delivery)
-  int64_t next_attempt_unix = 0;    // deferred
-  std::string_view reason;          // the reply or sentence that explains it
-  std::string_view state;           // deleted: the state it was in ("deferred", "failed", "hold")
+  uint64_t size_bytes = 0;        // queued: the file's size
+  uint32_t attempt = 0;           // deferred/failed/held: attempts made so far
+  uint32_t recipients = 0;        // deferred: recipients still pending; failed: recipients failed
+  uint32_t delivered = 0;         // failed: recipients that did get it (a partial delivery)
+  int64_t next_attempt_unix = 0;  // deferred
+  std::string_view reason;        // the reply or sentence that explains it
+  std::string_view state;         // deleted: the state it was in ("deferred", "failed", "hold")
 };
 
 // kMaxReplyInBytes caps the server text written into one line; the rest of

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -19,6 +18,7 @@ namespace {
 
 constexpr size_t kBatchBytes = 64 * 1024;  // one write(2) carries up to this much
 constexpr int kIdleWakeMs = 1000;          // the logger looks at its flags at least this often
+constexpr int kBusyWakeMs = 2;             // while lines flow: one batch per this interval
 
 bool write_all(int fd, const char* data, size_t len, int& err) {
   while (len > 0) {
@@ -94,10 +94,10 @@ int syslog_facility_code(const std::string& name) {
   static const struct {
     const char* name;
     int code;
-  } kFacilities[] = {{"kern", 0},    {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
-                     {"syslog", 5},  {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
-                     {"authpriv", 10}, {"ftp", 11},  {"local0", 16}, {"local1", 17}, {"local2", 18},
-                     {"local3", 19}, {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23}};
+  } kFacilities[] = {{"kern", 0},      {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
+                     {"syslog", 5},    {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
+                     {"authpriv", 10}, {"ftp", 11},    {"local0", 16}, {"local1", 17}, {"local2", 18},
+                     {"local3", 19},   {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23}};
   for (const auto& f : kFacilities) {
     if (name == f.name) return f.code;
   }
@@ -142,16 +142,19 @@ void DeliveryLog::stop() {
   thread_.join();
 }
 
-void DeliveryLog::push(const LogRecord& record) {
-  if (ring_->try_push(record)) {
-    doorbell_.ring();
-    return;
-  }
-  // Full: wait for the logger to make room. Never drop the line.
+void DeliveryLog::push_copy(const LogRecord& record) {
+  push([&record](LogRecord& cell) {
+    cell.json_len = record.json_len;
+    cell.syslog_len = record.syslog_len;
+    std::memcpy(cell.text, record.text, record.json_len + record.syslog_len);
+  });
+}
+
+// note_full: the ring is full. Wake the logger (it may be on its batch
+// timer) and count the wait.
+void DeliveryLog::note_full() {
   waits_.fetch_add(1, std::memory_order_relaxed);
-  doorbell_.ring();
-  while (!ring_->try_push(record)) sched_yield();
-  doorbell_.ring();
+  doorbell_.ring_always();
 }
 
 void DeliveryLog::request_reopen() {
@@ -160,19 +163,29 @@ void DeliveryLog::request_reopen() {
   doorbell_.ring_always();
 }
 
+// run: while lines flow, the logger wakes on a timer (kBusyWakeMs) without
+// announcing sleep, so producers' ring() finds it awake and costs them no
+// syscall, and each write(2) carries a batch. Only after a pass that found
+// nothing does it announce sleep and wait for a producer's doorbell. A
+// producer that finds the ring full wakes it at once (push).
 void DeliveryLog::run() {
   for (;;) {
-    drain();
+    const size_t popped = drain();
     if (reopen_.exchange(false, std::memory_order_acq_rel)) reopen();
     // stop() comes after every producer ended: an empty ring is the end.
     if (stop_.load(std::memory_order_acquire) && ring_->size_approx() == 0) break;
+    pollfd p{doorbell_.fd(), POLLIN, 0};
+    if (popped > 0) {
+      ::poll(&p, 1, kBusyWakeMs);
+      doorbell_.drain();
+      continue;
+    }
     doorbell_.prepare_to_sleep();
     if (!ring_->empty_approx() || stop_.load(std::memory_order_acquire) ||
         reopen_.load(std::memory_order_acquire)) {
       doorbell_.cancel_sleep();
       continue;
     }
-    pollfd p{doorbell_.fd(), POLLIN, 0};
     ::poll(&p, 1, kIdleWakeMs);
     doorbell_.woke();
     doorbell_.drain();
@@ -181,18 +194,21 @@ void DeliveryLog::run() {
 
 size_t DeliveryLog::drain() {
   size_t popped = 0;
-  while (ring_->try_pop(record_)) {
-    ++popped;
-    if (fd_ >= 0 && record_.json_len > 0) {
-      if (batch_len_ + record_.json_len > kBatchBytes) write_batch();
-      std::memcpy(batch_.get() + batch_len_, record_.text, record_.json_len);
-      batch_len_ += record_.json_len;
-      ++batch_lines_;
-    }
-    if (syslog_fd_ >= 0 && record_.syslog_len > 0) send_syslog(record_);
-  }
+  while (ring_->try_pop_with([this](const LogRecord& record) { take(record); })) ++popped;
   write_batch();
   return popped;
+}
+
+// take copies one record's line into the batch (written when full) and
+// sends its syslog text, reading the ring cell in place.
+void DeliveryLog::take(const LogRecord& record) {
+  if (fd_ >= 0 && record.json_len > 0) {
+    if (batch_len_ + record.json_len > kBatchBytes) write_batch();
+    std::memcpy(batch_.get() + batch_len_, record.text, record.json_len);
+    batch_len_ += record.json_len;
+    ++batch_lines_;
+  }
+  if (syslog_fd_ >= 0 && record.syslog_len > 0) send_syslog(record);
 }
 
 void DeliveryLog::write_batch() {

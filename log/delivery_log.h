@@ -17,9 +17,12 @@
 // retried forever: delivery is worth more than the log of it.
 #pragma once
 
+#include <sched.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -43,10 +46,10 @@ struct LogRecord {
 static_assert(sizeof(LogRecord) == LogRecord::kBytes);
 
 struct DeliveryLogOptions {
-  std::string path;           // the JSON lines file; "-" = stdout; "" = no file
-  bool syslog = false;        // also one syslog line per attempt
-  std::string syslog_socket;  // the datagram socket, e.g. /dev/log
-  int syslog_facility = 2;    // LOG_MAIL >> 3
+  std::string path;             // the JSON lines file; "-" = stdout; "" = no file
+  bool syslog = false;          // also one syslog line per attempt
+  std::string syslog_socket;    // the datagram socket, e.g. /dev/log
+  int syslog_facility = 2;      // LOG_MAIL >> 3
   size_t ring_capacity = 1024;  // lines; a power of two
 };
 
@@ -83,9 +86,20 @@ class DeliveryLog {
   bool writes_syslog() const { return syslog_fd_ >= 0; }
   bool enabled() const { return writes_file() || writes_syslog(); }
 
-  // push hands a record to the logger (any thread). Waits while the ring is
-  // full; never drops it.
-  void push(const LogRecord& record);
+  // push hands a record to the logger (any thread): |fill(LogRecord&)|
+  // formats it straight into a ring cell (only the bytes it writes are
+  // touched: no 2 KiB copy). Waits while the ring is full, counting it;
+  // never drops a record.
+  template <typename F>
+  void push(F&& fill) {
+    if (!ring_->try_push_with(fill)) {
+      note_full();
+      while (!ring_->try_push_with(fill)) sched_yield();
+    }
+    doorbell_.ring();
+  }
+  // push_copy pushes a record formatted elsewhere (tests).
+  void push_copy(const LogRecord& record);
   // request_reopen makes the logger reopen the file (SIGUSR1, after a
   // rotation by rename). Any thread.
   void request_reopen();
@@ -96,8 +110,10 @@ class DeliveryLog {
   uint64_t syslog_errors() const { return syslog_errors_.load(std::memory_order_relaxed); }
 
  private:
+  void note_full();
   void run();
   size_t drain();
+  void take(const LogRecord& record);
   void write_batch();
   void send_syslog(const LogRecord& record);
   void reopen();
@@ -119,7 +135,6 @@ class DeliveryLog {
   std::unique_ptr<char[]> batch_;
   size_t batch_len_ = 0;
   size_t batch_lines_ = 0;
-  LogRecord record_{};
 };
 
 }  // namespace ringmail

@@ -1,11 +1,20 @@
 // log/json_escape.cc — see json_escape.h.
 #include "log/json_escape.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 
 namespace ringmail {
 namespace {
+
+// kPlain: bytes copied as they are (printable ASCII but '"' and '\\').
+constexpr auto kPlain = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x7f; ++c) plain[c] = c != '"' && c != '\\';
+  return plain;
+}();
 
 // utf8_length returns the length of the well-formed UTF-8 sequence that
 // starts at in[0] (2..4), or 0 when the bytes there are not one (RFC 3629,
@@ -103,12 +112,15 @@ size_t json_escape(std::string_view in, char* out, size_t cap, size_t* consumed)
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   size_t i = 0, used = 0;
   while (i < in.size()) {
-    // Fast path: a run of plain printable ASCII.
-    const unsigned char c = p[i];
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      if (used == cap) break;
-      out[used++] = static_cast<char>(c);
-      ++i;
+    // Fast path: copy a run of plain printable ASCII in one go.
+    size_t run = i;
+    while (run < in.size() && kPlain[p[run]]) ++run;
+    if (run > i) {
+      const size_t n = std::min(run - i, cap - used);
+      std::memcpy(out + used, p + i, n);
+      used += n;
+      i += n;
+      if (i < run) break;  // out of room
       continue;
     }
     char buf[8];

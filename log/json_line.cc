@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include <charconv>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 
@@ -27,16 +29,20 @@ bool JsonLine::put(std::string_view text) {
 // fit; otherwise nothing is written and the line is marked truncated.
 bool JsonLine::open_field(const char* name, size_t value_min) {
   const size_t name_len = std::strlen(name);
-  const size_t need = (first_ ? 0 : 1) + name_len + 3 + value_min;
+  const size_t need = 1 + name_len + 3 + value_min;
   if (limit_ - used_ < need) {
     truncated_ = true;
     return false;
   }
-  if (!first_) put(",");
+  char* o = out_ + used_;
+  if (!first_) *o++ = ',';
   first_ = false;
-  put("\"");
-  put(std::string_view(name, name_len));
-  put("\":");
+  *o++ = '"';
+  std::memcpy(o, name, name_len);
+  o += name_len;
+  *o++ = '"';
+  *o++ = ':';
+  used_ = static_cast<size_t>(o - out_);
   return true;
 }
 
@@ -65,18 +71,22 @@ void JsonLine::str_or_null(const char* name, std::string_view value) {
 
 void JsonLine::num(const char* name, int64_t value) {
   char buf[24];
-  const int n = std::snprintf(buf, sizeof(buf), "%lld", static_cast<long long>(value));
-  if (open_field(name, static_cast<size_t>(n))) put(std::string_view(buf, static_cast<size_t>(n)));
+  const size_t n = static_cast<size_t>(std::to_chars(buf, buf + sizeof(buf), value).ptr - buf);
+  if (open_field(name, n)) put(std::string_view(buf, n));
 }
 
 void JsonLine::millis(const char* name, int64_t ms) {
   char buf[32];
-  const char* sign = ms < 0 ? "-" : "";
+  size_t n = 0;
+  if (ms < 0) buf[n++] = '-';
   const uint64_t abs_ms = ms < 0 ? static_cast<uint64_t>(-(ms + 1)) + 1 : static_cast<uint64_t>(ms);
-  const int n = std::snprintf(buf, sizeof(buf), "%s%llu.%03llu", sign,
-                              static_cast<unsigned long long>(abs_ms / 1000),
-                              static_cast<unsigned long long>(abs_ms % 1000));
-  if (open_field(name, static_cast<size_t>(n))) put(std::string_view(buf, static_cast<size_t>(n)));
+  n = static_cast<size_t>(std::to_chars(buf + n, buf + sizeof(buf), abs_ms / 1000).ptr - buf);
+  const uint64_t frac = abs_ms % 1000;
+  buf[n++] = '.';
+  buf[n++] = static_cast<char>('0' + frac / 100);
+  buf[n++] = static_cast<char>('0' + frac / 10 % 10);
+  buf[n++] = static_cast<char>('0' + frac % 10);
+  if (open_field(name, n)) put(std::string_view(buf, n));
 }
 
 void JsonLine::boolean(const char* name, bool value) {
@@ -110,13 +120,27 @@ size_t JsonLine::finish() {
 
 size_t format_rfc3339_ms(int64_t unix_ms, char* out) {
   const int64_t ms = ((unix_ms % 1000) + 1000) % 1000;
-  const time_t seconds = static_cast<time_t>((unix_ms - ms) / 1000);
-  tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (utc.tm_year + 1900) % 10000,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(ms));
-  std::memcpy(out, buf, 24);
+  const int64_t seconds = (unix_ms - ms) / 1000;
+  // The date and time change once a second: format them once per second
+  // per thread ("YYYY-MM-DDTHH:MM:SS", 19 bytes), then only the milliseconds.
+  thread_local int64_t cached_seconds = INT64_MIN;
+  thread_local char cached[20];
+  if (seconds != cached_seconds) {
+    const time_t t = static_cast<time_t>(seconds);
+    tm utc{};
+    gmtime_r(&t, &utc);
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", (utc.tm_year + 1900) % 10000,
+                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
+    std::memcpy(cached, buf, 19);
+    cached_seconds = seconds;
+  }
+  std::memcpy(out, cached, 19);
+  out[19] = '.';
+  out[20] = static_cast<char>('0' + ms / 100);
+  out[21] = static_cast<char>('0' + ms / 10 % 10);
+  out[22] = static_cast<char>('0' + ms % 10);
+  out[23] = 'Z';
   return 24;
 }
 

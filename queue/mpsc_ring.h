@@ -104,6 +104,46 @@ class MpscRing {
     return true;
   }
 
+  // try_push_with claims a cell like try_push and calls |fill(T&)| to write
+  // the item in place, then publishes it. For large T of which a producer
+  // fills only a part (the delivery log's line records): no full copy.
+  // |fill| must be short and must not touch this ring (the consumer cannot
+  // pass the cell until it returns). False, without calling it, when full.
+  template <typename F>
+  bool try_push_with(F&& fill) {
+    size_t pos = enqueue_pos_.load(std::memory_order_relaxed);
+    Cell* cell;
+    for (;;) {
+      cell = &cells_[pos & mask_];
+      const size_t seq = cell->sequence.load(std::memory_order_acquire);
+      const intptr_t diff = static_cast<intptr_t>(seq) - static_cast<intptr_t>(pos);
+      if (diff == 0) {
+        if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
+      } else if (diff < 0) {
+        return false;
+      } else {
+        pos = enqueue_pos_.load(std::memory_order_relaxed);
+      }
+    }
+    fill(*::new (static_cast<void*>(cell->storage)) T);  // default-initialised: nothing zeroed
+    cell->sequence.store(pos + 1, std::memory_order_release);
+    return true;
+  }
+
+  // try_pop_with calls |use(const T&)| on the oldest published item in
+  // place, then frees its cell. Consumer thread only. False when empty.
+  template <typename F>
+  bool try_pop_with(F&& use) {
+    const size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
+    Cell* cell = &cells_[pos & mask_];
+    const size_t seq = cell->sequence.load(std::memory_order_acquire);
+    if (seq != pos + 1) return false;
+    use(*std::launder(reinterpret_cast<const T*>(cell->storage)));
+    cell->sequence.store(pos + capacity_, std::memory_order_release);
+    dequeue_pos_.store(pos + 1, std::memory_order_release);
+    return true;
+  }
+
   // try_pop moves the oldest published item into |out|. Consumer thread only.
   // Returns false, leaving |out| unchanged, when the next item is not yet
   // published (the ring is empty, or its oldest push is still in progress).

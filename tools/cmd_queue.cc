@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "log/delivery_event.h"
+#include "log/delivery_log.h"
 #include "queue/queue_admin.h"
 #include "queue/spool_layout.h"
 #include "queue/spool_report.h"
@@ -334,6 +336,26 @@ int cmd_requeue(const Config& config, const QueueOptions& options) {
   return worse(result, any_done ? flush.exit_code : kQueueExitOk);
 }
 
+// log_deleted appends the "deleted" line to the delivery log file, the
+// engine's own (O_APPEND: one write per line, never interleaved with the
+// engine's lines). Not with "-": the engine's stdout is not ours.
+void log_deleted(const Config& config, const AdminResult& result) {
+  const std::string& path = config.log.delivery;
+  if (path.empty() || path == "-") return;
+  MessageEvent event;
+  event.kind = MessageEventKind::kDeleted;
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  event.time_ms = static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
+  event.id = result.id;
+  event.state = spool_state_name(result.from);
+  event.reason = "deleted by an operator (ringmail queue --delete)";
+  char line[1024];
+  const size_t len = format_message_json(event, line, sizeof(line));
+  std::string error;
+  if (!append_log_line(path, line, len, error)) std::fprintf(stderr, "ringmail queue: %s\n", error.c_str());
+}
+
 int cmd_delete(const Config& config, const QueueOptions& options) {
   std::string error;
   SpoolDirs dirs;
@@ -359,6 +381,7 @@ int cmd_delete(const Config& config, const QueueOptions& options) {
   std::vector<AdminResult> results;
   for (const Target& t : targets) {
     results.push_back(delete_message(dirs, t.id, t.state, engine_running, config.smtp.default_sender));
+    if (results.back().outcome == AdminOutcome::kDone) log_deleted(config, results.back());
   }
   if (targets.empty() && !options.json) std::printf("nothing to delete\n");
   return report_results(results, nullptr, options.json);

@@ -3,6 +3,8 @@
 // (log/delivery_event) and the writer thread (log/delivery_log): every line
 // arrives under a tiny ring with several producers, and a reopen after a
 // rename sends later lines to the new file.
+#include "log/delivery_log.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -17,7 +19,6 @@
 #include <vector>
 
 #include "log/delivery_event.h"
-#include "log/delivery_log.h"
 #include "log/json_escape.h"
 #include "log/json_line.h"
 #include "tests/support/json_check.h"
@@ -40,13 +41,13 @@ TEST(JsonEscape, Table) {
       {"a\\b", "a\\\\b"},
       {"line\r\nnext\ttab", "line\\r\\nnext\\ttab"},
       {std::string("\x00\x01\x1f\x7f\b\f", 6), "\\u0000\\u0001\\u001f\\u007f\\b\\f"},
-      {"caf\xc3\xa9", "caf\xc3\xa9"},                          // UTF-8 kept
-      {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},                // 4 bytes kept
-      {"Latin-1 \xe9t\xe9", "Latin-1 \\ufffdt\\ufffd"},          // not UTF-8
-      {"cut \xc3", "cut \\ufffd"},                             // sequence cut at the end
-      {"\xc0\x80", "\\ufffd\\ufffd"},                          // overlong
-      {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},               // surrogate
-      {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},    // above U+10FFFF
+      {"caf\xc3\xa9", "caf\xc3\xa9"},                        // UTF-8 kept
+      {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},              // 4 bytes kept
+      {"Latin-1 \xe9t\xe9", "Latin-1 \\ufffdt\\ufffd"},      // not UTF-8
+      {"cut \xc3", "cut \\ufffd"},                           // sequence cut at the end
+      {"\xc0\x80", "\\ufffd\\ufffd"},                        // overlong
+      {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},             // surrogate
+      {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},  // above U+10FFFF
       {"/slash/", "/slash/"},
   };
   for (const Case& c : cases) {
@@ -152,14 +153,15 @@ TEST(DeliveryEvent, AttemptJson) {
   char buf[LogRecord::kJsonCap];
   const AttemptEvent e = sample_attempt();
   const size_t n = format_attempt_json(e, buf, sizeof(buf));
-  EXPECT_EQ(std::string(buf, n),
-            "{\"time\":\"2025-12-01T00:45:12.345Z\",\"event\":\"attempt\",\"id\":\"e2e00000001\","
-            "\"message_id\":\"<alert-1@ringmail.test>\",\"from\":\"alerts@example.com\",\"to\":\"ops@example.org\","
-            "\"outcome\":\"delivered\",\"attempt\":2,\"destination\":\"relay.example.org\","
-            "\"host\":\"relay.example.org\",\"address\":\"192.0.2.1:25\",\"tls\":\"TLSv1.3\","
-            "\"tls_cipher\":\"TLS_AES_128_GCM_SHA256\",\"tls_verified\":true,\"tls_verdict\":\"trusted\","
-            "\"auth\":false,\"queue_s\":61.234,\"duration_s\":0.012,\"code\":250,\"dsn\":\"2.0.0\","
-            "\"reply\":\"250 2.0.0 Ok: queued as ABC\"}\n");
+  EXPECT_EQ(
+      std::string(buf, n),
+      "{\"time\":\"2025-12-01T00:45:12.345Z\",\"event\":\"attempt\",\"id\":\"e2e00000001\","
+      "\"message_id\":\"<alert-1@ringmail.test>\",\"from\":\"alerts@example.com\",\"to\":\"ops@example.org\","
+      "\"outcome\":\"delivered\",\"attempt\":2,\"destination\":\"relay.example.org\","
+      "\"host\":\"relay.example.org\",\"address\":\"192.0.2.1:25\",\"tls\":\"TLSv1.3\","
+      "\"tls_cipher\":\"TLS_AES_128_GCM_SHA256\",\"tls_verified\":true,\"tls_verdict\":\"trusted\","
+      "\"auth\":false,\"queue_s\":61.234,\"duration_s\":0.012,\"code\":250,\"dsn\":\"2.0.0\","
+      "\"reply\":\"250 2.0.0 Ok: queued as ABC\"}\n");
 }
 
 TEST(DeliveryEvent, AttemptWithoutConnectionOrTls) {
@@ -229,12 +231,14 @@ TEST(DeliveryEvent, MessageEvents) {
   e.reason = "451 later";
   EXPECT_EQ(std::string(buf, format_message_json(e, buf, sizeof(buf))),
             "{\"time\":\"2025-12-01T00:45:12.345Z\",\"event\":\"deferred\",\"id\":\"x1\","
-            "\"next_attempt\":\"2025-12-01T00:46:12.000Z\",\"attempt\":1,\"pending\":2,\"reason\":\"451 later\"}\n");
+            "\"next_attempt\":\"2025-12-01T00:46:12.000Z\",\"attempt\":1,\"pending\":2,\"reason\":\"451 "
+            "later\"}\n");
   e.kind = MessageEventKind::kDeleted;
   e.state = "failed";
   e.reason = "";
-  EXPECT_EQ(std::string(buf, format_message_json(e, buf, sizeof(buf))),
-            "{\"time\":\"2025-12-01T00:45:12.345Z\",\"event\":\"deleted\",\"id\":\"x1\",\"state\":\"failed\"}\n");
+  EXPECT_EQ(
+      std::string(buf, format_message_json(e, buf, sizeof(buf))),
+      "{\"time\":\"2025-12-01T00:45:12.345Z\",\"event\":\"deleted\",\"id\":\"x1\",\"state\":\"failed\"}\n");
   EXPECT_STREQ(message_event_name(MessageEventKind::kBounced), "bounced");
 }
 
@@ -270,7 +274,8 @@ TEST(DeliveryLog, TinyRingLosesNoLine) {
   std::vector<std::thread> producers;
   for (int t = 0; t < kThreads; ++t) {
     producers.emplace_back([&log, t] {
-      for (int i = 0; i < kLines; ++i) log.push(record_for("{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}\n"));
+      for (int i = 0; i < kLines; ++i)
+        log.push_copy(record_for("{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}\n"));
     });
   }
   for (auto& p : producers) p.join();
@@ -296,13 +301,14 @@ TEST(DeliveryLog, ReopenAfterRenameWritesTheNewFile) {
   std::string error;
   ASSERT_TRUE(log.open(options, error)) << error;
   log.start();
-  for (int i = 0; i < 10; ++i) log.push(record_for("{\"before\":" + std::to_string(i) + "}\n"));
-  for (int i = 0; i < 200 && log.lines_written() < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 10; ++i) log.push_copy(record_for("{\"before\":" + std::to_string(i) + "}\n"));
+  for (int i = 0; i < 200 && log.lines_written() < 10; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(std::rename(path.c_str(), rotated.c_str()), 0);
   log.request_reopen();
   for (int i = 0; i < 200 && access(path.c_str(), F_OK) != 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  for (int i = 0; i < 5; ++i) log.push(record_for("{\"after\":" + std::to_string(i) + "}\n"));
+  for (int i = 0; i < 5; ++i) log.push_copy(record_for("{\"after\":" + std::to_string(i) + "}\n"));
   log.stop();
   EXPECT_EQ(read_lines(rotated).size(), 10u);
   EXPECT_EQ(read_lines(path).size(), 5u);
