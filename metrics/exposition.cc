@@ -2,8 +2,8 @@
 #include "metrics/exposition.h"
 
 #include <cassert>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 
 namespace ringmail {
 
@@ -34,14 +34,17 @@ void append_number(double value, std::string& out) {
     out += value > 0 ? "+Inf" : "-Inf";
     return;
   }
+  // The shortest text that reads back as the same double ("0.005", not
+  // "0.0050000000000000001"); integers below 2^53 (counters) exactly,
+  // without an exponent.
   char text[40];
-  // Counters are integers below 2^53: print them exactly, without exponent.
+  char* end;
   if (value == std::floor(value) && std::fabs(value) < 9007199254740992.0) {
-    std::snprintf(text, sizeof(text), "%.0f", value);
+    end = std::to_chars(text, text + sizeof(text), value, std::chars_format::fixed).ptr;
   } else {
-    std::snprintf(text, sizeof(text), "%.17g", value);
+    end = std::to_chars(text, text + sizeof(text), value).ptr;
   }
-  out += text;
+  out.append(text, static_cast<size_t>(end - text));
 }
 
 void ExpositionWriter::family(std::string_view name, std::string_view type, std::string_view help) {

@@ -22,8 +22,8 @@ using Label = std::pair<std::string_view, std::string_view>;
 // double quotes: backslash, double quote and line feed become \\, \" and \n.
 void append_label_value(std::string_view value, std::string& out);
 
-// append_number formats a sample value: integers exactly, other values with
-// up to 17 significant digits; +Inf, -Inf and NaN by their names.
+// append_number formats a sample value: integers exactly, other values as
+// the shortest text that reads back the same; +Inf, -Inf and NaN by name.
 void append_number(double value, std::string& out);
 
 class ExpositionWriter {

@@ -67,10 +67,15 @@ verify "(a) the daemon says where the metrics are" line_with "$WORK/deliver.err"
 L='destination="127.0.0.1",tls_level="may"'
 verify "(a) every recipient is counted while the daemon runs (24 delivered)" \
   wait_until 30 metric_is "$URL" "ringmail_recipients_total{$L,outcome=\"delivered\"}" 24
-verify "(a) the queue gauges drop to 0 (all messages ended)" \
-  wait_until 10 metric_is "$URL" 'ringmail_queue_messages{state="active"}' 0
-scrape "$URL" "$WORK/a.txt" || fail "scrape failed"
-cp "$WORK/a.txt" "$WORK/metrics-a.txt"
+# queue_settled: one scrape shows nothing incoming, active or deferred (the
+# gauges come from a spool scan up to 2 s old).
+queue_settled() {
+  scrape "$URL" "$WORK/a.txt" 2>/dev/null || return 1
+  [ "$(metric "$WORK/a.txt" 'ringmail_queue_messages{state="incoming"}')" = 0 ] &&
+    [ "$(metric "$WORK/a.txt" 'ringmail_queue_messages{state="active"}')" = 0 ] &&
+    [ "$(metric "$WORK/a.txt" 'ringmail_queue_messages{state="deferred"}')" = 0 ]
+}
+verify "(a) the queue gauges drop to 0 incoming, active and deferred" wait_until 10 queue_settled
 verify "(a) 404 for another path" [ "$(http_status GET "http://127.0.0.1:$MPORT/")" = 404 ]
 verify "(a) 405 for another method" [ "$(http_status POST "$URL")" = 405 ]
 kill -TERM "$DAEMON_PID"
@@ -102,8 +107,6 @@ verify "(a) no TLS handshake with a sink without TLS" [ "$(m 'ringmail_tls_hands
 verify "(a) every connection counts STARTTLS not offered (level may)" \
   [ "$(m 'ringmail_tls_failures_total{destination="127.0.0.1",reason="not_offered"}')" = "$opened" ]
 verify "(a) the 5 failed messages are in the failed gauge" [ "$(m 'ringmail_queue_messages{state="failed"}')" = 5 ]
-verify "(a) none left incoming or deferred" \
-  [ "$(m 'ringmail_queue_messages{state="incoming"}')$(m 'ringmail_queue_messages{state="deferred"}')" = 00 ]
 verify "(a) the oldest message's age is given" \
   /usr/bin/python3 -c 'import sys; sys.exit(0 if 0 < float(sys.argv[1]) < 600 else 1)' "$(m ringmail_queue_oldest_message_age_seconds)"
 if command -v promtool > /dev/null; then

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "engine/attempt_log.h"
+
 namespace ringmail {
 namespace {
 

@@ -55,7 +55,9 @@ TEST(HttpRequest, RoutesAndRefuses) {
     RequestHead head;
     const HeadStatus status = parse_request_head(c.request, head);
     EXPECT_EQ(status, c.status) << c.request;
-    if (status == HeadStatus::kComplete) EXPECT_EQ(route_request(head), c.route) << c.request;
+    if (status == HeadStatus::kComplete) {
+      EXPECT_EQ(route_request(head), c.route) << c.request;
+    }
   }
 }
 
