@@ -252,6 +252,23 @@ std::string CheckRingCapacity(const Value& value) {
   return "'log.ring_capacity' must be a power of two (2, 4, ... 65536), got " + std::to_string(value.integer);
 }
 
+// CheckUsername: the AUTH user name (at most 255 bytes: engine/smtp_auth.h).
+std::string CheckUsername(const Value& value) {
+  if (value.text.empty()) return "'relay.username' must not be empty; leave it out for a relay without AUTH";
+  if (value.text.size() > 255) return "'relay.username' must be at most 255 bytes";
+  return {};
+}
+
+// CheckPasswordFile: an absolute path. The file itself is read (and its
+// mode checked) by the engine at start-up, not here: `ringmail inject` and
+// `ringmail queue` load this file too, as users who must not read it.
+std::string CheckPasswordFile(const Value& value) {
+  if (!value.text.empty() && value.text.front() == '/') return {};
+  return "'relay.password_file' must be an absolute path, got '" + value.text +
+         "'; write the full path to the file that holds the relay password, e.g. "
+         "password_file = \"/etc/ringmail/relay.password\"";
+}
+
 template <typename T>
 T As(const Value& value) {
   return static_cast<T>(value.integer);
@@ -342,6 +359,17 @@ const KeySpec kKeys[] = {
      .min = 1,
      .max = 1'000'000,
      .set = [](const Value& v, Config& c) { c.relay.max_messages_per_connection = As<uint32_t>(v); }},
+    {.name = "relay.username",
+     .type = KeyType::kString,
+     .check = CheckUsername,
+     .set = [](const Value& v, Config& c) { c.relay.username = v.text; }},
+    {.name = "relay.password_file",
+     .type = KeyType::kString,
+     .check = CheckPasswordFile,
+     .set = [](const Value& v, Config& c) { c.relay.password_file = v.text; }},
+    {.name = "relay.allow_plaintext_auth",
+     .type = KeyType::kBoolean,
+     .set = [](const Value& v, Config& c) { c.relay.allow_plaintext_auth = v.boolean; }},
     {.name = "tls.ca_file",
      .type = KeyType::kString,
      .check =
@@ -592,6 +620,18 @@ class Loader {
                       "client_cert = \"/path/to/cert.pem\" or remove client_key");
       return;
     }
+    RelayConfig& relay = config_.relay;
+    if (relay.username.empty() != relay.password_file.empty()) {
+      const bool has_user = !relay.username.empty();
+      Fail(KeyLine(has_user ? "relay.username" : "relay.password_file"),
+           has_user ? "'relay.username' is set but 'relay.password_file' is not; AUTH needs both: add "
+                      "password_file = \"/etc/ringmail/relay.password\" (a file only ringmail can read) or "
+                      "remove username"
+                    : "'relay.password_file' is set but 'relay.username' is not; AUTH needs both: add "
+                      "username = \"...\" or remove password_file");
+      return;
+    }
+    if (!SeenName("relay.tls")) relay.tls = default_relay_tls_level(!relay.username.empty());
     if (config_.relay.implicit_tls && config_.relay.tls == TlsLevel::kNone) {
       Fail(KeyLine("relay.implicit_tls"),
            "'relay.implicit_tls' = true needs TLS, but relay.tls = \"none\"; set tls = \"encrypt\" (or "
@@ -626,6 +666,10 @@ class Loader {
   }
 
   bool Seen(const KeySpec& spec) const { return std::find(seen_.begin(), seen_.end(), &spec) != seen_.end(); }
+  bool SeenName(std::string_view name) const {
+    const KeySpec* spec = FindKey(name);
+    return spec != nullptr && Seen(*spec);
+  }
 
   // TableLine is the line of [table], or 1 when the file has none.
   uint32_t TableLine(std::string_view table) const {

@@ -48,13 +48,29 @@ struct SmtpConfig {
 struct RelayConfig {
   std::string host;  // name, IPv4, IPv6 or [literal]
   uint16_t port = 25;
-  // tls: the level (default may; verify once relay credentials exist).
+  // tls: the level. When the file does not set it: verify with
+  // credentials (username), may without (default_relay_tls_level).
   TlsLevel tls = TlsLevel::kMay;
   // implicit_tls: TLS from the first byte ("SMTPS"), on any port.
   bool implicit_tls = false;
   uint32_t max_connections = 16;                // across all cores
   uint32_t max_messages_per_connection = 1000;  // then QUIT and reconnect
+  // AUTH (PLAIN or LOGIN) to the relay: the user name, and the file that
+  // holds the password (read once at start-up by the engine, never by
+  // load_config: config/password_file.h). Both or neither.
+  std::string username;
+  std::string password_file;
+  // allow_plaintext_auth: AUTH may be sent without TLS. Off: with
+  // credentials and no TLS, nothing is sent and the messages are deferred.
+  bool allow_plaintext_auth = false;
 };
+
+// default_relay_tls_level is relay.tls when the file does not set it:
+// verify for a relay with credentials (a password must only go to the
+// server it is meant for), may otherwise.
+constexpr TlsLevel default_relay_tls_level(bool has_credentials) {
+  return has_credentials ? TlsLevel::kVerify : TlsLevel::kMay;
+}
 
 // TlsConfig is the [tls] table: the trust store and protocol settings every
 // TLS destination uses (mapped into a TlsPolicy per destination at start-up,

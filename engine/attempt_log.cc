@@ -59,8 +59,7 @@ void note_transaction_end(MessageSlot& slot, const SmtpClient& client, const Tls
     facts.tls_verified = session.verdict().trusted();
     facts.tls_verdict = session.verdict().summary();
   }
-  // TODO(auth): facts.auth = client.authenticated() once branch auth lands.
-  facts.auth = false;
+  facts.auth = client.authenticated();
 }
 
 std::string_view slot_message_id(const MessageSlot& slot) {

@@ -24,15 +24,31 @@ Decision decide(SmtpStage stage, uint16_t code) {
       if (code == 220) return {Verdict::kProceed, Scope::kConnection};
       return {Verdict::kDefer, Scope::kConnection};
     case SmtpStage::kAuth:
-      // 535 and friends defer (Postfix's smtp_sasl_auth_soft_bounce): a
-      // credential fixed by the operator must not have bounced the queue.
+      // Every refusal defers, connection scope (Postfix's
+      // smtp_sasl_auth_soft_bounce, on by default): 535 credentials
+      // invalid, 530 authentication or STARTTLS required first, 534
+      // mechanism too weak, 538 encryption required, 454 and other 4xx
+      // temporary, 5xx syntax. Each is the operator's configuration or the
+      // server's, fixed once for every message: none may bounce the queue.
+      // A 334 here (more asked after PLAIN's initial response) is a
+      // dialogue out of step.
       if (klass == 2) return {Verdict::kProceed, Scope::kConnection};
+      return {Verdict::kDefer, Scope::kConnection};
+    case SmtpStage::kAuthChallenge:
+      // AUTH LOGIN and its user name are answered with 334 and the next
+      // challenge; anything else ends the login as at kAuth.
+      if (code == 334) return {Verdict::kProceed, Scope::kConnection};
       return {Verdict::kDefer, Scope::kConnection};
     case SmtpStage::kEhlo:
       if (klass == 2) return {Verdict::kProceed, Scope::kConnection};
       if (klass == 5) return {Verdict::kFallback, Scope::kConnection};
       return {Verdict::kDefer, Scope::kConnection};
     case SmtpStage::kMail:
+      // 530 to MAIL: the relay wants a login (or STARTTLS) first. That is
+      // the session's shortcoming, the same for every message: defer them
+      // all rather than fail each one.
+      if (code == 530) return {Verdict::kDefer, Scope::kConnection};
+      [[fallthrough]];
     case SmtpStage::kDataEnd:
       if (klass == 2) return {Verdict::kProceed, Scope::kMessage};
       if (klass == 5) return {Verdict::kFail, Scope::kMessage};
@@ -141,6 +157,28 @@ const char* tls_shortfall_name(TlsShortfall what) {
   return "?";
 }
 
+Decision decide_auth_shortfall(AuthShortfall what) {
+  switch (what) {
+    case AuthShortfall::kNoTls:
+    case AuthShortfall::kNotOffered:
+    case AuthShortfall::kNoMechanism:
+      return {Verdict::kDefer, Scope::kConnection};
+  }
+  return {Verdict::kDefer, Scope::kConnection};
+}
+
+const char* auth_shortfall_name(AuthShortfall what) {
+  switch (what) {
+    case AuthShortfall::kNoTls:
+      return "no TLS for AUTH";
+    case AuthShortfall::kNotOffered:
+      return "AUTH not offered";
+    case AuthShortfall::kNoMechanism:
+      return "no AUTH mechanism in common";
+  }
+  return "?";
+}
+
 const char* smtp_stage_name(SmtpStage stage) {
   switch (stage) {
     case SmtpStage::kConnect:
@@ -155,6 +193,8 @@ const char* smtp_stage_name(SmtpStage stage) {
       return "STARTTLS";
     case SmtpStage::kAuth:
       return "AUTH";
+    case SmtpStage::kAuthChallenge:
+      return "AUTH challenge";
     case SmtpStage::kMail:
       return "MAIL FROM";
     case SmtpStage::kRcpt:

@@ -31,8 +31,9 @@ enum class SmtpStage : uint8_t {
   kDataEndUnwanted,
   kRset,
   kQuit,
-  kStarttls,  // the reply to STARTTLS (220 expected)
-  kAuth,      // the final reply to AUTH (235 expected)
+  kStarttls,       // the reply to STARTTLS (220 expected)
+  kAuth,           // the final reply to AUTH (235 expected)
+  kAuthChallenge,  // the reply to AUTH LOGIN and to its user name (334 expected: the next challenge)
 };
 
 enum class Verdict : uint8_t {
@@ -118,6 +119,29 @@ constexpr TlsLevel effective_tls_level(TlsLevel level, bool implicit_tls) {
 
 // tls_shortfall_name is the shortfall's name for logs.
 const char* tls_shortfall_name(TlsShortfall what);
+
+// --- AUTH: when credentials may go out, and what a shortfall means -------
+
+// may_send_credentials: AUTH goes out only over TLS, unless the operator
+// allowed clear text (relay.allow_plaintext_auth).
+constexpr bool may_send_credentials(bool tls_active, bool allow_plaintext_auth) {
+  return tls_active || allow_plaintext_auth;
+}
+
+// AuthShortfall names why a connection with credentials cannot log in.
+enum class AuthShortfall : uint8_t {
+  kNoTls,        // the session is in clear and allow_plaintext_auth is off (nothing is sent)
+  kNotOffered,   // the EHLO reply has no AUTH
+  kNoMechanism,  // AUTH offered, but neither PLAIN nor LOGIN
+};
+
+// decide_auth_shortfall: the connection is closed and the waiting messages
+// deferred (never sent without the login the operator configured, never
+// failed for a server's configuration that may change).
+Decision decide_auth_shortfall(AuthShortfall what);
+
+// auth_shortfall_name is the shortfall's name for logs.
+const char* auth_shortfall_name(AuthShortfall what);
 
 // --- After an attempt: what becomes of the message (Worker::finish) -------
 

@@ -4,6 +4,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "config/password_file.h"
 #include "engine/delivery_policy.h"
 
 namespace ringmail {
@@ -46,6 +49,18 @@ bool build_relay_destination(const Config& config, const RelayResolver& resolver
   out.tls_level = out.tls_policy.level;
   out.implicit_tls = config.relay.implicit_tls;
   out.tls_context.reset();
+  out.credentials = SmtpCredentials{};
+  if (!config.relay.username.empty()) {
+    std::string password;
+    if (!read_password_file(config.relay.password_file, password, error)) return false;
+    const bool ok = make_smtp_credentials(config.relay.username, password, config.relay.allow_plaintext_auth,
+                                          out.credentials, error);
+    std::fill(password.begin(), password.end(), '\0');
+    if (!ok) {
+      error = "relay credentials cannot be used: " + error;
+      return false;
+    }
+  }
   if (out.tls_level == TlsLevel::kNone) return true;
   std::string why;
   out.tls_context = TlsClientContext::create(out.tls_policy, why);

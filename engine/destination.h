@@ -23,6 +23,7 @@
 
 #include "config/config.h"
 #include "engine/relay_resolver.h"
+#include "engine/smtp_auth.h"
 #include "tls/tls_client_context.h"
 #include "tls/tls_policy.h"
 #include "tls/tls_ticket_cache.h"
@@ -48,13 +49,18 @@ struct Destination {
   bool implicit_tls = false;
   // tls_context: null at level none; otherwise loaded once at start-up.
   std::unique_ptr<TlsClientContext> tls_context;
+  // credentials: the AUTH login here (not configured(): no AUTH), with
+  // whether it may go out without TLS; the password read at start-up.
+  SmtpCredentials credentials;
 
   bool uses_tls() const { return tls_context != nullptr; }
 };
 
 // build_relay_destination fills |out| for the relay of |config|, whose
 // addresses come from |resolver|. Loads the TLS context (trust store, client
-// certificate) unless the level is none. False with a sentence in |error|
+// certificate) unless the level is none, and reads relay.password_file
+// (refused when others may read it: "chmod 600 FILE"). Blocking file I/O:
+// the main thread at start-up only. False with a sentence in |error|
 // naming the key or file at fault and what to do.
 bool build_relay_destination(const Config& config, const RelayResolver& resolver, Destination& out,
                              std::string& error);

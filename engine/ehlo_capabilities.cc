@@ -81,6 +81,7 @@ void parse_capability_line(std::string_view line, EhloCapabilities& caps) {
   } else if (keyword.size() >= 4 && equals_ci(keyword.substr(0, 4), "AUTH") &&
              (keyword.size() == 4 || keyword[4] == '=')) {
     // "AUTH PLAIN LOGIN" or the pre-RFC 2554 "AUTH=PLAIN LOGIN".
+    caps.auth = true;
     if (keyword.size() > 5) add_auth_mechanism(keyword.substr(5), caps);
     while (next_token(line, param)) add_auth_mechanism(param, caps);
   }

@@ -27,6 +27,7 @@ struct EhloCapabilities {
   // not a number, or it was "0" (RFC 1870: no fixed maximum). A value too big
   // for 64 bits saturates at UINT64_MAX.
   uint64_t size_limit = 0;
+  bool auth = false;          // an AUTH line, whatever its mechanisms (RFC 4954)
   bool auth_plain = false;    // "AUTH ... PLAIN ..." (or the old "AUTH=PLAIN")
   bool auth_login = false;    // LOGIN
   bool auth_xoauth2 = false;  // XOAUTH2

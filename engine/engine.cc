@@ -238,6 +238,11 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   } else {
     fmt::print(stderr, "ringmail: relay TLS: level none (every message in clear)\n");
   }
+  if (destination.credentials.configured()) {
+    fmt::print(stderr, "ringmail: relay AUTH: as {} (PLAIN or LOGIN), {}\n", destination.credentials.username,
+               destination.credentials.allow_plaintext_auth ? "in clear allowed (relay.allow_plaintext_auth)"
+                                                            : "over TLS only");
+  }
 
   timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "engine/message_slot.h"
+#include "engine/reply_explanation.h"
 #include "engine/smtp_reply.h"
 #include "tls/starttls_guard.h"
 
@@ -39,6 +40,27 @@ std::string_view reply_summary(const SmtpReply& reply) {
   return trim_crlf(raw);
 }
 
+// kExplainedSummaryMax bounds the server's words in an explained reason, so
+// the hint after them fits a reason of 511 bytes.
+constexpr size_t kExplainedSummaryMax = 200;
+
+// explained is a refusal's reason: the reply's summary line, then
+// engine/reply_explanation's hint when there is one ("535 5.7.8 ...; the
+// relay rejected ..."), formatted into |buffer| (on the caller's stack:
+// refusals only, no allocation). Without a hint, the summary itself.
+std::string_view explained(SmtpStage stage, const SmtpReply& reply, char* buffer, size_t size) {
+  const std::string_view summary = reply_summary(reply);
+  const std::string_view hint = explain_reply(stage, reply.code, summary);
+  if (hint.empty()) return summary;
+  const int n = std::snprintf(buffer, size, "%.*s; %.*s",
+                              static_cast<int>(std::min(summary.size(), kExplainedSummaryMax)),
+                              summary.data(), static_cast<int>(hint.size()), hint.data());
+  return std::string_view(buffer, std::min(static_cast<size_t>(n < 0 ? 0 : n), size - 1));
+}
+
+// kReasonBytes is the size of a stack buffer for explained().
+constexpr size_t kReasonBytes = 512;
+
 RcptState outcome_of(Verdict verdict) {
   return verdict == Verdict::kFail ? RcptState::kFailed : RcptState::kDeferred;
 }
@@ -63,8 +85,14 @@ const char* client_state_name(ClientState state) {
       return "tls-handshake";
     case ClientState::kEhloAfterTls:
       return "ehlo-after-tls";
-    case ClientState::kAuthSent:
-      return "auth-sent";
+    case ClientState::kAuthPlainSent:
+      return "auth-plain-sent";
+    case ClientState::kAuthLoginSent:
+      return "auth-login-sent";
+    case ClientState::kAuthUsernameSent:
+      return "auth-username-sent";
+    case ClientState::kAuthPasswordSent:
+      return "auth-password-sent";
     case ClientState::kReady:
       return "ready";
     case ClientState::kDataSent:
@@ -98,7 +126,7 @@ void SmtpClient::start(uint32_t address_count, uint32_t first_address, bool star
   assert(state_ == ClientState::kIdle && address_count > 0);
   state_ = ClientState::kConnecting;
   starttls_allowed_ = starttls_allowed;
-  greeted_ = tls_active_ = tls_fell_back_ = false;
+  greeted_ = tls_active_ = tls_fell_back_ = authenticated_ = connect_timed_out_ = false;
   address_count_ = address_count;
   address_index_ = first_address % address_count;
   addresses_tried_ = 0;
@@ -111,7 +139,7 @@ void SmtpClient::start(uint32_t address_count, uint32_t first_address, bool star
   rset_owed_ = false;
   tx_ = body_ = nullptr;
   expect_head_ = expect_count_ = 0;
-  in_len_ = out_len_ = 0;
+  in_len_ = out_len_ = out_credentials_ = 0;
   host_->connect(address_index_);
 }
 
@@ -128,16 +156,18 @@ void SmtpClient::on_connected(std::string_view peer) {
   push_expect(Expect::kGreeting, nullptr, 0);
 }
 
-void SmtpClient::on_connect_failed(std::string_view peer, std::string_view why) {
+void SmtpClient::on_connect_failed(std::string_view peer, std::string_view why, bool timed_out) {
   if (state_ != ClientState::kConnecting) return;
   if (!connect_errors_.empty()) connect_errors_ += "; ";
   connect_errors_ += fmt::format("connect to {}: {}", peer, why);
+  connect_timed_out_ = connect_timed_out_ || timed_out;
   if (++addresses_tried_ < address_count_) {
     address_index_ = (address_index_ + 1) % address_count_;
     host_->connect(address_index_);
     return;
   }
   last_error_ = connect_errors_;
+  if (connect_timed_out_) last_error_ += fmt::format("; {}", explain_connect_timeout());
   state_ = ClientState::kIdle;  // nothing to close: the owner closed each failed socket
 }
 
@@ -162,6 +192,7 @@ void SmtpClient::on_sent(size_t n) {
   assert(n <= out_len_);
   std::memmove(out_.get(), out_.get() + n, out_len_ - n);
   out_len_ -= n;
+  out_credentials_ -= std::min(n, out_credentials_);
   pump();
 }
 
@@ -185,7 +216,9 @@ void SmtpClient::on_peer_closed() {
 
 void SmtpClient::on_receive_failed(bool timed_out, std::string_view error) {
   if (!live()) return;
-  if (timed_out) {
+  if (timed_out && state_ == ClientState::kGreeting) {
+    fail(fmt::format("timeout waiting for the greeting from {}; {}", peer_, explain_greeting_timeout()));
+  } else if (timed_out) {
     fail(fmt::format("timeout waiting for the {} reply from {}",
                      reply_timeout() == TimeoutKind::kData ? "end-of-data" : "next", peer_));
   } else {
@@ -229,7 +262,10 @@ void SmtpClient::tls_shortfall(TlsShortfall what, std::string_view detail) {
   const TlsLevel level = config_->tls_level;
   switch (decide_tls_shortfall(level, what)) {
     case TlsFallback::kClearHere:
-      session_ready(caps_);
+      session_greeted(caps_, what == TlsShortfall::kRefused ? "it refused STARTTLS"
+                             : starttls_allowed_            ? "it does not offer STARTTLS"
+                                                 : "its TLS handshake failed recently, so STARTTLS "
+                                                   "is not tried there for a while");
       return;
     case TlsFallback::kClearNewConnection:
       tls_fell_back_ = true;
@@ -258,7 +294,7 @@ void SmtpClient::tls_shortfall(TlsShortfall what, std::string_view detail) {
 void SmtpClient::on_closed() {
   if (state_ != ClientState::kClosing) return;
   state_ = ClientState::kIdle;
-  in_len_ = out_len_ = 0;
+  in_len_ = out_len_ = out_credentials_ = 0;
   expect_head_ = expect_count_ = 0;
 }
 
@@ -319,7 +355,8 @@ void SmtpClient::on_reply(const Expectation& expect, const SmtpReply& reply) {
       on_starttls_reply(reply);
       return;
     case Expect::kAuth:
-      on_auth_reply(reply);
+    case Expect::kAuthChallenge:
+      on_auth_reply(expect, reply);
       return;
     case Expect::kMail:
       on_mail_reply(expect.slot, reply);
@@ -370,7 +407,7 @@ void SmtpClient::on_hello_reply(const Expectation& expect, const SmtpReply& repl
   const EhloCapabilities caps =
       expect.kind == Expect::kEhlo ? parse_ehlo_capabilities(reply) : EhloCapabilities{};
   if (tls_active_ || config_->tls_level == TlsLevel::kNone) {
-    session_ready(caps);
+    session_greeted(caps, "relay.tls = \"none\"");
     return;
   }
   caps_ = caps;  // kept for going on in clear if STARTTLS is refused (level may)
@@ -406,13 +443,90 @@ void SmtpClient::on_starttls_reply(const SmtpReply& reply) {
   host_->start_tls();
 }
 
-// kAuthSent: 235 opens the session. Not reachable yet (issue 7, AUTH).
-void SmtpClient::on_auth_reply(const SmtpReply& reply) {
-  if (decide(SmtpStage::kAuth, reply.code).verdict != Verdict::kProceed) {
-    fail(fmt::format("{} refused AUTH: {}", peer_, reply_summary(reply)));
+// session_greeted: the greeting is done and TLS is as the level wants it.
+// Without credentials the session is ready; with them, AUTH comes first,
+// and only where may_send_credentials allows (nothing is sent otherwise).
+void SmtpClient::session_greeted(const EhloCapabilities& caps, const char* why_clear) {
+  const SmtpCredentials* credentials = config_->credentials;
+  if (credentials == nullptr || !credentials->configured()) {
+    session_ready(caps);
     return;
   }
-  session_ready(caps_);
+  caps_ = caps;
+  if (!may_send_credentials(tls_active_, credentials->allow_plaintext_auth)) {
+    auth_shortfall(AuthShortfall::kNoTls, why_clear);
+    return;
+  }
+  if (caps.auth_plain) {
+    state_ = ClientState::kAuthPlainSent;
+    emit_credentials(credentials->auth_plain_line, Expect::kAuth);
+  } else if (caps.auth_login) {
+    state_ = ClientState::kAuthLoginSent;
+    emit_command("AUTH LOGIN\r\n", Expect::kAuthChallenge, nullptr, 0);
+  } else {
+    auth_shortfall(caps.auth ? AuthShortfall::kNoMechanism : AuthShortfall::kNotOffered, "");
+  }
+}
+
+// auth_shortfall ends the connection: decide_auth_shortfall's decisions
+// all have connection scope, and no message is on the connection yet
+// (messages are taken in kReady); its owner defers those waiting
+// (decide_relay_unreachable) with this reason.
+void SmtpClient::auth_shortfall(AuthShortfall what, std::string_view why_clear) {
+  assert(decide_auth_shortfall(what).scope == Scope::kConnection);
+  std::string what_text;
+  switch (what) {
+    case AuthShortfall::kNoTls:
+      what_text = fmt::format("the session is in clear ({}) and relay.username is set", why_clear);
+      break;
+    case AuthShortfall::kNotOffered:
+      what_text = "its EHLO reply offers no AUTH, but relay.username is set";
+      break;
+    case AuthShortfall::kNoMechanism:
+      what_text = "it offers AUTH, but neither PLAIN nor LOGIN";
+      break;
+  }
+  fail(fmt::format("{}: {}; nothing was sent, and the messages wait for the next attempt; {}", peer_,
+                   what_text, explain_auth_shortfall(what)));
+}
+
+// emit_credentials: a line with a secret. AUTH is never pipelined, so the
+// output holds at most what a server that answered early made us write
+// before it (an EHLO); the bytes through the end of this line are marked,
+// so a transcript masks them all rather than show part of a secret.
+void SmtpClient::emit_credentials(const std::string& line, Expect kind) {
+  if (emit_command(line, kind, nullptr, 0)) out_credentials_ = out_len_;
+}
+
+// kAuthPlainSent, kAuthLoginSent, kAuthUsernameSent, kAuthPasswordSent: a
+// 334 asks for LOGIN's next answer (the challenge text, "VXNlcm5hbWU6" or
+// anything else, is not interpreted: the user name, then the password),
+// a 235 opens the session; anything else is a refusal, decided at
+// SmtpStage::kAuth (or kAuthChallenge), and explained.
+void SmtpClient::on_auth_reply(const Expectation& expect, const SmtpReply& reply) {
+  const SmtpStage stage = expect.kind == Expect::kAuth ? SmtpStage::kAuth : SmtpStage::kAuthChallenge;
+  if (decide(stage, reply.code).verdict != Verdict::kProceed) {
+    char buffer[kReasonBytes];
+    fail(fmt::format("{} refused the login (AUTH {}): {}", peer_,
+                     state_ == ClientState::kAuthPlainSent ? "PLAIN" : "LOGIN",
+                     explained(stage, reply, buffer, sizeof(buffer))));
+    return;
+  }
+  const SmtpCredentials& credentials = *config_->credentials;
+  switch (state_) {
+    case ClientState::kAuthLoginSent:
+      state_ = ClientState::kAuthUsernameSent;
+      emit_credentials(credentials.login_username_line, Expect::kAuthChallenge);
+      return;
+    case ClientState::kAuthUsernameSent:
+      state_ = ClientState::kAuthPasswordSent;
+      emit_credentials(credentials.login_password_line, Expect::kAuth);
+      return;
+    default:  // kAuthPlainSent, kAuthPasswordSent: 235
+      authenticated_ = true;
+      session_ready(caps_);
+      return;
+  }
 }
 
 void SmtpClient::session_ready(const EhloCapabilities& caps) {
@@ -423,15 +537,18 @@ void SmtpClient::session_ready(const EhloCapabilities& caps) {
 
 void SmtpClient::on_mail_reply(MessageSlot* slot, const SmtpReply& reply) {
   const Decision decision = decide(SmtpStage::kMail, reply.code);
+  char buffer[kReasonBytes];
   if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered MAIL FROM with: {}", peer_, reply_summary(reply)), slot);
+    fail(fmt::format("{} answered MAIL FROM with: {}", peer_,
+                     explained(SmtpStage::kMail, reply, buffer, sizeof(buffer))),
+         slot);
     return;
   }
   if (decision.verdict != Verdict::kProceed) {
     // The whole message is refused; the RCPT and DATA replies that were
     // pipelined behind MAIL are answers to a transaction that never began.
     slot->mail_rejected = true;
-    const std::string_view why = reply_summary(reply);
+    const std::string_view why = explained(SmtpStage::kMail, reply, buffer, sizeof(buffer));
     slot->set_message_reply(why);
     slot->resolve_all_unresolved(outcome_of(decision.verdict), why);
     if (tx_ == slot && state_ != ClientState::kDataSent) end_transaction(slot);
@@ -441,8 +558,11 @@ void SmtpClient::on_mail_reply(MessageSlot* slot, const SmtpReply& reply) {
 
 void SmtpClient::on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpReply& reply) {
   const Decision decision = decide(SmtpStage::kRcpt, reply.code);
+  char buffer[kReasonBytes];
   if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered RCPT TO with: {}", peer_, reply_summary(reply)), slot);
+    fail(fmt::format("{} answered RCPT TO with: {}", peer_,
+                     explained(SmtpStage::kRcpt, reply, buffer, sizeof(buffer))),
+         slot);
     return;
   }
   if (!slot->mail_rejected) {
@@ -450,7 +570,8 @@ void SmtpClient::on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpReply
       slot->rcpt_state[rcpt] = RcptState::kAccepted;
       ++slot->accepted;
     } else {
-      slot->resolve(rcpt, outcome_of(decision.verdict), reply_summary(reply));
+      slot->resolve(rcpt, outcome_of(decision.verdict),
+                    explained(SmtpStage::kRcpt, reply, buffer, sizeof(buffer)));
     }
   }
   maybe_release(slot);
@@ -464,8 +585,11 @@ void SmtpClient::on_data_reply(MessageSlot* slot, const SmtpReply& reply) {
   const Decision decision = decide(nothing_to_send ? SmtpStage::kDataUnwanted : SmtpStage::kData, reply.code);
   if (tx_ == slot) tx_ = nullptr;
   state_ = ClientState::kReady;
+  char buffer[kReasonBytes];
   if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered DATA with: {}", peer_, reply_summary(reply)), slot);
+    fail(fmt::format("{} answered DATA with: {}", peer_,
+                     explained(SmtpStage::kData, reply, buffer, sizeof(buffer))),
+         slot);
     return;
   }
   if (nothing_to_send) {
@@ -480,7 +604,7 @@ void SmtpClient::on_data_reply(MessageSlot* slot, const SmtpReply& reply) {
     return;
   }
   if (decision.verdict != Verdict::kProceed) {
-    const std::string_view why = reply_summary(reply);
+    const std::string_view why = explained(SmtpStage::kData, reply, buffer, sizeof(buffer));
     slot->set_message_reply(why);
     slot->resolve_all_unresolved(outcome_of(decision.verdict), why);
     rset_owed_ = true;
@@ -499,19 +623,25 @@ void SmtpClient::on_data_end_reply(MessageSlot* slot, const SmtpReply& reply) {
   // After BDAT, a failed transaction may leave the server's MAIL state
   // behind (RFC 3030 4.2: the client SHOULD send RSET).
   if (slot->used_bdat && (decision.verdict != Verdict::kProceed || slot->accepted == 0)) rset_owed_ = true;
+  char buffer[kReasonBytes];
   if (decision.scope == Scope::kConnection) {
-    fail(fmt::format("{} answered end of data with: {}", peer_, reply_summary(reply)), slot);
+    fail(fmt::format("{} answered end of data with: {}", peer_,
+                     explained(SmtpStage::kDataEnd, reply, buffer, sizeof(buffer))),
+         slot);
     return;
   }
   if (unwanted) {
     maybe_release(slot);  // the "." after an unwanted 354, or BDAT for nobody
     return;
   }
-  const std::string_view why = reply_summary(reply);
-  const RcptState state =
-      decision.verdict == Verdict::kProceed ? RcptState::kDone : outcome_of(decision.verdict);
-  if (state != RcptState::kDone) slot->set_message_reply(why);
-  slot->resolve_all_unresolved(state, why);
+  if (decision.verdict == Verdict::kProceed) {
+    slot->resolve_all_unresolved(RcptState::kDone, reply_summary(reply));
+    maybe_release(slot);
+    return;
+  }
+  const std::string_view why = explained(SmtpStage::kDataEnd, reply, buffer, sizeof(buffer));
+  slot->set_message_reply(why);
+  slot->resolve_all_unresolved(outcome_of(decision.verdict), why);
   maybe_release(slot);
 }
 

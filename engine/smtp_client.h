@@ -29,9 +29,15 @@
 //     │                  │ kIdle with last_error() once every address failed
 //     │                                    kEhloSent ──5xx──► kHeloSent ──2xx──┐
 //     │                                    kEhloSent ──2xx─────────────────────┤
-//     │   (TLS: per SmtpClientConfig::tls_level; AUTH: not reachable yet)       │
+//     │   (TLS: per SmtpClientConfig::tls_level; AUTH: with credentials)       │
 //     │   kEhloSent ──2xx, STARTTLS offered──► kStarttlsSent ──220──►          │
-//     │   kTlsHandshake ──on_tls_ready──► kEhloAfterTls ──2xx──► [kAuthSent ──235──►]
+//     │   kTlsHandshake ──on_tls_ready──► kEhloAfterTls ──2xx──────────────────┤
+//     │                                                                        │
+//     │   [AUTH, when SmtpClientConfig::credentials are configured: from the   │
+//     │    last EHLO's 2xx, PLAIN preferred]                                    │
+//     │    ──► kAuthPlainSent ──235──────────────────────────────────────────► │
+//     │    ──► kAuthLoginSent ──334──► kAuthUsernameSent ──334──►              │
+//     │        kAuthPasswordSent ──235─────────────────────────────────────────┤
 //     │                                                                        ▼
 //     │        ┌──────────────────────────────────────────────────────────► kReady
 //     │        │ "." written                  354 to DATA                  │   │ DATA written
@@ -47,6 +53,16 @@
 // at may, defer at encrypt and above); messages are only taken in kReady,
 // so at the levels that require TLS no message byte is written before it.
 // Capabilities from before TLS are forgotten; EHLO is sent again.
+//
+// AUTH (RFC 4954): with credentials, the session opens only after a 235.
+// Credentials go out only over TLS unless allow_plaintext_auth
+// (may_send_credentials); a session in clear without it, a server without
+// AUTH, or one with neither PLAIN nor LOGIN ends the connection as
+// decide_auth_shortfall says (defer, nothing sent). A refusal (535, 530,
+// 534, 538, 454...) is decide()'s at SmtpStage::kAuth/kAuthChallenge, and
+// its reason carries engine/reply_explanation's hint. The AUTH lines are
+// prepared at start-up (engine/smtp_auth.h); output_credential_bytes()
+// tells a transcript printer which output bytes to mask.
 //
 // In kReady the machine writes whole transactions as far as PIPELINING
 // allows: MAIL, RCPTs and DATA (then kDataSent: nothing more may be written
@@ -75,6 +91,7 @@
 #include "engine/ehlo_capabilities.h"
 #include "engine/mail_precheck.h"
 #include "engine/record_layer.h"
+#include "engine/smtp_auth.h"
 
 namespace ringmail {
 
@@ -83,21 +100,24 @@ struct SmtpReply;
 
 // ClientState: where the connection is; each state waits for one thing.
 enum class ClientState : uint8_t {
-  kIdle,          // no connection; waits for start()
-  kConnecting,    // waits for the owner's connect result (each relay address in turn)
-  kGreeting,      // waits for the server's 220 banner
-  kEhloSent,      // waits for the reply to EHLO (5xx: fall back to HELO)
-  kHeloSent,      // waits for the reply to HELO
-  kStarttlsSent,  // waits for the 220 to STARTTLS
-  kTlsHandshake,  // waits for the record layer's handshake: on_tls_ready / on_tls_failed; no plaintext may
-                  // arrive
-  kEhloAfterTls,  // waits for the reply to the EHLO sent over TLS
-  kAuthSent,      // waits for the reply to AUTH (not reachable yet)
-  kReady,         // session open: takes messages, writes commands, waits for replies, room and messages
-  kDataSent,      // DATA written: waits for its reply before anything else may be written
-  kBody,          // 354 received: waits for body bytes (read_body) and room to write them
-  kQuitSent,      // QUIT written: waits for the 221 or the peer closing
-  kClosing,       // the owner is closing the socket: waits for on_closed()
+  kIdle,           // no connection; waits for start()
+  kConnecting,     // waits for the owner's connect result (each relay address in turn)
+  kGreeting,       // waits for the server's 220 banner
+  kEhloSent,       // waits for the reply to EHLO (5xx: fall back to HELO)
+  kHeloSent,       // waits for the reply to HELO
+  kStarttlsSent,   // waits for the 220 to STARTTLS
+  kTlsHandshake,   // waits for the record layer's handshake: on_tls_ready / on_tls_failed; no plaintext may
+                   // arrive
+  kEhloAfterTls,   // waits for the reply to the EHLO sent over TLS
+  kAuthPlainSent,  // "AUTH PLAIN <response>" written: waits for the 235
+  kAuthLoginSent,  // "AUTH LOGIN" written: waits for the 334 asking for the user name
+  kAuthUsernameSent,  // the user name written: waits for the 334 asking for the password
+  kAuthPasswordSent,  // the password written: waits for the 235
+  kReady,             // session open: takes messages, writes commands, waits for replies, room and messages
+  kDataSent,          // DATA written: waits for its reply before anything else may be written
+  kBody,              // 354 received: waits for body bytes (read_body) and room to write them
+  kQuitSent,          // QUIT written: waits for the 221 or the peer closing
+  kClosing,           // the owner is closing the socket: waits for on_closed()
 };
 
 // client_state_name is the state's name for logs ("ehlo-sent", "body"...).
@@ -122,6 +142,9 @@ struct SmtpClientConfig {
   // implicit_tls: TLS from the first byte: start_tls() is asked as soon as
   // the connection is up, and the greeting is read over TLS.
   bool implicit_tls = false;
+  // credentials: the login (engine/smtp_auth.h); null or not configured():
+  // no AUTH. Owned by the Destination.
+  const SmtpCredentials* credentials = nullptr;
 };
 
 // SmtpClientHost receives the machine's commands. Each call is made from
@@ -183,8 +206,9 @@ class SmtpClient {
   // its name for messages ("host[ip]:port").
   void on_connected(std::string_view peer);
   // on_connect_failed: the connect to |peer| failed (|why|: refused, timed
-  // out...). The next address is asked for, or, all tried, kIdle.
-  void on_connect_failed(std::string_view peer, std::string_view why);
+  // out...; |timed_out| when the connect timeout fired). The next address
+  // is asked for, or, all tried, kIdle.
+  void on_connect_failed(std::string_view peer, std::string_view why, bool timed_out = false);
   // in_space/in_room: where the owner may put received bytes (at most
   // in_room() of them), then call on_received(n).
   char* in_space() { return in_.get() + in_len_; }
@@ -256,6 +280,12 @@ class SmtpClient {
   bool tls_fell_back() const { return tls_fell_back_; }
   // tls_active: the session runs over TLS (the handshake completed).
   bool tls_active() const { return tls_active_; }
+  // authenticated: AUTH succeeded (235) on this session.
+  bool authenticated() const { return authenticated_; }
+  // output_credential_bytes: how many bytes at the front of output() may
+  // carry credentials (through the end of the last AUTH PLAIN line or LOGIN
+  // answer written); a transcript shows them through mask_credential_lines.
+  size_t output_credential_bytes() const { return out_credentials_; }
   const std::string& peer() const { return peer_; }
   const EhloCapabilities& capabilities() const { return caps_; }
   // debug_state: one line for stall diagnostics.
@@ -268,7 +298,8 @@ class SmtpClient {
     kEhlo,
     kHelo,
     kStarttls,
-    kAuth,
+    kAuth,           // the final reply (235)
+    kAuthChallenge,  // a 334 asking for the next LOGIN answer
     kMail,
     kRcpt,
     kData,
@@ -288,13 +319,24 @@ class SmtpClient {
   void on_greeting_reply(const SmtpReply& reply);
   void on_hello_reply(const Expectation& expect, const SmtpReply& reply);
   void on_starttls_reply(const SmtpReply& reply);
-  void on_auth_reply(const SmtpReply& reply);
+  void on_auth_reply(const Expectation& expect, const SmtpReply& reply);
   void on_mail_reply(MessageSlot* slot, const SmtpReply& reply);
   void on_rcpt_reply(MessageSlot* slot, uint16_t rcpt, const SmtpReply& reply);
   void on_data_reply(MessageSlot* slot, const SmtpReply& reply);
   void on_data_end_reply(MessageSlot* slot, const SmtpReply& reply);
   void on_rset_reply(const SmtpReply& reply);
+  // session_greeted: the last EHLO (or HELO) is answered and TLS is as the
+  // level wants it: log in (with credentials), or the session is ready.
+  // |why_clear| says why the session is in clear, for the sentence when
+  // credentials may not go out then.
+  void session_greeted(const EhloCapabilities& caps, const char* why_clear);
   void session_ready(const EhloCapabilities& caps);
+  // auth_shortfall: the login cannot happen (|what|; |why_clear| for
+  // kNoTls); ends the connection as decide_auth_shortfall says.
+  void auth_shortfall(AuthShortfall what, std::string_view why_clear);
+  // emit_credentials writes |line| (which carries a secret) as a command
+  // answered by |kind|.
+  void emit_credentials(const std::string& line, Expect kind);
   // tls_shortfall: TLS did not happen (|what|, |detail| says how); go on in
   // clear or end the connection, as decide_tls_shortfall says.
   void tls_shortfall(TlsShortfall what, std::string_view detail);
@@ -344,6 +386,8 @@ class SmtpClient {
   bool greeted_ = false;  // the 220 banner arrived (implicit TLS: after the handshake)
   bool tls_active_ = false;
   bool tls_fell_back_ = false;
+  bool authenticated_ = false;
+  bool connect_timed_out_ = false;  // some address's connect timed out (for the hint)
 
   // Session.
   EhloCapabilities caps_{};
@@ -374,6 +418,7 @@ class SmtpClient {
   size_t bytes_after_reply_ = 0;  // received bytes after the reply being handled (STARTTLS injection)
   std::unique_ptr<char[]> out_;
   size_t out_len_ = 0;
+  size_t out_credentials_ = 0;  // bytes at the front of out_ that may carry credentials
 };
 
 }  // namespace ringmail

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstdlib>
@@ -46,9 +47,14 @@ bool trace_enabled() {
   return enabled;
 }
 
-void trace(uint32_t conn, const char* dir, const char* data, size_t len) {
+// trace prints |len| bytes; the first |secret| of them carry credentials
+// and are shown masked (mask_credential_lines: "AUTH PLAIN ****").
+void trace(uint32_t conn, const char* dir, const char* data, size_t len, size_t secret = 0) {
   if (!trace_enabled()) return;
-  fmt::print(stderr, "[conn {}] {} {:?}\n", conn, dir, std::string_view(data, len));
+  secret = std::min(secret, len);
+  const std::string shown =
+      mask_credential_lines(std::string_view(data, secret)) + std::string(data + secret, len - secret);
+  fmt::print(stderr, "[conn {}] {} {:?}\n", conn, dir, shown);
 }
 
 }  // namespace
@@ -231,7 +237,8 @@ void SmtpConnection::on_connect(int res, uint32_t) {
   }
   if (res < 0) {
     worker_->metrics().count_connect_failure(connect_failure_of(res));
-    const std::string why = res == -ECANCELED
+    const bool timed_out = res == -ECANCELED;
+    const std::string why = timed_out
                                 ? fmt::format("timed out after {} ms", timeout_ms(TimeoutKind::kConnect))
                                 : std::string(std::strerror(-res));
     // Close this socket through the ring (nobody waits for it), then let
@@ -240,7 +247,7 @@ void SmtpConnection::on_connect(int res, uint32_t) {
     io_uring_prep_close(sqe, fd_);
     set_completion(sqe, nullptr);
     fd_ = -1;
-    client_.on_connect_failed(peer_name_, why);
+    client_.on_connect_failed(peer_name_, why, timed_out);
     if (client_.state() == ClientState::kIdle) worker_->on_connection_closed(this, /*was_ready=*/false);
     return;
   }
@@ -264,7 +271,7 @@ void SmtpConnection::flush() {
   worker_->ring().reserve(2);  // the send and its timeout in one submission
   io_uring_sqe* sqe = worker_->ring().sqe();
   io_uring_prep_send(sqe, fd_, out.data(), out.size(), MSG_NOSIGNAL);
-  trace(index_, "C:", out.data(), out.size());
+  trace(index_, "C:", out.data(), out.size(), client_.output_credential_bytes());
   set_completion(sqe, &send_c_);
   set_timeout(send_ts_, timeout_ms(TimeoutKind::kData));
   link_timeout(worker_->ring(), sqe, &send_ts_);
@@ -285,7 +292,7 @@ void SmtpConnection::flush_tls() {
         return;
       }
       if (used == 0) break;
-      trace(index_, "C(tls):", out.data(), used);
+      trace(index_, "C(tls):", out.data(), used, client_.output_credential_bytes());
       client_.on_sent(used);  // the bytes are the record layer's now
     }
     const std::string_view cipher = tls_->ciphertext_out();

@@ -50,6 +50,7 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
   client_config_.chunking = config.smtp.chunking;
   client_config_.tls_level = destination.tls_level;
   client_config_.implicit_tls = destination.implicit_tls;
+  client_config_.credentials = &destination.credentials;
   for (uint32_t i = 0; i < max_connections; ++i) {
     connections_.push_back(std::make_unique<SmtpConnection>(this, &client_config_, i));
   }

@@ -9,7 +9,8 @@
 #       has every field, one attempt line per recipient attempt with the
 #       right outcome, code, enhanced status, attempt number and TLS facts;
 #       queued/deferred/failed lines for the messages; the summary shows the
-#       partial message and the recipients. The syslog copy (`[log] syslog`,
+#       partial message and the recipients; the TLS delivery logs in with
+#       AUTH ("auth": true) and its password is nowhere in the log. The syslog copy (`[log] syslog`,
 #       a datagram socket bound by python in place of /dev/log) has one
 #       Postfix-shaped line per attempt line.
 #   (b) `ringmail queue --delete` appends its "deleted" line to the same file.
@@ -85,10 +86,17 @@ run_drain
 verify "drain 4 exits 0" test "$DRAIN_RC" = 0
 stop_sink
 
-# 3. TLS at level verify into the sink with the test PKI's good certificate.
-start_sink "$PORT" --maildir "$MAILDIR" --tls-cert "$PKI/good.pem" --tls-key "$PKI/good.key"
+# 3. TLS at level verify into the sink with the test PKI's good certificate,
+# with AUTH (the password must never reach the log).
+SECRET="dlog-Secret-$$"
+start_sink "$PORT" --maildir "$MAILDIR" --tls-cert "$PKI/good.pem" --tls-key "$PKI/good.key" \
+  --auth "alerts:$SECRET"
+printf '%s\n' "$SECRET" > "$WORK/relay.password"
+chmod 600 "$WORK/relay.password"
 config_set "$CONF" relay tls '"verify"'
 config_set "$CONF" relay host '"localhost"'
+config_set "$CONF" relay username '"alerts"'
+config_set "$CONF" relay password_file "\"$WORK/relay.password\""
 printf '[tls]\nca_file = "%s"\nca_dir = ""\n' "$PKI/ca.pem" >> "$CONF"
 put_messages "$SPOOL" tls 2 ops@example.org
 run_drain
@@ -99,6 +107,7 @@ stop_sink
 "$RINGMAIL" queue -c "$CONF" --delete partial000000 > "$WORK/delete.out" 2> "$WORK/delete.err" \
   || fail "queue --delete: $(cat "$WORK/delete.err")"
 
+verify "no password in the log" test "$(grep -c -e "$SECRET" -e "$(printf '%s' "$SECRET" | base64)" "$LOG")" = 0
 wait_until 5 grep -q 'tls000001' "$SYSLOG_OUT" || true
 cp "$SYSLOG_OUT" "$WORK/syslog-a.txt"
 verify "the log and its syslog copy are right" "$PY" - "$LOG" "$WORK/syslog-a.txt" <<'PY'
@@ -123,7 +132,7 @@ for a in attempts:
     assert set(a) == attempt_keys, ("fields", sorted(set(a) ^ attempt_keys), a)
     assert a["from"] == "alerts@example.com", a
     assert a["destination"] in ("127.0.0.1", "localhost"), a
-    assert a["auth"] is False, a
+    assert a["auth"] is a["id"].startswith("tls"), a
     assert a["queue_s"] >= 0, a
 def by(idp, to):
     return [a for a in attempts if a["id"].startswith(idp) and a["to"] == to]

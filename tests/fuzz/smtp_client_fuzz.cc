@@ -2,20 +2,28 @@
 // protocol machine as a whole (engine/smtp_client.h): random server bytes,
 // split at random points, with one or two messages offered.
 //
-// Input: byte 0 picks the set-up (one or two messages, the second one
-// large enough to be streamed through body reads; smtp.chunking on or off;
-// max_messages_per_connection 1 or 100; STARTTLS when offered, over an
-// identity record layer whose handshake succeeds or fails). The rest is a list of steps, each
-// a length byte then that many server bytes; length bytes 0xF0..0xFF are
-// events instead (the peer closes, a timeout, a send error, a body read
-// that lands late). Between steps the harness acts as the worker does:
-// flushes the output, answers reads, offers messages, asks for QUIT when
-// idle.
+// Input: bytes 0 and 1 pick the set-up. Byte 0: one or two messages (the
+// second one large enough to be streamed through body reads), smtp.chunking
+// on or off, max_messages_per_connection 1 or 100, the TLS level none or
+// may (bit 16, when byte 1 names none), an identity record layer whose
+// handshake succeeds or fails. Byte 1: the TLS level (bits 0-2: 0 = byte
+// 0's, then none, may, encrypt, verify, secure), implicit TLS (bit 3),
+// credentials (bits 4-5: none, TLS only, allow_plaintext_auth), STARTTLS
+// not allowed on the connection (bit 6, as after a failed handshake at
+// may). The rest is a list of steps, each a length byte then that many
+// server bytes; length bytes 0xF0..0xFF are events instead (the peer
+// closes, a timeout, a send error, a body read that lands late, a TLS
+// failure). Between steps the harness acts as the worker does: flushes
+// the output, answers reads, offers messages, asks for QUIT when idle.
 //
 // Invariants (any break aborts): no crash or sanitizer report; the
 // message bodies (which carry a marker) never go out before the server
-// said 354 or advertised CHUNKING; every message is handed back at most
-// once; output and receive buffer stay within their bounds.
+// said 354 or advertised CHUNKING; at encrypt, verify and secure no MAIL
+// and no body byte is written before TLS; with credentials, no MAIL before
+// a successful AUTH, and the credentials (the password, its base64 and the
+// PLAIN response) never written in clear unless allow_plaintext_auth, and
+// never shown by the transcript mask; every message is handed back at
+// most once; output and receive buffer stay within their bounds.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -26,7 +34,9 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/delivery_policy.h"
 #include "engine/message_slot.h"
+#include "engine/smtp_auth.h"
 #include "engine/smtp_client.h"
 #include "queue/envelope.h"
 
@@ -37,6 +47,11 @@ using ringmail::MessageSlot;
 using ringmail::SmtpClient;
 
 constexpr char kMarker[] = "BODYMARK";
+// The login, and the forms it must never take in clear or in a transcript.
+constexpr char kPassword[] = "fuzz-secret";
+constexpr char kPasswordB64[] = "ZnV6ei1zZWNyZXQ=";
+constexpr char kPlainB64[] = "AHVzZXIAZnV6ei1zZWNyZXQ=";  // "\0user\0fuzz-secret"
+constexpr char kUserB64[] = "dXNlcg==";
 
 void check(bool ok, const char* what) {
   if (!ok) {
@@ -56,12 +71,30 @@ bool contains_nocase(std::string_view haystack, std::string_view needle) {
 
 class Harness : public ringmail::SmtpClientHost {
  public:
-  explicit Harness(uint8_t setup) : client_(&config_, this) {
+  Harness(uint8_t setup, uint8_t setup2) : client_(&config_, this) {
+    using ringmail::TlsLevel;
     config_.helo_name = "fuzz.test";
     config_.chunking = (setup & 2) != 0;
     config_.max_messages_per_connection = (setup & 4) ? 1 : 100;
-    config_.tls_level = (setup & 16) != 0 ? ringmail::TlsLevel::kMay : ringmail::TlsLevel::kNone;
+    static constexpr TlsLevel kLevels[] = {TlsLevel::kNone,    TlsLevel::kNone,   TlsLevel::kMay,
+                                           TlsLevel::kEncrypt, TlsLevel::kVerify, TlsLevel::kSecure,
+                                           TlsLevel::kMay,     TlsLevel::kMay};
+    const TlsLevel level =
+        (setup2 & 7) == 0 ? ((setup & 16) != 0 ? TlsLevel::kMay : TlsLevel::kNone) : kLevels[setup2 & 7];
+    // As the worker configures it: implicit TLS needs a level, and at may
+    // it is encrypt (effective_tls_level).
+    config_.implicit_tls = (setup2 & 8) != 0 && level != TlsLevel::kNone;
+    config_.tls_level = ringmail::effective_tls_level(level, config_.implicit_tls);
     tls_fails_ = (setup & 32) != 0;
+    starttls_allowed_ = (setup2 & 64) == 0;
+    const uint8_t login = (setup2 >> 4) & 3;
+    if (login != 0) {
+      allow_plaintext_ = login == 2;
+      std::string error;
+      check(ringmail::make_smtp_credentials("user", kPassword, allow_plaintext_, credentials_, error),
+            "test credentials");
+      config_.credentials = &credentials_;
+    }
     std::string small =
         "X-Ringmail-From: <s@x.test>\nX-Ringmail-To: <a@y.test>\nX-Ringmail-To: <b@y.test>\n"
         "Subject: s\n\nBODYMARK one\n.dot\n";
@@ -79,7 +112,7 @@ class Harness : public ringmail::SmtpClientHost {
   }
 
   void run(const uint8_t* data, size_t size) {
-    client_.start(2, 0);
+    client_.start(2, 0, starttls_allowed_);
     settle();
     size_t i = 0;
     while (i < size) {
@@ -153,7 +186,7 @@ class Harness : public ringmail::SmtpClientHost {
   }
 
   void event(uint8_t step) {
-    switch (step & 3) {
+    switch (step & 7) {
       case 0:
         client_.on_peer_closed();
         break;
@@ -165,6 +198,13 @@ class Harness : public ringmail::SmtpClientHost {
         break;
       case 3:
         late_reads_ = !late_reads_;
+        break;
+      case 4:
+        // A TLS alert (in kEhloAfterTls: a refused client certificate).
+        client_.on_tls_failed("alert");
+        break;
+      default:
+        client_.on_receive_failed(false, "Connection reset by peer");
         break;
     }
   }
@@ -184,7 +224,7 @@ class Harness : public ringmail::SmtpClientHost {
       if (close_asked_) {
         close_asked_ = false;
         client_.on_closed();
-        if (++connections_ < 3 && next_ < slots_.size()) client_.start(2, 0);
+        if (++connections_ < 3 && next_ < slots_.size()) client_.start(2, 0, starttls_allowed_);
         continue;
       }
       if (connect_asked_) {
@@ -199,11 +239,7 @@ class Harness : public ringmail::SmtpClientHost {
       const std::string_view out = client_.output();
       check(out.size() <= SmtpClient::kOutBytes, "output within its buffer");
       if (!out.empty()) {
-        const size_t from = wire_.size() >= sizeof(kMarker) ? wire_.size() - sizeof(kMarker) : 0;
-        wire_.append(out);
-        if (wire_.find(kMarker, from) != std::string::npos) {
-          check(said_354_ || said_chunking_, "no body before a 354 or CHUNKING");
-        }
+        check_output(out);
         client_.on_sent(out.size());
         continue;
       }
@@ -237,7 +273,38 @@ class Harness : public ringmail::SmtpClientHost {
     check(false, "the machine keeps asking for work");
   }
 
+  // check_output holds the bytes about to be written to the invariants.
+  void check_output(std::string_view out) {
+    const size_t from = wire_.size() >= sizeof(kMarker) ? wire_.size() - sizeof(kMarker) : 0;
+    wire_.append(out);
+    const bool marker = wire_.find(kMarker, from) != std::string::npos;
+    if (marker) check(said_354_ || said_chunking_, "no body before a 354 or CHUNKING");
+    const bool mail = out.find("MAIL FROM:") != std::string_view::npos;
+    if (mail || marker) {
+      const bool tls_required =
+          config_.tls_level != ringmail::TlsLevel::kNone && config_.tls_level != ringmail::TlsLevel::kMay;
+      check(!tls_required || client_.tls_active(), "no MAIL or body in clear when TLS is required");
+      check(!credentials_.configured() || client_.authenticated(), "no MAIL or body before AUTH succeeded");
+    }
+    const size_t secret = client_.output_credential_bytes();
+    check(secret <= out.size(), "credential bytes within the output");
+    const std::string masked =
+        ringmail::mask_credential_lines(out.substr(0, secret)) + std::string(out.substr(secret));
+    if (credentials_.configured() && !client_.tls_active() && !allow_plaintext_) {
+      check(out.find("AUTH ") == std::string_view::npos, "no AUTH command in clear unless allowed");
+    }
+    for (const char* form : {kPassword, kPasswordB64, kPlainB64, kUserB64}) {
+      check(masked.find(form) == std::string::npos, "the transcript never shows a credential");
+      if (!client_.tls_active() && !allow_plaintext_) {
+        check(out.find(form) == std::string_view::npos, "credentials never in clear unless allowed");
+      }
+    }
+  }
+
   ringmail::SmtpClientConfig config_;
+  ringmail::SmtpCredentials credentials_;
+  bool allow_plaintext_ = false;
+  bool starttls_allowed_ = true;
   SmtpClient client_;
   std::vector<std::string> texts_;
   std::vector<std::unique_ptr<MessageSlot>> slots_;
@@ -261,8 +328,8 @@ class Harness : public ringmail::SmtpClientHost {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
-  Harness harness(data[0]);
-  harness.run(data + 1, size - 1);
+  if (size < 2) return 0;
+  Harness harness(data[0], data[1]);
+  harness.run(data + 2, size - 2);
   return 0;
 }

@@ -290,6 +290,22 @@ const ErrorCase kErrorCases[] = {
     {"dot_relative_spool", "spool = \"./spool\"\n[relay]\nhost = \"h\"\n",
      "ringmail.toml:1: 'spool' must be an absolute path, got './spool'; ringmail runs as a daemon with / "
      "as its working directory, so write the full path, e.g. spool = \"/var/spool/ringmail\""},
+    {"username_without_password_file", "spool = \"/s\"\n[relay]\nhost = \"h\"\nusername = \"u\"\n",
+     "ringmail.toml:4: 'relay.username' is set but 'relay.password_file' is not; AUTH needs both: add "
+     "password_file = \"/etc/ringmail/relay.password\" (a file only ringmail can read) or remove username"},
+    {"password_file_without_username",
+     "spool = \"/s\"\n[relay]\nhost = \"h\"\npassword_file = \"/etc/ringmail/relay.password\"\n",
+     "ringmail.toml:4: 'relay.password_file' is set but 'relay.username' is not; AUTH needs both: add "
+     "username = \"...\" or remove password_file"},
+    {"password_file_relative",
+     "spool = \"/s\"\n[relay]\nhost = \"h\"\nusername = \"u\"\npassword_file = \"relay.password\"\n",
+     "ringmail.toml:5: 'relay.password_file' must be an absolute path, got 'relay.password'; write the full "
+     "path to the file that holds the relay password, e.g. password_file = \"/etc/ringmail/relay.password\""},
+    {"username_empty", "spool = \"/s\"\n[relay]\nhost = \"h\"\nusername = \"\"\n",
+     "ringmail.toml:4: 'relay.username' must not be empty; leave it out for a relay without AUTH"},
+    {"allow_plaintext_auth_not_bool",
+     "spool = \"/s\"\n[relay]\nhost = \"h\"\nallow_plaintext_auth = \"yes\"\n",
+     "ringmail.toml:4: 'relay.allow_plaintext_auth' must be a boolean (true or false), got a string"},
     {"earliest_line_wins_across_alphabet", "spool = \"/s\"\n[relay]\nhost = \"h\"\nzzz = 1\naaa = 1\n",
      "ringmail.toml:4: unknown key 'relay.zzz'"},
 };
@@ -330,6 +346,36 @@ TEST_F(ConfigTest, TlsKeys) {
     ASSERT_TRUE(load_config(path, config, error)) << level << ": " << error;
     EXPECT_STREQ(tls_level_name(config.relay.tls), level);
   }
+}
+
+// The AUTH keys. The password file is not read at load (the engine reads
+// it at start-up; `inject` and `queue` load the config as other users).
+TEST_F(ConfigTest, AuthKeysAndTheDefaultLevel) {
+  const std::string base =
+      "spool = \"/s\"\n[relay]\nhost = \"email-smtp.eu-west-1.amazonaws.com\"\nport = 587\n";
+  const std::string login = "username = \"AKIAEXAMPLE\"\npassword_file = \"/nonexistent/relay.password\"\n";
+  Config config;
+  std::string error;
+  // Credentials and no relay.tls: verify.
+  ASSERT_TRUE(load_config(Write(base + login), config, error)) << error;
+  EXPECT_EQ(config.relay.username, "AKIAEXAMPLE");
+  EXPECT_EQ(config.relay.password_file, "/nonexistent/relay.password");
+  EXPECT_FALSE(config.relay.allow_plaintext_auth);
+  EXPECT_EQ(config.relay.tls, TlsLevel::kVerify);
+  // An explicit level is kept, whatever it is.
+  for (const char* level : {"none", "may", "encrypt", "secure"}) {
+    ASSERT_TRUE(load_config(Write(base + login + "tls = \"" + level + "\"\nallow_plaintext_auth = true\n"),
+                            config, error))
+        << error;
+    EXPECT_STREQ(tls_level_name(config.relay.tls), level);
+    EXPECT_TRUE(config.relay.allow_plaintext_auth);
+  }
+  // No credentials: may, as before.
+  ASSERT_TRUE(load_config(Write(base), config, error)) << error;
+  EXPECT_EQ(config.relay.tls, TlsLevel::kMay);
+  EXPECT_EQ(config.relay.username, "");
+  EXPECT_EQ(default_relay_tls_level(true), TlsLevel::kVerify);
+  EXPECT_EQ(default_relay_tls_level(false), TlsLevel::kMay);
 }
 
 TEST_F(ConfigTest, RelayHostForms) {

@@ -30,10 +30,29 @@ constexpr Row kTable[] = {
     {SmtpStage::kStarttls, 454, Verdict::kDefer, Scope::kConnection},
     {SmtpStage::kStarttls, 502, Verdict::kDefer, Scope::kConnection},
     {SmtpStage::kStarttls, 250, Verdict::kDefer, Scope::kConnection},  // anything but 220 is no TLS
+    // AUTH: 235 goes on; every refusal defers the connection (soft bounce:
+    // a credential or a server setting fixed once must not have failed the
+    // queue). 535 invalid credentials, 530 STARTTLS/auth required first,
+    // 534 mechanism too weak, 538 encryption required, 454 temporary, 5xx
+    // syntax, a 334 to PLAIN's initial response.
     {SmtpStage::kAuth, 235, Verdict::kProceed, Scope::kConnection},
-    {SmtpStage::kAuth, 535, Verdict::kDefer,
-     Scope::kConnection},  // soft bounce: never fail the queue on a credential
+    {SmtpStage::kAuth, 535, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kAuth, 530, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kAuth, 534, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kAuth, 538, Verdict::kDefer, Scope::kConnection},
     {SmtpStage::kAuth, 454, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kAuth, 432, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kAuth, 501, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kAuth, 504, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kAuth, 334, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kAuth, 421, Verdict::kDefer, Scope::kConnection},
+    // AUTH LOGIN's steps: a 334 asks for the next answer; anything else,
+    // a 235 included (the dialogue out of step), ends the login.
+    {SmtpStage::kAuthChallenge, 334, Verdict::kProceed, Scope::kConnection},
+    {SmtpStage::kAuthChallenge, 235, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kAuthChallenge, 535, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kAuthChallenge, 504, Verdict::kDefer, Scope::kConnection},
+    {SmtpStage::kAuthChallenge, 454, Verdict::kDefer, Scope::kConnection},
     {SmtpStage::kRset, 250, Verdict::kProceed, Scope::kConnection},
     {SmtpStage::kRset, 500, Verdict::kDefer, Scope::kConnection},
     // EHLO: 5xx means "no ESMTP here": fall back to HELO.
@@ -45,6 +64,9 @@ constexpr Row kTable[] = {
     {SmtpStage::kMail, 250, Verdict::kProceed, Scope::kMessage},
     {SmtpStage::kMail, 452, Verdict::kDefer, Scope::kMessage},
     {SmtpStage::kMail, 553, Verdict::kFail, Scope::kMessage},
+    // 530 to MAIL: a login (or TLS) wanted first: the session's lack, the
+    // same for every message: defer them all.
+    {SmtpStage::kMail, 530, Verdict::kDefer, Scope::kConnection},
     {SmtpStage::kDataEnd, 250, Verdict::kProceed, Scope::kMessage},
     {SmtpStage::kDataEnd, 451, Verdict::kDefer, Scope::kMessage},
     {SmtpStage::kDataEnd, 454, Verdict::kDefer, Scope::kMessage},  // SES "Throttling failure"
@@ -192,6 +214,26 @@ TEST(DeliveryPolicy, TlsShortfallTable) {
     EXPECT_EQ(decide_tls_shortfall(row.level, row.what), row.expected)
         << tls_level_name(row.level) << " / " << tls_shortfall_name(row.what);
   }
+}
+
+// AUTH: credentials only over TLS unless allowed; a login that cannot
+// happen defers (connection scope), never fails.
+TEST(DeliveryPolicy, CredentialsOnlyOverTlsUnlessAllowed) {
+  EXPECT_TRUE(may_send_credentials(/*tls_active=*/true, /*allow_plaintext_auth=*/false));
+  EXPECT_TRUE(may_send_credentials(true, true));
+  EXPECT_FALSE(may_send_credentials(false, false));
+  EXPECT_TRUE(may_send_credentials(false, true));
+}
+
+TEST(DeliveryPolicy, AuthShortfallTable) {
+  for (AuthShortfall what :
+       {AuthShortfall::kNoTls, AuthShortfall::kNotOffered, AuthShortfall::kNoMechanism}) {
+    const Decision d = decide_auth_shortfall(what);
+    EXPECT_EQ(d.verdict, Verdict::kDefer) << auth_shortfall_name(what);
+    EXPECT_EQ(d.scope, Scope::kConnection) << auth_shortfall_name(what);
+    EXPECT_STRNE(auth_shortfall_name(what), "?");
+  }
+  EXPECT_STREQ(smtp_stage_name(SmtpStage::kAuthChallenge), "AUTH challenge");
 }
 
 TEST(DeliveryPolicy, ImplicitTlsAtMayIsEncrypt) {

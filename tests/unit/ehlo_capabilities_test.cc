@@ -28,6 +28,7 @@ std::string describe(const EhloCapabilities& c) {
   flag("STARTTLS", c.starttls);
   flag("CHUNKING", c.chunking);
   flag("DSN", c.dsn);
+  flag("AUTH", c.auth);
   flag("AUTH-PLAIN", c.auth_plain);
   flag("AUTH-LOGIN", c.auth_login);
   flag("AUTH-XOAUTH2", c.auth_xoauth2);
@@ -69,6 +70,7 @@ std::vector<EhloCase> cases() {
         .enhanced_status_codes = true,
         .dsn = true,
         .size_limit = 10240000,
+        .auth = true,
         .auth_plain = true,
         .auth_login = true}},
       {"office365",
@@ -96,14 +98,15 @@ std::vector<EhloCase> cases() {
         .chunking = true,
         .dsn = true,
         .size_limit = 37748736,
+        .auth = true,
         .auth_login = true}},
       {"aws_ses_before_tls",
        "250-email-smtp.amazonaws.com\r\n250-8BITMIME\r\n250-STARTTLS\r\n"
        "250-AUTH PLAIN LOGIN\r\n250 Ok\r\n",
-       {.eight_bit_mime = true, .starttls = true, .auth_plain = true, .auth_login = true}},
+       {.eight_bit_mime = true, .starttls = true, .auth = true, .auth_plain = true, .auth_login = true}},
       {"aws_ses_after_tls",
        "250-email-smtp.amazonaws.com\n250-8BITMIME\n250-AUTH PLAIN LOGIN\n250 Ok\n",
-       {.eight_bit_mime = true, .auth_plain = true, .auth_login = true}},
+       {.eight_bit_mime = true, .auth = true, .auth_plain = true, .auth_login = true}},
       {"gmail_mx",
        "250-mx.google.com at your service, [192.0.2.9]\r\n250-SIZE 157286400\r\n"
        "250-8BITMIME\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n250-PIPELINING\r\n"
@@ -127,6 +130,7 @@ std::vector<EhloCase> cases() {
         .enhanced_status_codes = true,
         .chunking = true,
         .size_limit = 35882577,
+        .auth = true,
         .auth_plain = true,
         .auth_login = true,
         .auth_xoauth2 = true}},
@@ -137,6 +141,7 @@ std::vector<EhloCase> cases() {
         .size = true,
         .starttls = true,
         .size_limit = 52428800,
+        .auth = true,
         .auth_plain = true,
         .auth_login = true}},
       {"greeting_line_is_not_a_keyword",
@@ -155,9 +160,10 @@ std::vector<EhloCase> cases() {
       {"keywords_must_match_whole",
        "250-mx\r\n250-PIPELININGX\r\n250-XSTARTTLS\r\n250-AUTHENTICATE PLAIN\r\n"
        "250-AUTH PLAINX LOGIN2\r\n250-SIZEX 5\r\n250 DSNX\r\n",
-       {}},
-      {"auth_equals_empty", "250-mx\r\n250 AUTH=\r\n", {}},
-      {"auth_equals_mechanism", "250-mx\r\n250 auth=xoauth2\r\n", {.auth_xoauth2 = true}},
+       {.auth = true}},  // an AUTH line, with no mechanism ringmail knows
+      {"auth_equals_empty", "250-mx\r\n250 AUTH=\r\n", {.auth = true}},
+      {"auth_cram_md5_only", "250-mx\r\n250 AUTH CRAM-MD5 DIGEST-MD5\r\n", {.auth = true}},
+      {"auth_equals_mechanism", "250-mx\r\n250 auth=xoauth2\r\n", {.auth = true, .auth_xoauth2 = true}},
       {"empty_lines", "250-mx\r\n250-\r\n250\r\n", {}},
       {"not_250_offers_nothing", "550-mx\r\n550-PIPELINING\r\n550 STARTTLS\r\n", {}},
       {"ehlo_not_supported", "502 5.5.1 EHLO not supported\r\n", {}},

@@ -54,12 +54,17 @@ struct Scenario {
   uint32_t max_messages_per_connection = 100;
   bool chunking = true;
   uint32_t addresses = 1;
-  uint32_t refused_connects = 0;  // the first N connects fail
-  bool stall_reads = false;       // body reads never land
+  uint32_t refused_connects = 0;    // the first N connects fail
+  uint32_t timed_out_connects = 0;  // of those, the first N by the connect timeout
+  bool stall_reads = false;         // body reads never land
   bool quit_when_idle = true;
   TlsLevel tls = TlsLevel::kNone;  // SmtpClientConfig::tls_level
   bool implicit_tls = false;       // SmtpClientConfig::implicit_tls
   bool tls_fails = false;          // the record layer's handshake fails
+  bool starttls_allowed = true;    // start()'s: false after a failed handshake at may
+  // AUTH: kNoAuth, or credentials "user" / "secret-pass", with or without
+  // allow_plaintext_auth.
+  enum class Login { kNone, kTlsOnly, kPlaintextAllowed } login = Login::kNone;
   // Expectations: one outcome line per message, "rcpt=state ..." (or
   // "not-done"), substrings the client must and must not have written,
   // and a substring of last_error() ("" = none expected).
@@ -67,7 +72,19 @@ struct Scenario {
   std::vector<std::string> wire_has = {};
   std::vector<std::string> wire_lacks = {};
   std::string error_has = {};
+  // clear_lacks: substrings never written before TLS was up (with the
+  // identity record layer, the wire shows no difference otherwise).
+  std::vector<std::string> clear_lacks = {};
+  bool authenticated = false;  // authenticated() at the end
 };
+
+// The test login and the forms in which it must never appear in clear or
+// in a transcript.
+constexpr char kUser[] = "user";
+constexpr char kPassword[] = "secret-pass";
+constexpr char kPlainResponse[] = "AHVzZXIAc2VjcmV0LXBhc3M=";  // base64("\0user\0secret-pass")
+constexpr char kUserB64[] = "dXNlcg==";
+constexpr char kPasswordB64[] = "c2VjcmV0LXBhc3M=";
 
 // PrintTo names a scenario in gtest's messages (not its bytes).
 void PrintTo(const Scenario& scenario, std::ostream* os) { *os << scenario.name; }
@@ -102,6 +119,13 @@ class Transcript : public SmtpClientHost {
     config_.chunking = scenario.chunking;
     config_.tls_level = scenario.tls;
     config_.implicit_tls = scenario.implicit_tls;
+    if (scenario.login != Scenario::Login::kNone) {
+      std::string error;
+      EXPECT_TRUE(make_smtp_credentials(
+          kUser, kPassword, scenario.login == Scenario::Login::kPlaintextAllowed, credentials_, error))
+          << error;
+      config_.credentials = &credentials_;
+    }
     for (const std::string& reply : scenario.replies) {
       server_ += reply;
       reply_ends_.push_back(server_.size());
@@ -115,7 +139,7 @@ class Transcript : public SmtpClientHost {
   }
 
   void run() {
-    client_.start(scenario_.addresses, 0);
+    client_.start(scenario_.addresses, 0, scenario_.starttls_allowed);
     ++starts_;
     for (int guard = 0; guard < 1'000'000; ++guard) {
       if (!step()) return;
@@ -130,10 +154,13 @@ class Transcript : public SmtpClientHost {
     text += "outcomes:\n";
     for (const std::string& line : outcomes_) text += line + "\n";
     text += "state: " + std::string(client_.state_name()) + "\nerror: " + client_.last_error() + "\n";
+    text += "authenticated: " + std::to_string(client_.authenticated()) + "\n";
     return text;
   }
 
   const std::string& wire() const { return wire_; }
+  const std::string& clear_wire() const { return clear_wire_; }
+  const std::string& masked_wire() const { return masked_wire_; }
   const std::vector<std::string>& outcomes() const { return outcomes_; }
   const std::vector<std::string>& log() const { return log_; }
   const SmtpClient& client() const { return client_; }
@@ -220,7 +247,10 @@ class Transcript : public SmtpClientHost {
     if (connect_asked_) {
       connect_asked_ = false;
       const std::string peer = "relay.test[192.0.2." + std::to_string(connects_) + "]:25";
-      if (connects_++ < scenario_.refused_connects) {
+      if (connects_ < scenario_.timed_out_connects) {
+        ++connects_;
+        client_.on_connect_failed(peer, "timed out after 2000 ms", /*timed_out=*/true);
+      } else if (connects_++ < scenario_.refused_connects) {
         client_.on_connect_failed(peer, "Connection refused");
       } else {
         client_.on_connected(peer);
@@ -228,9 +258,15 @@ class Transcript : public SmtpClientHost {
       return true;
     }
     if (!client_.output().empty()) {
-      const size_t n = client_.output().size();
-      wire_.append(client_.output());
-      client_.on_sent(n);
+      const std::string_view out = client_.output();
+      wire_.append(out);
+      if (!client_.tls_active()) clear_wire_.append(out);
+      // What RINGMAIL_TRACE would show.
+      const size_t secret = client_.output_credential_bytes();
+      EXPECT_LE(secret, out.size());
+      masked_wire_ += mask_credential_lines(out.substr(0, secret));
+      masked_wire_.append(out.substr(secret));
+      client_.on_sent(out.size());
       return true;
     }
     if (!reads_.empty() && !scenario_.stall_reads) {
@@ -311,6 +347,7 @@ class Transcript : public SmtpClientHost {
   const size_t cut_;
   const bool bytewise_;
   SmtpClientConfig config_;
+  SmtpCredentials credentials_;
   SmtpClient client_;
   std::vector<std::unique_ptr<MessageSlot>> slots_;
   std::deque<MessageSlot*> queue_;
@@ -319,6 +356,8 @@ class Transcript : public SmtpClientHost {
   std::vector<size_t> reply_ends_;
   size_t delivered_ = 0;
   std::string wire_;
+  std::string clear_wire_;   // the part of wire_ written before TLS
+  std::string masked_wire_;  // wire_ with credentials masked, as a trace shows it
   std::vector<std::string> log_;
   std::vector<std::string> outcomes_;
   bool connect_asked_ = false;
@@ -542,6 +581,27 @@ std::vector<Scenario> scenarios() {
                      "connect to relay.test[192.0.2.0]:25: Connection refused; connect to "
                      "relay.test[192.0.2.1]:25: Connection refused; connect to relay.test[192.0.2.2]:25: "
                      "Connection refused"});
+  // A connect that timed out, and a server that never greets: the reason
+  // carries engine/reply_explanation's hint (firewall, VPN, allow-list,
+  // the port of the other TLS mode).
+  all.push_back({.name = "connect_timeout_explained",
+                 .messages = {one},
+                 .replies = {},
+                 .addresses = 2,
+                 .refused_connects = 2,
+                 .timed_out_connects = 1,
+                 .outcomes = {"not-done"},
+                 .error_has = "connect to relay.test[192.0.2.0]:25: timed out after 2000 ms; connect to "
+                              "relay.test[192.0.2.1]:25: Connection refused; nothing answered: check that no "
+                              "firewall, VPN or allow-list drops connections"});
+  all.push_back({.name = "greeting_timeout_explained",
+                 .messages = {one},
+                 .replies = {},
+                 .end = End::kTimeout,
+                 .outcomes = {"not-done"},
+                 .error_has =
+                     "timeout waiting for the greeting from relay.test[192.0.2.0]:25; connected, but the "
+                     "server sent no greeting: an implicit TLS port (465, 2465) waits for TLS first"});
   all.push_back({.name = "next_address_after_a_refusal",
                  .messages = {one},
                  .replies = concat({{kGreeting, kEhloAll}, bdat_ok(1), {kBye}}),
@@ -740,6 +800,237 @@ std::vector<Scenario> scenarios() {
   return all;
 }
 
+// AUTH (RFC 4954) to the relay: PLAIN preferred, LOGIN otherwise, only
+// over TLS unless allowed; every refusal and shortfall closes the
+// connection before any message is taken.
+std::vector<Scenario> auth_scenarios() {
+  using Login = Scenario::Login;
+  const std::string one = message({"a@y.test"});
+  constexpr char kEhloStarttlsAuth[] =
+      "250-relay.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n";
+  constexpr char kEhloStarttlsNoAuth[] = "250-relay.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n";
+  constexpr char kEhloAuthBoth[] = "250-relay.test\r\n250-PIPELINING\r\n250 AUTH LOGIN PLAIN\r\n";
+  constexpr char kEhloAuthLogin[] = "250-relay.test\r\n250-PIPELINING\r\n250 AUTH=LOGIN\r\n";
+  constexpr char kEhloAuthCram[] = "250-relay.test\r\n250-PIPELINING\r\n250 AUTH CRAM-MD5\r\n";
+  constexpr char kEhloNoAuth[] = "250-relay.test\r\n250 PIPELINING\r\n";
+  constexpr char kStartTls[] = "220 2.0.0 go ahead\r\n";
+  constexpr char kAuthOk[] = "235 2.7.0 Authentication successful\r\n";
+  const std::string plain_line = std::string("AUTH PLAIN ") + kPlainResponse + "\r\n";
+  const std::string login_lines = std::string("AUTH LOGIN\r\n") + kUserB64 + "\r\n" + kPasswordB64 + "\r\n";
+  // The opening up to the EHLO after TLS that offers |ehlo|.
+  auto over_tls = [&](const char* ehlo) {
+    return std::vector<std::string>{kGreeting, kEhloStarttlsAuth, kStartTls, ehlo};
+  };
+  std::vector<Scenario> all;
+  // AUTH offered only after STARTTLS, as most relays do.
+  all.push_back(
+      {.name = "plain_over_tls",
+       .messages = {one},
+       .replies = concat(
+           {{kGreeting, kEhloStarttlsNoAuth, kStartTls, kEhloAuthBoth}, {kAuthOk}, data_ok(1), {kBye}}),
+       .tls = TlsLevel::kVerify,
+       .login = Login::kTlsOnly,
+       .outcomes = {"a@y.test=done"},
+       .wire_has = {"STARTTLS\r\nEHLO client.test\r\n" + plain_line + "MAIL FROM:<s@x.test>"},
+       .wire_lacks = {"AUTH LOGIN"},
+       .clear_lacks = {"AUTH"},
+       .authenticated = true});
+  all.push_back({.name = "login_over_tls",
+                 .messages = {one},
+                 .replies = concat({over_tls(kEhloAuthLogin),
+                                    {"334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n", kAuthOk},
+                                    data_ok(1),
+                                    {kBye}}),
+                 .tls = TlsLevel::kEncrypt,
+                 .login = Login::kTlsOnly,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_has = {"EHLO client.test\r\n" + login_lines + "MAIL FROM:"},
+                 .wire_lacks = {"AUTH PLAIN"},
+                 .clear_lacks = {"AUTH"},
+                 .authenticated = true});
+  // The 334 texts are not interpreted: the user name, then the password.
+  all.push_back({.name = "login_any_challenge_text",
+                 .messages = {one},
+                 .replies = concat({over_tls(kEhloAuthLogin),
+                                    {"334 \r\n", "334 what is the secret word\r\n", kAuthOk},
+                                    data_ok(1),
+                                    {kBye}}),
+                 .tls = TlsLevel::kEncrypt,
+                 .login = Login::kTlsOnly,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_has = {login_lines + "MAIL FROM:"},
+                 .authenticated = true});
+  all.push_back({.name = "implicit_tls_plain",
+                 .messages = {one},
+                 .replies = concat({{kGreeting, kEhloAuthBoth, kAuthOk}, data_ok(1), {kBye}}),
+                 .tls = TlsLevel::kVerify,
+                 .implicit_tls = true,
+                 .login = Login::kTlsOnly,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_has = {"EHLO client.test\r\n" + plain_line + "MAIL"},
+                 .authenticated = true});
+  all.push_back(
+      {.name = "plain_535",
+       .messages = {one},
+       .replies = concat({over_tls(kEhloAuthBoth), {"535 5.7.8 Authentication credentials invalid\r\n"}}),
+       .tls = TlsLevel::kVerify,
+       .login = Login::kTlsOnly,
+       .outcomes = {"not-done"},
+       .wire_has = {plain_line},
+       .wire_lacks = {"MAIL", "QUIT"},
+       .error_has = "relay.test[192.0.2.0]:25 refused the login (AUTH PLAIN): 535 5.7.8 Authentication "
+                    "credentials invalid; the relay rejected the user name or password: check "
+                    "relay.username and relay.password_file; for AWS SES these are SMTP credentials "
+                    "(the SMTP user name, not an IAM user name)"});
+  all.push_back({.name = "login_535_after_password",
+                 .messages = {one},
+                 .replies = concat({over_tls(kEhloAuthLogin),
+                                    {"334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n", "535 5.7.8 no\r\n"}}),
+                 .tls = TlsLevel::kEncrypt,
+                 .login = Login::kTlsOnly,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"MAIL"},
+                 .error_has = "refused the login (AUTH LOGIN): 535 5.7.8 no; the relay rejected"});
+  all.push_back({.name = "login_refused_at_user_name",
+                 .messages = {one},
+                 .replies = concat({over_tls(kEhloAuthLogin), {"334 VXNlcm5hbWU6\r\n", "501 5.5.2 bad\r\n"}}),
+                 .tls = TlsLevel::kEncrypt,
+                 .login = Login::kTlsOnly,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {kPasswordB64, "MAIL"},
+                 .error_has = "refused the login (AUTH LOGIN): 501 5.5.2 bad"});
+  all.push_back({.name = "plain_530_starttls_first",
+                 .messages = {one},
+                 .replies = {kGreeting, kEhloAuthBoth, "530 5.7.0 Must issue a STARTTLS command first\r\n"},
+                 .login = Login::kPlaintextAllowed,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"MAIL"},
+                 .error_has =
+                     "530 5.7.0 Must issue a STARTTLS command first; the relay wants TLS before this "
+                     "command: set relay.tls = \"encrypt\" or stricter"});
+  all.push_back(
+      {.name = "plain_454_temporary",
+       .messages = {one},
+       .replies = concat({over_tls(kEhloAuthBoth), {"454 4.7.0 Temporary authentication failure\r\n"}}),
+       .tls = TlsLevel::kVerify,
+       .login = Login::kTlsOnly,
+       .outcomes = {"not-done"},
+       .wire_lacks = {"MAIL"},
+       .error_has = "refused the login (AUTH PLAIN): 454 4.7.0 Temporary authentication failure"});
+  all.push_back({.name = "plain_answered_334_out_of_step",
+                 .messages = {one},
+                 .replies = concat({over_tls(kEhloAuthBoth), {"334 \r\n"}}),
+                 .tls = TlsLevel::kVerify,
+                 .login = Login::kTlsOnly,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"MAIL", kUserB64},
+                 .error_has = "refused the login (AUTH PLAIN): 334"});
+  // 530 to MAIL from a relay that wants a login ringmail was not given:
+  // every message deferred (connection scope), with the hint.
+  all.push_back(
+      {.name = "mail_530_login_required",
+       .messages = {one},
+       .replies = {kGreeting, kEhloNoChunking, "530 5.7.0 Authentication required\r\n"},
+       .outcomes = {"a@y.test=deferred | relay.test[192.0.2.0]:25 answered MAIL FROM with: 530 5.7.0 "
+                    "Authentication required; the relay wants a login first: set relay.username and "
+                    "relay.password_file"},
+       .wire_lacks = {"AUTH"},
+       .error_has = "the relay wants a login first"});
+  // AUTH offered in clear but not over TLS: what came before TLS is forgotten.
+  all.push_back({.name = "auth_not_offered",
+                 .messages = {one},
+                 .replies = over_tls(kEhloNoAuth),
+                 .tls = TlsLevel::kVerify,
+                 .login = Login::kTlsOnly,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"AUTH", "MAIL"},
+                 .error_has =
+                     "relay.test[192.0.2.0]:25: its EHLO reply offers no AUTH, but relay.username is "
+                     "set; nothing was sent, and the messages wait for the next attempt"});
+  all.push_back({.name = "auth_no_common_mechanism",
+                 .messages = {one},
+                 .replies = over_tls(kEhloAuthCram),
+                 .tls = TlsLevel::kVerify,
+                 .login = Login::kTlsOnly,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"AUTH", "MAIL"},
+                 .error_has = "it offers AUTH, but neither PLAIN nor LOGIN"});
+  // Credentials and no TLS: nothing is sent (no AUTH, no message), at
+  // may without STARTTLS, may with STARTTLS refused, may after a failed
+  // handshake (the clear fallback connection), and none.
+  const char* const kNoTlsWords =
+      ") and relay.username is set; nothing was sent, and the messages wait for the next attempt; ringmail "
+      "sends credentials only over TLS";
+  all.push_back(
+      {.name = "no_tls_may_not_offered",
+       .messages = {one},
+       .replies = {kGreeting, kEhloAuthBoth},
+       .tls = TlsLevel::kMay,
+       .login = Login::kTlsOnly,
+       .outcomes = {"not-done"},
+       .wire_lacks = {"AUTH", "MAIL"},
+       .error_has = std::string("the session is in clear (it does not offer STARTTLS") + kNoTlsWords});
+  all.push_back({.name = "no_tls_may_starttls_refused",
+                 .messages = {one},
+                 .replies = {kGreeting, kEhloStarttlsAuth, "454 4.7.0 TLS not available\r\n"},
+                 .tls = TlsLevel::kMay,
+                 .login = Login::kTlsOnly,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"AUTH", "MAIL"},
+                 .error_has = std::string("the session is in clear (it refused STARTTLS") + kNoTlsWords});
+  all.push_back({.name = "no_tls_may_fallback_in_clear",
+                 .messages = {one},
+                 .replies = {kGreeting, kEhloStarttlsAuth},
+                 .tls = TlsLevel::kMay,
+                 .starttls_allowed = false,
+                 .login = Login::kTlsOnly,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"AUTH", "MAIL", "STARTTLS"},
+                 .error_has = "the session is in clear (its TLS handshake failed recently"});
+  all.push_back({.name = "no_tls_level_none",
+                 .messages = {one},
+                 .replies = {kGreeting, kEhloStarttlsAuth},
+                 .login = Login::kTlsOnly,
+                 .outcomes = {"not-done"},
+                 .wire_lacks = {"AUTH", "MAIL"},
+                 .error_has = std::string("the session is in clear (relay.tls = \"none\"") + kNoTlsWords});
+  all.push_back({.name = "plaintext_allowed_plain_in_clear",
+                 .messages = {one},
+                 .replies = concat({{kGreeting, kEhloAuthBoth, kAuthOk}, data_ok(1), {kBye}}),
+                 .login = Login::kPlaintextAllowed,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_has = {"EHLO client.test\r\n" + plain_line + "MAIL"},
+                 .authenticated = true});
+  all.push_back({.name = "plaintext_allowed_still_prefers_tls",
+                 .messages = {one},
+                 .replies = concat({over_tls(kEhloAuthBoth), {kAuthOk}, data_ok(1), {kBye}}),
+                 .tls = TlsLevel::kMay,
+                 .login = Login::kPlaintextAllowed,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_has = {"STARTTLS\r\nEHLO client.test\r\n" + plain_line},
+                 .clear_lacks = {"AUTH"},
+                 .authenticated = true});
+  // SES refuses an unverified sender at the end of data: the message
+  // fails, with the hint.
+  all.push_back(
+      {.name = "ses_554_not_verified",
+       .messages = {one},
+       .replies = concat({over_tls(kEhloAuthBoth),
+                          {kAuthOk, kOk, kOk, kGoAhead,
+                           "554 Message rejected: Email address is not verified. The following "
+                           "identities failed the check in region US-EAST-1: s@x.test\r\n",
+                           kBye}}),
+       .tls = TlsLevel::kVerify,
+       .login = Login::kTlsOnly,
+       .outcomes = {"a@y.test=failed | 554 Message rejected: Email address is not verified. The "
+                    "following identities failed the check in region US-EAST-1: s@x.test; the sender "
+                    "(or, in the SES sandbox, a recipient) is not a verified identity in the relay's "
+                    "region: set smtp.default_sender or the messages' From to an address in a domain "
+                    "verified there"},
+       .authenticated = true});
+  return all;
+}
+
 // check_expectations holds |run| to what its scenario says.
 void check_expectations(const Scenario& scenario, const Transcript& run) {
   ASSERT_EQ(run.outcomes().size(), scenario.outcomes.size());
@@ -752,6 +1043,17 @@ void check_expectations(const Scenario& scenario, const Transcript& run) {
   for (const std::string& text : scenario.wire_lacks) {
     EXPECT_EQ(run.wire().find(text), std::string::npos) << "wire has: " << text;
   }
+  for (const std::string& text : scenario.clear_lacks) {
+    EXPECT_EQ(run.clear_wire().find(text), std::string::npos) << "written in clear: " << text;
+  }
+  // Credentials never appear in a transcript, and never in clear unless allowed.
+  for (const char* secret : {kPassword, kPlainResponse, kUserB64, kPasswordB64}) {
+    EXPECT_EQ(run.masked_wire().find(secret), std::string::npos) << "trace shows " << secret;
+    if (scenario.login != Scenario::Login::kPlaintextAllowed) {
+      EXPECT_EQ(run.clear_wire().find(secret), std::string::npos) << "in clear: " << secret;
+    }
+  }
+  EXPECT_EQ(run.client().authenticated(), scenario.authenticated);
   if (scenario.error_has.empty()) {
     EXPECT_EQ(run.client().last_error(), "");
   } else {
@@ -788,6 +1090,8 @@ TEST_P(SmtpClientScenario, SplitAtEveryByte) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, SmtpClientScenario, ::testing::ValuesIn(scenarios()),
+                         [](const ::testing::TestParamInfo<Scenario>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Auth, SmtpClientScenario, ::testing::ValuesIn(auth_scenarios()),
                          [](const ::testing::TestParamInfo<Scenario>& info) { return info.param.name; });
 
 // --- Properties that are not a dialogue -------------------------------------
