@@ -137,6 +137,24 @@ else
   echo "SKIP: (b) no IPv6 loopback here"
 fi
 
+sink_up_or_gone() { line_with "$WORK/sink.log" "listening on" || ! kill -0 "$SINK_PID" 2> /dev/null; }
+# restart_sink_on PORT ARGS...: start_sink on the port a sink just left
+# (the daemon's relay port); the port may still be in use for a moment.
+restart_sink_on() {
+  local i
+  for ((i = 0; i < 20; i++)); do
+    "$RINGMAIL" sink --listen "127.0.0.1:$1" --report-interval-ms 0 "${@:2}" > "$WORK/sink.log" 2>&1 &
+    SINK_PID=$!
+    PIDS+=("$SINK_PID")
+    # Listening, or exited (port still taken): whichever comes first.
+    wait_until 5 sink_up_or_gone
+    line_with "$WORK/sink.log" "listening on" && return 0
+    stop_sink
+    sleep 0.25
+  done
+  fail "sink did not start again on port $1: $(cat "$WORK/sink.log")"
+}
+
 # (c) TLS handshakes and certificate failures.
 MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
 if [ -x "$MAKE_TEST_PKI" ]; then
@@ -163,7 +181,7 @@ if [ -x "$MAKE_TEST_PKI" ]; then
     [ "$((full + resumed))" = "$opened" -a "$full" -ge 1 ]
   for cert in wrong_name:name_mismatch expired:certificate_expired self_signed:certificate_untrusted; do
     stop_sink
-    start_sink "$PORT" --tls-cert "$PKI/${cert%%:*}.pem" --tls-key "$PKI/${cert%%:*}.key"
+    restart_sink_on "$PORT" --tls-cert "$PKI/${cert%%:*}.pem" --tls-key "$PKI/${cert%%:*}.key"
     put_messages "$SPOOL" "${cert%%:*}" 1
     verify "(c) a ${cert%%:*} certificate counts tls_failures{reason=\"${cert#*:}\"}" \
       wait_until 15 metric_ge "$URL" "ringmail_tls_failures_total{destination=\"localhost\",reason=\"${cert#*:}\"}" 1
