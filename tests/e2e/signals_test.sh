@@ -96,7 +96,7 @@ stop_case() {
   [ "$rc" = 0 ] || fail "$sig: daemon exit $rc after $sig, want 0: $(cat "$WORK/$sig.err")"
   grep -q "received: finishing in-flight deliveries" "$WORK/$sig.err" \
     || fail "$sig: no 'finishing in-flight deliveries' line: $(cat "$WORK/$sig.err")"
-  delivered_line=$(grep '^ringmail: delivered [0-9]*, deferred [0-9]*, failed [0-9]* in ' "$WORK/$sig.out") \
+  delivered_line=$(grep '^ringmail: delivered [0-9]*, partial [0-9]*, deferred [0-9]*, failed [0-9]* in ' "$WORK/$sig.out") \
     || fail "$sig: no summary line on stdout: $(cat "$WORK/$sig.out")"
   # The sink writes a message to its Maildir before its final 250, and the
   # daemon has read every 250 it counts: nothing more can arrive now.

@@ -348,6 +348,42 @@ TEST_F(ConfigTest, TlsKeys) {
   }
 }
 
+// The [log] keys (docs/delivery-log.md) and their errors.
+TEST_F(ConfigTest, LogKeys) {
+  Config config;
+  std::string error;
+  ASSERT_TRUE(load_config(Write(kMinimal), config, error)) << error;
+  EXPECT_EQ(config.log.delivery, "");
+  EXPECT_FALSE(config.log.syslog);
+  EXPECT_EQ(config.log.syslog_socket, "/dev/log");
+  EXPECT_EQ(config.log.syslog_facility, "mail");
+  EXPECT_EQ(config.log.ring_capacity, 1024u);
+  ASSERT_TRUE(load_config(
+      Write(std::string(kMinimal) + "[log]\ndelivery = \"/var/log/ringmail/delivery.jsonl\"\nsyslog = true\n"
+                                    "syslog_socket = \"/run/test.sock\"\nsyslog_facility = \"local3\"\n"
+                                    "ring_capacity = 2\n"),
+      config, error))
+      << error;
+  EXPECT_EQ(config.log.delivery, "/var/log/ringmail/delivery.jsonl");
+  EXPECT_TRUE(config.log.syslog);
+  EXPECT_EQ(config.log.syslog_socket, "/run/test.sock");
+  EXPECT_EQ(config.log.syslog_facility, "local3");
+  EXPECT_EQ(config.log.ring_capacity, 2u);
+  ASSERT_TRUE(load_config(Write(std::string(kMinimal) + "[log]\ndelivery = \"-\"\n"), config, error))
+      << error;
+  EXPECT_EQ(config.log.delivery, "-");
+  EXPECT_EQ(
+      LoadError(std::string(kMinimal) + "[log]\ndelivery = \"delivery.jsonl\"\n"),
+      "ringmail.toml:5: 'log.delivery' must be an absolute path, \"-\" for stdout or \"\" for none, got "
+      "'delivery.jsonl'; e.g. delivery = \"/var/log/ringmail/delivery.jsonl\"");
+  EXPECT_EQ(
+      LoadError(std::string(kMinimal) + "[log]\nsyslog_facility = \"mial\"\n"),
+      "ringmail.toml:5: unknown syslog facility log.syslog_facility = \"mial\"; use mail (the default), "
+      "daemon, user or local0..local7");
+  EXPECT_EQ(LoadError(std::string(kMinimal) + "[log]\nring_capacity = 1000\n"),
+            "ringmail.toml:5: 'log.ring_capacity' must be a power of two (2, 4, ... 65536), got 1000");
+}
+
 // The AUTH keys. The password file is not read at load (the engine reads
 // it at start-up; `inject` and `queue` load the config as other users).
 TEST_F(ConfigTest, AuthKeysAndTheDefaultLevel) {

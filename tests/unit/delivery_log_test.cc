@@ -259,7 +259,7 @@ LogRecord record_for(const std::string& text) {
 
 // A ring of 2 lines, 4 producers: every line arrives exactly once, and the
 // producers had to wait (and counted it).
-TEST(DeliveryLog, TinyRingLosesNoLine) {
+TEST(DeliveryLog, ConcurrentProducersLoseNoLineInATinyRing) {
   char dir[] = "/tmp/ringmail-log-test.XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
   const std::string path = std::string(dir) + "/delivery.jsonl";
@@ -289,7 +289,7 @@ TEST(DeliveryLog, TinyRingLosesNoLine) {
   rmdir(dir);
 }
 
-TEST(DeliveryLog, ReopenAfterRenameWritesTheNewFile) {
+TEST(DeliveryLog, ThreadReopensAfterRenameIntoTheNewFile) {
   char dir[] = "/tmp/ringmail-log-test.XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
   const std::string path = std::string(dir) + "/delivery.jsonl";
