@@ -11,17 +11,11 @@
 // file names come from sanitised CNs, and bytes sent after the 220 to
 // STARTTLS fail the check (tls/starttls_guard.h). It sends no mail: EHLO,
 // STARTTLS, QUIT only. Exit codes: see kCheckTls* below and docs/tls.md.
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -35,7 +29,9 @@
 #include "tls/tls_certificate.h"
 #include "tls/tls_client_context.h"
 #include "tls/tls_session.h"
+#include "tools/blocking_wire.h"
 #include "tools/commands.h"
+#include "tools/tls_report.h"
 
 namespace ringmail {
 namespace {
@@ -55,116 +51,59 @@ struct Failure {
   std::string text;
 };
 
-// Wire is a blocking TCP connection with a per-step deadline.
+// Wire is check-tls's connection: a BlockingWire whose failures become
+// check-tls's sentences and exit codes.
 class Wire {
  public:
-  ~Wire() {
-    if (fd_ >= 0) ::close(fd_);
-  }
   bool connect_to(const std::string& host, uint16_t port, uint32_t timeout_ms, std::string& peer, Failure& f);
   bool send_all(const uint8_t* data, size_t size, Failure& f);
   // recv_some reads what arrives before the deadline; 0 = peer closed.
   bool recv_some(uint8_t* buf, size_t cap, size_t& got, const char* waiting_for, Failure& f);
-  void set_timeout(uint32_t ms) { timeout_ms_ = ms; }
   std::string where;  // "host:port"
   const char* hint_on_timeout = "";
 
  private:
-  int fd_ = -1;
+  BlockingWire wire_;
   uint32_t timeout_ms_ = 10000;
 };
 
 bool Wire::connect_to(const std::string& host, uint16_t port, uint32_t timeout_ms, std::string& peer,
                       Failure& f) {
   timeout_ms_ = timeout_ms;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* list = nullptr;
-  std::string port_text = std::to_string(port);
-  int rc = ::getaddrinfo(host.c_str(), port_text.c_str(), &hints, &list);
-  if (rc != 0) {
-    f = {kCheckTlsConnect, "cannot resolve " + host + ": " + ::gai_strerror(rc) + "; check the host name"};
-    return false;
-  }
-  std::string last_error = "no address";
-  for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    char text[NI_MAXHOST] = "?";
-    ::getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST);
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
-      last_error = std::string(text) + ": " + std::strerror(errno);
-      ::close(fd);
-      continue;
-    }
-    pollfd p{fd, POLLOUT, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(timeout_ms));
-    int so_error = 0;
-    socklen_t len = sizeof so_error;
-    if (ready == 1) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
-    if (ready != 1 || so_error != 0) {
-      last_error =
-          std::string(text) + ": " +
-          (ready == 0 ? "no answer within " + std::to_string(timeout_ms) + " ms" : std::strerror(so_error));
-      ::close(fd);
-      continue;
-    }
-    fd_ = fd;
-    peer = text;
-    break;
-  }
-  ::freeaddrinfo(list);
-  if (fd_ < 0) {
+  bool resolved = true;
+  std::string error;
+  if (wire_.connect_host(host, port, timeout_ms, peer, resolved, error) == WireStatus::kOk) return true;
+  if (!resolved) {
+    f = {kCheckTlsConnect, "cannot resolve " + host + ": " + error + "; check the host name"};
+  } else {
     f = {kCheckTlsConnect,
-         "could not connect to " + where + " (" + last_error +
+         "could not connect to " + where + " (" + error +
              "); check the host and port (STARTTLS: 25, 587, 2587; implicit TLS: 465, 2465) and "
              "any firewall, VPN or allow-list in between"};
-    return false;
   }
-  return true;
+  return false;
 }
 
 bool Wire::send_all(const uint8_t* data, size_t size, Failure& f) {
-  while (size > 0) {
-    ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
-    if (n > 0) {
-      data += n;
-      size -= static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      pollfd p{fd_, POLLOUT, 0};
-      if (::poll(&p, 1, static_cast<int>(timeout_ms_)) == 1) continue;
-      f = {kCheckTlsConnect, "sending to " + where + " timed out"};
-      return false;
-    }
-    f = {kCheckTlsConnect, "sending to " + where + " failed: " + std::strerror(errno)};
-    return false;
-  }
-  return true;
+  std::string error;
+  const WireStatus status = wire_.send_all(data, size, timeout_ms_, error);
+  if (status == WireStatus::kOk) return true;
+  f = {kCheckTlsConnect, status == WireStatus::kTimedOut ? "sending to " + where + " timed out"
+                                                         : "sending to " + where + " failed: " + error};
+  return false;
 }
 
 bool Wire::recv_some(uint8_t* buf, size_t cap, size_t& got, const char* waiting_for, Failure& f) {
-  for (;;) {
-    ssize_t n = ::recv(fd_, buf, cap, 0);
-    if (n >= 0) {
-      got = static_cast<size_t>(n);
-      return true;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) {
-      pollfd p{fd_, POLLIN, 0};
-      int ready = ::poll(&p, 1, static_cast<int>(timeout_ms_));
-      if (ready == 1) continue;
-      f = {kCheckTlsConnect, "no answer from " + where + " within " + std::to_string(timeout_ms_) +
-                                 " ms while waiting for " + waiting_for + hint_on_timeout};
-      return false;
-    }
-    f = {kCheckTlsConnect, "reading from " + where + " failed: " + std::strerror(errno)};
-    return false;
+  std::string error;
+  const WireStatus status = wire_.recv_some(buf, cap, timeout_ms_, got, error);
+  if (status == WireStatus::kOk) return true;
+  if (status == WireStatus::kTimedOut) {
+    f = {kCheckTlsConnect, "no answer from " + where + " within " + std::to_string(timeout_ms_) +
+                               " ms while waiting for " + waiting_for + hint_on_timeout};
+  } else {
+    f = {kCheckTlsConnect, "reading from " + where + " failed: " + error};
   }
+  return false;
 }
 
 // SmtpReader accumulates plaintext SMTP replies read from the wire.
@@ -313,24 +252,6 @@ bool handshake(TlsSession& tls, Wire& wire, Failure& f) {
       continue;
     }
     inbox.append(reinterpret_cast<char*>(buf), got);
-  }
-}
-
-void print_chain(STACK_OF(X509) * chain) {
-  if (chain == nullptr || sk_X509_num(chain) == 0) {
-    std::printf("chain:     (none)\n");
-    return;
-  }
-  std::printf("chain (as sent by the server, leaf first):\n");
-  for (size_t i = 0; i < sk_X509_num(chain); i++) {
-    X509* cert = sk_X509_value(chain, i);
-    std::printf("  %zu subject: %s\n", i, cert_subject_text(cert).c_str());
-    std::printf("    issuer:  %s%s\n", cert_issuer_text(cert).c_str(),
-                cert_is_self_issued(cert) ? " (self-issued)" : "");
-    std::printf("    valid:   %s to %s\n", cert_time_text(X509_get0_notBefore(cert)).c_str(),
-                cert_time_text(X509_get0_notAfter(cert)).c_str());
-    std::printf("    key:     %s\n", cert_key_text(cert).c_str());
-    if (i == 0) std::printf("    names:   %s\n", cert_names_text(cert).c_str());
   }
 }
 
@@ -491,19 +412,8 @@ int cmd_check_tls(const CheckTlsOptions& options) {
     std::fprintf(stderr, "ringmail check-tls: %s\n", f.text.c_str());
     return f.code;
   }
-  std::printf("protocol:  %s\n", tls.version_text());
-  std::printf("cipher:    %s\n", tls.cipher());
-  std::printf("group:     %s\n", tls.group());
-  std::printf("sni:       %s\n", names.sni.empty() ? "(none: IP literal)" : names.sni.c_str());
-  print_chain(tls.peer_chain());
+  print_tls_facts(stdout, "", tls, *ctx, names.sni, TlsLevel::kVerify);
   const TlsVerdict& verdict = tls.verdict();
-  std::printf("trust:     %s\n", verdict.chain_trusted
-                                     ? ("chain trusted by " + ctx->trust_store_name()).c_str()
-                                     : "chain NOT trusted");
-  std::printf(
-      "name:      %s %s (certificate names: %s)\n", verdict.name_matches ? "matches" : "does NOT match",
-      std::string(verdict.name_wanted.view()).c_str(), std::string(verdict.names_in_cert.view()).c_str());
-  std::printf("verdict:   %s\n", verdict.explain(TlsLevel::kVerify, ctx->trust_store_name()).c_str());
 
   int code = kCheckTlsTrusted;
   if (!verdict.chain_trusted) {

@@ -94,4 +94,13 @@ int cmd_check_tls(const CheckTlsOptions& options);
 // the exit codes) on |app|; tools/cmd_check_tls.cc.
 CLI::App* add_check_tls_command(CLI::App& app, CheckTlsOptions& options);
 
+struct TestSendOptions {
+  std::string to;    // --to: the recipient
+  std::string from;  // --from: the sender ("" = smtp.default_sender)
+};
+int cmd_test_send(const Config& config, const TestSendOptions& options);
+// add_test_send_command registers `test-send` and its flags (--config bound
+// to |config_path|; help text with the exit codes); tools/cmd_test_send.cc.
+CLI::App* add_test_send_command(CLI::App& app, TestSendOptions& options, std::string& config_path);
+
 }  // namespace ringmail

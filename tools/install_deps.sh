@@ -37,6 +37,11 @@ PACKAGES=(
   python3-aiosmtpd           # third-party SMTP server for e2e tests
   procps                     # ps, pgrep, free: used by tests and .ci/run
   mount                      # mount --bind in a private namespace (e2e protocol_variants; unshare is in util-linux)
+  # Interop tests against Postfix (tests/e2e/postfix_lib.sh runs private
+  # instances; the package is preseeded below so it configures and starts nothing).
+  postfix                    # Postfix smtpd with STARTTLS, wrappermode and SASL
+  sasl2-bin                  # saslpasswd2: the test instance's sasldb
+  libsasl2-modules           # Cyrus SASL PLAIN and LOGIN (only recommended by libsasl2-2)
   # Metrics: promtool, for `promtool check metrics` in tests/e2e/metrics_test.sh
   # (which skips that check without it). Debian ships promtool only inside
   # the whole Prometheus server: 19 MB download, 96 MB installed, ~30 s.
@@ -66,6 +71,13 @@ if [ "$(id -u)" -ne 0 ]; then
   [ -t 0 ] || SUDO=(sudo -n)   # no terminal (CI): fail instead of waiting for a password
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postfix: "No configuration" writes no /etc/postfix/main.cf, so neither its
+# init script nor postfix.service starts a system-wide Postfix (both need main.cf).
+for pkg in "${missing[@]}"; do
+  if [ "$pkg" = postfix ]; then
+    echo "postfix postfix/main_mailer_type select No configuration" | "${SUDO[@]}" debconf-set-selections
+  fi
+done
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"

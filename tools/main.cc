@@ -140,6 +140,9 @@ int main(int argc, char** argv) {
   ringmail::CheckTlsOptions check_tls;
   auto* check_tls_cmd = ringmail::add_check_tls_command(app, check_tls);
 
+  ringmail::TestSendOptions test_send;
+  auto* test_send_cmd = ringmail::add_test_send_command(app, test_send, config_path);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -158,5 +161,6 @@ int main(int argc, char** argv) {
   }
   if (*run_cmd) return ringmail::cmd_run(config, run);
   if (*queue_cmd) return ringmail::cmd_queue(config, queue);
+  if (*test_send_cmd) return ringmail::cmd_test_send(config, test_send);
   return kExitUsage;
 }

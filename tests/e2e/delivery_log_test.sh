@@ -53,6 +53,13 @@ add_log_config() {
 }
 add_log_config "$CONF"
 
+# new_port: a fresh port for the next sink (never reuse the last one: it may
+# still be in TIME_WAIT, or taken meanwhile).
+new_port() {
+  PORT=$(free_port)
+  config_set "$CONF" relay port "$PORT"
+}
+
 run_drain() {
   DRAIN_RC=0
   timeout 60 "$RINGMAIL" run --drain -c "$CONF" > "$WORK/drain.out" 2> "$WORK/drain.err" || DRAIN_RC=$?
@@ -77,6 +84,7 @@ verify "drain 2 exits 0" test "$DRAIN_RC" = 0
 stop_sink
 
 # 2. A connection cut in mid-DATA, once: deferred, delivered by the next drain.
+new_port
 start_sink "$PORT" --maildir "$MAILDIR" --drop-during-data 1
 put_messages "$SPOOL" cut 4 ops@example.org
 run_drain
@@ -89,6 +97,7 @@ stop_sink
 # 3. TLS at level verify into the sink with the test PKI's good certificate,
 # with AUTH (the password must never reach the log).
 SECRET="dlog-Secret-$$"
+new_port
 start_sink "$PORT" --maildir "$MAILDIR" --tls-cert "$PKI/good.pem" --tls-key "$PKI/good.key" \
   --auth "alerts:$SECRET"
 printf '%s\n' "$SECRET" > "$WORK/relay.password"
