@@ -14,6 +14,9 @@
 #       then the sink restarted with a wrong-name, an expired and a
 #       self-signed certificate gives name_mismatch, certificate_expired and
 #       certificate_untrusted failures.
+#   (d) a real Prometheus server (Debian's prometheus; SKIP without it)
+#       scrapes the endpoint: up == 1 and the 5 ringmail_messages_total
+#       series are in its store (about 5 s).
 #
 # Usage: bash tests/e2e/metrics_test.sh /path/to/ringmail
 source "$(dirname "$0")/lib.sh"
@@ -191,6 +194,42 @@ if [ -x "$MAKE_TEST_PKI" ]; then
   stop_sink
 else
   echo "SKIP: (c) make_test_pki not built ($MAKE_TEST_PKI)"
+fi
+
+# (d) a real Prometheus scrapes the endpoint.
+if command -v prometheus > /dev/null; then
+  setup_case prom
+  MPORT=$(free_port)
+  PPORT=$(free_port)
+  config_set "$CONF" engine shutdown_timeout_ms 2000
+  printf '[metrics]\nlisten = "127.0.0.1:%s"\n' "$MPORT" >> "$CONF"
+  printf 'global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ringmail\n    static_configs:\n      - targets: ["127.0.0.1:%s"]\n' \
+    "$MPORT" > "$WORK/prometheus.yml"
+  start_daemon prom
+  prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prometheus-data" \
+    --web.listen-address="127.0.0.1:$PPORT" > "$WORK/prometheus.log" 2>&1 &
+  PROM_PID=$!
+  PIDS+=("$PROM_PID")
+  # prom_query EXPR WANT: Prometheus's instant query EXPR has the value WANT.
+  prom_query() {
+    /usr/bin/python3 - "http://127.0.0.1:$PPORT/api/v1/query" "$1" "$2" <<'PY'
+import json, sys, urllib.parse, urllib.request
+try:
+    url = sys.argv[1] + "?" + urllib.parse.urlencode({"query": sys.argv[2]})
+    result = json.load(urllib.request.urlopen(url, timeout=2))["data"]["result"]
+    sys.exit(0 if result and result[0]["value"][1] == sys.argv[3] else 1)
+except Exception:
+    sys.exit(1)
+PY
+  }
+  verify "(d) Prometheus scrapes the endpoint (up == 1)" wait_until 30 prom_query 'up{job="ringmail"}' 1
+  verify "(d) Prometheus stored the 5 message outcome series" wait_until 5 prom_query 'count(ringmail_messages_total)' 5
+  kill -TERM "$PROM_PID"
+  wait_exit "$PROM_PID" 10 || kill_hard "$PROM_PID"
+  kill -TERM "$DAEMON_PID"
+  wait_exit "$DAEMON_PID" 10 || kill_hard "$DAEMON_PID"
+else
+  echo "SKIP: (d) no prometheus server binary (Debian package prometheus)"
 fi
 
 verify_summary metrics_test
