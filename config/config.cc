@@ -233,6 +233,20 @@ std::string CheckSyslogFacility(const Value& value) {
          "\"; use mail (the default), daemon, user or local0..local7";
 }
 
+// CheckMetricsListen: "" (off) or ADDRESS:PORT with a numeric port (the
+// address itself is checked when the engine binds it, metrics/http_request.h).
+std::string CheckMetricsListen(const Value& value) {
+  const std::string& text = value.text;
+  if (text.empty()) return {};
+  const size_t colon = text.rfind(':');
+  bool port_ok =
+      colon != std::string::npos && colon > 0 && colon + 1 < text.size() && text.size() - colon <= 6;
+  for (size_t i = colon + 1; port_ok && i < text.size(); ++i) port_ok = text[i] >= '0' && text[i] <= '9';
+  if (port_ok && std::stoul(text.substr(colon + 1)) - 1 < 65535) return {};
+  return "'metrics.listen' must be ADDRESS:PORT, got '" + text +
+         "'; e.g. listen = \"127.0.0.1:9464\" or \"[::1]:9464\"";
+}
+
 std::string CheckRingCapacity(const Value& value) {
   if ((value.integer & (value.integer - 1)) == 0) return {};
   return "'log.ring_capacity' must be a power of two (2, 4, ... 65536), got " + std::to_string(value.integer);
@@ -449,6 +463,10 @@ const KeySpec kKeys[] = {
      .max = 65'536,
      .check = CheckRingCapacity,
      .set = [](const Value& v, Config& c) { c.log.ring_capacity = As<uint32_t>(v); }},
+    {.name = "metrics.listen",
+     .type = KeyType::kString,
+     .check = CheckMetricsListen,
+     .set = [](const Value& v, Config& c) { c.metrics.listen = v.text; }},
 };
 
 std::string_view TableOf(std::string_view name) {

@@ -114,6 +114,11 @@ struct LogConfig {
   uint32_t ring_capacity = 1024;  // lines between the cores and the logger thread (power of two)
 };
 
+// MetricsConfig is the [metrics] table: the Prometheus endpoint (docs/metrics.md).
+struct MetricsConfig {
+  std::string listen;  // "127.0.0.1:9464" or "[::1]:9464"; "" = off
+};
+
 struct Config {
   std::string path;   // the file it was loaded from ("" for defaults)
   std::string spool;  // spool root directory
@@ -124,6 +129,7 @@ struct Config {
   RetryConfig retry;
   BounceConfig bounce;
   LogConfig log;
+  MetricsConfig metrics;
 };
 
 // load_config reads and validates the TOML file at |path|. On success it

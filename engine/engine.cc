@@ -20,6 +20,8 @@
 #include "engine/systemd_notify.h"
 #include "engine/worker.h"
 #include "log/delivery_log.h"
+#include "metrics/metrics_page.h"
+#include "metrics/metrics_server.h"
 #include "queue/dir_stream.h"
 #include "queue/spool_lock.h"
 #include "tls/tls_library.h"
@@ -117,6 +119,28 @@ bool open_delivery_log(const Config& config, DeliveryLog& log, std::string& erro
   return log.open(options, error);
 }
 
+// start_metrics_server binds [metrics] listen (here, so a busy port stops
+// the start with a sentence) and serves /metrics from its own thread; the
+// page sums the cores' counters and scans the spool (metrics/spool_gauges.h).
+bool start_metrics_server(const Config& config, const Destination& destination, const SpoolDirs& spool,
+                          const EngineMetrics& metrics, MetricsServer& server, std::string& error) {
+  if (config.metrics.listen.empty()) return true;
+  if (!server.open(config.metrics.listen, error)) return false;
+  MetricsLabels labels{config.relay.host, tls_level_name(destination.tls_level)};
+  auto spool_cache = std::make_shared<SpoolGaugeCache>(spool);
+  server.start([&metrics, labels, spool_cache](std::string& out) {
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const uint64_t now_ns =
+        static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec);
+    clock_gettime(CLOCK_REALTIME, &now);
+    const int64_t now_ms = static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
+    render_metrics(metrics.snapshot(), labels, spool_cache->get(now_ns), now_ms, out);
+  });
+  fmt::print(stderr, "ringmail: metrics on http://{}/metrics\n", config.metrics.listen);
+  return true;
+}
+
 void print_delivery_log_totals(const Config& config, const DeliveryLog& log) {
   fmt::print(stderr, "ringmail: delivery log: {} line(s) written to {}{}, cores waited for room {} time(s)",
              log.lines_written(), config.log.delivery.empty() ? "no file" : config.log.delivery,
@@ -195,6 +219,12 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
     delivery_log.start();
     reports.log = &delivery_log;
   }
+  // The cores always count (a few relaxed stores per message); the
+  // endpoint that serves the counts runs only with [metrics] listen.
+  EngineMetrics metrics(threads);
+  reports.metrics = &metrics;
+  MetricsServer metrics_server;
+  if (!start_metrics_server(config, destination, spool, metrics, metrics_server, error)) return false;
 
   std::atomic<bool> workers_failed{false};
   std::atomic<uint32_t> workers_running{threads};
@@ -287,6 +317,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   result.threads = threads;
   result.deferred_left = count_entries(spool.deferred_fd);
   result.active_left = count_entries(spool.active_fd);
+  metrics_server.stop();
   delivery_log.stop();  // every line written before the summary
   intake.print_final(result.seconds);
   if (delivery_log.enabled()) print_delivery_log_totals(config, delivery_log);

@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "engine/attempt_log.h"
+#include "engine/metrics_hooks.h"
 #include "engine/worker.h"
 
 namespace ringmail {
@@ -192,6 +193,13 @@ void Worker::finish(MessageSlot* slot) {
   slot->counts = RecipientCounts{done, expired ? 0 : deferred, failed_now + (expired ? deferred : 0)};
   slot->partial = kind == OutcomeKind::kFailed && done + done_before > 0;
   if (reports_.log != nullptr) log_attempts(*reports_.log, *slot, config_.relay.host, expired, attempt);
+  count_attempt(metrics_, AttemptTally{.kind = kind,
+                                       .partial = slot->partial,
+                                       .delivered = done,
+                                       .deferred = expired ? 0 : deferred,
+                                       .failed = failed_now,
+                                       .expired = expired ? deferred : 0,
+                                       .queued_ms = slot->ref.queued_ms});
   if (kind != OutcomeKind::kDelivered) build_record(slot, deferred, failed);
   start_final_chain(slot);
 }

@@ -258,6 +258,7 @@ void SmtpClient::on_tls_failed(std::string_view why) {
 // Never reached at level none. Only commands of the session's opening have
 // been sent so far, never a message byte: messages are taken in kReady.
 void SmtpClient::tls_shortfall(TlsShortfall what, std::string_view detail) {
+  if (what != TlsShortfall::kNotOffered || starttls_allowed_) host_->tls_shortfall_seen(what);
   const TlsLevel level = config_->tls_level;
   switch (decide_tls_shortfall(level, what)) {
     case TlsFallback::kClearHere:

@@ -172,6 +172,11 @@ class SmtpClientHost {
   // machine and the socket and begin its handshake; answer with
   // on_tls_ready or on_tls_failed. Asked on entering kTlsHandshake.
   virtual void start_tls() = 0;
+  // tls_shortfall_seen: the session did not get TLS (not offered, refused,
+  // handshake failed), whatever the level then makes of it; for counting
+  // only. Not called when STARTTLS is skipped because TLS failed there
+  // recently (level may).
+  virtual void tls_shortfall_seen(TlsShortfall) {}
 };
 
 class SmtpClient {

@@ -17,6 +17,7 @@
 
 #include "engine/attempt_log.h"
 #include "engine/message_slot.h"
+#include "engine/metrics_hooks.h"
 #include "engine/worker.h"
 
 namespace ringmail {
@@ -143,6 +144,11 @@ void SmtpConnection::transaction_done(MessageSlot* slot) {
 // call back into the machine from inside one of its events.
 void SmtpConnection::start_tls() { tls_asked_ = true; }
 
+void SmtpConnection::tls_shortfall_seen(TlsShortfall what) {
+  const TlsLevel level = worker_->destination().destination().tls_level;
+  worker_->metrics().count_tls_failure(tls_failure_of(what, level, tls_.get()));
+}
+
 void SmtpConnection::after_event() {
   if (tls_asked_) {
     tls_asked_ = false;
@@ -204,6 +210,7 @@ void SmtpConnection::on_socket(int res, uint32_t) {
     return;
   }
   if (res < 0) {
+    worker_->metrics().count_connect_failure(ConnectFailure::kOther);
     client_.on_connect_failed(peer_name_, fmt::format("cannot create a socket: {}", std::strerror(-res)));
     if (client_.state() == ClientState::kIdle) worker_->on_connection_closed(this, /*was_ready=*/false);
     return;
@@ -229,6 +236,7 @@ void SmtpConnection::on_connect(int res, uint32_t) {
     return;
   }
   if (res < 0) {
+    worker_->metrics().count_connect_failure(connect_failure_of(res));
     const bool timed_out = res == -ECANCELED;
     const std::string why = timed_out
                                 ? fmt::format("timed out after {} ms", timeout_ms(TimeoutKind::kConnect))
@@ -244,6 +252,7 @@ void SmtpConnection::on_connect(int res, uint32_t) {
     return;
   }
   worker_->destination().note_good_address(address_index_);
+  CoreMetrics::add(worker_->metrics().connections_opened);
   client_.on_connected(peer_name_);
   after_event();
 }
@@ -412,6 +421,8 @@ void SmtpConnection::process_tls_in() {
         return;
       case RecordLayer::Status::kHandshakeDone:
         if (trace_enabled()) fmt::print(stderr, "[conn {}] TLS: {}\n", index_, tls_->summary());
+        CoreMetrics::add(tls_->session().resumed() ? worker_->metrics().tls_handshakes_resumed
+                                                   : worker_->metrics().tls_handshakes_full);
         client_.on_tls_ready();
         continue;
       case RecordLayer::Status::kOk:

@@ -99,6 +99,7 @@ class SmtpConnection final : private SmtpClientHost {
   void read_body(MessageSlot* slot, uint64_t offset) override;
   void transaction_done(MessageSlot* slot) override;
   void start_tls() override;
+  void tls_shortfall_seen(TlsShortfall what) override;
 
   // after_event carries out what the machine asked for during an event.
   void after_event();

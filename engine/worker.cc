@@ -34,6 +34,7 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
       spool_(spool),
       channel_(channel),
       reports_(reports),
+      metrics_(reports.metrics->core(id)),
       retry_(config.retry.schedule, config.retry.max_age) {
   // Up to kMaxMessagesInFlight messages per connection (BDAT: four whole
   // transactions; DATA: the one in its body and the next pipelined behind
@@ -221,7 +222,10 @@ void Worker::schedule() {
   }
   // 2. Open connections for what is left, one per waiting message. While
   // the relay's name does not resolve there is nothing to connect to.
-  if (ready_count_ > 0 && !relay_.ready()) defer_ready(relay_.unresolved_reason());
+  if (ready_count_ > 0 && !relay_.ready()) {
+    metrics_.count_connect_failure(ConnectFailure::kDns);
+    defer_ready(relay_.unresolved_reason());
+  }
   if (ready_count_ > 0) {
     size_t opening = 0;
     for (const auto& c : connections_) opening += c->is_opening();

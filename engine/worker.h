@@ -27,6 +27,7 @@
 #include "engine/uring.h"
 #include "engine/work_item.h"
 #include "log/delivery_log.h"
+#include "metrics/core_metrics.h"
 #include "queue/doorbell.h"
 #include "queue/mpsc_ring.h"
 #include "queue/retry_schedule.h"
@@ -46,12 +47,14 @@ struct WorkerChannel {
 };
 
 // ReportSink is where workers send outcomes (many workers → the intake),
-// and the delivery log they and the intake write (null: no log).
+// the delivery log they and the intake write (null: no log), and the
+// counters each worker keeps for Prometheus (one CoreMetrics per worker id).
 struct ReportSink {
   explicit ReportSink(size_t capacity) : ring(capacity) {}
   MpscRing<WorkerReport> ring;
   Doorbell doorbell;  // wakes the intake
   DeliveryLog* log = nullptr;
+  EngineMetrics* metrics = nullptr;  // set by the engine before workers start
 };
 
 class Worker {
@@ -79,6 +82,8 @@ class Worker {
   // destination: this worker's state for the relay (preferred address,
   // TLS tickets, "TLS failed here").
   DestinationState& destination() { return destination_; }
+  // metrics: this worker's counters (only this thread writes them).
+  CoreMetrics& metrics() { return metrics_; }
 
   // Events from connections.
   void on_connection_ready(SmtpConnection* connection);
@@ -133,6 +138,7 @@ class Worker {
   const SpoolDirs& spool_;
   WorkerChannel& channel_;
   ReportSink& reports_;
+  CoreMetrics& metrics_;
   RetrySchedule retry_;
 
   std::vector<std::unique_ptr<MessageSlot>> slots_;
