@@ -222,6 +222,7 @@ void Worker::on_bounce_steps_done(MessageSlot* slot) {
   }
   slot->bounce_written = true;
   if (slot->bounce_kill) ::kill(::getpid(), SIGKILL);  // test hook: a crash before the record
+  CoreMetrics::add(metrics_.bounces);
   if (reports_.log != nullptr) {
     MessageEvent bounced;
     bounced.kind = MessageEventKind::kBounced;

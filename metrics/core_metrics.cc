@@ -81,6 +81,7 @@ void MetricsSnapshot::add_core(const CoreMetrics& core) {
   connections_opened += CoreMetrics::read(core.connections_opened);
   for (size_t i = 0; i < connections_failed.size(); ++i)
     connections_failed[i] += CoreMetrics::read(core.connections_failed[i]);
+  bounces += CoreMetrics::read(core.bounces);
   for (size_t i = 0; i < latency_buckets.size(); ++i)
     latency_buckets[i] += CoreMetrics::read(core.latency_buckets[i]);
   latency_sum_us += CoreMetrics::read(core.latency_sum_us);

@@ -92,6 +92,7 @@ struct alignas(64) CoreMetrics {
   std::array<Counter, kTlsFailureCount> tls_failures{};
   Counter connections_opened{0};
   std::array<Counter, kConnectFailureCount> connections_failed{};
+  Counter bounces{0};  // bounces (DSN) queued into incoming/new
   std::array<Counter, kLatencyBucketCount> latency_buckets{};  // not cumulative; summed at scrape
   Counter latency_sum_us{0};
 };
@@ -106,6 +107,7 @@ struct MetricsSnapshot {
   std::array<uint64_t, kTlsFailureCount> tls_failures{};
   uint64_t connections_opened = 0;
   std::array<uint64_t, kConnectFailureCount> connections_failed{};
+  uint64_t bounces = 0;
   std::array<uint64_t, kLatencyBucketCount> latency_buckets{};
   uint64_t latency_sum_us = 0;
 

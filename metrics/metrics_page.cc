@@ -52,6 +52,8 @@ void render_metrics(const MetricsSnapshot& c, const MetricsLabels& labels, const
              {{"destination", dest}, {"reason", connect_failure_name(static_cast<ConnectFailure>(i))}},
              static_cast<double>(c.connections_failed[i]));
   }
+  w.family("ringmail_bounces_total", "counter", "Bounces (DSN) queued to senders of failed or delayed mail.");
+  w.sample("ringmail_bounces_total", {{"destination", dest}}, static_cast<double>(c.bounces));
   w.histogram("ringmail_delivery_latency_seconds", "Time from queueing (the file's mtime) to the final 250.",
               kLatencyBucketsS, c.latency_buckets, static_cast<double>(c.latency_sum_us) / 1e6);
 

@@ -108,6 +108,7 @@ TEST(MetricsPage, RendersEveryFamilyWithLabels) {
   metrics.core(0).count_message(MessageOutcome::kPartial);
   metrics.core(0).count_connect_failure(ConnectFailure::kRefused);
   metrics.core(0).count_tls_failure(TlsFailure::kNameMismatch);
+  CoreMetrics::add(metrics.core(0).bounces, 2);
   SpoolGauges spool;
   spool.counts[static_cast<size_t>(SpoolState::kDeferred)] = 3;
   spool.has_oldest = true;
@@ -124,6 +125,7 @@ TEST(MetricsPage, RendersEveryFamilyWithLabels) {
            "ringmail_tls_handshakes_total{destination=\"relay.example\",kind=\"resumed\"} 0\n",
            "ringmail_tls_failures_total{destination=\"relay.example\",reason=\"name_mismatch\"} 1\n",
            "ringmail_connections_opened_total{destination=\"relay.example\"} 0\n",
+           "ringmail_bounces_total{destination=\"relay.example\"} 2\n",
            "ringmail_connections_failed_total{destination=\"relay.example\",reason=\"refused\"} 1\n",
            "ringmail_delivery_latency_seconds_bucket{le=\"+Inf\"} 0\n",
            "ringmail_delivery_latency_seconds_count 0\n",
