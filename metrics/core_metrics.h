@@ -92,7 +92,7 @@ struct alignas(64) CoreMetrics {
   std::array<Counter, kTlsFailureCount> tls_failures{};
   Counter connections_opened{0};
   std::array<Counter, kConnectFailureCount> connections_failed{};
-  Counter bounces{0};  // bounces (DSN) queued into incoming/new
+  Counter bounces{0};                                          // bounces (DSN) queued into incoming/new
   std::array<Counter, kLatencyBucketCount> latency_buckets{};  // not cumulative; summed at scrape
   Counter latency_sum_us{0};
 };

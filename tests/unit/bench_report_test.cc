@@ -301,10 +301,11 @@ TEST(BenchRun, EngineConfigLoads) {
 
 TEST(BenchChild, ReadsTheChildrensReports) {
   EngineReport report;
-  ASSERT_TRUE(parse_engine_report(
-      "ringmail: 2 worker(s)\nringmail: delivered 990, partial 1, deferred 7, failed 2 in 0.250 s (3960 msg/s); "
-      "recipients: delivered 991, deferred 7, failed 3\n",
-      report));
+  ASSERT_TRUE(
+      parse_engine_report("ringmail: 2 worker(s)\nringmail: delivered 990, partial 1, deferred 7, failed 2 "
+                          "in 0.250 s (3960 msg/s); "
+                          "recipients: delivered 991, deferred 7, failed 3\n",
+                          report));
   EXPECT_EQ(report.delivered, 990u);
   EXPECT_EQ(report.deferred, 7u);
   EXPECT_EQ(report.failed, 3u);

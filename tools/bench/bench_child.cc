@@ -209,8 +209,9 @@ bool parse_engine_report(const std::string& text, EngineReport& out) {
   if (at == std::string::npos) return false;
   unsigned long long delivered = 0, partial = 0, deferred = 0, failed = 0;
   double seconds = 0;
-  if (std::sscanf(text.c_str() + at, "ringmail: delivered %llu, partial %llu, deferred %llu, failed %llu in %lf s",
-                  &delivered, &partial, &deferred, &failed, &seconds) != 5) {
+  if (std::sscanf(text.c_str() + at,
+                  "ringmail: delivered %llu, partial %llu, deferred %llu, failed %llu in %lf s", &delivered,
+                  &partial, &deferred, &failed, &seconds) != 5) {
     return false;
   }
   // A partial message (some recipients refused) did not fully arrive: for
