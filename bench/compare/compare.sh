@@ -74,10 +74,12 @@ SINK_PIDS=()
 cleanup() {
   local pid
   for pid in "${SINK_PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  for pid in "${SINK_PIDS[@]:-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null || true; done
   [ -n "${WORK:-}" ] && rm -rf "$WORK"
 }
 source "$ROOT/tests/e2e/postfix_lib.sh"  # its EXIT trap stops Postfix, then runs cleanup
 postfix_require
+trap 'echo "compare: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 WORK=$(mktemp -d "$WORK_BASE/ringmail-compare.XXXXXX")
 mkdir -p "$WORK/pki"
 "$MAKE_TEST_PKI" "$WORK/pki" p256 > /dev/null || fail "make_test_pki failed"
@@ -119,7 +121,8 @@ wait_sink() {
 postfix_cpu_ticks() {
   local master
   master=$(sed -n 's/ //g;1p' "$1/queue/pid/master.pid")
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v m="$master" \
+  # (a process may end between the glob and the read: not an error)
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v m="$master" \
     '$1 == m || $4 == m { t += $14 + $15 + $16 + $17 } END { printf "%d\n", t }'
 }
 
