@@ -51,6 +51,7 @@ TIMEOUT=300
 WORK_BASE=/dev/shm
 usage() { sed -n '14,25p' "$0" >&2; exit 64; }
 while [ $# -gt 0 ]; do
+  [ $# -ge 2 ] || usage
   case $1 in
     --ringmail) RINGMAIL=$2 ;;
     --levels) LEVELS=$2 ;;
@@ -63,7 +64,7 @@ while [ $# -gt 0 ]; do
     --work-base) WORK_BASE=$2 ;;
     *) usage ;;
   esac
-  shift 2 || usage
+  shift 2
 done
 RINGMAIL=$(readlink -f "$RINGMAIL")
 MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
