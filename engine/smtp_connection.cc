@@ -284,8 +284,9 @@ void SmtpConnection::flush() {
 // reads while the send is in flight (the session's own buffer may move).
 // Sealing goes on behind ciphertext already pending, up to the session's
 // bound (kMaxPendingCiphertextOut, which tls_out_ holds): so the EHLO after
-// STARTTLS leaves in the same send as the client's Finished (one send and
-// one receive fewer per connection; docs/performance.md). Nothing is
+// STARTTLS leaves in the same send as the client's Finished (per
+// connection one send fewer here, one receive fewer at the server;
+// docs/performance.md). Nothing is
 // sealed before the handshake is done and its verdict accepted: the
 // machine writes nothing until on_tls_ready.
 void SmtpConnection::flush_tls() {
