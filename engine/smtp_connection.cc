@@ -282,9 +282,16 @@ void SmtpConnection::flush() {
 // flush_tls: seal the machine's output into records (once the handshake is
 // done), then send the ciphertext from tls_out_, a fixed buffer the kernel
 // reads while the send is in flight (the session's own buffer may move).
+// Sealing goes on behind ciphertext already pending, up to the session's
+// bound (kMaxPendingCiphertextOut, which tls_out_ holds): so the EHLO after
+// STARTTLS leaves in the same send as the client's Finished (per
+// connection one send fewer here, one receive fewer at the server;
+// docs/performance.md). Nothing is
+// sealed before the handshake is done and its verdict accepted: the
+// machine writes nothing until on_tls_ready.
 void SmtpConnection::flush_tls() {
   if (tls_out_len_ == 0) {
-    while (tls_->established() && !client_.output().empty() && tls_->ciphertext_out().empty()) {
+    while (tls_->established() && !client_.output().empty()) {
       const std::string_view out = client_.output();
       size_t used = 0;
       if (tls_->write_plaintext(out.data(), out.size(), used) == RecordLayer::Status::kFailed) {
@@ -302,6 +309,7 @@ void SmtpConnection::flush_tls() {
     tls_->consume_ciphertext_out(n);
     tls_out_len_ = n;
   }
+  if (trace_enabled()) fmt::print(stderr, "[conn {}] send(tls): {} bytes\n", index_, tls_out_len_);
   worker_->ring().reserve(2);
   io_uring_sqe* sqe = worker_->ring().sqe();
   io_uring_prep_send(sqe, fd_, tls_out_.get(), tls_out_len_, MSG_NOSIGNAL);
