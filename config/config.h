@@ -31,6 +31,7 @@ struct EngineConfig {
   // then they are abandoned (they stay in active/ and are recovered at the
   // next start). Well under systemd's 90 s stop timeout.
   uint32_t shutdown_timeout_ms = 30'000;
+  bool operator==(const EngineConfig&) const = default;
 };
 
 struct SmtpConfig {
@@ -93,6 +94,7 @@ struct RetryConfig {
                                                 std::chrono::seconds(900), std::chrono::seconds(3600)};
   // A message still deferred this long after it was queued fails.
   std::chrono::seconds max_age = std::chrono::seconds(5 * 24 * 3600);
+  bool operator==(const RetryConfig&) const = default;
 };
 
 // BounceConfig is the [bounce] table: delivery status notifications
@@ -103,6 +105,7 @@ struct BounceConfig {
   // been deferred this long (Postfix's delay_warning_time); 0 = off.
   std::chrono::seconds notify_delay{0};
   std::string sender_copy;  // an address that gets a copy of every bounce; "" = none
+  bool operator==(const BounceConfig&) const = default;
 };
 
 // LogConfig is the [log] table: the delivery log (docs/delivery-log.md).
@@ -112,11 +115,13 @@ struct LogConfig {
   std::string syslog_socket = "/dev/log";  // the local syslog datagram socket
   std::string syslog_facility = "mail";
   uint32_t ring_capacity = 1024;  // lines between the cores and the logger thread (power of two)
+  bool operator==(const LogConfig&) const = default;
 };
 
 // MetricsConfig is the [metrics] table: the Prometheus endpoint (docs/metrics.md).
 struct MetricsConfig {
   std::string listen;  // "127.0.0.1:9464" or "[::1]:9464"; "" = off
+  bool operator==(const MetricsConfig&) const = default;
 };
 
 struct Config {
