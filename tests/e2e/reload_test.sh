@@ -12,7 +12,8 @@
 #       daemon keeps delivering to B (the running config).
 #   (3) relay.tls none → verify, with credentials, against sink C with a
 #       certificate from make_test_pki and --auth: new messages reach C, all
-#       over TLS and authenticated.
+#       over TLS and authenticated; engine.threads, changed too, is named as
+#       needing a restart.
 #   SIGTERM then ends the daemon with exit 0 and an empty spool.
 # Usage: bash tests/e2e/reload_test.sh /path/to/ringmail   (one ctest test)
 source "$(dirname "$0")/lib.sh"
@@ -128,9 +129,12 @@ config_set "$CONF" relay host '"localhost"'
 config_set "$CONF" relay port "$PORT_C"
 config_set "$CONF" relay tls '"verify"'
 config_set "$CONF" relay allow_plaintext_auth false
+config_set "$CONF" engine threads 3
 printf '[tls]\nca_file = "%s"\nca_dir = ""\n' "$PKI/ca.pem" >> "$CONF"
 kill -HUP "$DAEMON_PID"
 verify "(3) reloaded at level verify" wait_for_line "$ERR" "config reloaded (generation 3): relay localhost:$PORT_C, tls verify" 10
+verify "(3) engine.threads named as needing a restart" \
+  grep -qF "SIGHUP: [engine] changed, which needs a restart; the running values stay" "$ERR"
 put_messages "$SPOOL" tls 100
 wait_until 10 spool_empty || fail "(3) spool not empty: $(spool_files "$SPOOL") left; $(tail -5 "$ERR")"
 
@@ -142,6 +146,13 @@ else
   kill_hard "$DAEMON_PID"
 fi
 stop_named_sink C
+stop_named_sink B
+b_msgs=$(field B messages)
+b_conns=$(field B connections)
+verify "(1) the load was split: $(in_maildir load "$WORK/A") at A, $(in_maildir load "$WORK/B") at B" \
+  [ "$(in_maildir load "$WORK/B")" -gt 0 ]
+verify "(1) max_messages_per_connection 20 applied at B: $b_msgs messages over $b_conns connections" \
+  [ $((b_conns * 20)) -ge "$b_msgs" ]
 verify "(3) 100 of 100 at C ($(in_maildir tls "$WORK/C"))" [ "$(in_maildir tls "$WORK/C")" = 100 ]
 verify "(3) all over TLS ($(field C messages_tls) of $(field C messages)) and authenticated ($(field C auth_tls) logins over TLS)" \
   [ "$(field C messages_tls)" = 100 -a "$(field C messages)" = 100 -a "$(field C auth_tls)" -ge 1 ]
