@@ -249,8 +249,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
     if (!channels.back()->doorbell.open(error)) return false;
     channel_ptrs.push_back(channels.back().get());
   }
-  for (uint32_t i = 0; i < threads; ++i)
-    total_slots += connections[i] * SmtpConnection::kMaxMessagesInFlight + 4;
+  for (uint32_t n : connections) total_slots += n * SmtpConnection::kMaxMessagesInFlight + 4;
   // Every message the intake hands out can be reported at once (all inboxes
   // full, all slots finishing), so the report ring holds that many: a
   // worker's report push then never fails and never waits for the intake.

@@ -32,7 +32,6 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
       generation_(board.current()),
       relay_(&generation_->resolver),
       destination_(generation_->destination),
-      connection_limit_(std::min(max_connections, generation_->worker_connections.at(id))),
       spool_(spool),
       channel_(channel),
       reports_(reports),
@@ -48,14 +47,10 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
   }
   ready_.resize(slot_count);
   client_config_.helo_name = config.smtp.helo_name;
-  client_config_.max_messages_per_connection = generation_->config.relay.max_messages_per_connection;
-  client_config_.chunking = generation_->config.smtp.chunking;
-  client_config_.tls_level = generation_->destination.tls_level;
-  client_config_.implicit_tls = generation_->destination.implicit_tls;
-  client_config_.credentials = &generation_->destination.credentials;
   for (uint32_t i = 0; i < max_connections; ++i) {
     connections_.push_back(std::make_unique<SmtpConnection>(this, &client_config_, i));
   }
+  take_generation_settings();
   // A held message reports twice; a held worker hands its inbox back.
   pending_reports_.reserve(2 * slot_count + config.engine.inbox_capacity);
 }
@@ -226,17 +221,25 @@ void Worker::check_reload() {
 void Worker::switch_generation() {
   generation_ = board_.current();  // the previous one is freed with its last user
   switching_ = false;
-  const Destination& destination = generation_->destination;
   relay_ = &generation_->resolver;
-  destination_ = DestinationState(destination);
+  destination_ = DestinationState(generation_->destination);
+  take_generation_settings();
+  for (auto& c : connections_) c->bind_destination();
+}
+
+// take_generation_settings copies generation_'s limits and TLS/AUTH
+// settings into what the connections read (all of them closed, or not yet
+// opened).
+void Worker::take_generation_settings() {
+  const Destination& destination = generation_->destination;
   connection_limit_ =
       std::min(static_cast<uint32_t>(connections_.size()), generation_->worker_connections.at(id_));
+  next_connection_ = 0;
   client_config_.max_messages_per_connection = generation_->config.relay.max_messages_per_connection;
   client_config_.chunking = generation_->config.smtp.chunking;
   client_config_.tls_level = destination.tls_level;
   client_config_.implicit_tls = destination.implicit_tls;
   client_config_.credentials = &destination.credentials;
-  for (auto& c : connections_) c->bind_destination();
 }
 
 void Worker::schedule() {

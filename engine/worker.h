@@ -118,6 +118,7 @@ class Worker {
   void flush_reports();
   void check_reload();
   void switch_generation();
+  void take_generation_settings();
   void arm_doorbell();
   void on_doorbell(int res, uint32_t flags);
   bool drained() const;
@@ -145,7 +146,7 @@ class Worker {
   bool switching_ = false;  // a newer generation waits for the connections to close
   const RelayResolver* relay_;
   DestinationState destination_;
-  uint32_t connection_limit_;  // connections this generation may open (<= connections_.size())
+  uint32_t connection_limit_ = 0;  // connections this generation may open (<= connections_.size())
   const SpoolDirs& spool_;
   WorkerChannel& channel_;
   ReportSink& reports_;
