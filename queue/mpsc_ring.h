@@ -80,24 +80,9 @@ class MpscRing {
   // the ring unchanged, when the ring is full (back-pressure). Never waits
   // for another producer: a lost CAS race just retries at the next position.
   bool try_push(const T& item) {
-    size_t pos = enqueue_pos_.load(std::memory_order_relaxed);
     Cell* cell;
-    for (;;) {
-      cell = &cells_[pos & mask_];
-      const size_t seq = cell->sequence.load(std::memory_order_acquire);
-      const intptr_t diff = static_cast<intptr_t>(seq) - static_cast<intptr_t>(pos);
-      if (diff == 0) {
-        // The cell is free for position pos; claim pos. On failure pos is
-        // reloaded with the current value and the loop retries.
-        if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
-      } else if (diff < 0) {
-        // The cell still holds the item from one lap ago: full.
-        return false;
-      } else {
-        // Another producer claimed pos already; catch up.
-        pos = enqueue_pos_.load(std::memory_order_relaxed);
-      }
-    }
+    size_t pos;
+    if (!claim(cell, pos)) return false;
     ::new (static_cast<void*>(cell->storage)) T(item);
     // Release: the item is visible before the consumer sees the sequence.
     cell->sequence.store(pos + 1, std::memory_order_release);
@@ -111,27 +96,17 @@ class MpscRing {
   // pass the cell until it returns). False, without calling it, when full.
   template <typename F>
   bool try_push_with(F&& fill) {
-    size_t pos = enqueue_pos_.load(std::memory_order_relaxed);
     Cell* cell;
-    for (;;) {
-      cell = &cells_[pos & mask_];
-      const size_t seq = cell->sequence.load(std::memory_order_acquire);
-      const intptr_t diff = static_cast<intptr_t>(seq) - static_cast<intptr_t>(pos);
-      if (diff == 0) {
-        if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
-      } else if (diff < 0) {
-        return false;
-      } else {
-        pos = enqueue_pos_.load(std::memory_order_relaxed);
-      }
-    }
+    size_t pos;
+    if (!claim(cell, pos)) return false;
     fill(*::new (static_cast<void*>(cell->storage)) T);  // default-initialised: nothing zeroed
     cell->sequence.store(pos + 1, std::memory_order_release);
     return true;
   }
 
   // try_pop_with calls |use(const T&)| on the oldest published item in
-  // place, then frees its cell. Consumer thread only. False when empty.
+  // place, then frees its cell. Consumer thread only. False when empty (the
+  // ring is empty, or its oldest push is still in progress).
   template <typename F>
   bool try_pop_with(F&& use) {
     const size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
@@ -139,24 +114,16 @@ class MpscRing {
     const size_t seq = cell->sequence.load(std::memory_order_acquire);
     if (seq != pos + 1) return false;
     use(*std::launder(reinterpret_cast<const T*>(cell->storage)));
+    // Release: the item is read before a producer of the next lap reuses it.
     cell->sequence.store(pos + capacity_, std::memory_order_release);
     dequeue_pos_.store(pos + 1, std::memory_order_release);
     return true;
   }
 
-  // try_pop moves the oldest published item into |out|. Consumer thread only.
-  // Returns false, leaving |out| unchanged, when the next item is not yet
-  // published (the ring is empty, or its oldest push is still in progress).
+  // try_pop copies the oldest published item into |out|. Consumer thread
+  // only. Returns false, leaving |out| unchanged, when try_pop_with would.
   bool try_pop(T& out) {
-    const size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
-    Cell* cell = &cells_[pos & mask_];
-    const size_t seq = cell->sequence.load(std::memory_order_acquire);
-    if (seq != pos + 1) return false;
-    out = *std::launder(reinterpret_cast<const T*>(cell->storage));
-    // Release: the item is read before a producer of the next lap reuses it.
-    cell->sequence.store(pos + capacity_, std::memory_order_release);
-    dequeue_pos_.store(pos + 1, std::memory_order_release);
-    return true;
+    return try_pop_with([&out](const T& item) { out = item; });
   }
 
   // size_approx is the number of claimed positions not yet popped, at some
@@ -197,6 +164,28 @@ class MpscRing {
     alignas(T) unsigned char storage[sizeof(T)];
   };
   static_assert(std::is_trivially_destructible_v<Cell>);
+
+  // claim takes the next free position for a producer: |cell| and |pos| to
+  // publish with sequence = pos + 1. False when the ring is full.
+  bool claim(Cell*& cell, size_t& pos) {
+    pos = enqueue_pos_.load(std::memory_order_relaxed);
+    for (;;) {
+      cell = &cells_[pos & mask_];
+      const size_t seq = cell->sequence.load(std::memory_order_acquire);
+      const intptr_t diff = static_cast<intptr_t>(seq) - static_cast<intptr_t>(pos);
+      if (diff == 0) {
+        // The cell is free for position pos; claim pos. On failure pos is
+        // reloaded with the current value and the loop retries.
+        if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) return true;
+      } else if (diff < 0) {
+        // The cell still holds the item from one lap ago: full.
+        return false;
+      } else {
+        // Another producer claimed pos already; catch up.
+        pos = enqueue_pos_.load(std::memory_order_relaxed);
+      }
+    }
+  }
 
   static size_t check_capacity(size_t capacity) {
     if (!valid_capacity(capacity)) {

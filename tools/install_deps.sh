@@ -42,6 +42,9 @@ PACKAGES=(
   postfix                    # Postfix smtpd with STARTTLS, wrappermode and SASL
   sasl2-bin                  # saslpasswd2: the test instance's sasldb
   libsasl2-modules           # Cyrus SASL PLAIN and LOGIN (only recommended by libsasl2-2)
+  # bench/compare/compare.sh (tests/e2e/bench_compare_test.sh): the "one
+  # process per alert" path that alert tools use, beside Postfix and ringmail.
+  msmtp                      # msmtp, one process per message
   # The Debian package and its systemd unit (packaging/; tests systemd_unit, package.install).
   systemd                    # systemd-analyze verify/security of packaging/systemd/ringmail.service
   adduser                    # the package's maintainer scripts (Depends: adduser)
