@@ -1,7 +1,8 @@
 // tests/unit/relay_generation_test.cc — engine/relay_generation: which keys
 // a SIGHUP reload applies and which need a restart, how max_connections is
 // split over the workers' fixed pools, and a generation built from a config
-// (and refused with the reason when its password file is readable by others).
+// (and refused with the reason when its password file is readable by others),
+// and the board read by a worker while the engine publishes.
 #include "engine/relay_generation.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <thread>
 
 namespace ringmail {
 namespace {
@@ -92,6 +94,36 @@ TEST(BuildRelayGeneration, BuildsAndRefusesAReadablePasswordFile) {
   EXPECT_EQ(refused, nullptr);
   EXPECT_NE(error.find("chmod 600"), std::string::npos) << error;
   unlink(path);
+}
+
+// A worker that sees the number move and then takes current() gets that
+// generation or a newer one, never an older one (TSan stage: *Concurrent*).
+TEST(ReloadBoard, ConcurrentPublishAndTake) {
+  Config config = base();
+  std::shared_ptr<const RelayGeneration> first;
+  std::string error;
+  ASSERT_TRUE(build_relay_generation(config, 1, {1}, first, error)) << error;
+  ReloadBoard board(first);
+  constexpr uint64_t kLast = 50;
+  std::thread reader([&] {
+    uint64_t seen = 1;
+    while (seen < kLast) {
+      const uint64_t number = board.number();
+      if (number == seen) continue;
+      const std::shared_ptr<const RelayGeneration> taken = board.current();
+      ASSERT_GE(taken->number, number);
+      ASSERT_EQ(taken->config.relay.port, taken->number);
+      seen = taken->number;
+    }
+  });
+  for (uint64_t n = 2; n <= kLast; ++n) {
+    config.relay.port = static_cast<uint16_t>(n);
+    std::shared_ptr<const RelayGeneration> next;
+    ASSERT_TRUE(build_relay_generation(config, n, {1}, next, error)) << error;
+    board.publish(std::move(next));
+  }
+  reader.join();
+  EXPECT_EQ(board.current()->number, kLast);
 }
 
 }  // namespace
