@@ -1,7 +1,8 @@
 // config/config.h — ringmail's configuration, as loaded from one TOML file.
 //
 // Who uses it: every subcommand (tools/) loads a Config once at start-up and
-// hands the parts down by const reference. Nothing here changes after load.
+// hands the parts down by const reference. Nothing here changes after load;
+// `ringmail run` loads a new Config on SIGHUP (engine/relay_generation.h).
 // Loading never aborts: a bad file yields an error sentence that names the
 // key and the line (see load_config). The keys are one table in config.cc
 // (kKeys); docs/config.md documents each of them, and a unit test fails
