@@ -77,8 +77,9 @@ class Worker {
 
   // Services for connections and slots (worker thread only).
   Ring& ring() { return ring_; }
-  // config: the start-up config, except [relay], [tls] and the smtp
-  // timeouts, which come from the relay generation in use (reloadable).
+  // config: the file as loaded for the relay generation in use (SIGHUP
+  // reloads it); connections read their smtp timeouts here. Everything
+  // else in the worker reads the start-up config (config_).
   const Config& config() const { return generation_->config; }
   // relay: its addresses are valid only once relay_ready() (see schedule()).
   const RelayTarget& relay() const { return relay_->target(); }
