@@ -1,7 +1,8 @@
 // config/config.h — ringmail's configuration, as loaded from one TOML file.
 //
 // Who uses it: every subcommand (tools/) loads a Config once at start-up and
-// hands the parts down by const reference. Nothing here changes after load.
+// hands the parts down by const reference. Nothing here changes after load;
+// `ringmail run` loads a new Config on SIGHUP (engine/relay_generation.h).
 // Loading never aborts: a bad file yields an error sentence that names the
 // key and the line (see load_config). The keys are one table in config.cc
 // (kKeys); docs/config.md documents each of them, and a unit test fails
@@ -31,6 +32,7 @@ struct EngineConfig {
   // then they are abandoned (they stay in active/ and are recovered at the
   // next start). Well under systemd's 90 s stop timeout.
   uint32_t shutdown_timeout_ms = 30'000;
+  bool operator==(const EngineConfig&) const = default;
 };
 
 struct SmtpConfig {
@@ -93,6 +95,7 @@ struct RetryConfig {
                                                 std::chrono::seconds(900), std::chrono::seconds(3600)};
   // A message still deferred this long after it was queued fails.
   std::chrono::seconds max_age = std::chrono::seconds(5 * 24 * 3600);
+  bool operator==(const RetryConfig&) const = default;
 };
 
 // BounceConfig is the [bounce] table: delivery status notifications
@@ -103,6 +106,7 @@ struct BounceConfig {
   // been deferred this long (Postfix's delay_warning_time); 0 = off.
   std::chrono::seconds notify_delay{0};
   std::string sender_copy;  // an address that gets a copy of every bounce; "" = none
+  bool operator==(const BounceConfig&) const = default;
 };
 
 // LogConfig is the [log] table: the delivery log (docs/delivery-log.md).
@@ -112,11 +116,13 @@ struct LogConfig {
   std::string syslog_socket = "/dev/log";  // the local syslog datagram socket
   std::string syslog_facility = "mail";
   uint32_t ring_capacity = 1024;  // lines between the cores and the logger thread (power of two)
+  bool operator==(const LogConfig&) const = default;
 };
 
 // MetricsConfig is the [metrics] table: the Prometheus endpoint (docs/metrics.md).
 struct MetricsConfig {
   std::string listen;  // "127.0.0.1:9464" or "[::1]:9464"; "" = off
+  bool operator==(const MetricsConfig&) const = default;
 };
 
 struct Config {

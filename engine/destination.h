@@ -2,10 +2,10 @@
 // relay is the first (and today the only) destination; per-domain MX
 // destinations will be more instances of the same two pieces.
 //
-// Who uses it: engine/engine.cc builds the Destination once at start-up, on
-// the main thread (it reads the trust store and the client certificate:
-// file I/O that must never run on a worker); every Worker keeps one
-// DestinationState of its own for it; SmtpConnection reads both.
+// Who uses it: engine/relay_generation.cc builds the Destination at
+// start-up and at each SIGHUP reload, on the engine's thread (it reads the trust store and the client
+// certificate: file I/O that must never run on a worker); every Worker keeps one DestinationState of its own
+// for it; SmtpConnection reads both.
 //
 // Sharing: Destination is read-only once built and shared by all workers.
 // Its TlsClientContext holds one SSL_CTX that every worker's connections

@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "engine/destination.h"
+#include "engine/relay_generation.h"
 #include "engine/relay_resolver.h"
 #include "engine/run_status.h"
 #include "engine/systemd_notify.h"
@@ -141,6 +143,46 @@ bool start_metrics_server(const Config& config, const Destination& destination, 
   return true;
 }
 
+// reload_config answers SIGHUP: it loads |running|'s file again and, if it
+// is good, builds the next relay generation and hands it to the workers,
+// which switch once their connections have finished what they carry. A bad
+// file, password file or TLS setting changes nothing. Keys that only a
+// restart applies are named and keep their running values.
+void reload_config(const Config& running, const std::vector<uint32_t>& allocated, ReloadBoard& board,
+                   std::vector<std::unique_ptr<WorkerChannel>>& channels) {
+  Config loaded;
+  std::string why;
+  std::shared_ptr<const RelayGeneration> next;
+  if (!load_config(running.path, loaded, why) ||
+      !build_relay_generation(loaded, board.number() + 1, allocated, next, why)) {
+    fmt::print(stderr, "ringmail: SIGHUP: config {} not reloaded: {}; the running config stays\n",
+               running.path, why);
+    return;
+  }
+  const std::vector<std::string> restart = restart_keys_changed(running, loaded);
+  if (!restart.empty()) {
+    fmt::print(stderr, "ringmail: SIGHUP: {} changed, which needs a restart; the running values stay\n",
+               fmt::join(restart, ", "));
+  }
+  uint32_t pool = 0;
+  for (uint32_t n : allocated) pool += n;
+  uint32_t usable = 0;
+  for (uint32_t n : next->worker_connections) usable += n;
+  if (usable != loaded.relay.max_connections) {
+    fmt::print(
+        stderr,
+        "ringmail: SIGHUP: relay.max_connections = {} is outside what {} worker(s) with {} connection(s) "
+        "started can use without a restart; using {}\n",
+        loaded.relay.max_connections, allocated.size(), pool, usable);
+  }
+  board.publish(next);
+  for (auto& channel : channels) channel->doorbell.ring_always();
+  fmt::print(stderr,
+             "ringmail: SIGHUP: config reloaded (generation {}): relay {}, tls {}, max_connections {}\n",
+             next->number, format_host_port(next->resolver.target().host, next->resolver.target().port),
+             tls_level_name(next->destination.tls_level), usable);
+}
+
 void print_delivery_log_totals(const Config& config, const DeliveryLog& log) {
   fmt::print(stderr, "ringmail: delivery log: {} line(s) written to {}{}, cores waited for room {} time(s)",
              log.lines_written(), config.log.delivery.empty() ? "no file" : config.log.delivery,
@@ -165,7 +207,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);   // logged and ignored until reload exists
+  sigaddset(&signals, SIGHUP);   // reload the config (reload_config)
   sigaddset(&signals, SIGUSR2);  // `ringmail queue --flush`: retry every deferred message now
   sigaddset(&signals, SIGUSR1);  // logrotate: reopen the delivery log
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
@@ -179,20 +221,25 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   // would "recover" the first one's in-flight messages and send them twice.
   SpoolLock lock;
   if (!lock.acquire(spool.root_fd, spool.root, error)) return false;
-  // DNS down at boot does not stop the engine: it defers and keeps trying.
-  RelayResolver relay(config.relay);
-  relay.start();
-  // The destination, and its TLS context (trust store, client certificate:
-  // file reads), once, here on the main thread; the workers share it read-only.
-  Destination destination;
-  if (!build_relay_destination(config, relay, destination, error)) return false;
-
   // One worker per core, but never more workers than relay connections:
   // each worker owns at least one.
   uint32_t threads = config.engine.threads;
   if (threads == 0) threads = static_cast<uint32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   threads = std::min(threads, config.relay.max_connections);
   const uint32_t cpus = static_cast<uint32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  std::vector<uint32_t> connections(threads);
+  for (uint32_t i = 0; i < threads; ++i) {
+    connections[i] = config.relay.max_connections / threads + (i < config.relay.max_connections % threads);
+  }
+  // The relay generation: resolver (DNS down at boot does not stop the
+  // engine: it defers and keeps trying), destination and its TLS context
+  // (trust store, client certificate: file reads), here on the main thread;
+  // the workers share it read-only. SIGHUP builds the next one (reload_config).
+  std::shared_ptr<const RelayGeneration> first;
+  if (!build_relay_generation(config, 1, connections, first, error)) return false;
+  ReloadBoard board(first);
+  const RelayResolver& relay = first->resolver;
+  const Destination& destination = first->destination;
 
   std::vector<std::unique_ptr<WorkerChannel>> channels;
   std::vector<WorkerChannel*> channel_ptrs;
@@ -202,11 +249,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
     if (!channels.back()->doorbell.open(error)) return false;
     channel_ptrs.push_back(channels.back().get());
   }
-  std::vector<uint32_t> connections(threads);
-  for (uint32_t i = 0; i < threads; ++i) {
-    connections[i] = config.relay.max_connections / threads + (i < config.relay.max_connections % threads);
-    total_slots += connections[i] * SmtpConnection::kMaxMessagesInFlight + 4;
-  }
+  for (uint32_t n : connections) total_slots += n * SmtpConnection::kMaxMessagesInFlight + 4;
   // Every message the intake hands out can be reported at once (all inboxes
   // full, all slots finishing), so the report ring holds that many: a
   // worker's report push then never fails and never waits for the intake.
@@ -233,7 +276,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   for (uint32_t i = 0; i < threads; ++i) {
     workers.emplace_back([&, i] {
       // Built on its own thread so its memory is first touched by its core.
-      Worker worker(i, i % cpus, connections[i], config, destination, spool, *channels[i], reports);
+      Worker worker(i, i % cpus, connections[i], config, board, spool, *channels[i], reports);
       if (!worker.run(worker_errors[i])) workers_failed.store(true);
       workers_running.fetch_sub(1);
       reports.doorbell.ring_always();  // wakes wait_for_workers (and the intake)
@@ -281,6 +324,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);
   Intake intake(spool, channel_ptrs, reports, config.engine.shutdown_timeout_ms, status);
+  intake.set_reload_handler([&] { reload_config(config, connections, board, channels); });
   const bool intake_ok = intake.run(drain, signal_fd, workers_failed, error);
   notifier.stopping(fmt::format("stopping: {} deliveries in flight", intake.totals().in_flight));
 

@@ -511,8 +511,13 @@ bool Intake::run(bool drain, int signal_fd, const std::atomic<bool>& workers_fai
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo info;
       if (read(signal_fd, &info, sizeof(info)) > 0) {
+        if (info.ssi_signo == SIGHUP && reload_handler_) {
+          if (status_tty_) fmt::print(stderr, "\n");
+          reload_handler_();
+          continue;
+        }
         if (info.ssi_signo == SIGHUP) {
-          // Reload does not exist yet: SIGHUP changes nothing (and must not
+          // Without a reload handler SIGHUP changes nothing (and must not
           // kill the engine, as its default action would).
           fmt::print(stderr,
                      "{}ringmail: SIGHUP received: configuration reload is not supported yet; nothing "

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <queue>
 #include <string>
@@ -59,6 +60,9 @@ class Intake {
   bool run(bool drain, int signal_fd, const std::atomic<bool>& workers_failed, std::string& error);
   // stopped_by_signal: run returned because of SIGTERM/SIGINT.
   bool stopped_by_signal() const { return stopped_by_signal_; }
+  // set_reload_handler: what SIGHUP runs, on this thread (engine.cc: reload
+  // the config). Without one, SIGHUP is logged and changes nothing.
+  void set_reload_handler(std::function<void()> handler) { reload_handler_ = std::move(handler); }
 
   const IntakeTotals& totals() const { return totals_; }
   // take_final_reports collects the reports of the last in-flight messages
@@ -68,6 +72,7 @@ class Intake {
   void print_final(double seconds);
 
  private:
+  std::function<void()> reload_handler_;
   struct Due {
     int64_t at_unix;
     std::string id;

@@ -61,12 +61,18 @@ void trace(uint32_t conn, const char* dir, const char* data, size_t len, size_t 
 
 SmtpConnection::SmtpConnection(Worker* worker, const SmtpClientConfig* config, uint32_t index)
     : worker_(worker), index_(index), client_(config, this) {
+  bind_destination();
+}
+
+void SmtpConnection::bind_destination() {
+  assert(is_closed());
   const Destination& destination = worker_->destination().destination();
+  tls_.reset();
   if (destination.uses_tls()) {
     tls_ = std::make_unique<TlsRecordLayer>(destination.tls_context.get());
     tls_->bind_cache(worker_->destination().tickets());
-    tls_in_.reset(new char[kTlsInBytes]);
-    tls_out_.reset(new char[kTlsOutBytes]);
+    if (tls_in_ == nullptr) tls_in_.reset(new char[kTlsInBytes]);
+    if (tls_out_ == nullptr) tls_out_.reset(new char[kTlsOutBytes]);
   }
 }
 

@@ -59,6 +59,10 @@ class SmtpConnection final : private SmtpClientHost {
   SmtpConnection(const SmtpConnection&) = delete;
   SmtpConnection& operator=(const SmtpConnection&) = delete;
 
+  // bind_destination (re)builds the TLS record layer for the worker's
+  // current DestinationState; at construction and, while is_closed(), when
+  // the worker switches relay generations (SIGHUP).
+  void bind_destination();
   // open starts connecting to the relay's addresses, the preferred one
   // first (is_closed() must be true).
   void open();

@@ -24,13 +24,14 @@ constexpr int kTickMs = 250;
 }  // namespace
 
 Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
-               const Destination& destination, const SpoolDirs& spool, WorkerChannel& channel,
-               ReportSink& reports)
+               const ReloadBoard& board, const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports)
     : id_(id),
       cpu_(cpu),
       config_(config),
-      relay_(*destination.resolver),
-      destination_(destination),
+      board_(board),
+      generation_(board.current()),
+      relay_(&generation_->resolver),
+      destination_(generation_->destination),
       spool_(spool),
       channel_(channel),
       reports_(reports),
@@ -46,14 +47,10 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
   }
   ready_.resize(slot_count);
   client_config_.helo_name = config.smtp.helo_name;
-  client_config_.max_messages_per_connection = config.relay.max_messages_per_connection;
-  client_config_.chunking = config.smtp.chunking;
-  client_config_.tls_level = destination.tls_level;
-  client_config_.implicit_tls = destination.implicit_tls;
-  client_config_.credentials = &destination.credentials;
   for (uint32_t i = 0; i < max_connections; ++i) {
     connections_.push_back(std::make_unique<SmtpConnection>(this, &client_config_, i));
   }
+  take_generation_settings();
   // A held message reports twice; a held worker hands its inbox back.
   pending_reports_.reserve(2 * slot_count + config.engine.inbox_capacity);
 }
@@ -107,6 +104,7 @@ void Worker::loop() {
     arm_doorbell();
     if (!stopping_ && channel_.stop.load(std::memory_order_acquire)) stopping_ = true;
     take_inbox();
+    check_reload();
     schedule();
     flush_reports();
     if (stopping_ && drained()) break;
@@ -206,8 +204,47 @@ void Worker::on_slot_loaded(MessageSlot* slot) {
   ++ready_count_;
 }
 
+// check_reload notices a newer relay generation (SIGHUP). Until every
+// connection has closed, schedule() gives them nothing new and has them QUIT
+// once what they carry is done; then the worker switches.
+void Worker::check_reload() {
+  if (!switching_) {
+    if (board_.number() == generation_->number) return;
+    switching_ = true;
+  }
+  for (const auto& c : connections_) {
+    if (!c->is_closed()) return;
+  }
+  switch_generation();
+}
+
+void Worker::switch_generation() {
+  generation_ = board_.current();  // the previous one is freed with its last user
+  switching_ = false;
+  relay_ = &generation_->resolver;
+  destination_ = DestinationState(generation_->destination);
+  take_generation_settings();
+  for (auto& c : connections_) c->bind_destination();
+}
+
+// take_generation_settings copies generation_'s limits and TLS/AUTH
+// settings into what the connections read (all of them closed, or not yet
+// opened).
+void Worker::take_generation_settings() {
+  const Destination& destination = generation_->destination;
+  connection_limit_ =
+      std::min(static_cast<uint32_t>(connections_.size()), generation_->worker_connections.at(id_));
+  next_connection_ = 0;
+  client_config_.max_messages_per_connection = generation_->config.relay.max_messages_per_connection;
+  client_config_.chunking = generation_->config.smtp.chunking;
+  client_config_.tls_level = destination.tls_level;
+  client_config_.implicit_tls = destination.implicit_tls;
+  client_config_.credentials = &destination.credentials;
+}
+
 void Worker::schedule() {
-  const size_t n = connections_.size();
+  // While switching generations no message starts and no connection opens.
+  const size_t n = switching_ ? 0 : connection_limit_;
   // 1. Hand ready messages to connections that can take one, round robin.
   for (size_t tries = 0; tries < n && ready_count_ > 0; ++tries) {
     SmtpConnection* c = connections_[next_connection_].get();
@@ -222,17 +259,16 @@ void Worker::schedule() {
   }
   // 2. Open connections for what is left, one per waiting message. While
   // the relay's name does not resolve there is nothing to connect to.
-  if (ready_count_ > 0 && !relay_.ready()) {
+  if (ready_count_ > 0 && n > 0 && !relay_->ready()) {
     metrics_.count_connect_failure(ConnectFailure::kDns);
-    defer_ready(relay_.unresolved_reason());
+    defer_ready(relay_->unresolved_reason());
   }
-  if (ready_count_ > 0) {
+  if (ready_count_ > 0 && n > 0) {
     size_t opening = 0;
     for (const auto& c : connections_) opening += c->is_opening();
-    for (auto& c : connections_) {
-      if (opening >= ready_count_) break;
-      if (c->is_closed()) {
-        c->open();
+    for (size_t i = 0; i < n && opening < ready_count_; ++i) {
+      if (connections_[i]->is_closed()) {
+        connections_[i]->open();
         ++opening;
       }
     }
@@ -243,7 +279,7 @@ void Worker::schedule() {
   // soon as it carries nothing; step 2 opens a fresh one next time.
   for (auto& c : connections_) {
     if (!c->is_idle_ready()) continue;
-    if (c->exhausted()) {
+    if (c->exhausted() || switching_) {
       c->quit();
     } else if (ready_count_ == 0 &&
                (stopping_ ? slots_in_use_ == held_slots_ : now - c->idle_since_ns() > kIdleQuitNs)) {

@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "engine/destination.h"
 #include "engine/message_slot.h"
+#include "engine/relay_generation.h"
 #include "engine/relay_resolver.h"
 #include "engine/smtp_connection.h"
 #include "engine/uring.h"
@@ -59,11 +60,13 @@ struct ReportSink {
 
 class Worker {
  public:
-  // |destination| (the relay, its TLS context) is shared read-only by all
-  // workers and must outlive them; each worker keeps its own
-  // DestinationState for it.
-  Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
-         const Destination& destination, const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports);
+  // |board| holds the relay generation (its Destination, TLS context and
+  // limits), shared read-only by all workers; each worker keeps its own
+  // DestinationState for the generation it uses, and switches to a newer
+  // one (SIGHUP) once its connections have closed. |max_connections| is the
+  // pool built here, the most any generation can use.
+  Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config, const ReloadBoard& board,
+         const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -74,9 +77,12 @@ class Worker {
 
   // Services for connections and slots (worker thread only).
   Ring& ring() { return ring_; }
-  const Config& config() const { return config_; }
+  // config: the file as loaded for the relay generation in use (SIGHUP
+  // reloads it); connections read their smtp timeouts here. Everything
+  // else in the worker reads the start-up config (config_).
+  const Config& config() const { return generation_->config; }
   // relay: its addresses are valid only once relay_ready() (see schedule()).
-  const RelayTarget& relay() const { return relay_.target(); }
+  const RelayTarget& relay() const { return relay_->target(); }
   const std::string& helo_name() const { return config_.smtp.helo_name; }
   uint64_t now_ns() const;
   // destination: this worker's state for the relay (preferred address,
@@ -111,6 +117,9 @@ class Worker {
   void schedule();
   void defer_ready(const std::string& reason);
   void flush_reports();
+  void check_reload();
+  void switch_generation();
+  void take_generation_settings();
   void arm_doorbell();
   void on_doorbell(int res, uint32_t flags);
   bool drained() const;
@@ -133,8 +142,12 @@ class Worker {
   const uint32_t id_;
   const uint32_t cpu_;
   const Config& config_;
-  const RelayResolver& relay_;
+  const ReloadBoard& board_;
+  std::shared_ptr<const RelayGeneration> generation_;  // the one the connections use
+  bool switching_ = false;  // a newer generation waits for the connections to close
+  const RelayResolver* relay_;
   DestinationState destination_;
+  uint32_t connection_limit_ = 0;  // connections this generation may open (<= connections_.size())
   const SpoolDirs& spool_;
   WorkerChannel& channel_;
   ReportSink& reports_;
