@@ -67,6 +67,18 @@ RcptState outcome_of(Verdict verdict) {
 
 }  // namespace
 
+uint32_t timeout_ms_of(const SmtpConfig& smtp, TimeoutKind kind) {
+  switch (kind) {
+    case TimeoutKind::kConnect:
+      return smtp.connect_timeout_ms;
+    case TimeoutKind::kReply:
+      return smtp.reply_timeout_ms;
+    case TimeoutKind::kData:
+      return smtp.data_timeout_ms;
+  }
+  return smtp.reply_timeout_ms;
+}
+
 const char* client_state_name(ClientState state) {
   switch (state) {
     case ClientState::kIdle:

@@ -129,6 +129,10 @@ const char* client_state_name(ClientState state);
 // (smtp.data_timeout_ms).
 enum class TimeoutKind : uint8_t { kConnect, kReply, kData };
 
+// timeout_ms_of is |smtp|'s timeout for |kind|: the one mapping every owner
+// of the machine (SmtpConnection, test-send's blocking driver) arms.
+uint32_t timeout_ms_of(const SmtpConfig& smtp, TimeoutKind kind);
+
 // SmtpClientConfig is read-only and shared by a worker's clients.
 struct SmtpClientConfig {
   std::string helo_name = "localhost";

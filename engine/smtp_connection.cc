@@ -193,16 +193,7 @@ void SmtpConnection::begin_tls() {
 }
 
 uint32_t SmtpConnection::timeout_ms(TimeoutKind kind) const {
-  const auto& smtp = worker_->config().smtp;
-  switch (kind) {
-    case TimeoutKind::kConnect:
-      return smtp.connect_timeout_ms;
-    case TimeoutKind::kReply:
-      return smtp.reply_timeout_ms;
-    case TimeoutKind::kData:
-      return smtp.data_timeout_ms;
-  }
-  return smtp.reply_timeout_ms;
+  return timeout_ms_of(worker_->config().smtp, kind);
 }
 
 // ---------------------------------------------------------------------------

@@ -379,17 +379,7 @@ TestSendOutcome BlockingSmtpDriver::classify(const MessageSlot& slot) const {
   return code >= 500 ? TestSendOutcome::kRejected : TestSendOutcome::kDeferred;
 }
 
-uint32_t BlockingSmtpDriver::timeout_ms(TimeoutKind kind) const {
-  switch (kind) {
-    case TimeoutKind::kConnect:
-      return timeouts_.connect_timeout_ms;
-    case TimeoutKind::kReply:
-      return timeouts_.reply_timeout_ms;
-    case TimeoutKind::kData:
-      return timeouts_.data_timeout_ms;
-  }
-  return timeouts_.reply_timeout_ms;
-}
+uint32_t BlockingSmtpDriver::timeout_ms(TimeoutKind kind) const { return timeout_ms_of(timeouts_, kind); }
 
 void BlockingSmtpDriver::print(std::vector<std::string>& lines) {
   for (const std::string& line : lines) std::fprintf(out_, "%s\n", line.c_str());
