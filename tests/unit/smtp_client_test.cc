@@ -571,6 +571,44 @@ std::vector<Scenario> scenarios() {
                  .max_messages_per_connection = 2,
                  .outcomes = repeat("a@y.test=done", 3),
                  .wire_has = {".\r\nQUIT\r\nEHLO client.test\r\nMAIL"}});
+  // The last message a connection may carry: QUIT is pipelined behind its
+  // end of data (RFC 2920), so it is written even though the owner never
+  // asks for QUIT here (quit_when_idle false), and the 221 closes.
+  all.push_back({.name = "quit_pipelined_behind_last_bdat",
+                 .messages = {one},
+                 .replies = concat({{kGreeting, kEhloAll}, bdat_ok(1), {kBye}}),
+                 .max_messages_per_connection = 1,
+                 .quit_when_idle = false,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_has = {"BDAT 53 LAST\r\n", "hello\r\nQUIT\r\n"}});
+  all.push_back({.name = "quit_pipelined_behind_last_data",
+                 .messages = {one, one},
+                 .replies = concat({{kGreeting, kEhloNoChunking}, data_ok(1), data_ok(1), {kBye}}),
+                 .max_messages_per_connection = 2,
+                 .quit_when_idle = false,
+                 .outcomes = repeat("a@y.test=done", 2),
+                 .wire_has = {"hello\r\n.\r\nMAIL", "hello\r\n.\r\nQUIT\r\n"}});
+  // Without PIPELINING, QUIT waits for the owner (who never asks here).
+  all.push_back({.name = "quit_not_pipelined_without_pipelining",
+                 .messages = {one},
+                 .replies = concat({{kGreeting, kEhloPlain}, data_ok(1)}),
+                 .max_messages_per_connection = 1,
+                 .quit_when_idle = false,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_lacks = {"QUIT"}});
+  // The server closes after the pipelined QUIT but before the message's
+  // verdict: the message is deferred, never taken as delivered or lost.
+  all.push_back(
+      {.name = "peer_closes_before_verdict_after_pipelined_quit",
+       .messages = {one},
+       .replies = concat({{kGreeting, kEhloAll}, {kOk, kOk}}),
+       .end = End::kPeerCloses,
+       .max_messages_per_connection = 1,
+       .quit_when_idle = false,
+       .outcomes = {"a@y.test=deferred | lost connection with relay.test[192.0.2.0]:25 while waiting "
+                    "for a reply"},
+       .wire_has = {"QUIT\r\n"},
+       .error_has = "lost connection"});
   all.push_back({.name = "every_address_refused",
                  .messages = {one},
                  .replies = {},
