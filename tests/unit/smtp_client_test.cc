@@ -580,7 +580,7 @@ std::vector<Scenario> scenarios() {
                  .max_messages_per_connection = 1,
                  .quit_when_idle = false,
                  .outcomes = {"a@y.test=done"},
-                 .wire_has = {"BDAT 53 LAST\r\n", "hello\r\nQUIT\r\n"}});
+                 .wire_has = {"BDAT 24 LAST\r\nSubject: test\r\n\r\nhello\r\nQUIT\r\n"}});
   all.push_back({.name = "quit_pipelined_behind_last_data",
                  .messages = {one, one},
                  .replies = concat({{kGreeting, kEhloNoChunking}, data_ok(1), data_ok(1), {kBye}}),
