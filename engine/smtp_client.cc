@@ -755,7 +755,7 @@ void SmtpClient::pump() {
 // still due; they are handled as in kReady, and a connection lost before
 // them fails what it carries (on_peer_closed).
 void SmtpClient::pipeline_quit() {
-  if (state_ != ClientState::kReady || !exhausted() || !caps_.pipelining) return;
+  if (state_ != ClientState::kReady || !exhausted() || !caps_.pipelining || !config_->pipeline_quit) return;
   if (tx_ != nullptr || body_ != nullptr || rset_owed_ || !can_emit_command()) return;
   if (emit_command("QUIT\r\n", Expect::kQuit, nullptr, 0)) state_ = ClientState::kQuitSent;
 }

@@ -147,6 +147,10 @@ struct SmtpClientConfig {
   // implicit_tls: TLS from the first byte: start_tls() is asked as soon as
   // the connection is up, and the greeting is read over TLS.
   bool implicit_tls = false;
+  // pipeline_quit: with PIPELINING, QUIT follows the last message a
+  // connection may carry (max_messages_per_connection) in the same send.
+  // test-send turns it off, to show the dialogue one reply at a time.
+  bool pipeline_quit = true;
   // credentials: the login (engine/smtp_auth.h); null or not configured():
   // no AUTH. Owned by the Destination.
   const SmtpCredentials* credentials = nullptr;

@@ -58,6 +58,7 @@ struct Scenario {
   uint32_t timed_out_connects = 0;  // of those, the first N by the connect timeout
   bool stall_reads = false;         // body reads never land
   bool quit_when_idle = true;
+  bool pipeline_quit = true;       // SmtpClientConfig::pipeline_quit
   TlsLevel tls = TlsLevel::kNone;  // SmtpClientConfig::tls_level
   bool implicit_tls = false;       // SmtpClientConfig::implicit_tls
   bool tls_fails = false;          // the record layer's handshake fails
@@ -117,6 +118,7 @@ class Transcript : public SmtpClientHost {
     config_.helo_name = "client.test";
     config_.max_messages_per_connection = scenario.max_messages_per_connection;
     config_.chunking = scenario.chunking;
+    config_.pipeline_quit = scenario.pipeline_quit;
     config_.tls_level = scenario.tls;
     config_.implicit_tls = scenario.implicit_tls;
     if (scenario.login != Scenario::Login::kNone) {
@@ -588,6 +590,15 @@ std::vector<Scenario> scenarios() {
                  .quit_when_idle = false,
                  .outcomes = repeat("a@y.test=done", 2),
                  .wire_has = {"hello\r\n.\r\nMAIL", "hello\r\n.\r\nQUIT\r\n"}});
+  // Turned off (test-send): QUIT waits for the owner (who never asks here).
+  all.push_back({.name = "quit_not_pipelined_when_turned_off",
+                 .messages = {one},
+                 .replies = concat({{kGreeting, kEhloAll}, bdat_ok(1)}),
+                 .max_messages_per_connection = 1,
+                 .quit_when_idle = false,
+                 .pipeline_quit = false,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_lacks = {"QUIT"}});
   // Without PIPELINING, QUIT waits for the owner (who never asks here).
   all.push_back({.name = "quit_not_pipelined_without_pipelining",
                  .messages = {one},
