@@ -13,8 +13,9 @@
 // as the machine says) and send (data timeout), each with a linked
 // timeout; on close, shutdown (to wake what is pending) then close. Each
 // completion becomes one machine event; after every event, after_event()
-// carries out what the machine asked for: flush its output, keep a receive
-// armed while it awaits a reply, close. RINGMAIL_TRACE=1 prints the bytes
+// carries out what the machine asked for: keep a receive armed while it
+// awaits a reply, close; its output is sent once per pass of the worker's
+// loop (send_owed), so everything written in one pass shares one send. RINGMAIL_TRACE=1 prints the bytes
 // both ways on stderr (a debugging transcript, never on in production).
 //
 // TLS sits between the two when the machine asks for it (start_tls: after
@@ -89,6 +90,10 @@ class SmtpConnection final : private SmtpClientHost {
   uint64_t idle_since_ns() const { return idle_since_ns_; }
   uint32_t index() const { return index_; }
   const char* state_name() const { return client_.state_name(); }
+  // send_owed sends what the machine wrote since the last call (the worker
+  // calls it once per pass of its loop, after schedule(): a body written on
+  // a 354 and the next message's MAIL/RCPT/DATA then leave in one send).
+  void send_owed();
   // debug_state is a one-word-per-field summary for stall diagnostics.
   std::string debug_state() const;
   const std::string& last_error() const { return client_.last_error(); }
@@ -134,6 +139,7 @@ class SmtpConnection final : private SmtpClientHost {
   uint64_t idle_since_ns_ = 0;
   uint32_t ops_in_flight_ = 0;
   bool close_asked_ = false;   // the machine asked to close; the close I/O starts after the event
+  bool send_owed_ = false;     // the machine may have output: send_owed() flushes it
   bool tls_asked_ = false;     // the machine asked for TLS (answered after the event)
   bool closing_io_ = false;    // shutdown/close in flight: completions only count down
   size_t send_in_flight_ = 0;  // bytes of the machine's output the kernel is sending

@@ -106,6 +106,7 @@ void Worker::loop() {
     take_inbox();
     check_reload();
     schedule();
+    for (const auto& c : connections_) c->send_owed();  // after schedule(): one send per pass
     flush_reports();
     if (stopping_ && drained()) break;
     if (channel_.abandon.load(std::memory_order_acquire)) break;
