@@ -4,14 +4,15 @@
 # waiting in the spool). Two probes, each against a fresh `ringmail sink` on
 # loopback and a `ringmail run` (daemon mode) on a spool under SPOOL_BASE:
 #
-# 1. connections: the engine started on an empty spool; its VmRSS is read,
-#    then CONNS messages of 2 KiB are queued with relay.max_connections =
-#    CONNS, so the engine opens up to CONNS connections, delivers one
-#    message on each and keeps them open (idle QUIT comes after 2 s). Once
+# 1. connections: the engine started on an empty spool; its VmRSS is read;
+#    then it is started again on CONNS messages of 2 KiB queued before it
+#    starts, with relay.max_connections = CONNS, so it opens up to CONNS
+#    connections at once, delivers about one message on each and keeps them
+#    open (idle QUIT comes after 2 s). Once
 #    the number of the engine's sockets stops growing, VmRSS is read again:
 #    (RSS with them − RSS before) ÷ sockets = memory per open connection,
-#    everything a connection brings included (its client buffers, its 4
-#    message slots as far as they were touched, the TLS session). Run at
+#    everything a connection brings included (its client buffers, the
+#    message slots made for its messages, the TLS session). Run at
 #    relay.tls = "none" and "verify".
 # 2. spool: MESSAGES tiny messages queued in incoming/new, a sink that
 #    answers 451 to every RCPT and a 1 h retry schedule: each message is
@@ -61,7 +62,11 @@ probe_connections() {
   start_engine "$conf" "$WORK/conn-$level.log"
   sleep 1
   base=$(kib_of "$ENGINE_PID" VmRSS)
+  stop_engine
+  # All messages queued before the start: the workers find them waiting at
+  # once and open a connection for each (up to relay.max_connections).
   make_spool "$spool" "$CONNS" 2048
+  start_engine "$conf" "$WORK/conn-$level.log"
   # Sample every 50 ms until the socket count has not grown for 0.5 s.
   for ((i = 0; i < 400 && stable < 10; i++)); do
     sleep 0.05
