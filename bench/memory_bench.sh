@@ -36,7 +36,8 @@ SPOOLS=$(mktemp -d "$SPOOL_BASE/ringmail-memory.XXXXXX")
 trap 'cleanup; rm -rf "$SPOOLS"' EXIT
 
 kib_of() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
-sockets_of() { find "/proc/$1/fd" -lname 'socket:*' 2> /dev/null | wc -l; }
+# sockets_of PID: its open sockets (an fd closing during the walk is no error).
+sockets_of() { { find "/proc/$1/fd" -lname 'socket:*' 2> /dev/null || true; } | wc -l; }
 
 # start_engine CONF LOG: `ringmail run` in the background; sets ENGINE_PID.
 start_engine() {

@@ -15,8 +15,9 @@
 // completion becomes one machine event; after every event, after_event()
 // carries out what the machine asked for: keep a receive armed while it
 // awaits a reply, close; its output is sent once per pass of the worker's
-// loop (send_owed), so everything written in one pass shares one send. RINGMAIL_TRACE=1 prints the bytes
-// both ways on stderr (a debugging transcript, never on in production).
+// loop (send_owed), so everything written in one pass shares one send.
+// RINGMAIL_TRACE=1 prints the bytes both ways on stderr (a debugging
+// transcript, never on in production).
 //
 // TLS sits between the two when the machine asks for it (start_tls: after
 // the 220 to STARTTLS, or at connect with implicit TLS): a TlsRecordLayer
