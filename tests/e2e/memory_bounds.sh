@@ -1,13 +1,14 @@
 #!/bin/bash
-# tests/e2e/memory_test.sh — the engine's memory stays proportional to what
+# tests/e2e/memory_bounds.sh — the engine's memory stays proportional to what
 # it carries (bench/memory_bench.sh's connection probe, small): with
 # relay.max_connections = 200 an idle engine stays under 40 MiB RSS (it made
 # 4 zero-filled message slots of ~62 KiB per configured connection at
 # start-up before: ~64 MiB here, 344 MiB at 1,000), and each open TLS
 # connection, with the slot of the message it carried, costs at most 64 KiB
 # (issue 8's target; ~54 KiB measured).
-# Usage: bash tests/e2e/memory_test.sh /path/to/ringmail
-# Registered for the plain build only (sanitizers change every RSS figure).
+# Usage: bash tests/e2e/memory_bounds.sh /path/to/ringmail
+# Not named *_test.sh: tests/CMakeLists.txt registers it for the plain build
+# only (sanitizers change every RSS figure).
 source "$(dirname "$0")/lib.sh"
 
 BUILD=$(dirname "$RINGMAIL")
