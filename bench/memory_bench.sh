@@ -125,20 +125,11 @@ probe_spool() {
   sleep 1
   hwm=$(kib_of "$ENGINE_PID" VmHWM) rss=$(kib_of "$ENGINE_PID" VmRSS)
   stop_engine
-  # A restart reads every deferred message's record into the retry queue.
-  start_engine "$conf" "$WORK/spool-restart.log"
-  # Start-up first checks meta/ for orphans (RSS flat), then loads the
-  # retry queue (RSS grows): done once it grew by 1 MiB and then stayed
-  # flat for 3 s.
-  local first last=-1 same=0
-  first=$(kib_of "$ENGINE_PID" VmRSS)
-  for ((i = 0; i < 600 && same < 3; i++)); do
-    sleep 1
-    kill -0 "$ENGINE_PID" 2> /dev/null || fail "engine died on restart: $(tail -3 "$WORK/spool-restart.log")"
-    rss2=$(kib_of "$ENGINE_PID" VmRSS)
-    if [ "$rss2" = "$last" ] && ((rss2 > first + 1024)); then same=$((same + 1)); else same=0; fi
-    last=$rss2
-  done
+  # A restart reads every deferred message's record into the retry queue;
+  # the intake's first debug line (RINGMAIL_DEBUG_TICKS) says start-up is over.
+  RINGMAIL_DEBUG_TICKS=1 start_engine "$conf" "$WORK/spool-restart.log"
+  wait_for_line "$WORK/spool-restart.log" "^intake: t=" 600 || fail "restart did not finish loading"
+  rss2=$(kib_of "$ENGINE_PID" VmRSS)
   hwm2=$(kib_of "$ENGINE_PID" VmHWM)
   stop_engine
   stop_sink
