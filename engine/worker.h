@@ -154,10 +154,11 @@ class Worker {
   CoreMetrics& metrics_;
   RetrySchedule retry_;
 
-  // Slots are made on first need, up to slot_capacity_ (each is ~62 KiB of
-  // state written by its constructor, plus buffers touched only when used):
-  // an engine with many connections configured and few messages in flight
-  // stays small (docs/performance.md, "Memory").
+  // Slots are made on first need, up to slot_capacity_, and kept (a pool:
+  // no allocation per message once it has grown). Memory is resident only
+  // as far as messages touched it, so an engine with many connections
+  // configured and few messages in flight stays small (docs/performance.md,
+  // "Memory").
   std::vector<std::unique_ptr<MessageSlot>> slots_;
   std::vector<MessageSlot*> free_slots_;  // stack; capacity = slot_capacity_
   uint32_t slot_capacity_ = 0;
