@@ -16,9 +16,11 @@
 // close_notify hard-linked to the close, or a shutdown (to wake what is
 // pending) then close. Each
 // completion becomes one machine event; after every event, after_event()
-// carries out what the machine asked for: flush its output, keep a receive
-// armed while it awaits a reply, close. RINGMAIL_TRACE=1 prints the bytes
-// both ways on stderr (a debugging transcript, never on in production).
+// carries out what the machine asked for: keep a receive armed while it
+// awaits a reply, close; its output is sent once per pass of the worker's
+// loop (send_owed), so everything written in one pass shares one send.
+// RINGMAIL_TRACE=1 prints the bytes both ways on stderr (a debugging
+// transcript, never on in production).
 //
 // TLS sits between the two when the machine asks for it (start_tls: after
 // the 220 to STARTTLS, or at connect with implicit TLS): a TlsRecordLayer
@@ -96,6 +98,10 @@ class SmtpConnection final : private SmtpClientHost {
   // for the worker's wait. Times are Worker::now_ns() values.
   void check_deadlines(uint64_t now_ns);
   uint64_t next_deadline_ns() const;
+  // send_owed sends what the machine wrote since the last call (the worker
+  // calls it once per pass of its loop, after schedule(): a body written on
+  // a 354 and the next message's MAIL/RCPT/DATA then leave in one send).
+  void send_owed();
   // debug_state is a one-word-per-field summary for stall diagnostics.
   std::string debug_state() const;
   const std::string& last_error() const { return client_.last_error(); }
@@ -144,6 +150,7 @@ class SmtpConnection final : private SmtpClientHost {
   uint64_t idle_since_ns_ = 0;
   uint32_t ops_in_flight_ = 0;
   bool close_asked_ = false;   // the machine asked to close; the close I/O starts after the event
+  bool send_owed_ = false;     // the machine may have output: send_owed() flushes it
   bool tls_asked_ = false;     // the machine asked for TLS (answered after the event)
   bool closing_io_ = false;    // shutdown/close in flight: completions only count down
   size_t send_in_flight_ = 0;  // bytes of the machine's output the kernel is sending

@@ -51,10 +51,9 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
   // transactions; DATA: the one in its body and the next pipelined behind
   // it), plus a few loading.
   const uint32_t slot_count = max_connections * SmtpConnection::kMaxMessagesInFlight + 4;
-  for (uint32_t i = 0; i < slot_count; ++i) {
-    slots_.push_back(std::make_unique<MessageSlot>(this, i));
-    free_slots_.push_back(slots_.back().get());
-  }
+  slot_capacity_ = slot_count;
+  slots_.reserve(slot_count);
+  free_slots_.reserve(slot_count);
   ready_.resize(slot_count);
   client_config_.helo_name = config.smtp.helo_name;
   for (uint32_t i = 0; i < max_connections; ++i) {
@@ -98,7 +97,7 @@ bool Worker::run(std::string& error) {
   unsigned iowq_workers[2] = {2, 2};
   io_uring_register_iowq_max_workers(ring_.raw(), iowq_workers);
   // Fixed-file table: two entries per slot (message file, meta file).
-  const int rc = io_uring_register_files_sparse(ring_.raw(), static_cast<unsigned>(slots_.size() * 2));
+  const int rc = io_uring_register_files_sparse(ring_.raw(), slot_capacity_ * 2);
   if (rc < 0) {
     error = fmt::format("cannot register io_uring fixed files: {}", std::strerror(-rc));
     return false;
@@ -116,11 +115,12 @@ void Worker::loop() {
     take_inbox();
     check_reload();
     schedule();
+    for (const auto& c : connections_) c->send_owed();  // after schedule(): one send per pass
     flush_reports();
     if (stopping_ && drained()) break;
     if (channel_.abandon.load(std::memory_order_acquire)) break;
 
-    const bool inbox_waiting = !stopping_ && !free_slots_.empty();
+    const bool inbox_waiting = !stopping_ && has_free_slot();
     if (inbox_waiting) {
       channel_.doorbell.prepare_to_sleep();
       if (!channel_.inbox.empty_approx() || channel_.stop.load(std::memory_order_acquire)) {
@@ -203,14 +203,23 @@ void Worker::take_inbox() {
     }
     return;
   }
-  while (!free_slots_.empty() && channel_.inbox.try_pop(ref)) {
-    MessageSlot* slot = free_slots_.back();
-    free_slots_.pop_back();
+  while (has_free_slot() && channel_.inbox.try_pop(ref)) {
+    MessageSlot* slot = take_free_slot();
     ++slots_in_use_;
     slot->reset();
     slot->ref = ref;
     start_load(slot);
   }
+}
+
+MessageSlot* Worker::take_free_slot() {
+  if (free_slots_.empty()) {
+    slots_.push_back(std::make_unique<MessageSlot>(this, static_cast<uint32_t>(slots_.size())));
+    return slots_.back().get();
+  }
+  MessageSlot* slot = free_slots_.back();
+  free_slots_.pop_back();
+  return slot;
 }
 
 void Worker::on_slot_loaded(MessageSlot* slot) {

@@ -155,9 +155,17 @@ class Worker {
   CoreMetrics& metrics_;
   RetrySchedule retry_;
 
+  // Slots are made on first need, up to slot_capacity_, and kept (a pool:
+  // no allocation per message once it has grown). Memory is resident only
+  // as far as messages touched it, so an engine with many connections
+  // configured and few messages in flight stays small (docs/performance.md,
+  // "Memory").
   std::vector<std::unique_ptr<MessageSlot>> slots_;
-  std::vector<MessageSlot*> free_slots_;  // stack; capacity = slots
-  std::vector<MessageSlot*> ready_;       // FIFO ring of parsed messages
+  std::vector<MessageSlot*> free_slots_;  // stack; capacity = slot_capacity_
+  uint32_t slot_capacity_ = 0;
+  bool has_free_slot() const { return !free_slots_.empty() || slots_.size() < slot_capacity_; }
+  MessageSlot* take_free_slot();
+  std::vector<MessageSlot*> ready_;  // FIFO ring of parsed messages
   size_t ready_head_ = 0, ready_count_ = 0;
   SmtpClientConfig client_config_;  // what every connection's protocol machine reads
   std::vector<std::unique_ptr<SmtpConnection>> connections_;

@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "queue/no_init_array.h"
+
 namespace ringmail {
 
 // kMaxRecipients bounds the recipients of one message (after de-duplication);
@@ -44,7 +46,7 @@ struct ByteRange {
 struct Envelope {
   // sender is the addr-spec without <>; empty = the null sender "<>".
   std::string_view sender;
-  std::array<std::string_view, kMaxRecipients> recipients;
+  NoInitArray<std::string_view, kMaxRecipients> recipients;  // [0, recipient_count) are set
   uint32_t recipient_count = 0;
   // body_offset is the first byte to send (the byte after the preamble).
   uint32_t body_offset = 0;

@@ -47,7 +47,7 @@ struct MessageMeta {
   std::string_view last_reply;  // the last reply that deferred the message
   std::string_view reason;      // why the message failed (messages in failed/)
   int64_t delay_warned = 0;     // unix seconds a delay warning (DSN) was queued; 0 = none
-  std::array<RecipientMark, kMaxRecipients> marks;
+  NoInitArray<RecipientMark, kMaxRecipients> marks;  // [0, mark_count) are set
   uint32_t mark_count = 0;
 };
 
