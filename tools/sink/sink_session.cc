@@ -12,100 +12,21 @@
 #include <cstdio>
 #include <cstring>
 
-#include "tools/sink/sink_auth.h"
+#include "ingress/sasl_decode.h"
+#include "ingress/smtp_command.h"
 
 namespace ringmail::sink {
 namespace {
 
-// The longest address echoed back or kept; longer ones are rejected (501).
-constexpr size_t kMaxAddressBytes = 256;
-
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-// starts_with_ignore_case compares the first bytes of |text| to |prefix|
-// (|prefix| must be upper case).
-bool starts_with_ignore_case(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (ascii_upper(text[i]) != prefix[i]) return false;
-  }
-  return true;
-}
-
-std::string_view trim_spaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// parse_path takes "<addr> params" or "addr params" (after "FROM:"/"TO:")
-// and returns the address in |address| and the parameters in |params|.
-bool parse_path(std::string_view arg, std::string_view& address, std::string_view& params) {
-  arg = trim_spaces(arg);
-  if (!arg.empty() && arg.front() == '<') {
-    const size_t close = arg.find('>');
-    if (close == std::string_view::npos) return false;
-    address = arg.substr(1, close - 1);
-    params = trim_spaces(arg.substr(close + 1));
-    if (!params.empty() && close + 1 < arg.size() && arg[close + 1] != ' ') return false;
-  } else {
-    const size_t space = arg.find(' ');
-    address = arg.substr(0, space);
-    params = space == std::string_view::npos ? std::string_view() : trim_spaces(arg.substr(space));
-  }
-  return address.size() <= kMaxAddressBytes && address.find_first_of("<> \t") == std::string_view::npos;
-}
-
-// MailParams are the MAIL FROM parameters the sink knows.
-struct MailParams {
-  uint64_t size = 0;  // SIZE=n; 0 when absent or bad
-  bool body_8bitmime = false;
-  bool smtputf8 = false;
-};
-
-MailParams mail_params(std::string_view params) {
-  MailParams out;
-  while (!params.empty()) {
-    const size_t space = params.find(' ');
-    std::string_view word = params.substr(0, space);
-    params = space == std::string_view::npos ? std::string_view() : trim_spaces(params.substr(space));
-    if (starts_with_ignore_case(word, "SIZE=")) {
-      word.remove_prefix(5);
-      std::from_chars(word.data(), word.data() + word.size(), out.size);
-    } else if (word.size() == 13 && starts_with_ignore_case(word, "BODY=8BITMIME")) {
-      out.body_8bitmime = true;
-    } else if (word.size() == 8 && starts_with_ignore_case(word, "SMTPUTF8")) {
-      out.smtputf8 = true;
-    }
-  }
-  return out;
-}
-
-bool is_ascii(std::string_view text) {
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  }
-  return true;
-}
+using ingress::ascii_upper;
+using ingress::is_ascii_text;
+using ingress::parse_bdat_args;
+using ingress::parse_mail_params;
+using ingress::parse_path;
+using ingress::starts_with_ignore_case;
+using ingress::trim_spaces;
 
 constexpr const char* kNeedSmtputf8 = "553 5.6.7 Must declare SMTPUTF8 to send unicode address";
-
-// parse_bdat_args takes "<count> [LAST]" (count: decimal digits fitting 64
-// bits; LAST in any case). Returns false on anything else.
-bool parse_bdat_args(std::string_view arg, uint64_t& size, bool& last) {
-  arg = trim_spaces(arg);
-  const size_t gap = arg.find_first_of(" \t");
-  const std::string_view count = arg.substr(0, gap);
-  const std::string_view rest =
-      gap == std::string_view::npos ? std::string_view() : trim_spaces(arg.substr(gap));
-  if (count.empty() || count.front() < '0' || count.front() > '9') return false;
-  const auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), size);
-  if (ec != std::errc() || end != count.data() + count.size()) return false;
-  last = false;
-  if (rest.empty()) return true;
-  last = rest.size() == 4 && starts_with_ignore_case(rest, "LAST");
-  return last;
-}
 
 constexpr const char* kNeedMail = "503 5.5.1 Error: need RCPT command";
 constexpr const char* kNoRecipients = "554 5.5.1 Error: no valid recipients";
@@ -141,7 +62,7 @@ const char* SmtpServerSession::state_name(State state) {
 
 SmtpServerSession::SmtpServerSession(const SessionConfig* config, const SinkFaults* faults)
     : config_(config), faults_(faults) {
-  from_.reserve(kMaxAddressBytes);
+  from_.reserve(ingress::kMaxPathBytes);
   rcpt_list_.reserve(4096);
 }
 
@@ -359,12 +280,12 @@ void SmtpServerSession::do_mail(std::string_view arg) {
     reply("501 5.5.4 Syntax: MAIL FROM:<address>");
     return;
   }
-  const MailParams mail = mail_params(params);
+  const ingress::MailParams mail = parse_mail_params(params);
   if ((mail.body_8bitmime && !config_->eight_bit_mime) || (mail.smtputf8 && !config_->smtputf8)) {
     reply("555 5.5.4 Unsupported option");
     return;
   }
-  if (!mail.smtputf8 && !is_ascii(address)) {
+  if (!mail.smtputf8 && !is_ascii_text(address)) {
     reply(kNeedSmtputf8);
     return;
   }
@@ -395,7 +316,7 @@ void SmtpServerSession::do_rcpt(std::string_view arg) {
     reply("501 5.5.4 Syntax: RCPT TO:<address>");
     return;
   }
-  if (!mail_smtputf8_ && !is_ascii(address)) {
+  if (!mail_smtputf8_ && !is_ascii_text(address)) {
     reply(kNeedSmtputf8);
     return;
   }
@@ -726,7 +647,7 @@ void SmtpServerSession::auth_response(std::string_view line, FeedResult& result)
     state_ = State::kCommand;
     char password[kMaxAuthDecodedBytes];
     size_t size = 0;
-    const bool decoded = base64_decode(line, password, sizeof(password), size);
+    const bool decoded = ingress::base64_decode(line, password, sizeof(password), size);
     const std::string_view user(login_user_, login_user_size_);
     login_user_size_ = 0;
     finish_auth(
@@ -735,7 +656,7 @@ void SmtpServerSession::auth_response(std::string_view line, FeedResult& result)
     return;
   }
   // kAuthLoginUser, or AUTH LOGIN with the user name as initial response.
-  if (!base64_decode(line, login_user_, sizeof(login_user_), login_user_size_)) {
+  if (!ingress::base64_decode(line, login_user_, sizeof(login_user_), login_user_size_)) {
     state_ = State::kCommand;
     login_user_size_ = 0;
     reply("501 5.5.2 Error: cannot decode the response");
@@ -748,9 +669,9 @@ void SmtpServerSession::auth_response(std::string_view line, FeedResult& result)
 void SmtpServerSession::check_plain(std::string_view base64, FeedResult& result) {
   char decoded[kMaxAuthDecodedBytes];
   size_t size = 0;
-  PlainCredentials credentials;
-  if (!base64_decode(base64, decoded, sizeof(decoded), size) ||
-      !parse_plain(std::string_view(decoded, size), credentials)) {
+  ingress::PlainCredentials credentials;
+  if (!ingress::base64_decode(base64, decoded, sizeof(decoded), size) ||
+      !ingress::parse_plain(std::string_view(decoded, size), credentials)) {
     finish_auth(false, result);
     return;
   }
