@@ -129,6 +129,19 @@ inline bool parse_path(std::string_view arg, std::string_view& address, std::str
   return true;
 }
 
+// parse_mail_from reads the argument of MAIL ("FROM:<path> params"); the
+// null path "<>" gives an empty |address|.
+inline bool parse_mail_from(std::string_view arg, std::string_view& address, std::string_view& params) {
+  return starts_with_ignore_case(arg, "FROM:") && parse_path(arg.substr(5), address, params);
+}
+
+// parse_rcpt_to reads the argument of RCPT ("TO:<path> params"); the path
+// must not be empty.
+inline bool parse_rcpt_to(std::string_view arg, std::string_view& address, std::string_view& params) {
+  return starts_with_ignore_case(arg, "TO:") && parse_path(arg.substr(3), address, params) &&
+         !address.empty();
+}
+
 // MailParams are the MAIL FROM parameters (RFC 1870 SIZE, RFC 6152 BODY,
 // RFC 6531 SMTPUTF8, RFC 4954 AUTH, which is read and ignored).
 struct MailParams {

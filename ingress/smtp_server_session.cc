@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <charconv>
 #include <cstring>
 
 #include "ingress/smtp_command.h"
@@ -23,7 +22,6 @@ constexpr const char* kNeedHelo = "503 5.5.1 Error: send HELO/EHLO first";
 constexpr const char* kMustStartTls = "530 5.7.0 Must issue a STARTTLS command first";
 constexpr const char* kAuthNotEnabled = "503 5.5.1 Error: authentication not enabled";
 constexpr const char* kAuthFailed = "535 5.7.8 Error: authentication failed: authentication failure";
-constexpr const char* kCannotDecode = "501 5.5.2 Cannot decode response";
 constexpr const char* kNeedSmtputf8 = "553 5.6.7 Must declare SMTPUTF8 to send unicode address";
 constexpr const char* kTooManyRecipients = "452 4.5.3 Error: too many recipients";
 
@@ -37,9 +35,6 @@ bool has_control_byte(std::string_view text) {
   }
   return false;
 }
-
-// wipe clears a buffer that held a credential (not optimised away).
-void wipe(void* data, size_t size) { explicit_bzero(data, size); }
 
 }  // namespace
 
@@ -78,29 +73,9 @@ const char* session_event_name(SessionEvent event) {
 }
 
 const char* ServerSession::state_name(State state) {
-  switch (state) {
-    case State::kIdle:
-      return "idle";
-    case State::kCommand:
-      return "command";
-    case State::kData:
-      return "data";
-    case State::kBdat:
-      return "bdat";
-    case State::kAuthPlain:
-      return "auth-plain";
-    case State::kAuthLoginUser:
-      return "auth-login-user";
-    case State::kAuthLoginPass:
-      return "auth-login-password";
-    case State::kStartTls:
-      return "starttls";
-    case State::kWaitStore:
-      return "wait-store";
-    case State::kClosed:
-      return "closed";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {"idle", "command",  "data",       "bdat",
+                                           "auth", "starttls", "wait-store", "closed"};
+  return kNames[static_cast<size_t>(state)];
 }
 
 ServerSession::ServerSession(const SessionSettings* settings, SessionHost* host)
@@ -125,11 +100,9 @@ void ServerSession::start(const ClientInfo& client) {
   tls_cipher_[0] = '\0';
   message_open_ = false;  // a message of a connection never close()d is forgotten
   reset_transaction();
-  wipe(login_user_, sizeof(login_user_));
-  login_user_size_ = 0;
-  line_size_ = 0;
-  line_overlong_ = false;
-  out_size_ = 0;
+  auth_.clear();
+  line_.reset();
+  out_.clear();
   state_ = State::kCommand;
   reply_host("220", "ESMTP ringmail");
 }
@@ -143,15 +116,13 @@ void ServerSession::tls_started(const TlsFacts& facts) {
   };
   copy(facts.version, tls_version_, sizeof(tls_version_));
   copy(facts.cipher, tls_cipher_, sizeof(tls_cipher_));
-  reset_transaction();
+  reset_transaction();  // RFC 3207 4.2: forget all that came in clear
   helo_seen_ = false;
   ehlo_ = false;
   helo_.clear();
   auth_user_.clear();
-  wipe(login_user_, sizeof(login_user_));
-  login_user_size_ = 0;
-  line_size_ = 0;
-  line_overlong_ = false;
+  auth_.clear();
+  line_.reset();
   tls_active_ = true;
   state_ = State::kCommand;
 }
@@ -171,8 +142,7 @@ void ServerSession::on_stored(bool ok, std::string_view queue_id) {
 void ServerSession::close() {
   if (message_open_) host_->note(SessionEvent::kMessageCut, "connection closed");
   reset_transaction();  // aborts the open message
-  wipe(login_user_, sizeof(login_user_));
-  login_user_size_ = 0;
+  auth_.clear();
   state_ = State::kIdle;
 }
 
@@ -189,32 +159,6 @@ SessionTimeout ServerSession::timeout_kind() const {
   return state_ == State::kData || state_ == State::kBdat ? SessionTimeout::kData : SessionTimeout::kCommand;
 }
 
-void ServerSession::consume_output(size_t bytes) {
-  assert(bytes <= out_size_);
-  if (bytes >= out_size_) {
-    out_size_ = 0;
-    return;
-  }
-  std::memmove(out_, out_ + bytes, out_size_ - bytes);
-  out_size_ -= bytes;
-}
-
-void ServerSession::put(std::string_view text) {
-  // feed() keeps kSessionReplyReserveBytes free before each command and no
-  // reply is longer; the cut here is a last guard (2 bytes kept for CRLF).
-  const size_t room = kSessionOutputBytes - 2 > out_size_ ? kSessionOutputBytes - 2 - out_size_ : 0;
-  assert(text.size() <= room);
-  const size_t take = std::min(text.size(), room);
-  std::memcpy(out_ + out_size_, text.data(), take);
-  out_size_ += take;
-}
-
-void ServerSession::reply(std::string_view text) {
-  put(text);
-  out_[out_size_++] = '\r';  // put() always leaves 2 bytes
-  out_[out_size_++] = '\n';
-}
-
 void ServerSession::error(std::string_view text) {
   ++errors_;
   reply(text);
@@ -229,10 +173,8 @@ void ServerSession::reply_host(std::string_view code, std::string_view tail) {
 }
 
 void ServerSession::close_with(std::string_view text) {
-  abort_open_message();
-  reset_transaction();
-  wipe(login_user_, sizeof(login_user_));
-  login_user_size_ = 0;
+  reset_transaction();  // aborts an open message
+  auth_.clear();
   if (!text.empty()) reply(text);
   state_ = State::kClosed;
 }
@@ -248,7 +190,7 @@ FeedResult ServerSession::feed(const char* data, size_t size) {
       break;
     }
     if (state_ == State::kWaitStore) break;
-    if (kSessionOutputBytes - out_size_ < kSessionReplyReserveBytes) break;  // send first
+    if (out_.free_bytes() < kSessionReplyReserveBytes) break;  // send first
     if (state_ == State::kData) {
       pos += consume_body(data + pos, size - pos);
       continue;
@@ -257,32 +199,19 @@ FeedResult ServerSession::feed(const char* data, size_t size) {
       pos += consume_chunk(data + pos, size - pos);
       continue;
     }
-    // A command line or an AUTH response: find its LF.
-    const char* begin = data + pos;
-    const char* lf = static_cast<const char*>(std::memchr(begin, '\n', size - pos));
-    const size_t chunk = lf == nullptr ? size - pos : static_cast<size_t>(lf - begin) + 1;
-    pos += chunk;
-    if (line_overlong_ || line_size_ + chunk > kMaxCommandLineBytes) {
-      // Skipped to its end without being kept: a 2 MB line costs nothing.
-      line_overlong_ = true;
-      line_size_ = 0;
-      if (lf == nullptr) continue;
-      line_overlong_ = false;
-      if (state_ != State::kCommand) {  // an AUTH response: the exchange ends
+    // A command line or an AUTH response (a 2 MB line is skipped unkept).
+    CommandLineReader<kMaxCommandLineBytes>::Status status;
+    pos += line_.take(data + pos, size - pos, status);
+    if (status == CommandLineReader<kMaxCommandLineBytes>::Status::kTooLong) {
+      if (state_ == State::kAuth) {  // the exchange ends
         state_ = State::kCommand;
-        wipe(login_user_, sizeof(login_user_));
-        login_user_size_ = 0;
+        auth_.clear();
       }
       host_->note(SessionEvent::kLineTooLong, "");
       error("500 5.5.0 Error: line too long");
-      continue;
+    } else if (status == CommandLineReader<kMaxCommandLineBytes>::Status::kLine) {
+      take_line(line_.line());
     }
-    std::memcpy(line_ + line_size_, begin, chunk);
-    line_size_ += chunk;
-    if (lf == nullptr) continue;  // a partial line: the rest comes later
-    const std::string_view line(line_, line_size_);
-    line_size_ = 0;
-    take_line(line);
   }
   result.consumed = pos;
   switch (state_) {
@@ -313,13 +242,14 @@ void ServerSession::take_line(std::string_view line) {
     bare_newline(false);
     return;
   }
-  if (state_ == State::kAuthPlain || state_ == State::kAuthLoginUser || state_ == State::kAuthLoginPass) {
-    auth_response(line);
-    wipe(line_, line.size());  // it held a credential
+  if (state_ == State::kAuth) {
+    state_ = State::kCommand;
+    auth_step(auth_.respond(line));
+    line_.wipe_line();  // it held a credential
     return;
   }
   command(line);
-  if (starts_with_ignore_case(line, "AUTH ")) wipe(line_, line.size());  // an initial response
+  if (starts_with_ignore_case(line, "AUTH ")) line_.wipe_line();  // an initial response
 }
 
 void ServerSession::bare_newline(bool lf) {
@@ -445,7 +375,7 @@ void ServerSession::do_mail(std::string_view arg) {
     return;
   }
   std::string_view address, params;
-  if (!starts_with_ignore_case(arg, "FROM:") || !parse_path(arg.substr(5), address, params)) {
+  if (!parse_mail_from(arg, address, params)) {
     error("501 5.5.4 Syntax: MAIL FROM:<address>");
     return;
   }
@@ -496,8 +426,7 @@ void ServerSession::do_rcpt(std::string_view arg) {
     return;
   }
   std::string_view address, params;
-  if (!starts_with_ignore_case(arg, "TO:") || !parse_path(arg.substr(3), address, params) ||
-      address.empty()) {
+  if (!parse_rcpt_to(arg, address, params)) {
     error("501 5.5.4 Syntax: RCPT TO:<address>");
     return;
   }
@@ -745,11 +674,9 @@ void ServerSession::finish_chunk() {
     return;
   }
   if (!chunk_last_) {
-    char text[64] = "250 2.0.0 ";
-    auto [end, ec] = std::to_chars(text + 10, text + 40, chunk_bytes_);
-    (void)ec;
-    std::memcpy(end, " octets received", 16);
-    reply(std::string_view(text, static_cast<size_t>(end - text) + 16));
+    put("250 2.0.0 ");
+    out_.put_number(chunk_bytes_);
+    reply(" octets received");
     return;
   }
   if (bdat_last_cr_) {  // the message ends in a bare CR
@@ -809,104 +736,50 @@ void ServerSession::do_auth(std::string_view arg) {
     error("503 5.5.1 Error: MAIL transaction in progress");
     return;
   }
-  arg = trim_spaces(arg);
-  const size_t gap = arg.find(' ');
-  const std::string_view mechanism = arg.substr(0, gap);
-  const std::string_view initial =
-      gap == std::string_view::npos ? std::string_view() : trim_spaces(arg.substr(gap));
-  if (equals_ignore_case(mechanism, "PLAIN")) {
-    if (initial.empty()) {
-      reply("334 ");
-      state_ = State::kAuthPlain;
-      return;
-    }
-    auth_plain(initial == "=" ? std::string_view() : initial);
-  } else if (equals_ignore_case(mechanism, "LOGIN")) {
-    if (initial.empty()) {
-      reply("334 VXNlcm5hbWU6");  // "Username:"
-      state_ = State::kAuthLoginUser;
-      return;
-    }
-    state_ = State::kAuthLoginUser;  // the user name as initial response
-    auth_response(initial);
-  } else if (mechanism.empty()) {
-    error("501 5.5.4 Syntax: AUTH mechanism");
-  } else {
-    error("504 5.5.4 Unrecognized authentication type");
-  }
+  auth_step(auth_.start(arg));
 }
 
-void ServerSession::auth_cancel(const char* text) {
-  state_ = State::kCommand;
-  wipe(login_user_, sizeof(login_user_));
-  login_user_size_ = 0;
-  error(text);
-}
-
-void ServerSession::auth_response(std::string_view line) {
-  if (line == "*") {  // RFC 4954 4: the client cancels
-    auth_cancel("501 5.7.0 Authentication aborted");
-    return;
-  }
-  if (state_ == State::kAuthPlain) {
-    state_ = State::kCommand;
-    auth_plain(line);
-    return;
-  }
-  if (state_ == State::kAuthLoginUser) {
-    if (!base64_decode(line, login_user_, sizeof(login_user_), login_user_size_)) {
-      auth_cancel(kCannotDecode);
-      return;
-    }
-    reply("334 UGFzc3dvcmQ6");  // "Password:"
-    state_ = State::kAuthLoginPass;
-    return;
-  }
-  char password[kMaxAuthDecodedBytes];
-  size_t size = 0;
-  if (!base64_decode(line, password, sizeof(password), size)) {
-    wipe(password, sizeof(password));
-    auth_cancel(kCannotDecode);
-    return;
-  }
-  state_ = State::kCommand;
-  auth_finish(std::string_view(login_user_, login_user_size_), std::string_view(password, size));
-  wipe(password, sizeof(password));
-  wipe(login_user_, sizeof(login_user_));
-  login_user_size_ = 0;
-}
-
-void ServerSession::auth_plain(std::string_view base64) {
-  char decoded[kMaxAuthDecodedBytes];
-  size_t size = 0;
-  PlainCredentials credentials;
-  if (!base64_decode(base64, decoded, sizeof(decoded), size)) {
-    error(kCannotDecode);
-  } else if (!parse_plain(std::string_view(decoded, size), credentials) ||
-             !(credentials.authzid.empty() || credentials.authzid == credentials.user)) {
-    host_->note(SessionEvent::kAuthFailed, "PLAIN");
-    error(kAuthFailed);
-  } else {
-    auth_finish(credentials.user, credentials.password);
-  }
-  wipe(decoded, sizeof(decoded));
-}
-
-void ServerSession::auth_finish(std::string_view user, std::string_view password) {
-  switch (host_->check_credentials(user, password)) {
-    case AuthCheck::kOk:
-      auth_user_.assign(user);
-      reply("235 2.7.0 Authentication successful");
-      return;
-    case AuthCheck::kBad:
-      host_->note(SessionEvent::kAuthFailed, "");
+void ServerSession::auth_step(AuthDialogue<kMaxAuthDecodedBytes>::Step step) {
+  using Step = AuthDialogue<kMaxAuthDecodedBytes>::Step;
+  switch (step) {
+    case Step::kChallenge:
+      reply(auth_.challenge());
+      state_ = State::kAuth;
+      return;  // the exchange goes on: keep what was decoded
+    case Step::kCredentials:
+      switch (host_->check_credentials(auth_.user(), auth_.password())) {
+        case AuthCheck::kOk:
+          auth_user_.assign(auth_.user());
+          reply("235 2.7.0 Authentication successful");
+          break;
+        case AuthCheck::kBad:
+          host_->note(SessionEvent::kAuthFailed, "");
+          error(kAuthFailed);
+          break;
+        case AuthCheck::kThrottled:
+          host_->note(SessionEvent::kAuthThrottled, "");
+          error("454 4.7.0 Temporary authentication failure");
+          break;
+      }
+      break;
+    case Step::kCancelled:
+      error("501 5.7.0 Authentication aborted");
+      break;
+    case Step::kUndecodable:
+      error("501 5.5.2 Cannot decode response");
+      break;
+    case Step::kMalformed:
+      host_->note(SessionEvent::kAuthFailed, "malformed");
       error(kAuthFailed);
-      return;
-    case AuthCheck::kThrottled:
-      host_->note(SessionEvent::kAuthThrottled, "");
-      error("454 4.7.0 Temporary authentication failure");
-      return;
+      break;
+    case Step::kNoMechanism:
+      error("501 5.5.4 Syntax: AUTH mechanism");
+      break;
+    case Step::kUnknownMechanism:
+      error("504 5.5.4 Unrecognized authentication type");
+      break;
   }
+  auth_.clear();  // wipes the decoded credentials
 }
 
 void ServerSession::do_vrfy(std::string_view arg) {

@@ -28,7 +28,9 @@
 #include <vector>
 
 #include "config/listen_config.h"
-#include "ingress/sasl_decode.h"
+#include "ingress/auth_dialogue.h"
+#include "ingress/command_line_reader.h"
+#include "ingress/reply_buffer.h"
 
 namespace ringmail::ingress {
 
@@ -154,8 +156,8 @@ class ServerSession {
   // (an open message is aborted); the owner sends the output and closes.
   void timed_out();
 
-  std::string_view output() const { return std::string_view(out_, out_size_); }
-  void consume_output(size_t bytes);  // the first |bytes| of output() were sent
+  std::string_view output() const { return out_.view(); }
+  void consume_output(size_t bytes) { out_.consume(bytes); }  // the first |bytes| of output() were sent
   SessionTimeout timeout_kind() const;
   bool tls_active() const { return tls_active_; }
   std::string_view auth_user() const { return auth_user_; }
@@ -164,16 +166,14 @@ class ServerSession {
 
   // State is where the session is; each state says what it waits for.
   enum class State {
-    kIdle,           // no connection (before start(), after close())
-    kCommand,        // a command line
-    kData,           // DATA body bytes up to CRLF.CRLF
-    kBdat,           // the rest of a BDAT chunk's bytes
-    kAuthPlain,      // "334 " sent: the base64 PLAIN response line
-    kAuthLoginUser,  // "334 VXNlcm5hbWU6" sent: the base64 user name
-    kAuthLoginPass,  // "334 UGFzc3dvcmQ6" sent: the base64 password
-    kStartTls,       // 220 to STARTTLS sent: tls_started(); input discarded
-    kWaitStore,      // end_message() called: on_stored(); input not taken
-    kClosed,         // QUIT answered, 421/521 sent or connection cut
+    kIdle,       // no connection (before start(), after close())
+    kCommand,    // a command line
+    kData,       // DATA body bytes up to CRLF.CRLF
+    kBdat,       // the rest of a BDAT chunk's bytes
+    kAuth,       // a 334 challenge sent: the client's base64 response line
+    kStartTls,   // 220 to STARTTLS sent: tls_started(); input discarded
+    kWaitStore,  // end_message() called: on_stored(); input not taken
+    kClosed,     // QUIT answered, 421/521 sent or connection cut
   };
   State state() const { return state_; }
   static const char* state_name(State state);
@@ -198,10 +198,8 @@ class ServerSession {
   void do_starttls(std::string_view arg);
   void do_auth(std::string_view arg);
   void do_vrfy(std::string_view arg);
-  void auth_response(std::string_view line);
-  void auth_plain(std::string_view base64);
-  void auth_finish(std::string_view user, std::string_view password);
-  void auth_cancel(const char* text);
+  // auth_step answers a step of the AUTH exchange (a challenge, the check).
+  void auth_step(AuthDialogue<kMaxAuthDecodedBytes>::Step step);
   bool auth_offered() const;
   // begin opens the message at the host (DATA, first BDAT); false: 451 written.
   bool begin();
@@ -215,10 +213,10 @@ class ServerSession {
   void reset_transaction();
   void abort_open_message();
   void close_with(std::string_view text);
-  void reply(std::string_view text);                              // appends text + CRLF
+  void reply(std::string_view text) { out_.line(text); }          // text + CRLF
   void error(std::string_view text);                              // reply(), counted toward max_errors
   void reply_host(std::string_view code, std::string_view tail);  // "code host tail"
-  void put(std::string_view text);                                // raw text into the output
+  void put(std::string_view text) { out_.put(text); }             // raw text into the output
 
   const SessionSettings* settings_;
   SessionHost* host_;
@@ -257,17 +255,9 @@ class ServerSession {
   bool chunk_last_ = false;            // the current BDAT has LAST
   const char* chunk_error_ = nullptr;  // this chunk's reply instead of 250 (bytes discarded)
 
-  // AUTH LOGIN: the decoded user name until the password comes.
-  size_t login_user_size_ = 0;
-  char login_user_[kMaxAuthDecodedBytes];
-
-  // A command line split across feeds; an overlong one is skipped.
-  size_t line_size_ = 0;
-  bool line_overlong_ = false;
-  char line_[kMaxCommandLineBytes];
-
-  size_t out_size_ = 0;
-  char out_[kSessionOutputBytes];
+  AuthDialogue<kMaxAuthDecodedBytes> auth_;
+  CommandLineReader<kMaxCommandLineBytes> line_;
+  ReplyBuffer<kSessionOutputBytes> out_;
 };
 
 }  // namespace ringmail::ingress

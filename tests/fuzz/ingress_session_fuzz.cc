@@ -44,18 +44,21 @@ bool has_bare_line_end(std::string_view text) {
 }
 
 // ends_with_bdat_last: |taken| ends with the whole chunk of a "BDAT n LAST"
-// line (the last such line whose count reaches exactly the end).
+// command. The command may follow the bytes of an earlier chunk on the same
+// "line", so every "BDAT " inside a line is tried.
 bool ends_with_bdat_last(std::string_view taken) {
   for (size_t at = taken.rfind("\r\n"); at != std::string_view::npos && at > 0;
        at = taken.rfind("\r\n", at - 1)) {
     const size_t start = taken.rfind("\r\n", at - 1);
     const size_t line_begin = start == std::string_view::npos ? 0 : start + 2;
-    const std::string_view line = taken.substr(line_begin, at - line_begin);
-    uint64_t count = 0;
-    bool last = false;
-    if (line.size() > 5 && starts_with_ignore_case(line, "BDAT ") &&
-        parse_bdat_args(line.substr(5), count, last) && last && at + 2 + count == taken.size())
-      return true;
+    for (size_t p = line_begin; p + 5 <= at; ++p) {
+      const std::string_view command = taken.substr(p, at - p);
+      uint64_t count = 0;
+      bool last = false;
+      if (starts_with_ignore_case(command, "BDAT ") && parse_bdat_args(command.substr(5), count, last) &&
+          last && at + 2 + count == taken.size())
+        return true;
+    }
   }
   return false;
 }

@@ -37,27 +37,8 @@ constexpr const char* kUnknownCommand = "502 5.5.2 Error: command not recognized
 }  // namespace
 
 const char* SmtpServerSession::state_name(State state) {
-  switch (state) {
-    case State::kIdle:
-      return "idle";
-    case State::kCommand:
-      return "command";
-    case State::kData:
-      return "data";
-    case State::kBdat:
-      return "bdat";
-    case State::kAuthPlain:
-      return "auth-plain";
-    case State::kAuthLoginUser:
-      return "auth-login-user";
-    case State::kAuthLoginPass:
-      return "auth-login-password";
-    case State::kStartTls:
-      return "starttls";
-    case State::kClosed:
-      return "closed";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {"idle", "command", "data", "bdat", "auth", "starttls", "closed"};
+  return kNames[static_cast<size_t>(state)];
 }
 
 SmtpServerSession::SmtpServerSession(const SessionConfig* config, const SinkFaults* faults)
@@ -73,12 +54,11 @@ void SmtpServerSession::start(SessionObserver* observer, uint64_t* next_queue_id
   helo_seen_ = false;
   tls_active_ = false;
   authenticated_ = false;
-  login_user_size_ = 0;
+  auth_.clear();
   bdat_open_ = false;  // a message left open by a connection never close()d is forgotten
   reset_transaction();
-  line_size_ = 0;
-  line_overlong_ = false;
-  out_size_ = 0;
+  line_.reset();
+  out_.clear();
   append("220 ");
   append(config_->hostname);
   reply(" ESMTP ringmail-sink");
@@ -95,39 +75,10 @@ void SmtpServerSession::tls_started() {
   reset_transaction();
   helo_seen_ = false;
   authenticated_ = false;
-  login_user_size_ = 0;
-  line_size_ = 0;
-  line_overlong_ = false;
+  auth_.clear();
+  line_.reset();
   tls_active_ = true;
   state_ = State::kCommand;
-}
-
-void SmtpServerSession::consume_output(size_t bytes) {
-  assert(bytes <= out_size_);
-  if (bytes >= out_size_) {
-    out_size_ = 0;
-    return;
-  }
-  std::memmove(out_, out_ + bytes, out_size_ - bytes);
-  out_size_ -= bytes;
-}
-
-void SmtpServerSession::append(std::string_view text) {
-  // feed() keeps kSessionReplyReserveBytes free before each command, and no
-  // single command writes more than that; the cut here is a last guard
-  // (keeping 2 bytes for the CRLF).
-  const size_t room = kSessionOutputBytes - 2 > out_size_ ? kSessionOutputBytes - 2 - out_size_ : 0;
-  assert(text.size() <= room);
-  const size_t take = std::min(text.size(), room);
-  std::memcpy(out_ + out_size_, text.data(), take);
-  out_size_ += take;
-}
-
-void SmtpServerSession::reply(std::string_view text) {
-  append(text);
-  if (out_size_ + 2 > kSessionOutputBytes) return;  // unreachable: see append()
-  out_[out_size_++] = '\r';
-  out_[out_size_++] = '\n';
 }
 
 FeedResult SmtpServerSession::feed(const char* data, size_t size) {
@@ -146,7 +97,7 @@ FeedResult SmtpServerSession::feed(const char* data, size_t size) {
       pos = size;
       break;
     }
-    if (kSessionOutputBytes - out_size_ < kSessionReplyReserveBytes) break;  // send first
+    if (out_.free_bytes() < kSessionReplyReserveBytes) break;  // send first
     if (state_ == State::kData) {
       pos += consume_body(data + pos, size - pos, result);
       continue;
@@ -155,33 +106,17 @@ FeedResult SmtpServerSession::feed(const char* data, size_t size) {
       pos += consume_chunk(data + pos, size - pos, result);
       continue;
     }
-    // kCommand: find the end of the line.
-    const char* begin = data + pos;
-    const char* lf = static_cast<const char*>(std::memchr(begin, '\n', size - pos));
-    const size_t chunk = lf == nullptr ? size - pos : static_cast<size_t>(lf - begin) + 1;
-    pos += chunk;
-    if (line_overlong_ || line_size_ + chunk > kMaxCommandLineBytes) {
-      line_overlong_ = true;
-      line_size_ = 0;
-      if (lf == nullptr) continue;
-      line_overlong_ = false;
+    // kCommand or kAuth: a line (LF or CRLF ends it; the sink is lenient).
+    ingress::CommandLineReader<kMaxCommandLineBytes>::Status status;
+    pos += line_.take(data + pos, size - pos, status);
+    if (status == ingress::CommandLineReader<kMaxCommandLineBytes>::Status::kTooLong) {
       reply("500 5.5.0 Error: line too long");
-      continue;
+    } else if (status == ingress::CommandLineReader<kMaxCommandLineBytes>::Status::kLine) {
+      std::string_view line = line_.line();
+      line.remove_suffix(1);  // LF
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      process_line(line, result);
     }
-    if (lf == nullptr) {  // a partial line: keep it for the next feed
-      std::memcpy(line_ + line_size_, begin, chunk);
-      line_size_ += chunk;
-      continue;
-    }
-    std::string_view line(begin, chunk);
-    if (line_size_ > 0) {
-      std::memcpy(line_ + line_size_, begin, chunk);
-      line = std::string_view(line_, line_size_ + chunk);
-      line_size_ = 0;
-    }
-    line.remove_suffix(1);  // LF
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    process_line(line, result);
   }
   if (state_ == State::kClosed) result.action = SessionAction::kClose;
   if (state_ == State::kStartTls) result.action = SessionAction::kStartTls;
@@ -196,8 +131,9 @@ void SmtpServerSession::process_line(std::string_view line, FeedResult& result) 
   auto is = [&](std::string_view name) {
     return verb.size() == name.size() && starts_with_ignore_case(verb, name);
   };
-  if (state_ == State::kAuthPlain || state_ == State::kAuthLoginUser || state_ == State::kAuthLoginPass) {
-    auth_response(line, result);
+  if (state_ == State::kAuth) {
+    state_ = State::kCommand;
+    auth_step(auth_.respond(line), result);
   } else if (line.empty()) {
     reply("500 5.5.2 Error: bad syntax");
   } else if (is("EHLO")) {
@@ -250,10 +186,9 @@ void SmtpServerSession::do_ehlo(std::string_view arg, bool extended) {
   append("250-");
   reply(name);
   if (config_->pipelining) reply("250-PIPELINING");
-  char size_line[48];
-  const int n = std::snprintf(size_line, sizeof(size_line), "250-SIZE %llu",
-                              static_cast<unsigned long long>(config_->max_message_bytes));
-  reply(std::string_view(size_line, static_cast<size_t>(n)));
+  append("250-SIZE ");
+  out_.put_number(config_->max_message_bytes);
+  reply("");
   if (config_->eight_bit_mime) reply("250-8BITMIME");
   if (config_->smtputf8) reply("250-SMTPUTF8");
   if (config_->chunking) reply("250-CHUNKING");
@@ -276,7 +211,7 @@ void SmtpServerSession::do_mail(std::string_view arg) {
     return;
   }
   std::string_view address, params;
-  if (!starts_with_ignore_case(arg, "FROM:") || !parse_path(arg.substr(5), address, params)) {
+  if (!ingress::parse_mail_from(arg, address, params)) {
     reply("501 5.5.4 Syntax: MAIL FROM:<address>");
     return;
   }
@@ -311,8 +246,7 @@ void SmtpServerSession::do_rcpt(std::string_view arg) {
     return;
   }
   std::string_view address, params;
-  if (!starts_with_ignore_case(arg, "TO:") || !parse_path(arg.substr(3), address, params) ||
-      address.empty()) {
+  if (!ingress::parse_rcpt_to(arg, address, params)) {
     reply("501 5.5.4 Syntax: RCPT TO:<address>");
     return;
   }
@@ -435,13 +369,9 @@ void SmtpServerSession::finish_chunk(FeedResult& result) {
     return;
   }
   if (!chunk_last_) {
-    char text[64] = "250 2.0.0 ";
-    size_t n = std::strlen(text);
-    auto [end, ec] = std::to_chars(text + n, text + sizeof(text) - 20, chunk_bytes_);
-    (void)ec;
-    n = static_cast<size_t>(end - text);
-    std::memcpy(text + n, " octets received", 16);
-    reply(std::string_view(text, n + 16));
+    append("250 2.0.0 ");
+    out_.put_number(chunk_bytes_);
+    reply(" octets received");
     return;
   }
   bdat_open_ = false;
@@ -602,82 +532,37 @@ void SmtpServerSession::do_auth(std::string_view arg, FeedResult& result) {
     reply("503 5.5.1 Error: MAIL transaction in progress");
     return;
   }
-  arg = trim_spaces(arg);
-  const size_t gap = arg.find(' ');
-  const std::string_view mechanism = arg.substr(0, gap);
-  const std::string_view initial =
-      gap == std::string_view::npos ? std::string_view() : trim_spaces(arg.substr(gap));
-  auto is = [&](std::string_view name) {
-    return mechanism.size() == name.size() && starts_with_ignore_case(mechanism, name);
-  };
-  if (is("PLAIN")) {
-    if (initial.empty()) {
-      reply("334 ");
-      state_ = State::kAuthPlain;
-      return;
-    }
-    check_plain(initial == "=" ? std::string_view() : initial, result);
-  } else if (is("LOGIN")) {
-    if (initial.empty()) {
-      reply("334 VXNlcm5hbWU6");  // "Username:"
-      state_ = State::kAuthLoginUser;
-      return;
-    }
-    auth_response(initial, result);  // the user name as initial response
-  } else if (mechanism.empty()) {
-    reply("501 5.5.4 Syntax: AUTH mechanism");
-  } else {
-    reply("504 5.5.4 Unrecognized authentication type");
-  }
+  auth_step(auth_.start(arg), result);
 }
 
-void SmtpServerSession::auth_response(std::string_view line, FeedResult& result) {
-  if (line == "*") {  // RFC 4954 4: the client cancels
-    state_ = State::kCommand;
-    login_user_size_ = 0;
-    reply("501 5.7.0 Authentication aborted");
-    return;
+void SmtpServerSession::auth_step(ingress::AuthDialogue<kMaxAuthDecodedBytes>::Step step,
+                                  FeedResult& result) {
+  using Step = ingress::AuthDialogue<kMaxAuthDecodedBytes>::Step;
+  switch (step) {
+    case Step::kChallenge:
+      reply(auth_.challenge());
+      state_ = State::kAuth;
+      return;  // the exchange goes on
+    case Step::kCredentials:
+      finish_auth(auth_.user() == config_->auth_user && auth_.password() == config_->auth_password, result);
+      break;
+    case Step::kMalformed:  // credentials that cannot be right
+      finish_auth(false, result);
+      break;
+    case Step::kCancelled:
+      reply("501 5.7.0 Authentication aborted");
+      break;
+    case Step::kUndecodable:
+      reply("501 5.5.2 Error: cannot decode the response");
+      break;
+    case Step::kNoMechanism:
+      reply("501 5.5.4 Syntax: AUTH mechanism");
+      break;
+    case Step::kUnknownMechanism:
+      reply("504 5.5.4 Unrecognized authentication type");
+      break;
   }
-  if (state_ == State::kAuthPlain) {
-    state_ = State::kCommand;
-    check_plain(line, result);
-    return;
-  }
-  if (state_ == State::kAuthLoginPass) {
-    state_ = State::kCommand;
-    char password[kMaxAuthDecodedBytes];
-    size_t size = 0;
-    const bool decoded = ingress::base64_decode(line, password, sizeof(password), size);
-    const std::string_view user(login_user_, login_user_size_);
-    login_user_size_ = 0;
-    finish_auth(
-        decoded && user == config_->auth_user && std::string_view(password, size) == config_->auth_password,
-        result);
-    return;
-  }
-  // kAuthLoginUser, or AUTH LOGIN with the user name as initial response.
-  if (!ingress::base64_decode(line, login_user_, sizeof(login_user_), login_user_size_)) {
-    state_ = State::kCommand;
-    login_user_size_ = 0;
-    reply("501 5.5.2 Error: cannot decode the response");
-    return;
-  }
-  reply("334 UGFzc3dvcmQ6");  // "Password:"
-  state_ = State::kAuthLoginPass;
-}
-
-void SmtpServerSession::check_plain(std::string_view base64, FeedResult& result) {
-  char decoded[kMaxAuthDecodedBytes];
-  size_t size = 0;
-  ingress::PlainCredentials credentials;
-  if (!ingress::base64_decode(base64, decoded, sizeof(decoded), size) ||
-      !ingress::parse_plain(std::string_view(decoded, size), credentials)) {
-    finish_auth(false, result);
-    return;
-  }
-  finish_auth((credentials.authzid.empty() || credentials.authzid == credentials.user) &&
-                  credentials.user == config_->auth_user && credentials.password == config_->auth_password,
-              result);
+  auth_.clear();
 }
 
 void SmtpServerSession::finish_auth(bool ok, FeedResult& result) {
