@@ -29,6 +29,7 @@
 
 #include "config/listen_config.h"
 #include "ingress/auth_dialogue.h"
+#include "ingress/bdat_chunk.h"
 #include "ingress/command_line_reader.h"
 #include "ingress/reply_buffer.h"
 
@@ -248,12 +249,9 @@ class ServerSession {
   BodyScan body_scan_ = BodyScan::kLineStart;
 
   // BDAT.
-  bool bdat_seen_ = false;             // a BDAT came in this transaction
-  bool bdat_last_cr_ = false;          // the chunk bytes so far end with CR
-  uint64_t chunk_bytes_ = 0;           // size of the current chunk
-  uint64_t chunk_remaining_ = 0;       // of it, bytes still to come
-  bool chunk_last_ = false;            // the current BDAT has LAST
-  const char* chunk_error_ = nullptr;  // this chunk's reply instead of 250 (bytes discarded)
+  bool bdat_seen_ = false;     // a BDAT came in this transaction
+  bool bdat_last_cr_ = false;  // the chunk bytes so far end with CR
+  BdatChunk chunk_;            // the chunk being read
 
   AuthDialogue<kMaxAuthDecodedBytes> auth_;
   CommandLineReader<kMaxCommandLineBytes> line_;
