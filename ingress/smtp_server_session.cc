@@ -145,10 +145,8 @@ void ServerSession::close() {
 void ServerSession::timed_out() {
   if (state_ == State::kIdle || state_ == State::kClosed) return;
   if (message_open_) host_->note(SessionEvent::kMessageCut, "timeout");
-  close_with("");
-  put("421 4.4.2 ");
-  put(settings_->hostname);
-  reply(" Error: timeout exceeded");
+  hang_up();
+  reply_host("421 4.4.2", "Error: timeout exceeded");
 }
 
 SessionTimeout ServerSession::timeout_kind() const {
@@ -168,10 +166,9 @@ void ServerSession::reply_host(std::string_view code, std::string_view tail) {
   reply(tail);
 }
 
-void ServerSession::close_with(std::string_view text) {
+void ServerSession::hang_up() {
   reset_transaction();  // aborts an open message
   auth_.clear();
-  if (!text.empty()) reply(text);
   state_ = State::kClosed;
 }
 
@@ -250,14 +247,14 @@ void ServerSession::take_line(std::string_view line) {
 
 void ServerSession::bare_newline(bool lf) {
   host_->note(SessionEvent::kBareNewline, lf ? "LF" : "CR");
-  close_with("");
+  hang_up();
   reply_host("521 5.5.2", lf ? "Error: bare <LF> received" : "Error: bare <CR> received");
 }
 
 void ServerSession::command(std::string_view line) {
   if (settings_->max_errors > 0 && errors_ >= settings_->max_errors) {
     host_->note(SessionEvent::kTooManyErrors, "");
-    close_with("");
+    hang_up();
     reply_host("421 4.7.0", "Error: too many errors");
     return;
   }
@@ -611,7 +608,8 @@ void ServerSession::do_bdat(std::string_view arg) {
   if (!parse_bdat_args(arg, size, last)) {
     // The chunk size is unknown, so the bytes after this line cannot be told
     // from commands: the only safe answer is to hang up.
-    close_with("501 5.5.4 Syntax: BDAT count [LAST]");
+    hang_up();
+    reply("501 5.5.4 Syntax: BDAT count [LAST]");
     return;
   }
   chunk_.start(size, last);

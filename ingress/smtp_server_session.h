@@ -213,7 +213,9 @@ class ServerSession {
   void bare_newline(bool lf);
   void reset_transaction();
   void abort_open_message();
-  void close_with(std::string_view text);
+  // hang_up ends the connection from the server's side (the caller writes
+  // the last reply): an open message is aborted, further input ignored.
+  void hang_up();
   void reply(std::string_view text) { out_.line(text); }          // text + CRLF
   void error(std::string_view text);                              // reply(), counted toward max_errors
   void reply_host(std::string_view code, std::string_view tail);  // "code host tail"
