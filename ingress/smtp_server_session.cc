@@ -74,6 +74,19 @@ const char* ServerSession::state_name(State state) {
   return kNames[static_cast<size_t>(state)];
 }
 
+SessionSettings make_session_settings(const ListenConfig& listen, std::string_view default_hostname) {
+  SessionSettings s;
+  s.hostname = listen.hostname.empty() ? std::string(default_hostname) : listen.hostname;
+  s.max_message_bytes = listen.max_message_size;
+  s.max_recipients = listen.max_recipients;
+  s.starttls = listen.tls == ListenTls::kStartTls || listen.tls == ListenTls::kRequired;
+  s.tls_required = listen.tls == ListenTls::kRequired;
+  s.auth = listen.auth;
+  s.allow_plaintext_auth = listen.allow_plaintext_auth;
+  s.max_errors = listen.max_errors;
+  return s;
+}
+
 ServerSession::ServerSession(const SessionSettings* settings, SessionHost* host)
     : settings_(settings), host_(host) {
   helo_.reserve(kMaxCommandLineBytes);

@@ -67,6 +67,12 @@ struct SessionSettings {  // per listener, read-only, shared
   uint32_t max_errors = 20;  // 0: no limit
 };
 
+// make_session_settings derives a listener's settings from its [[listen]]
+// table: STARTTLS offered with tls = "starttls" or "required" (not with
+// "implicit", where TLS is on from the start); hostname "" becomes
+// |default_hostname| (smtp.helo_name).
+SessionSettings make_session_settings(const ListenConfig& listen, std::string_view default_hostname);
+
 struct ClientInfo {
   std::string_view address_text;  // "192.0.2.1" / "::1"
   bool trusted = false;           // in trusted_networks: may send without AUTH
