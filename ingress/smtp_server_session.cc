@@ -415,20 +415,16 @@ void ServerSession::do_mail(std::string_view arg) {
     return;
   }
   reset_transaction();
+  mail_active_ = true;
+  reverse_path_.assign(address);
   eight_bit_mime_ = mail.body_8bitmime;
   smtputf8_ = mail.smtputf8;
-  reverse_path_.assign(address);
-  mail_active_ = true;
   reply("250 2.1.0 Ok");
 }
 
 void ServerSession::do_rcpt(std::string_view arg) {
-  if (!mail_active_) {
-    error("503 5.5.1 Error: need MAIL command");
-    return;
-  }
-  if (bdat_seen_) {  // the envelope went to the host with the first BDAT
-    error("503 5.5.1 Error: RCPT after BDAT");
+  if (!mail_active_ || bdat_seen_) {  // after a BDAT the envelope is the host's
+    error(mail_active_ ? "503 5.5.1 Error: RCPT after BDAT" : "503 5.5.1 Error: need MAIL command");
     return;
   }
   std::string_view address, params;
@@ -574,12 +570,11 @@ size_t ServerSession::consume_body(const char* data, size_t size) {
         body_scan_ = BodyScan::kLineStart;
         break;
       case BodyScan::kLineStart:
-        if (data[i] == '.') {
+        body_scan_ = BodyScan::kInLine;
+        if (data[i] == '.') {  // held back: stuffing or the end marker
           pass(i);
-          segment = ++i;  // held back: stuffing or the end marker
+          segment = ++i;
           body_scan_ = BodyScan::kDot;
-        } else {
-          body_scan_ = BodyScan::kInLine;
         }
         break;
       case BodyScan::kDot:
