@@ -42,7 +42,7 @@ enum class SessionEvent {
   kRelayDenied,         // 554 at RCPT: untrusted, not authenticated
   kAuthRequired,        // 530 at MAIL: auth = "required", untrusted, not authenticated
   kTlsRequired,         // 530: tls = "required" and no STARTTLS yet
-  kAuthFailed,          // 535 (wrong credentials or an undecodable response)
+  kAuthFailed,          // 535 (wrong credentials or a malformed response)
   kAuthThrottled,       // 454: too many failures from this IP (the host said so)
   kAuthInClearRefused,  // AUTH without TLS and allow_plaintext_auth off
   kBareNewline,         // bare LF or bare CR: 521 and close

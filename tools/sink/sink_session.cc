@@ -21,7 +21,6 @@ using ingress::ascii_upper;
 using ingress::is_ascii_text;
 using ingress::parse_bdat_args;
 using ingress::parse_mail_params;
-using ingress::parse_path;
 using ingress::starts_with_ignore_case;
 using ingress::trim_spaces;
 
