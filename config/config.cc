@@ -53,7 +53,8 @@ struct Value {
 };
 
 // kSize is a byte count written as an integer or a string "10M", "512K",
-// "1G" (binary units); it lands in Value::integer.
+// "1G" (binary units); it lands in Value::integer. kStringList lands in
+// Value::texts.
 enum class KeyType { kInteger, kBoolean, kString, kDuration, kDurationList, kSize, kStringList };
 
 // KeyTypeName is the type as docs/config.md's "type" column spells it.
@@ -301,7 +302,7 @@ std::string CheckSenderCopy(const Value& value) {
 
 // The [[listen]] keys (config/listen_config.h). Their cross-key rules
 // (certificate for TLS, users_file for AUTH, no AUTH in clear, distinct
-// addresses) are in Loader::CheckListen.
+// addresses) are in Loader::CheckListens.
 constexpr int64_t kMinMessageSize = 1024;
 constexpr int64_t kMaxMessageSize = int64_t{1} << 30;
 constexpr int64_t kMaxSessionTimeoutMs = 24LL * 3'600'000;
@@ -314,31 +315,31 @@ std::string CheckListenAddress(const Value& value) {
   return "'listen.address' = \"" + value.text + "\" cannot be listened on: " + problem;
 }
 
+// kListenTlsNames and kListenAuthNames: the spellings, in enum order.
+constexpr const char* kListenTlsNames[] = {"none", "starttls", "implicit", "required"};
+constexpr const char* kListenAuthNames[] = {"none", "optional", "required"};
+
+// NameIndex is the position of |text| in |names|, or -1.
+template <size_t N>
+int NameIndex(const char* const (&names)[N], const std::string& text) {
+  for (size_t i = 0; i < N; ++i) {
+    if (text == names[i]) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 std::string CheckListenTls(const Value& value) {
   const std::string& t = value.text;
-  if (t == "none" || t == "starttls" || t == "implicit" || t == "required") return {};
+  if (NameIndex(kListenTlsNames, t) >= 0) return {};
   return "unknown listen.tls = \"" + t +
          "\"; use \"none\", \"starttls\" (offered), \"required\" (STARTTLS before MAIL) or \"implicit\" (TLS "
          "from the first byte, SMTPS)";
 }
 
-ListenTls ParseListenTls(const std::string& t) {
-  if (t == "starttls") return ListenTls::kStartTls;
-  if (t == "implicit") return ListenTls::kImplicit;
-  if (t == "required") return ListenTls::kRequired;
-  return ListenTls::kNone;
-}
-
 std::string CheckListenAuth(const Value& value) {
   const std::string& a = value.text;
-  if (a == "none" || a == "optional" || a == "required") return {};
+  if (NameIndex(kListenAuthNames, a) >= 0) return {};
   return "unknown listen.auth = \"" + a + "\"; use \"none\", \"optional\" or \"required\"";
-}
-
-ListenAuth ParseListenAuth(const std::string& a) {
-  if (a == "optional") return ListenAuth::kOptional;
-  if (a == "required") return ListenAuth::kRequired;
-  return ListenAuth::kNone;
 }
 
 // CheckUsersFile: an absolute path. Like relay.password_file, the file is
@@ -550,7 +551,10 @@ const KeySpec kKeys[] = {
     {.name = "listen.tls",
      .type = KeyType::kString,
      .check = CheckListenTls,
-     .set_listen = [](const Value& v, ListenConfig& l) { l.tls = ParseListenTls(v.text); }},
+     .set_listen =
+         [](const Value& v, ListenConfig& l) {
+           l.tls = static_cast<ListenTls>(NameIndex(kListenTlsNames, v.text));
+         }},
     {.name = "listen.cert_file",
      .type = KeyType::kString,
      .check =
@@ -566,7 +570,10 @@ const KeySpec kKeys[] = {
     {.name = "listen.auth",
      .type = KeyType::kString,
      .check = CheckListenAuth,
-     .set_listen = [](const Value& v, ListenConfig& l) { l.auth = ParseListenAuth(v.text); }},
+     .set_listen =
+         [](const Value& v, ListenConfig& l) {
+           l.auth = static_cast<ListenAuth>(NameIndex(kListenAuthNames, v.text));
+         }},
     {.name = "listen.users_file",
      .type = KeyType::kString,
      .check = CheckUsersFile,
@@ -1186,7 +1193,7 @@ class Loader {
       }
       if (l.auth != ListenAuth::kNone && l.users_file.empty()) {
         Fail(entry.Line("listen.auth"),
-             "listen.auth = \"" + std::string(l.auth == ListenAuth::kRequired ? "required" : "optional") +
+             "listen.auth = \"" + std::string(kListenAuthNames[static_cast<int>(l.auth)]) +
                  "\" needs 'listen.users_file', the file of user:hash lines AUTH checks (make one with "
                  "`ringmail hash-password`), e.g. users_file = \"/etc/ringmail/users\"");
         return;
@@ -1194,7 +1201,7 @@ class Loader {
       if (l.auth != ListenAuth::kNone && l.tls == ListenTls::kNone && !l.allow_plaintext_auth) {
         Fail(
             entry.Line("listen.auth"),
-            "listen.auth = \"" + std::string(l.auth == ListenAuth::kRequired ? "required" : "optional") +
+            "listen.auth = \"" + std::string(kListenAuthNames[static_cast<int>(l.auth)]) +
                 "\" on a listener without TLS would take passwords in clear text, so AUTH would never be "
                 "offered; set tls = \"starttls\" (or \"required\"/\"implicit\") with cert_file and key_file, "
                 "or allow_plaintext_auth = true if the network to this listener is trusted");
@@ -1314,19 +1321,7 @@ std::vector<ConfigKeyInfo> config_keys() {
   return out;
 }
 
-const char* listen_tls_name(ListenTls tls) {
-  switch (tls) {
-    case ListenTls::kNone:
-      return "none";
-    case ListenTls::kStartTls:
-      return "starttls";
-    case ListenTls::kImplicit:
-      return "implicit";
-    case ListenTls::kRequired:
-      return "required";
-  }
-  return "none";
-}
+const char* listen_tls_name(ListenTls tls) { return kListenTlsNames[static_cast<int>(tls)]; }
 
 const char* tls_level_name(TlsLevel level) {
   switch (level) {

@@ -158,7 +158,7 @@ bool parse_duration(const std::string& text, std::chrono::seconds& out);
 // ConfigKeyInfo describes one key the loader accepts, as its table in
 // config.cc defines it: the full dotted name ("relay.port"), the type as
 // docs/config.md writes it ("integer", "boolean", "string", "duration",
-// "array of durations"), for integers the accepted range (min..max), and
+// "array of durations", "size", "array of strings"), for integers the accepted range (min..max), and
 // whether the key is required.
 struct ConfigKeyInfo {
   std::string_view name;

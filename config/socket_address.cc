@@ -18,7 +18,8 @@ bool ParseNumber(std::string_view text, unsigned max, unsigned& out) {
 
 }  // namespace
 
-bool parse_socket_address(std::string_view text, sockaddr_storage& addr, socklen_t& len, std::string& problem) {
+bool parse_socket_address(std::string_view text, sockaddr_storage& addr, socklen_t& len,
+                          std::string& problem) {
   std::string host;
   std::string_view port_text;
   if (!text.empty() && text.front() == '[') {
@@ -80,7 +81,8 @@ bool parse_cidr(std::string_view text, Cidr& out, std::string& problem) {
     cidr.family = AF_INET6;
     max_bits = 128;
   } else {
-    problem = "'" + host + "' is not an IPv4 or IPv6 address (write a network as \"10.0.0.0/8\" or \"fd00::/8\")";
+    problem =
+        "'" + host + "' is not an IPv4 or IPv6 address (write a network as \"10.0.0.0/8\" or \"fd00::/8\")";
     return false;
   }
   unsigned bits = max_bits;

@@ -22,7 +22,8 @@ namespace ringmail {
 // parse_socket_address parses "IPV4:PORT", "[IPV6]:PORT" or
 // "localhost:PORT" (= 127.0.0.1) with PORT 1..65535 into |addr|/|len|.
 // False with a clause in |problem|.
-bool parse_socket_address(std::string_view text, sockaddr_storage& addr, socklen_t& len, std::string& problem);
+bool parse_socket_address(std::string_view text, sockaddr_storage& addr, socklen_t& len,
+                          std::string& problem);
 
 // Cidr is one network: |family| AF_INET (4 bytes used) or AF_INET6 (16),
 // the address with the bits past |prefix_bits| cleared.

@@ -76,7 +76,8 @@ bool make_password_hash(std::string_view password, std::string& hash, std::strin
 }
 
 std::unique_ptr<UsersFile> UsersFile::load(const std::string& path, std::string& error) {
-  static constexpr PrivateFile kFile = {"listen.users_file", "user:hash lines (hashes from `ringmail hash-password`)",
+  static constexpr PrivateFile kFile = {"listen.users_file",
+                                        "user:hash lines (hashes from `ringmail hash-password`)",
                                         "password hashes", kMaxUsersFileBytes};
   std::string text;
   if (!read_private_file(kFile, path, text, error)) return nullptr;

@@ -67,7 +67,8 @@ class ListenConfigTest : public ::testing::Test {
 TEST_F(ListenConfigTest, NoListenTablesMeansNoListeners) { EXPECT_TRUE(Load("").listen.empty()); }
 
 TEST_F(ListenConfigTest, DefaultsOfAMinimalTable) {
-  const Config config = Load("[smtp]\nhelo_name = \"mx.example.org\"\n[[listen]]\naddress = \"127.0.0.1:2525\"\n");
+  const Config config =
+      Load("[smtp]\nhelo_name = \"mx.example.org\"\n[[listen]]\naddress = \"127.0.0.1:2525\"\n");
   ASSERT_EQ(config.listen.size(), 1u);
   const ListenConfig& l = config.listen[0];
   ListenConfig expected;
@@ -200,10 +201,12 @@ TEST_F(ListenConfigTest, ErrorSentences) {
       {"[[listen]]\naddress = \"127.0.0.1:25\"\nauth = \"plain\"\n",
        "ringmail.toml:6: unknown listen.auth = \"plain\"; use \"none\", \"optional\" or \"required\""},
       {"[[listen]]\naddress = \"127.0.0.1:25\"\ntls = \"starttls\"\n",
-       "ringmail.toml:6: listen.tls = \"starttls\" needs a certificate: add cert_file = \"/path/to/cert.pem\" "
+       "ringmail.toml:6: listen.tls = \"starttls\" needs a certificate: add cert_file = "
+       "\"/path/to/cert.pem\" "
        "and key_file = \"/path/to/key.pem\" to this [[listen]] table"},
       {"[[listen]]\naddress = \"127.0.0.1:25\"\ntls = \"implicit\"\n",
-       "ringmail.toml:6: listen.tls = \"implicit\" needs a certificate: add cert_file = \"/path/to/cert.pem\" "
+       "ringmail.toml:6: listen.tls = \"implicit\" needs a certificate: add cert_file = "
+       "\"/path/to/cert.pem\" "
        "and key_file = \"/path/to/key.pem\" to this [[listen]] table"},
       {"[[listen]]\naddress = \"127.0.0.1:25\"\ncert_file = \"DIR/cert.pem\"\n",
        "ringmail.toml:6: 'listen.cert_file' is set but 'listen.key_file' is not; a TLS listener needs both: "
@@ -288,8 +291,8 @@ TEST(SocketAddress, ParsesListenAddresses) {
   EXPECT_EQ(addr.ss_family, AF_INET6);
   EXPECT_EQ(len, sizeof(sockaddr_in6));
   EXPECT_EQ(ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port), 587);
-  for (const char* bad : {"", ":25", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:2a", "[::1]", "[::1]:",
-                          "1.2.3:25", "127.0.0.1:-1", "[::1:25"}) {
+  for (const char* bad : {"", ":25", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:2a", "[::1]",
+                          "[::1]:", "1.2.3:25", "127.0.0.1:-1", "[::1:25"}) {
     EXPECT_FALSE(parse_socket_address(bad, addr, len, problem)) << bad;
   }
 }

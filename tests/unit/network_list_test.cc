@@ -23,7 +23,8 @@ struct Addr {
     }
   }
   const sockaddr* get() const {
-    return v4.sin_family == AF_INET ? reinterpret_cast<const sockaddr*>(&v4) : reinterpret_cast<const sockaddr*>(&v6);
+    return v4.sin_family == AF_INET ? reinterpret_cast<const sockaddr*>(&v4)
+                                    : reinterpret_cast<const sockaddr*>(&v6);
   }
   sockaddr_in v4{};
   sockaddr_in6 v6{};

@@ -66,8 +66,8 @@ class UsersFileTest : public ::testing::Test {
 };
 
 TEST_F(UsersFileTest, YescryptAndSha512Verify) {
-  const std::string text = "# accounts\n\nalertmanager:" + Hash("$y$", 1, "s3cret") + "\r\n  # indented comment\n" +
-                           "zabbix:" + Hash("$6$", 1000, "pässword") + "\n";
+  const std::string text = "# accounts\n\nalertmanager:" + Hash("$y$", 1, "s3cret") +
+                           "\r\n  # indented comment\n" + "zabbix:" + Hash("$6$", 1000, "pässword") + "\n";
   std::unique_ptr<UsersFile> file = Load(text);
   ASSERT_NE(file, nullptr);
   EXPECT_EQ(file->users(), 2u);
@@ -92,7 +92,8 @@ TEST_F(UsersFileTest, DefaultCostHashFromMakePasswordHash) {
   ASSERT_NE(file, nullptr);
   EXPECT_TRUE(file->verify("ops", "correct horse"));
   EXPECT_FALSE(file->verify("ops", "correct horse!"));
-  for (const std::string& bad : {std::string(), std::string("a\nb"), std::string("a\rb"), std::string("a\0b", 3)}) {
+  for (const std::string& bad :
+       {std::string(), std::string("a\nb"), std::string("a\rb"), std::string("a\0b", 3)}) {
     EXPECT_FALSE(make_password_hash(bad, hash, error));
   }
   EXPECT_FALSE(make_password_hash("", hash, error));
@@ -102,7 +103,8 @@ TEST_F(UsersFileTest, DefaultCostHashFromMakePasswordHash) {
 // An unknown user costs one crypt, like a known one; a known pair that
 // verified once costs none after (the cache), a wrong password always one.
 TEST_F(UsersFileTest, UnknownUsersCostACryptAndGoodPairsAreCached) {
-  std::unique_ptr<UsersFile> file = Load("a:" + Hash("$y$", 1, "pw-a") + "\nb:" + Hash("$6$", 1000, "pw-b") + "\n");
+  std::unique_ptr<UsersFile> file =
+      Load("a:" + Hash("$y$", 1, "pw-a") + "\nb:" + Hash("$6$", 1000, "pw-b") + "\n");
   ASSERT_NE(file, nullptr);
   EXPECT_FALSE(file->verify("nobody", "pw-a"));
   EXPECT_EQ(file->crypt_calls(), 1u);
@@ -169,10 +171,11 @@ TEST_F(UsersFileTest, ModesAndMissingFile) {
   EXPECT_NE(UsersFile::load(path_, error), nullptr) << error;
   std::filesystem::remove(path_);
   EXPECT_EQ(UsersFile::load(path_, error), nullptr);
-  EXPECT_EQ(error, "listen.users_file " + path_ +
-                       " cannot be read: No such file or directory; create it with user:hash lines (hashes from "
-                       "`ringmail hash-password`) (chmod 600 " +
-                       path_ + ")");
+  EXPECT_EQ(error,
+            "listen.users_file " + path_ +
+                " cannot be read: No such file or directory; create it with user:hash lines (hashes from "
+                "`ringmail hash-password`) (chmod 600 " +
+                path_ + ")");
   EXPECT_EQ(UsersFile::load(dir_, error), nullptr);
   EXPECT_NE(error.find("is not a regular file"), std::string::npos) << error;
 }
