@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -23,6 +24,15 @@ constexpr uint64_t kIdleQuitNs = 2'000'000'000ull;
 constexpr int kTickMs = 250;
 
 }  // namespace
+
+// wait_ms: how long the loop may sleep, at most a tick, waking just past
+// |deadline_ns| (a connection's; UINT64_MAX: none) so schedule() sees it.
+int Worker::wait_ms(uint64_t deadline_ns) const {
+  const uint64_t now = now_ns();
+  if (deadline_ns <= now) return 0;
+  const uint64_t ms = (deadline_ns - now) / 1'000'000ull + 1;
+  return ms < static_cast<uint64_t>(kTickMs) ? static_cast<int>(ms) : kTickMs;
+}
 
 Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
                const ReloadBoard& board, const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports)
@@ -132,10 +142,15 @@ void Worker::loop() {
       }
     }
     // Wake at least every tick while connections exist (idle QUIT), reports
-    // wait for room, or a message waits for room in the commit thread.
+    // or a message for the commit thread wait for room, and by the first
+    // connection deadline.
     bool any_open = !pending_reports_.empty() || (ingress_ != nullptr && ingress_->submit_waiting());
-    for (const auto& c : connections_) any_open |= !c->is_closed();
-    const unsigned completions = ring_.wait(any_open ? kTickMs : -1);
+    uint64_t deadline = UINT64_MAX;
+    for (const auto& c : connections_) {
+      any_open |= !c->is_closed();
+      deadline = std::min(deadline, c->next_deadline_ns());
+    }
+    const unsigned completions = ring_.wait(any_open ? wait_ms(deadline) : -1);
     channel_.doorbell.woke();
     if (completions == 0 && debug_ticks()) log_idle_tick();
   }
@@ -292,6 +307,7 @@ void Worker::schedule() {
   // A connection that used up max_messages_per_connection says QUIT as
   // soon as it carries nothing; step 2 opens a fresh one next time.
   for (auto& c : connections_) {
+    c->check_deadlines(now);
     if (!c->is_idle_ready()) continue;
     if (c->exhausted() || switching_) {
       c->quit();

@@ -122,6 +122,7 @@ class Worker {
 
  private:
   void loop();
+  int wait_ms(uint64_t deadline_ns) const;
   void take_inbox();
   void schedule();
   void defer_ready(const std::string& reason);

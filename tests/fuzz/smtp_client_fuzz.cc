@@ -23,7 +23,9 @@
 // a successful AUTH, and the credentials (the password, its base64 and the
 // PLAIN response) never written in clear unless allow_plaintext_auth, and
 // never shown by the transcript mask; every message is handed back at
-// most once; output and receive buffer stay within their bounds.
+// most once, and all of them before the connection closes (also after a
+// QUIT pipelined behind the last message); output and receive buffer stay
+// within their bounds.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -223,6 +225,7 @@ class Harness : public ringmail::SmtpClientHost {
       }
       if (close_asked_) {
         close_asked_ = false;
+        check(!client_.carries_messages(), "a closing connection has handed back every message");
         client_.on_closed();
         if (++connections_ < 3 && next_ < slots_.size()) client_.start(2, 0, starttls_allowed_);
         continue;
