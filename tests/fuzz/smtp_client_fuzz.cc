@@ -41,6 +41,7 @@
 #include "engine/smtp_auth.h"
 #include "engine/smtp_client.h"
 #include "queue/envelope.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
@@ -55,12 +56,7 @@ constexpr char kPasswordB64[] = "ZnV6ei1zZWNyZXQ=";
 constexpr char kPlainB64[] = "AHVzZXIAZnV6ei1zZWNyZXQ=";  // "\0user\0fuzz-secret"
 constexpr char kUserB64[] = "dXNlcg==";
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using ringmail_fuzz::check;
 
 bool contains_nocase(std::string_view haystack, std::string_view needle) {
   for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
