@@ -280,8 +280,8 @@ void SpoolCommitter::push_acks() {
 void format_ingress_id(char (&out)[64], uint64_t unix_us, uint32_t worker, uint64_t counter) {
   // getpid() each time (not cached): a forked child must not reuse its
   // parent's ids. 16 + 1 + 10 + 1 + 10 + 1 + 20 characters at most = 59 < 64.
-  std::snprintf(out, sizeof(out), "%016" PRIu64 ".%ld.%" PRIu32 ".%" PRIu64, unix_us, static_cast<long>(::getpid()), worker,
-                counter);
+  std::snprintf(out, sizeof(out), "%016" PRIu64 ".%ld.%" PRIu32 ".%" PRIu64, unix_us,
+                static_cast<long>(::getpid()), worker, counter);
 }
 
 }  // namespace ringmail::ingress
