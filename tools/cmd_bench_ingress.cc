@@ -36,11 +36,11 @@
 #include <cstring>
 #include <filesystem>
 
+#include "tls/testing/test_certificates.h"
 #include "tools/bench/bench_child.h"
 #include "tools/bench/bench_plan.h"
 #include "tools/bench/bench_spool.h"
 #include "tools/bench/ingress_load.h"
-#include "tls/testing/test_certificates.h"
 #include "tools/commands.h"
 
 namespace ringmail {
@@ -58,8 +58,8 @@ double monotonic_s() {
 
 // RunFigures is what one run measured.
 struct RunFigures {
-  double accepted_rate = 0;   // msg/s: accepted / (first connect .. last final 250)
-  double delivered_rate = 0;  // msg/s: messages / (first connect .. the sink's last message)
+  double accepted_rate = 0;       // msg/s: accepted / (first connect .. last final 250)
+  double delivered_rate = 0;      // msg/s: messages / (first connect .. the sink's last message)
   double syncs_per_message = -1;  // -1: the engine did not say
   double engine_cpu_us = -1;      // per message; -1 without an engine
   double sink_cpu_us = -1;
@@ -323,7 +323,9 @@ void print_summary(const std::vector<RunFigures>& runs, bool engine) {
   if (syncs >= 0) {
     fmt::print("  sync calls per msg    {:.3f}\n", syncs);
   } else {
-    fmt::print("  sync calls per msg    unknown (the engine's /metrics has no ringmail_ingress_commit_syncs_total)\n");
+    fmt::print(
+        "  sync calls per msg    unknown (the engine's /metrics has no "
+        "ringmail_ingress_commit_syncs_total)\n");
   }
   fmt::print("  engine CPU µs/msg     {:.1f}\n", column(&RunFigures::engine_cpu_us));
   fmt::print("  sink CPU µs/msg       {:.1f}\n", column(&RunFigures::sink_cpu_us));
@@ -351,8 +353,9 @@ int run_bench(const BenchIngressOptions& options, Setup& setup, const std::strin
   const bool engine = options.target.empty();
   const uint32_t threads =
       options.threads > 0 ? options.threads : static_cast<uint32_t>(sysconf(_SC_NPROCESSORS_ONLN));
-  fmt::print("ringmail bench-ingress: {} clients x {} messages of {} bytes ({}), {} run(s)\n", options.clients,
-             options.messages, setup.message_bytes, options.bdat ? "BDAT" : "DATA, PIPELINING", options.runs);
+  fmt::print("ringmail bench-ingress: {} clients x {} messages of {} bytes ({}), {} run(s)\n",
+             options.clients, options.messages, setup.message_bytes,
+             options.bdat ? "BDAT" : "DATA, PIPELINING", options.runs);
   if (engine) {
     fmt::print("engine: {} worker(s) on {} CPU(s); spool under {}: {}\n", threads,
                sysconf(_SC_NPROCESSORS_ONLN), base, bench::spool_filesystem(base).describe());
@@ -364,7 +367,8 @@ int run_bench(const BenchIngressOptions& options, Setup& setup, const std::strin
   for (uint32_t r = 0; r < options.runs; ++r) {
     RunFigures figures;
     std::string failure;
-    const bool ok = engine ? run_engine(setup, threads, figures, failure) : run_target(setup, figures, failure);
+    const bool ok =
+        engine ? run_engine(setup, threads, figures, failure) : run_target(setup, figures, failure);
     if (!ok) {
       std::fprintf(stderr,
                    "ringmail bench-ingress: FAILED: run %u: %s.\nringmail bench-ingress: a run that loses a "
@@ -383,10 +387,11 @@ int run_bench(const BenchIngressOptions& options, Setup& setup, const std::strin
 }  // namespace
 
 CLI::App* add_bench_ingress_command(CLI::App& app, BenchIngressOptions& options) {
-  auto* cmd = app.add_subcommand(
-      "bench-ingress",
-      "How fast the SMTP listener accepts alerts durably (fsync before 250) while relaying them to the bundled "
-      "sink: accepted and delivered msg/s, sync calls and engine CPU µs per message");
+  auto* cmd =
+      app.add_subcommand("bench-ingress",
+                         "How fast the SMTP listener accepts alerts durably (fsync before 250) while "
+                         "relaying them to the bundled "
+                         "sink: accepted and delivered msg/s, sync calls and engine CPU µs per message");
   cmd->add_option("--clients", options.clients, "Concurrent SMTP connections")->capture_default_str();
   cmd->add_option("--messages,-n", options.messages, "Alerts per connection")->capture_default_str();
   cmd->add_option("--runs", options.runs, "Runs; the median is reported")->capture_default_str();
@@ -410,7 +415,8 @@ int cmd_bench_ingress(const BenchIngressOptions& options) {
   std::vector<uint32_t> sizes;
   std::string error;
   if (!bench::parse_sizes(options.size, sizes, error) || sizes.size() != 1) {
-    std::fprintf(stderr, "ringmail bench-ingress: --size: %s\n", error.empty() ? "give one size" : error.c_str());
+    std::fprintf(stderr, "ringmail bench-ingress: --size: %s\n",
+                 error.empty() ? "give one size" : error.c_str());
     return kExitUsage;
   }
   if (options.clients == 0 || options.messages == 0 || options.runs == 0) {

@@ -34,13 +34,20 @@ enum class Expect { kGreeting, kEhlo, kMail, kRcpt, kData, kFinal, kQuit };
 
 const char* expect_name(Expect e) {
   switch (e) {
-    case Expect::kGreeting: return "greeting";
-    case Expect::kEhlo: return "EHLO";
-    case Expect::kMail: return "MAIL";
-    case Expect::kRcpt: return "RCPT";
-    case Expect::kData: return "DATA";
-    case Expect::kFinal: return "end of data";
-    case Expect::kQuit: return "QUIT";
+    case Expect::kGreeting:
+      return "greeting";
+    case Expect::kEhlo:
+      return "EHLO";
+    case Expect::kMail:
+      return "MAIL";
+    case Expect::kRcpt:
+      return "RCPT";
+    case Expect::kData:
+      return "DATA";
+    case Expect::kFinal:
+      return "end of data";
+    case Expect::kQuit:
+      return "QUIT";
   }
   return "?";
 }
@@ -60,8 +67,8 @@ struct Connection {
   std::string reply_text;  // the current (multi-line) reply's lines
   std::string out;         // bytes to send
   size_t out_sent = 0;
-  bool want_write = false;  // EPOLLOUT is armed
-  std::string alert;        // this connection's message, its counter patched per message
+  bool want_write = false;   // EPOLLOUT is armed
+  std::string alert;         // this connection's message, its counter patched per message
   size_t id_counter_at = 0;  // where the counter digits are in |alert|
   double final_sent_at = 0;  // when the body went out (latency of the final reply)
 };
@@ -166,8 +173,8 @@ class LoadRun {
       int err = 0;
       socklen_t len = sizeof(err);
       ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err != 0) return fail(c, fmt::format("connect to {}:{}: {}", options_.host, options_.port,
-                                               std::strerror(err)));
+      if (err != 0)
+        return fail(c, fmt::format("connect to {}:{}: {}", options_.host, options_.port, std::strerror(err)));
       c.connected = true;
     }
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) read_replies(c);
@@ -186,8 +193,8 @@ class LoadRun {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       const std::string why = n == 0 ? "the server closed the connection" : std::strerror(errno);
-      if (!c.expect.empty()) return fail(c, fmt::format("waiting for the {} reply: {}",
-                                                        expect_name(c.expect.front()), why));
+      if (!c.expect.empty())
+        return fail(c, fmt::format("waiting for the {} reply: {}", expect_name(c.expect.front()), why));
       return close_connection(c);
     }
     size_t start = 0;
@@ -223,7 +230,8 @@ class LoadRun {
         if (c.reply_text.find("PIPELINING") == std::string::npos) {
           return fail(c, "the server does not offer PIPELINING");
         }
-        if (options_.bdat && !c.chunking) return fail(c, "the server does not offer CHUNKING (needed for BDAT)");
+        if (options_.bdat && !c.chunking)
+          return fail(c, "the server does not offer CHUNKING (needed for BDAT)");
         return next_message(c);
       case Expect::kMail:
       case Expect::kRcpt:

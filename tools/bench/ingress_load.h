@@ -25,19 +25,19 @@ namespace ringmail::bench {
 struct LoadOptions {
   std::string host = "127.0.0.1";  // an IPv4 or IPv6 literal
   uint16_t port = 0;
-  uint32_t clients = 50;                 // concurrent connections
-  uint64_t messages_per_client = 100;    // alerts each connection sends
-  uint32_t message_bytes = 2048;         // whole message, headers included
-  bool bdat = false;                     // BDAT n LAST instead of DATA (the server must offer CHUNKING)
-  double time_limit_s = 60;              // stop (timed_out) after this long
+  uint32_t clients = 50;               // concurrent connections
+  uint64_t messages_per_client = 100;  // alerts each connection sends
+  uint32_t message_bytes = 2048;       // whole message, headers included
+  bool bdat = false;                   // BDAT n LAST instead of DATA (the server must offer CHUNKING)
+  double time_limit_s = 60;            // stop (timed_out) after this long
   std::string helo = "load.ringmail.test";
   std::string mail_from = "alerts@example.com";
   std::string rcpt_to = "ops@example.org";
 };
 
 struct LoadResult {
-  uint64_t accepted = 0;  // final 250s
-  uint64_t refused = 0;   // final 4xx/5xx (the message was not taken)
+  uint64_t accepted = 0;          // final 250s
+  uint64_t refused = 0;           // final 4xx/5xx (the message was not taken)
   uint32_t connections_done = 0;  // connections that sent all their messages and QUIT
   double seconds = 0;             // first connect to the last final reply
   bool timed_out = false;
