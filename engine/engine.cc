@@ -25,6 +25,7 @@
 #include "metrics/metrics_page.h"
 #include "metrics/metrics_server.h"
 #include "queue/dir_stream.h"
+#include "queue/monotonic_clock.h"
 #include "queue/spool_lock.h"
 #include "tls/tls_library.h"
 
@@ -35,12 +36,6 @@ size_t next_power_of_two(size_t n) {
   size_t p = 64;
   while (p < n) p <<= 1;
   return p;
-}
-
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 uint64_t count_entries(int dirfd) {

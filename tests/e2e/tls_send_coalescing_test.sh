@@ -11,11 +11,8 @@
 # Usage: bash tests/e2e/tls_send_coalescing_test.sh /path/to/ringmail
 source "$(dirname "$0")/lib.sh"
 
-MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
-[ -x "$MAKE_TEST_PKI" ] || { echo "SKIP: make_test_pki not built ($MAKE_TEST_PKI)"; exit 77; }
 PKI=$WORK/pki
-mkdir -p "$PKI"
-"$MAKE_TEST_PKI" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
+make_pki "$PKI"
 
 THREADS=1 MAX_CONNECTIONS=1 MAX_MESSAGES_PER_CONNECTION=1 RELAY_HOST=localhost setup_case coalesce
 config_set "$CONF" relay tls '"verify"'
