@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "engine/attempt_log.h"
+#include "engine/ingress_server.h"
 
 namespace ringmail {
 namespace {
@@ -66,6 +67,8 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
 
 Worker::~Worker() = default;
 
+void Worker::attach_ingress(IngressSetup* setup) { ingress_ = std::make_unique<IngressServer>(this, setup); }
+
 uint64_t Worker::now_ns() const {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -102,8 +105,11 @@ bool Worker::run(std::string& error) {
     error = fmt::format("cannot register io_uring fixed files: {}", std::strerror(-rc));
     return false;
   }
+  if (ingress_ != nullptr) ingress_->start();
   channel_.set_up.store(true, std::memory_order_release);
   loop();
+  // The commit thread reads the listener connections' buffers until it acks.
+  if (ingress_ != nullptr) ingress_->wait_for_commits();
   report_held_at_exit();
   return true;
 }
@@ -112,6 +118,10 @@ void Worker::loop() {
   for (;;) {
     arm_doorbell();
     if (!stopping_ && channel_.stop.load(std::memory_order_acquire)) stopping_ = true;
+    if (ingress_ != nullptr) {
+      if (stopping_) ingress_->begin_stop();
+      ingress_->poll();
+    }
     take_inbox();
     check_reload();
     schedule();
@@ -121,16 +131,20 @@ void Worker::loop() {
     if (channel_.abandon.load(std::memory_order_acquire)) break;
 
     const bool inbox_waiting = !stopping_ && has_free_slot();
-    if (inbox_waiting) {
+    // The commit thread rings the doorbell after acks for this worker.
+    const bool acks_waiting = ingress_ != nullptr && ingress_->commits_waiting();
+    if (inbox_waiting || acks_waiting) {
       channel_.doorbell.prepare_to_sleep();
-      if (!channel_.inbox.empty_approx() || channel_.stop.load(std::memory_order_acquire)) {
+      if ((inbox_waiting && !channel_.inbox.empty_approx()) ||
+          channel_.stop.load(std::memory_order_acquire) || (acks_waiting && ingress_->poll() > 0)) {
         channel_.doorbell.cancel_sleep();
         continue;
       }
     }
-    // Wake at least every tick while connections exist (idle QUIT) or
-    // reports wait for room, and by the first connection deadline.
-    bool any_open = !pending_reports_.empty();
+    // Wake at least every tick while connections exist (idle QUIT), reports
+    // or a message for the commit thread wait for room, and by the first
+    // connection deadline.
+    bool any_open = !pending_reports_.empty() || (ingress_ != nullptr && ingress_->submit_waiting());
     uint64_t deadline = UINT64_MAX;
     for (const auto& c : connections_) {
       any_open |= !c->is_closed();
@@ -160,6 +174,7 @@ void Worker::log_idle_tick() const {
 
 bool Worker::drained() const {
   if (!pending_reports_.empty()) return false;
+  if (ingress_ != nullptr && !ingress_->idle()) return false;
   if (slots_in_use_ > held_slots_) return false;
   if (held_slots_ > 0) {
     // A held slot only waits for its retry timer: it does not keep the
