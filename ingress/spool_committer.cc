@@ -18,6 +18,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "queue/monotonic_clock.h"
+
 namespace ringmail::ingress {
 
 namespace {
@@ -40,12 +42,6 @@ int write_all(int fd, const char* data, size_t size) {
     size -= static_cast<size_t>(n);
   }
   return 0;
-}
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace
