@@ -240,5 +240,10 @@ sleep 0.5  # anything queued that should not have been would be delivered by now
 verify "the sink holds exactly the accepted messages (no smuggled, cut or oversized one)" sink_has_exactly "$DIR/expected"
 verify "nothing anywhere in the spool" ingress_spool_empty
 verify "the daemon is still running" kill -0 "$DAEMON_PID"
+ingress_metrics "$DIR/metrics.txt"
+for reason in bare_newline line_too_long message_too_big too_many_recipients message_cut; do
+  verify "/metrics counts $reason" ingress_counted "$DIR/metrics.txt" "reason=\"$reason\""
+done
+verify "the delivery log has a rejected line for the bare LF" line_with "$DLOG" '"rejected"' bare_newline
 ingress_stop
 verify_summary ingress_bad_input_test

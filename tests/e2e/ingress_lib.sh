@@ -8,7 +8,7 @@
 #
 #   ingress_pki                     PKI=$WORK/pki from make_test_pki (or SKIP 77)
 #   ingress_users FILE USER PASSWORD [USER PASSWORD]...
-#                                   a users file (crypt(3) SHA-512 hashes), mode 600
+#                                   a users file (yescrypt, then SHA-512-crypt), mode 600
 #   ingress_case NAME               DIR, SPOOL, MAILDIR, CONF, SINK_PORT,
 #                                   MPORT (metrics) and DLOG (delivery log);
 #                                   writes the config without listeners
@@ -21,8 +21,8 @@
 #   ingress_stop                    SIGTERM the daemon (SIGKILL after 15 s), stop the sink
 #   ingress_wait COUNT [SECONDS]    waits until the sink's Maildir holds COUNT messages
 #   ingress_spool_empty             no message file in any spool state (incoming/tmp too)
-#   ingress_metric NAME_AND_LABELS  prints the value of one /metrics sample (0 if absent)
-#   ingress_rss_kb                  the daemon's VmRSS in kB
+#   ingress_metrics FILE            saves the daemon's /metrics page in FILE
+#   ingress_counted FILE WORDS      a sample line of FILE containing WORDS has a value > 0
 INGRESS_PY=/usr/bin/python3
 INGRESS_HOST=e2e.ringmail.test  # smtp.helo_name of write_config: the listeners' default hostname
 LISTEN_PORTS=()
@@ -35,18 +35,19 @@ ingress_pki() {
   "$make_pki" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
 }
 
-# ingress_hash PASSWORD prints a SHA-512-crypt hash of PASSWORD.
-ingress_hash() {
-  "$INGRESS_PY" -W ignore -c 'import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_SHA512)))' "$1"
-}
-
+# ingress_users FILE USER PASSWORD...: the first user's line comes from
+# `ringmail hash-password --user USER` (yescrypt, the password on stdin), the
+# others' from python's crypt module (SHA-512-crypt, "$6$"), so both kinds
+# of hash are checked.
 ingress_users() {
   local file=$1
-  shift
   : > "$file"
   chmod 600 "$file"
+  printf '%s\n' "$3" | "$RINGMAIL" hash-password --user "$2" >> "$file" || fail "ringmail hash-password failed"
+  shift 3
   while [ $# -ge 2 ]; do
-    printf '%s:%s\n' "$1" "$(ingress_hash "$2")" >> "$file"
+    printf '%s:%s\n' "$1" "$("$INGRESS_PY" -W ignore -c \
+      'import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_SHA512)))' "$2")" >> "$file"
     shift 2
   done
 }
@@ -132,19 +133,11 @@ ingress_spool_empty() {
     -type f 2>/dev/null | wc -l)" = 0 ]
 }
 
-ingress_metric() {
-  "$INGRESS_PY" - "http://127.0.0.1:$MPORT/metrics" "$1" <<'PY'
-import sys, urllib.request
-page = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
-total = 0.0
-for line in page.splitlines():
-    if line.startswith(sys.argv[2] + " ") or (line.startswith(sys.argv[2]) and sys.argv[2].endswith("}")
-                                              and line[len(sys.argv[2]):].startswith(" ")):
-        total += float(line.rsplit(" ", 1)[1])
-print(int(total))
-PY
+ingress_metrics() {
+  "$INGRESS_PY" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+    "http://127.0.0.1:$MPORT/metrics" > "$1" || fail "no /metrics page on 127.0.0.1:$MPORT"
 }
 
-ingress_rss_kb() {
-  awk '/^VmRSS:/ {print $2}' "/proc/$DAEMON_PID/status"
+ingress_counted() {
+  awk -v w="$2" '!/^#/ && index($0, w) && $NF + 0 > 0 { found = 1 } END { exit !found }' "$1"
 }

@@ -199,17 +199,18 @@ PY
 verify "the 4 accepted messages reached the sink" ingress_wait 4 15
 verify "no message to the relay victim anywhere in the sink" eval "! grep -rqs 'victim@example.org' '$MAILDIR/new'"
 verify "nothing left in the spool" ingress_spool_empty
-verify "the relay refusal is logged with the client's address" \
-  eval "line_with '$DAEMON_ERR' 127.0.0.2 elay || line_with '$DLOG' 127.0.0.2 elay"
-"$INGRESS_PY" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
-  "http://127.0.0.1:$MPORT/metrics" > "$DIR/metrics.txt" || fail "no /metrics page"
-# counted WORD: a non-comment /metrics line mentioning WORD has a value > 0.
-counted() {
-  awk -v w="$1" '!/^#/ && index($0, w) && $NF + 0 > 0 { found = 1 } END { exit !found }' "$DIR/metrics.txt"
-}
-verify "/metrics counts the relay refusal" counted relay_denied
-verify "/metrics counts the failed AUTHs" counted auth_failed
-verify "/metrics counts the throttled AUTH" counted auth_throttled
-verify "/metrics counts accepted messages" counted accepted
+verify "the relay refusal is in the delivery log with the client's address" \
+  line_with "$DLOG" '"rejected"' '"127.0.0.2"' relay_denied
+verify "the refused connection is in the delivery log" line_with "$DLOG" '"rejected"' '"127.0.0.6"'
+ingress_metrics "$DIR/metrics.txt"
+verify "/metrics counts the relay refusal" ingress_counted "$DIR/metrics.txt" 'reason="relay_denied"'
+verify "/metrics counts AUTH required" ingress_counted "$DIR/metrics.txt" 'reason="auth_required"'
+verify "/metrics counts the failed AUTHs" ingress_counted "$DIR/metrics.txt" 'reason="auth_failed"'
+verify "/metrics counts the throttled AUTH" ingress_counted "$DIR/metrics.txt" 'reason="auth_throttled"'
+verify "/metrics counts AUTH refused in clear" ingress_counted "$DIR/metrics.txt" 'reason="auth_in_clear_refused"'
+verify "/metrics counts the message rate limit" ingress_counted "$DIR/metrics.txt" 'reason="rate_limited"'
+verify "/metrics counts the connection refused at the per-IP limit" \
+  ingress_counted "$DIR/metrics.txt" 'ringmail_ingress_connections_total{result="refused"}'
+verify "/metrics counts accepted messages" ingress_counted "$DIR/metrics.txt" ringmail_ingress_messages_accepted_total
 ingress_stop
 verify_summary ingress_security_test

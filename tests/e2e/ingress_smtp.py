@@ -7,7 +7,8 @@ Standard library only. Imported by the tests' Python snippets
 (sys.path.insert(0, E2E_DIR)), and a command line:
 
   ingress_smtp.py make FILE MESSAGE_ID [SUBJECT]
-      writes a test message (LF line ends, as a user's file would have)
+      writes a test message (LF line ends, as a user's file would have;
+      with NO_FINAL_NEWLINE=1 in the environment, without the last one)
   ingress_smtp.py check MAILDIR HOSTNAME FILE:PROTOCOL:TLS...
       each FILE arrived exactly once, intact: the sink's copy is ringmail's
       Received: header (from/by HOSTNAME/with PROTOCOL, TLS facts when TLS
@@ -47,8 +48,10 @@ def message(msgid, subject=None, body=None, extra_headers=()):
 
 def sample(data):
     """What the sink must hold after ringmail's Received: header for a file
-    with DATA bytes: every line end made CRLF."""
-    return re.sub(rb"\r?\n", b"\r\n", data)
+    with DATA bytes: every line end made CRLF, and a final CRLF when the
+    file lacks one (what a client adds before the closing dot)."""
+    data = re.sub(rb"\r?\n", b"\r\n", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 # --- a raw SMTP client --------------------------------------------------------
@@ -266,9 +269,10 @@ def check(maildir, hostname, specs):
 
 def main(argv):
     if len(argv) >= 3 and argv[0] == "make":
-        data = message(argv[2], argv[3] if len(argv) > 3 else None)
+        data = message(argv[2], argv[3] if len(argv) > 3 else None).replace(b"\r\n", b"\n")
         with open(argv[1], "wb") as f:
-            f.write(data.replace(b"\r\n", b"\n"))
+            # swaks sends its --data file and then CRLF.CRLF: a file for it ends without a newline.
+            f.write(data[:-1] if os.environ.get("NO_FINAL_NEWLINE") == "1" else data)
         return 0
     if len(argv) >= 4 and argv[0] == "check":
         specs = [tuple(s.rsplit(":", 2)) for s in argv[3:]]
