@@ -11,7 +11,8 @@
 #   - every message a client saw 250 for reaches the sink (at least once;
 #     duplicates are counted and reported: a message delivered just before
 #     the kill may go out again);
-#   - the spool ends empty.
+#   - the spool ends empty (incoming/tmp aside: files the kill cut short
+#     stay there, never acknowledged, as a producer's would).
 # Usage: bash tests/e2e/ingress_crash_test.sh /path/to/ringmail
 source "$(dirname "$0")/lib.sh"
 source "$E2E_DIR/ingress_lib.sh"
@@ -115,7 +116,11 @@ PY
 }
 wait_until 30 all_acked || true
 verify "every message a client saw 250 for was delivered ($ACKED)" all_acked report
-verify "the spool ends empty" wait_until 10 ingress_spool_empty
+# incoming/tmp may keep files cut by the kill: ringmail cannot tell them
+# from a producer's file in progress, and they were never acknowledged.
+spool_drained() { [ "$(spool_files "$SPOOL")" = 0 ]; }
+verify "the spool ends empty (incoming/new, active, deferred, failed)" wait_until 10 spool_drained
+echo "  incoming/tmp keeps $(count_in "$SPOOL" incoming/tmp) file(s) cut by the kill"
 ingress_stop
 echo "ingress_crash_test: $((($(date +%s%N) - t0) / 1000000)) ms from the first client to the end"
 verify_summary ingress_crash_test
