@@ -9,6 +9,7 @@
 #   starttls  tls = "starttls", auth = "required", no trusted network
 #   implicit  tls = "implicit" (SMTPS), auth = "required", no trusted network
 #   plainauth tls = "none", auth = "required", allow_plaintext_auth = true
+#   ipv6      tls = "none" on [::1] (trusted by the default trusted_networks)
 # The users file (mode 600) holds a yescrypt hash from `ringmail
 # hash-password` and a SHA-512-crypt one (msmtp over implicit TLS uses it).
 # Clients:
@@ -18,6 +19,7 @@
 #   - msmtp (GnuTLS) over clear, STARTTLS and implicit TLS, with AUTH;
 #   - Python smtplib over STARTTLS + AUTH, several messages on one
 #     connection, each MAIL/RCPT/RCPT/DATA pipelined in one write;
+#   - Python smtplib.sendmail over IPv6;
 #   - Python, BDAT (smtplib has no BDAT helper: the commands by hand): three
 #     messages in one write (MAIL, RCPT, BDAT n LAST, body each), and one
 #     message in three chunks.
@@ -46,6 +48,8 @@ ingress_listen 'tls="implicit"' "${TLS_KEYS[@]}" "${AUTH_KEYS[@]}"
 IMPLICIT=$LPORT
 ingress_listen 'tls="none"' "${AUTH_KEYS[@]}" 'allow_plaintext_auth=true'
 PLAINAUTH=$LPORT
+ingress_listen "address=\"[::1]:$(free_port)\"" 'tls="none"'
+IPV6=$LPORT
 ingress_start
 
 # sent NAME PROTOCOL TLS: a new message file $DIR/NAME.eml, recorded for the
@@ -158,6 +162,17 @@ for i in range(3):
     assert code == 250, (i, code, text)
 print("BDAT: 4 messages accepted:", text)
 assert c.cmd("QUIT")[0] == 221
+PY
+
+# smtplib.sendmail over IPv6 (a listener on [::1], trusted by default).
+sent smtplib-ipv6 ESMTP clear
+client smtplib-ipv6 "$INGRESS_PY" - "$E2E_DIR" "$IPV6" "$MSG" <<'PY'
+import smtplib, sys
+sys.path.insert(0, sys.argv[1])
+import ingress_smtp
+with smtplib.SMTP("::1", int(sys.argv[2]), local_hostname="smtplib.ringmail.test", timeout=10) as s:
+    refused = s.sendmail("alerts@example.com", ["ops@example.org"], ingress_smtp.sample(open(sys.argv[3], "rb").read()))
+    assert not refused, refused
 PY
 
 verify "every message reached the sink (${#SPECS[@]})" ingress_wait "${#SPECS[@]}" 20
