@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "tools/sink/sink_auth.h"
+#include "ingress/sasl_decode.h"
 #include "tools/sink/sink_session.h"
 
 namespace {
@@ -63,10 +63,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The pure pieces on the raw input, too.
   char decoded[ringmail::sink::kMaxAuthDecodedBytes];
   size_t decoded_size = 0;
-  if (ringmail::sink::base64_decode(input.substr(0, 1000), decoded, sizeof(decoded), decoded_size)) {
+  if (ringmail::ingress::base64_decode(input.substr(0, 1000), decoded, sizeof(decoded), decoded_size)) {
     check(decoded_size <= sizeof(decoded), "decoded size within capacity");
-    ringmail::sink::PlainCredentials credentials;
-    (void)ringmail::sink::parse_plain(std::string_view(decoded, decoded_size), credentials);
+    ringmail::ingress::PlainCredentials credentials;
+    (void)ringmail::ingress::parse_plain(std::string_view(decoded, decoded_size), credentials);
   }
 
   SmtpServerSession session(&config(), nullptr);

@@ -3,7 +3,7 @@
 // split in two at every byte, and in chunks of every size; bytes pipelined
 // after STARTTLS discarded; the RFC 3207 reset; AUTH PLAIN and LOGIN, right
 // and wrong, cancelled, undecodable; MAIL before AUTH; counts by channel.
-// Also the pure base64 and PLAIN parsing (tools/sink/sink_auth.h), and one
+// Also the pure base64 and PLAIN parsing (ingress/sasl_decode.h, shared with the listener), and one
 // loopback run of the real server with STARTTLS against a TlsSession client.
 //
 // Bounded: no test takes more than a second; the loopback test uses port 0
@@ -22,15 +22,18 @@
 #include <string_view>
 #include <vector>
 
+#include "ingress/sasl_decode.h"
 #include "tests/support/test_pki.h"
 #include "tls/tls_client_context.h"
 #include "tls/tls_server_context.h"
 #include "tls/tls_session.h"
-#include "tools/sink/sink_auth.h"
 #include "tools/sink/sink_server.h"
 #include "tools/sink/sink_session.h"
 
 namespace ringmail::sink {
+using ingress::base64_decode;
+using ingress::parse_plain;
+using ingress::PlainCredentials;
 namespace {
 
 // TlsDriver plays the server loop around the machine, with the handshake

@@ -14,7 +14,7 @@
 
 #include "config/password_file.h"
 #include "engine/destination.h"
-#include "tools/sink/sink_auth.h"
+#include "ingress/sasl_decode.h"
 
 namespace ringmail {
 namespace {
@@ -43,7 +43,7 @@ TEST(Base64, EveryByteRoundTripsThroughTheSinksDecoder) {
     const std::string text = encode(std::string_view(data).substr(0, n));
     char decoded[256];
     size_t size = 0;
-    ASSERT_TRUE(sink::base64_decode(text, decoded, sizeof(decoded), size)) << n;
+    ASSERT_TRUE(ingress::base64_decode(text, decoded, sizeof(decoded), size)) << n;
     ASSERT_EQ(std::string(decoded, size), data.substr(0, n));
   }
 }
@@ -66,9 +66,9 @@ TEST(SmtpCredentials, PreparedLines) {
   const std::string_view response = std::string_view(credentials.auth_plain_line).substr(11, 24);
   char decoded[64];
   size_t size = 0;
-  ASSERT_TRUE(sink::base64_decode(response, decoded, sizeof(decoded), size));
-  sink::PlainCredentials plain;
-  ASSERT_TRUE(sink::parse_plain(std::string_view(decoded, size), plain));
+  ASSERT_TRUE(ingress::base64_decode(response, decoded, sizeof(decoded), size));
+  ingress::PlainCredentials plain;
+  ASSERT_TRUE(ingress::parse_plain(std::string_view(decoded, size), plain));
   EXPECT_EQ(plain.authzid, "");
   EXPECT_EQ(plain.user, "user");
   EXPECT_EQ(plain.password, "secret-pass");

@@ -12,100 +12,21 @@
 #include <cstdio>
 #include <cstring>
 
-#include "tools/sink/sink_auth.h"
+#include "ingress/sasl_decode.h"
+#include "ingress/smtp_command.h"
 
 namespace ringmail::sink {
 namespace {
 
-// The longest address echoed back or kept; longer ones are rejected (501).
-constexpr size_t kMaxAddressBytes = 256;
-
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-// starts_with_ignore_case compares the first bytes of |text| to |prefix|
-// (|prefix| must be upper case).
-bool starts_with_ignore_case(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (ascii_upper(text[i]) != prefix[i]) return false;
-  }
-  return true;
-}
-
-std::string_view trim_spaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// parse_path takes "<addr> params" or "addr params" (after "FROM:"/"TO:")
-// and returns the address in |address| and the parameters in |params|.
-bool parse_path(std::string_view arg, std::string_view& address, std::string_view& params) {
-  arg = trim_spaces(arg);
-  if (!arg.empty() && arg.front() == '<') {
-    const size_t close = arg.find('>');
-    if (close == std::string_view::npos) return false;
-    address = arg.substr(1, close - 1);
-    params = trim_spaces(arg.substr(close + 1));
-    if (!params.empty() && close + 1 < arg.size() && arg[close + 1] != ' ') return false;
-  } else {
-    const size_t space = arg.find(' ');
-    address = arg.substr(0, space);
-    params = space == std::string_view::npos ? std::string_view() : trim_spaces(arg.substr(space));
-  }
-  return address.size() <= kMaxAddressBytes && address.find_first_of("<> \t") == std::string_view::npos;
-}
-
-// MailParams are the MAIL FROM parameters the sink knows.
-struct MailParams {
-  uint64_t size = 0;  // SIZE=n; 0 when absent or bad
-  bool body_8bitmime = false;
-  bool smtputf8 = false;
-};
-
-MailParams mail_params(std::string_view params) {
-  MailParams out;
-  while (!params.empty()) {
-    const size_t space = params.find(' ');
-    std::string_view word = params.substr(0, space);
-    params = space == std::string_view::npos ? std::string_view() : trim_spaces(params.substr(space));
-    if (starts_with_ignore_case(word, "SIZE=")) {
-      word.remove_prefix(5);
-      std::from_chars(word.data(), word.data() + word.size(), out.size);
-    } else if (word.size() == 13 && starts_with_ignore_case(word, "BODY=8BITMIME")) {
-      out.body_8bitmime = true;
-    } else if (word.size() == 8 && starts_with_ignore_case(word, "SMTPUTF8")) {
-      out.smtputf8 = true;
-    }
-  }
-  return out;
-}
-
-bool is_ascii(std::string_view text) {
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  }
-  return true;
-}
+using ingress::ascii_upper;
+using ingress::is_ascii_text;
+using ingress::parse_bdat_args;
+using ingress::parse_mail_params;
+using ingress::parse_path;
+using ingress::starts_with_ignore_case;
+using ingress::trim_spaces;
 
 constexpr const char* kNeedSmtputf8 = "553 5.6.7 Must declare SMTPUTF8 to send unicode address";
-
-// parse_bdat_args takes "<count> [LAST]" (count: decimal digits fitting 64
-// bits; LAST in any case). Returns false on anything else.
-bool parse_bdat_args(std::string_view arg, uint64_t& size, bool& last) {
-  arg = trim_spaces(arg);
-  const size_t gap = arg.find_first_of(" \t");
-  const std::string_view count = arg.substr(0, gap);
-  const std::string_view rest =
-      gap == std::string_view::npos ? std::string_view() : trim_spaces(arg.substr(gap));
-  if (count.empty() || count.front() < '0' || count.front() > '9') return false;
-  const auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), size);
-  if (ec != std::errc() || end != count.data() + count.size()) return false;
-  last = false;
-  if (rest.empty()) return true;
-  last = rest.size() == 4 && starts_with_ignore_case(rest, "LAST");
-  return last;
-}
 
 constexpr const char* kNeedMail = "503 5.5.1 Error: need RCPT command";
 constexpr const char* kNoRecipients = "554 5.5.1 Error: no valid recipients";
@@ -116,32 +37,13 @@ constexpr const char* kUnknownCommand = "502 5.5.2 Error: command not recognized
 }  // namespace
 
 const char* SmtpServerSession::state_name(State state) {
-  switch (state) {
-    case State::kIdle:
-      return "idle";
-    case State::kCommand:
-      return "command";
-    case State::kData:
-      return "data";
-    case State::kBdat:
-      return "bdat";
-    case State::kAuthPlain:
-      return "auth-plain";
-    case State::kAuthLoginUser:
-      return "auth-login-user";
-    case State::kAuthLoginPass:
-      return "auth-login-password";
-    case State::kStartTls:
-      return "starttls";
-    case State::kClosed:
-      return "closed";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {"idle", "command", "data", "bdat", "auth", "starttls", "closed"};
+  return kNames[static_cast<size_t>(state)];
 }
 
 SmtpServerSession::SmtpServerSession(const SessionConfig* config, const SinkFaults* faults)
     : config_(config), faults_(faults) {
-  from_.reserve(kMaxAddressBytes);
+  from_.reserve(ingress::kMaxPathBytes);
   rcpt_list_.reserve(4096);
 }
 
@@ -152,12 +54,11 @@ void SmtpServerSession::start(SessionObserver* observer, uint64_t* next_queue_id
   helo_seen_ = false;
   tls_active_ = false;
   authenticated_ = false;
-  login_user_size_ = 0;
+  auth_.clear();
   bdat_open_ = false;  // a message left open by a connection never close()d is forgotten
   reset_transaction();
-  line_size_ = 0;
-  line_overlong_ = false;
-  out_size_ = 0;
+  line_.reset();
+  out_.clear();
   append("220 ");
   append(config_->hostname);
   reply(" ESMTP ringmail-sink");
@@ -174,39 +75,10 @@ void SmtpServerSession::tls_started() {
   reset_transaction();
   helo_seen_ = false;
   authenticated_ = false;
-  login_user_size_ = 0;
-  line_size_ = 0;
-  line_overlong_ = false;
+  auth_.clear();
+  line_.reset();
   tls_active_ = true;
   state_ = State::kCommand;
-}
-
-void SmtpServerSession::consume_output(size_t bytes) {
-  assert(bytes <= out_size_);
-  if (bytes >= out_size_) {
-    out_size_ = 0;
-    return;
-  }
-  std::memmove(out_, out_ + bytes, out_size_ - bytes);
-  out_size_ -= bytes;
-}
-
-void SmtpServerSession::append(std::string_view text) {
-  // feed() keeps kSessionReplyReserveBytes free before each command, and no
-  // single command writes more than that; the cut here is a last guard
-  // (keeping 2 bytes for the CRLF).
-  const size_t room = kSessionOutputBytes - 2 > out_size_ ? kSessionOutputBytes - 2 - out_size_ : 0;
-  assert(text.size() <= room);
-  const size_t take = std::min(text.size(), room);
-  std::memcpy(out_ + out_size_, text.data(), take);
-  out_size_ += take;
-}
-
-void SmtpServerSession::reply(std::string_view text) {
-  append(text);
-  if (out_size_ + 2 > kSessionOutputBytes) return;  // unreachable: see append()
-  out_[out_size_++] = '\r';
-  out_[out_size_++] = '\n';
 }
 
 FeedResult SmtpServerSession::feed(const char* data, size_t size) {
@@ -225,7 +97,7 @@ FeedResult SmtpServerSession::feed(const char* data, size_t size) {
       pos = size;
       break;
     }
-    if (kSessionOutputBytes - out_size_ < kSessionReplyReserveBytes) break;  // send first
+    if (out_.free_bytes() < kSessionReplyReserveBytes) break;  // send first
     if (state_ == State::kData) {
       pos += consume_body(data + pos, size - pos, result);
       continue;
@@ -234,33 +106,17 @@ FeedResult SmtpServerSession::feed(const char* data, size_t size) {
       pos += consume_chunk(data + pos, size - pos, result);
       continue;
     }
-    // kCommand: find the end of the line.
-    const char* begin = data + pos;
-    const char* lf = static_cast<const char*>(std::memchr(begin, '\n', size - pos));
-    const size_t chunk = lf == nullptr ? size - pos : static_cast<size_t>(lf - begin) + 1;
-    pos += chunk;
-    if (line_overlong_ || line_size_ + chunk > kMaxCommandLineBytes) {
-      line_overlong_ = true;
-      line_size_ = 0;
-      if (lf == nullptr) continue;
-      line_overlong_ = false;
+    // kCommand or kAuth: a line (LF or CRLF ends it; the sink is lenient).
+    ingress::CommandLineReader<kMaxCommandLineBytes>::Status status;
+    pos += line_.take(data + pos, size - pos, status);
+    if (status == ingress::CommandLineReader<kMaxCommandLineBytes>::Status::kTooLong) {
       reply("500 5.5.0 Error: line too long");
-      continue;
+    } else if (status == ingress::CommandLineReader<kMaxCommandLineBytes>::Status::kLine) {
+      std::string_view line = line_.line();
+      line.remove_suffix(1);  // LF
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      process_line(line, result);
     }
-    if (lf == nullptr) {  // a partial line: keep it for the next feed
-      std::memcpy(line_ + line_size_, begin, chunk);
-      line_size_ += chunk;
-      continue;
-    }
-    std::string_view line(begin, chunk);
-    if (line_size_ > 0) {
-      std::memcpy(line_ + line_size_, begin, chunk);
-      line = std::string_view(line_, line_size_ + chunk);
-      line_size_ = 0;
-    }
-    line.remove_suffix(1);  // LF
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    process_line(line, result);
   }
   if (state_ == State::kClosed) result.action = SessionAction::kClose;
   if (state_ == State::kStartTls) result.action = SessionAction::kStartTls;
@@ -275,8 +131,9 @@ void SmtpServerSession::process_line(std::string_view line, FeedResult& result) 
   auto is = [&](std::string_view name) {
     return verb.size() == name.size() && starts_with_ignore_case(verb, name);
   };
-  if (state_ == State::kAuthPlain || state_ == State::kAuthLoginUser || state_ == State::kAuthLoginPass) {
-    auth_response(line, result);
+  if (state_ == State::kAuth) {
+    state_ = State::kCommand;
+    auth_step(auth_.respond(line), result);
   } else if (line.empty()) {
     reply("500 5.5.2 Error: bad syntax");
   } else if (is("EHLO")) {
@@ -329,10 +186,9 @@ void SmtpServerSession::do_ehlo(std::string_view arg, bool extended) {
   append("250-");
   reply(name);
   if (config_->pipelining) reply("250-PIPELINING");
-  char size_line[48];
-  const int n = std::snprintf(size_line, sizeof(size_line), "250-SIZE %llu",
-                              static_cast<unsigned long long>(config_->max_message_bytes));
-  reply(std::string_view(size_line, static_cast<size_t>(n)));
+  append("250-SIZE ");
+  out_.put_number(config_->max_message_bytes);
+  reply("");
   if (config_->eight_bit_mime) reply("250-8BITMIME");
   if (config_->smtputf8) reply("250-SMTPUTF8");
   if (config_->chunking) reply("250-CHUNKING");
@@ -355,16 +211,16 @@ void SmtpServerSession::do_mail(std::string_view arg) {
     return;
   }
   std::string_view address, params;
-  if (!starts_with_ignore_case(arg, "FROM:") || !parse_path(arg.substr(5), address, params)) {
+  if (!ingress::parse_mail_from(arg, address, params)) {
     reply("501 5.5.4 Syntax: MAIL FROM:<address>");
     return;
   }
-  const MailParams mail = mail_params(params);
+  const ingress::MailParams mail = parse_mail_params(params);
   if ((mail.body_8bitmime && !config_->eight_bit_mime) || (mail.smtputf8 && !config_->smtputf8)) {
     reply("555 5.5.4 Unsupported option");
     return;
   }
-  if (!mail.smtputf8 && !is_ascii(address)) {
+  if (!mail.smtputf8 && !is_ascii_text(address)) {
     reply(kNeedSmtputf8);
     return;
   }
@@ -390,12 +246,11 @@ void SmtpServerSession::do_rcpt(std::string_view arg) {
     return;
   }
   std::string_view address, params;
-  if (!starts_with_ignore_case(arg, "TO:") || !parse_path(arg.substr(3), address, params) ||
-      address.empty()) {
+  if (!ingress::parse_rcpt_to(arg, address, params)) {
     reply("501 5.5.4 Syntax: RCPT TO:<address>");
     return;
   }
-  if (!mail_smtputf8_ && !is_ascii(address)) {
+  if (!mail_smtputf8_ && !is_ascii_text(address)) {
     reply(kNeedSmtputf8);
     return;
   }
@@ -514,13 +369,9 @@ void SmtpServerSession::finish_chunk(FeedResult& result) {
     return;
   }
   if (!chunk_last_) {
-    char text[64] = "250 2.0.0 ";
-    size_t n = std::strlen(text);
-    auto [end, ec] = std::to_chars(text + n, text + sizeof(text) - 20, chunk_bytes_);
-    (void)ec;
-    n = static_cast<size_t>(end - text);
-    std::memcpy(text + n, " octets received", 16);
-    reply(std::string_view(text, n + 16));
+    append("250 2.0.0 ");
+    out_.put_number(chunk_bytes_);
+    reply(" octets received");
     return;
   }
   bdat_open_ = false;
@@ -681,82 +532,37 @@ void SmtpServerSession::do_auth(std::string_view arg, FeedResult& result) {
     reply("503 5.5.1 Error: MAIL transaction in progress");
     return;
   }
-  arg = trim_spaces(arg);
-  const size_t gap = arg.find(' ');
-  const std::string_view mechanism = arg.substr(0, gap);
-  const std::string_view initial =
-      gap == std::string_view::npos ? std::string_view() : trim_spaces(arg.substr(gap));
-  auto is = [&](std::string_view name) {
-    return mechanism.size() == name.size() && starts_with_ignore_case(mechanism, name);
-  };
-  if (is("PLAIN")) {
-    if (initial.empty()) {
-      reply("334 ");
-      state_ = State::kAuthPlain;
-      return;
-    }
-    check_plain(initial == "=" ? std::string_view() : initial, result);
-  } else if (is("LOGIN")) {
-    if (initial.empty()) {
-      reply("334 VXNlcm5hbWU6");  // "Username:"
-      state_ = State::kAuthLoginUser;
-      return;
-    }
-    auth_response(initial, result);  // the user name as initial response
-  } else if (mechanism.empty()) {
-    reply("501 5.5.4 Syntax: AUTH mechanism");
-  } else {
-    reply("504 5.5.4 Unrecognized authentication type");
-  }
+  auth_step(auth_.start(arg), result);
 }
 
-void SmtpServerSession::auth_response(std::string_view line, FeedResult& result) {
-  if (line == "*") {  // RFC 4954 4: the client cancels
-    state_ = State::kCommand;
-    login_user_size_ = 0;
-    reply("501 5.7.0 Authentication aborted");
-    return;
+void SmtpServerSession::auth_step(ingress::AuthDialogue<kMaxAuthDecodedBytes>::Step step,
+                                  FeedResult& result) {
+  using Step = ingress::AuthDialogue<kMaxAuthDecodedBytes>::Step;
+  switch (step) {
+    case Step::kChallenge:
+      reply(auth_.challenge());
+      state_ = State::kAuth;
+      return;  // the exchange goes on
+    case Step::kCredentials:
+      finish_auth(auth_.user() == config_->auth_user && auth_.password() == config_->auth_password, result);
+      break;
+    case Step::kMalformed:  // credentials that cannot be right
+      finish_auth(false, result);
+      break;
+    case Step::kCancelled:
+      reply("501 5.7.0 Authentication aborted");
+      break;
+    case Step::kUndecodable:
+      reply("501 5.5.2 Error: cannot decode the response");
+      break;
+    case Step::kNoMechanism:
+      reply("501 5.5.4 Syntax: AUTH mechanism");
+      break;
+    case Step::kUnknownMechanism:
+      reply("504 5.5.4 Unrecognized authentication type");
+      break;
   }
-  if (state_ == State::kAuthPlain) {
-    state_ = State::kCommand;
-    check_plain(line, result);
-    return;
-  }
-  if (state_ == State::kAuthLoginPass) {
-    state_ = State::kCommand;
-    char password[kMaxAuthDecodedBytes];
-    size_t size = 0;
-    const bool decoded = base64_decode(line, password, sizeof(password), size);
-    const std::string_view user(login_user_, login_user_size_);
-    login_user_size_ = 0;
-    finish_auth(
-        decoded && user == config_->auth_user && std::string_view(password, size) == config_->auth_password,
-        result);
-    return;
-  }
-  // kAuthLoginUser, or AUTH LOGIN with the user name as initial response.
-  if (!base64_decode(line, login_user_, sizeof(login_user_), login_user_size_)) {
-    state_ = State::kCommand;
-    login_user_size_ = 0;
-    reply("501 5.5.2 Error: cannot decode the response");
-    return;
-  }
-  reply("334 UGFzc3dvcmQ6");  // "Password:"
-  state_ = State::kAuthLoginPass;
-}
-
-void SmtpServerSession::check_plain(std::string_view base64, FeedResult& result) {
-  char decoded[kMaxAuthDecodedBytes];
-  size_t size = 0;
-  PlainCredentials credentials;
-  if (!base64_decode(base64, decoded, sizeof(decoded), size) ||
-      !parse_plain(std::string_view(decoded, size), credentials)) {
-    finish_auth(false, result);
-    return;
-  }
-  finish_auth((credentials.authzid.empty() || credentials.authzid == credentials.user) &&
-                  credentials.user == config_->auth_user && credentials.password == config_->auth_password,
-              result);
+  auth_.clear();
 }
 
 void SmtpServerSession::finish_auth(bool ok, FeedResult& result) {

@@ -32,6 +32,9 @@
 #include <string>
 #include <string_view>
 
+#include "ingress/auth_dialogue.h"
+#include "ingress/command_line_reader.h"
+#include "ingress/reply_buffer.h"
 #include "tools/sink/sink_faults.h"
 
 namespace ringmail::sink {
@@ -151,21 +154,19 @@ class SmtpServerSession {
   bool tls_active() const { return tls_active_; }
   bool authenticated() const { return authenticated_; }
 
-  std::string_view output() const { return std::string_view(out_, out_size_); }
+  std::string_view output() const { return out_.view(); }
   // consume_output drops the first |bytes| of the output (they were sent).
-  void consume_output(size_t bytes);
+  void consume_output(size_t bytes) { out_.consume(bytes); }
 
   // State is where the session is; each state says what it waits for.
   enum class State {
-    kIdle,           // no connection (before start(), after close())
-    kCommand,        // waiting for a command line
-    kData,           // inside DATA: waiting for body bytes and "\r\n.\r\n"
-    kBdat,           // after a BDAT line: waiting for the rest of its chunk bytes
-    kAuthPlain,      // "334 " sent: waiting for the base64 PLAIN response line
-    kAuthLoginUser,  // "334 VXNlcm5hbWU6" sent: waiting for the base64 user name
-    kAuthLoginPass,  // "334 UGFzc3dvcmQ6" sent: waiting for the base64 password
-    kStartTls,       // 220 to STARTTLS written: waiting for tls_started(); input discarded
-    kClosed,         // QUIT answered or connection cut; ignores further input
+    kIdle,      // no connection (before start(), after close())
+    kCommand,   // waiting for a command line
+    kData,      // inside DATA: waiting for body bytes and "\r\n.\r\n"
+    kBdat,      // after a BDAT line: waiting for the rest of its chunk bytes
+    kAuth,      // a 334 challenge sent: waiting for the base64 response line
+    kStartTls,  // 220 to STARTTLS written: waiting for tls_started(); input discarded
+    kClosed,    // QUIT answered or connection cut; ignores further input
   };
   State state() const { return state_; }
   static const char* state_name(State state);
@@ -189,10 +190,8 @@ class SmtpServerSession {
   void do_bdat(std::string_view arg, FeedResult& result);
   void do_starttls(std::string_view arg);
   void do_auth(std::string_view arg, FeedResult& result);
-  // auth_response takes a client line in one of the kAuth* states.
-  void auth_response(std::string_view line, FeedResult& result);
-  // check_plain decodes a PLAIN response (base64) and finishes the exchange.
-  void check_plain(std::string_view base64, FeedResult& result);
+  // auth_step answers a step of the AUTH exchange (a challenge, the check).
+  void auth_step(ingress::AuthDialogue<kMaxAuthDecodedBytes>::Step step, FeedResult& result);
   // finish_auth counts an exchange that carried credentials and replies 235
   // or 535.
   void finish_auth(bool ok, FeedResult& result);
@@ -214,8 +213,8 @@ class SmtpServerSession {
   // (--drop-during-data).
   void cut_connection(FeedResult& result);
   void emit_body(const char* data, size_t size);
-  void append(std::string_view text);  // appends raw text to the output
-  void reply(std::string_view text);   // appends text + CRLF
+  void append(std::string_view text) { out_.put(text); }  // raw text into the output
+  void reply(std::string_view text) { out_.line(text); }  // text + CRLF
 
   const SessionConfig* config_;
   const SinkFaults* faults_;
@@ -253,17 +252,9 @@ class SmtpServerSession {
   bool bdat_seen_ = false;  // a BDAT came in this transaction (DATA/RCPT → 503)
   bool bdat_open_ = false;  // a BDAT message has begun and not yet ended
 
-  // AUTH LOGIN: the decoded user name, kept until the password comes.
-  size_t login_user_size_ = 0;
-  char login_user_[kMaxAuthDecodedBytes];
-
-  // A command line split across feeds is collected here.
-  size_t line_size_ = 0;
-  bool line_overlong_ = false;
-  char line_[kMaxCommandLineBytes];
-
-  size_t out_size_ = 0;
-  char out_[kSessionOutputBytes];
+  ingress::AuthDialogue<kMaxAuthDecodedBytes> auth_;       // the AUTH exchange
+  ingress::CommandLineReader<kMaxCommandLineBytes> line_;  // a command line split across feeds
+  ingress::ReplyBuffer<kSessionOutputBytes> out_;
 };
 
 }  // namespace ringmail::sink
