@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "config/socket_address.h"
+
 namespace ringmail {
 namespace {
 
@@ -47,9 +49,12 @@ struct Value {
   std::string text;
   std::chrono::seconds duration{0};
   std::vector<std::chrono::seconds> durations;
+  std::vector<std::string> texts;
 };
 
-enum class KeyType { kInteger, kBoolean, kString, kDuration, kDurationList };
+// kSize is a byte count written as an integer or a string "10M", "512K",
+// "1G" (binary units); it lands in Value::integer.
+enum class KeyType { kInteger, kBoolean, kString, kDuration, kDurationList, kSize, kStringList };
 
 // KeyTypeName is the type as docs/config.md's "type" column spells it.
 std::string_view KeyTypeName(KeyType type) {
@@ -64,6 +69,10 @@ std::string_view KeyTypeName(KeyType type) {
       return "duration";
     case KeyType::kDurationList:
       return "array of durations";
+    case KeyType::kSize:
+      return "size";
+    case KeyType::kStringList:
+      return "array of strings";
   }
   return "?";
 }
@@ -80,6 +89,10 @@ struct KeySpec {
   const char* required = nullptr;  // required keys: what the key is, with an example
   std::string (*check)(const Value& value) = nullptr;
   void (*set)(const Value& value, Config& config) = nullptr;
+  // set_listen instead of set: a key of each [[listen]] table (table name
+  // "listen"), stored into that table's ListenConfig; |required| then means
+  // required in every [[listen]] table.
+  void (*set_listen)(const Value& value, ListenConfig& listen) = nullptr;
 };
 
 std::string CheckSpool(const Value& value) {
@@ -286,6 +299,67 @@ std::string CheckSenderCopy(const Value& value) {
          "\"";
 }
 
+// The [[listen]] keys (config/listen_config.h). Their cross-key rules
+// (certificate for TLS, users_file for AUTH, no AUTH in clear, distinct
+// addresses) are in Loader::CheckListen.
+constexpr int64_t kMinMessageSize = 1024;
+constexpr int64_t kMaxMessageSize = int64_t{1} << 30;
+constexpr int64_t kMaxSessionTimeoutMs = 24LL * 3'600'000;
+
+std::string CheckListenAddress(const Value& value) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  std::string problem;
+  if (parse_socket_address(value.text, addr, len, problem)) return {};
+  return "'listen.address' = \"" + value.text + "\" cannot be listened on: " + problem;
+}
+
+std::string CheckListenTls(const Value& value) {
+  const std::string& t = value.text;
+  if (t == "none" || t == "starttls" || t == "implicit" || t == "required") return {};
+  return "unknown listen.tls = \"" + t +
+         "\"; use \"none\", \"starttls\" (offered), \"required\" (STARTTLS before MAIL) or \"implicit\" (TLS "
+         "from the first byte, SMTPS)";
+}
+
+ListenTls ParseListenTls(const std::string& t) {
+  if (t == "starttls") return ListenTls::kStartTls;
+  if (t == "implicit") return ListenTls::kImplicit;
+  if (t == "required") return ListenTls::kRequired;
+  return ListenTls::kNone;
+}
+
+std::string CheckListenAuth(const Value& value) {
+  const std::string& a = value.text;
+  if (a == "none" || a == "optional" || a == "required") return {};
+  return "unknown listen.auth = \"" + a + "\"; use \"none\", \"optional\" or \"required\"";
+}
+
+ListenAuth ParseListenAuth(const std::string& a) {
+  if (a == "optional") return ListenAuth::kOptional;
+  if (a == "required") return ListenAuth::kRequired;
+  return ListenAuth::kNone;
+}
+
+// CheckUsersFile: an absolute path. Like relay.password_file, the file is
+// read (and its mode checked) when the engine starts, not here.
+std::string CheckUsersFile(const Value& value) {
+  if (!value.text.empty() && value.text.front() == '/') return {};
+  return "'listen.users_file' must be an absolute path, got '" + value.text +
+         "'; write the full path to the file of user:hash lines, e.g. users_file = \"/etc/ringmail/users\"";
+}
+
+std::string CheckTrustedNetworks(const Value& value) {
+  for (size_t i = 0; i < value.texts.size(); ++i) {
+    Cidr cidr;
+    std::string problem;
+    if (!parse_cidr(value.texts[i], cidr, problem)) {
+      return "'listen.trusted_networks[" + std::to_string(i) + "]' = \"" + value.texts[i] + "\": " + problem;
+    }
+  }
+  return {};
+}
+
 // kKeys is every key the loader accepts, once each: its name, type, range
 // and where it goes. The list of known names (for "did you mean"), the
 // tables ([engine], [smtp], ...), the required-key check and config_keys()
@@ -467,7 +541,106 @@ const KeySpec kKeys[] = {
      .type = KeyType::kString,
      .check = CheckMetricsListen,
      .set = [](const Value& v, Config& c) { c.metrics.listen = v.text; }},
+    {.name = "listen.address",
+     .type = KeyType::kString,
+     .spaces = false,
+     .required = "the address to listen on, e.g. address = \"127.0.0.1:2525\" or \"[::1]:2525\"",
+     .check = CheckListenAddress,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.address = v.text; }},
+    {.name = "listen.tls",
+     .type = KeyType::kString,
+     .check = CheckListenTls,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.tls = ParseListenTls(v.text); }},
+    {.name = "listen.cert_file",
+     .type = KeyType::kString,
+     .check =
+         [](const Value& v) {
+           return CheckReadableFile("listen.cert_file", v.text, "the certificate chain (PEM)");
+         },
+     .set_listen = [](const Value& v, ListenConfig& l) { l.cert_file = v.text; }},
+    {.name = "listen.key_file",
+     .type = KeyType::kString,
+     .check =
+         [](const Value& v) { return CheckReadableFile("listen.key_file", v.text, "the private key (PEM)"); },
+     .set_listen = [](const Value& v, ListenConfig& l) { l.key_file = v.text; }},
+    {.name = "listen.auth",
+     .type = KeyType::kString,
+     .check = CheckListenAuth,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.auth = ParseListenAuth(v.text); }},
+    {.name = "listen.users_file",
+     .type = KeyType::kString,
+     .check = CheckUsersFile,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.users_file = v.text; }},
+    {.name = "listen.trusted_networks",
+     .type = KeyType::kStringList,
+     .min = 0,
+     .max = 1024,
+     .check = CheckTrustedNetworks,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.trusted_networks = v.texts; }},
+    {.name = "listen.max_message_size",
+     .type = KeyType::kSize,
+     .min = kMinMessageSize,
+     .max = kMaxMessageSize,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.max_message_size = As<uint64_t>(v); }},
+    {.name = "listen.max_connections",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = 1'000'000,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.max_connections = As<uint32_t>(v); }},
+    {.name = "listen.max_recipients",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = 100'000,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.max_recipients = As<uint32_t>(v); }},
+    {.name = "listen.allow_plaintext_auth",
+     .type = KeyType::kBoolean,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.allow_plaintext_auth = v.boolean; }},
+    {.name = "listen.hostname",
+     .type = KeyType::kString,
+     .spaces = false,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.hostname = v.text; }},
+    {.name = "listen.max_connections_per_ip",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = 1'000'000,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.max_connections_per_ip = As<uint32_t>(v); }},
+    {.name = "listen.max_messages_per_minute_per_ip",
+     .type = KeyType::kInteger,
+     .min = 0,
+     .max = 100'000'000,
+     .set_listen = [](const Value& v,
+                      ListenConfig& l) { l.max_messages_per_minute_per_ip = As<uint32_t>(v); }},
+    {.name = "listen.max_auth_failures_per_minute_per_ip",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = 10'000,
+     .set_listen = [](const Value& v,
+                      ListenConfig& l) { l.max_auth_failures_per_minute_per_ip = As<uint32_t>(v); }},
+    {.name = "listen.max_errors",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = 10'000,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.max_errors = As<uint32_t>(v); }},
+    {.name = "listen.command_timeout_ms",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = kMaxTimeoutMs,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.command_timeout_ms = As<uint32_t>(v); }},
+    {.name = "listen.data_timeout_ms",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = kMaxTimeoutMs,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.data_timeout_ms = As<uint32_t>(v); }},
+    {.name = "listen.session_timeout_ms",
+     .type = KeyType::kInteger,
+     .min = 1,
+     .max = kMaxSessionTimeoutMs,
+     .set_listen = [](const Value& v, ListenConfig& l) { l.session_timeout_ms = As<uint32_t>(v); }},
 };
+
+// kListenTable is the array of tables [[listen]]; its keys are the kKeys
+// rows with set_listen.
+constexpr std::string_view kListenTable = "listen";
 
 std::string_view TableOf(std::string_view name) {
   const size_t dot = name.find('.');
@@ -582,6 +755,57 @@ const char* TypeName(const toml::node& node) {
 
 uint32_t LineOf(const toml::source_region& region) { return region.begin.line == 0 ? 1 : region.begin.line; }
 
+// ListenEntry is one [[listen]] table while it is loaded.
+struct ListenEntry {
+  ListenConfig config;
+  uint32_t line = 1;                                             // of [[listen]]
+  std::vector<std::pair<std::string_view, uint32_t>> key_lines;  // key -> its line
+  bool Has(std::string_view name) const {
+    return std::any_of(key_lines.begin(), key_lines.end(), [&](const auto& kl) { return kl.first == name; });
+  }
+  uint32_t Line(std::string_view name) const {
+    for (const auto& [key, key_line] : key_lines) {
+      if (key == name) return key_line;
+    }
+    return line;
+  }
+};
+
+// ParseSize parses "123", "10M", "512k", "1G" into bytes.
+bool ParseSize(const std::string& text, int64_t& out) {
+  if (text.empty()) return false;
+  int64_t unit = 1;
+  std::string_view digits = text;
+  switch (text.back()) {
+    case 'K':
+    case 'k':
+      unit = int64_t{1} << 10;
+      break;
+    case 'M':
+    case 'm':
+      unit = int64_t{1} << 20;
+      break;
+    case 'G':
+    case 'g':
+      unit = int64_t{1} << 30;
+      break;
+    default:
+      break;
+  }
+  if (unit != 1) digits.remove_suffix(1);
+  if (!AllDigits(digits) || digits.size() > 12) return false;
+  out = std::stoll(std::string(digits)) * unit;
+  return true;
+}
+
+// SizeText writes a byte count the way sizes are written in the file.
+std::string SizeText(int64_t bytes) {
+  if (bytes % (int64_t{1} << 30) == 0) return std::to_string(bytes >> 30) + "G";
+  if (bytes % (int64_t{1} << 20) == 0) return std::to_string(bytes >> 20) + "M";
+  if (bytes % (int64_t{1} << 10) == 0) return std::to_string(bytes >> 10) + "K";
+  return std::to_string(bytes);
+}
+
 // Loader validates one parsed document into |config| by walking kKeys.
 // Errors are collected as the one with the smallest line number (ties: the
 // first found), so the report does not depend on toml++'s (alphabetical)
@@ -595,7 +819,9 @@ class Loader {
   void Load(const toml::table& root) {
     for (const auto& [key, node] : root) {
       const std::string name(key.str());
-      if (const KeySpec* spec = FindKey(name)) {
+      if (name == kListenTable) {
+        LoadListens(node);
+      } else if (const KeySpec* spec = FindKey(name)) {
         LoadValue(*spec, node);
       } else if (IsTable(name)) {
         const toml::table* table = node.as_table();
@@ -618,11 +844,12 @@ class Loader {
     }
     if (failed_) return;
     for (const KeySpec& spec : kKeys) {
-      if (spec.required == nullptr || Seen(spec)) continue;
+      if (spec.required == nullptr || spec.set_listen != nullptr || Seen(spec)) continue;
       Fail(TableLine(TableOf(spec.name)),
            "missing required key '" + std::string(spec.name) + "' (" + spec.required + ")");
     }
     if (!failed_) CrossCheck();
+    if (!failed_) CheckListens();
   }
 
   // CrossCheck: rules between keys, reported at the later key's line.
@@ -703,9 +930,14 @@ class Loader {
   }
 
   // LoadValue checks |node| against |spec| and, when it passes, stores it.
-  void LoadValue(const KeySpec& spec, const toml::node& node) {
-    seen_.push_back(&spec);
-    key_lines_.emplace_back(spec.name, LineOf(node.source()));
+  // With |listen| it loads a key of that [[listen]] table.
+  void LoadValue(const KeySpec& spec, const toml::node& node, ListenEntry* listen = nullptr) {
+    if (listen != nullptr) {
+      listen->key_lines.emplace_back(spec.name, LineOf(node.source()));
+    } else {
+      seen_.push_back(&spec);
+      key_lines_.emplace_back(spec.name, LineOf(node.source()));
+    }
     const std::string name(spec.name);
     Value value;
     bool ok = false;
@@ -725,6 +957,12 @@ class Loader {
       case KeyType::kDurationList:
         ok = GetDurationList(spec, node, value.durations);
         break;
+      case KeyType::kSize:
+        ok = GetSize(name, node, spec.min, spec.max, value.integer);
+        break;
+      case KeyType::kStringList:
+        ok = GetStringList(spec, node, value.texts);
+        break;
     }
     if (!ok) return;
     if (spec.check != nullptr) {
@@ -734,7 +972,11 @@ class Loader {
         return;
       }
     }
-    spec.set(value, config_);
+    if (listen != nullptr) {
+      spec.set_listen(value, listen->config);
+    } else {
+      spec.set(value, config_);
+    }
   }
 
   bool GetInt(const std::string& name, const toml::node& node, int64_t min, int64_t max, int64_t& out) {
@@ -828,11 +1070,168 @@ class Loader {
     return true;
   }
 
+  // GetSize reads a byte count: an integer, or a string of digits with an
+  // optional unit K, M or G (1024, 1024², 1024³; either case).
+  bool GetSize(const std::string& name, const toml::node& node, int64_t min, int64_t max, int64_t& out) {
+    const uint32_t line = LineOf(node.source());
+    int64_t bytes = -1;
+    std::string got;
+    if (const toml::value<int64_t>* number = node.as_integer()) {
+      bytes = number->get();
+      got = std::to_string(bytes);
+    } else if (const toml::value<std::string>* text = node.as_string()) {
+      got = "\"" + text->get() + "\"";
+      if (!ParseSize(text->get(), bytes)) {
+        Fail(line, "'" + name +
+                       "' must be a size such as \"10M\", \"512K\", \"1G\" or a number of bytes, got " + got);
+        return false;
+      }
+    } else {
+      Fail(line, "'" + name +
+                     "' must be a size such as \"10M\", \"512K\", \"1G\" or a number of bytes, got " +
+                     TypeName(node));
+      return false;
+    }
+    if (bytes < min || bytes > max) {
+      Fail(line,
+           "'" + name + "' must be between " + SizeText(min) + " and " + SizeText(max) + ", got " + got);
+      return false;
+    }
+    out = bytes;
+    return true;
+  }
+
+  // GetStringList reads an array of spec.min..spec.max strings, each free of
+  // spaces and control characters; an entry's error names it as
+  // "listen.trusted_networks[1]".
+  bool GetStringList(const KeySpec& spec, const toml::node& node, std::vector<std::string>& out) {
+    const std::string name(spec.name);
+    const toml::array* array = node.as_array();
+    const uint32_t line = LineOf(node.source());
+    if (array == nullptr) {
+      Fail(line, "'" + name + "' must be an array of strings, got " + TypeName(node));
+      return false;
+    }
+    const auto size = static_cast<int64_t>(array->size());
+    if (size < spec.min || size > spec.max) {
+      Fail(line, "'" + name + "' must hold " + std::to_string(spec.min) + " to " + std::to_string(spec.max) +
+                     " entries, got " + std::to_string(size));
+      return false;
+    }
+    out.clear();
+    for (size_t i = 0; i < array->size(); ++i) {
+      std::string item;
+      if (!GetString(name + "[" + std::to_string(i) + "]", *array->get(i), item, false)) return false;
+      out.push_back(std::move(item));
+    }
+    return true;
+  }
+
+  // LoadListens reads the [[listen]] tables, each into config_.listen.
+  void LoadListens(const toml::node& node) {
+    const toml::array* array = node.as_array();
+    if (array == nullptr || !array->is_array_of_tables()) {
+      Fail(LineOf(node.source()),
+           std::string("'listen' must be an array of tables, each written [[listen]] "
+                       "followed by its keys (address = ..., tls = ...), got ") +
+               (array == nullptr ? TypeName(node) : "an array that is not all tables"));
+      return;
+    }
+    for (const toml::node& element : *array) {
+      const toml::table& table = *element.as_table();
+      ListenEntry& entry = listens_.emplace_back();
+      entry.line = LineOf(table.source());
+      for (const auto& [sub_key, sub_node] : table) {
+        const std::string full = std::string(kListenTable) + "." + std::string(sub_key.str());
+        const KeySpec* spec = FindKey(full);
+        if (spec != nullptr && spec->set_listen != nullptr) {
+          LoadValue(*spec, sub_node, &entry);
+        } else {
+          Unknown(full, sub_key, sub_node);
+        }
+      }
+    }
+  }
+
+  // CheckListens applies the rules between keys of each [[listen]] table
+  // and between the tables, and fills in the defaults that depend on
+  // other keys (tls from cert_file, hostname from smtp.helo_name).
+  void CheckListens() {
+    for (size_t i = 0; i < listens_.size() && !failed_; ++i) {
+      ListenEntry& entry = listens_[i];
+      ListenConfig& l = entry.config;
+      for (const KeySpec& spec : kKeys) {
+        if (spec.set_listen == nullptr || spec.required == nullptr || entry.Has(spec.name)) continue;
+        Fail(entry.line, "this [[listen]] table lacks required key '" + std::string(spec.name) + "' (" +
+                             spec.required + ")");
+        return;
+      }
+      if (!entry.Has("listen.tls")) l.tls = l.cert_file.empty() ? ListenTls::kNone : ListenTls::kStartTls;
+      if (l.cert_file.empty() != l.key_file.empty()) {
+        const bool has_cert = !l.cert_file.empty();
+        Fail(entry.Line(has_cert ? "listen.cert_file" : "listen.key_file"),
+             has_cert
+                 ? "'listen.cert_file' is set but 'listen.key_file' is not; a TLS listener needs both: add "
+                   "key_file = \"/path/to/key.pem\" or remove cert_file"
+                 : "'listen.key_file' is set but 'listen.cert_file' is not; a TLS listener needs both: add "
+                   "cert_file = \"/path/to/cert.pem\" or remove key_file");
+        return;
+      }
+      if (l.tls != ListenTls::kNone && l.cert_file.empty()) {
+        Fail(entry.Line("listen.tls"),
+             "listen.tls = \"" + std::string(listen_tls_name(l.tls)) +
+                 "\" needs a certificate: add cert_file = \"/path/to/cert.pem\" and "
+                 "key_file = \"/path/to/key.pem\" to this [[listen]] table");
+        return;
+      }
+      if (l.auth != ListenAuth::kNone && l.users_file.empty()) {
+        Fail(entry.Line("listen.auth"),
+             "listen.auth = \"" + std::string(l.auth == ListenAuth::kRequired ? "required" : "optional") +
+                 "\" needs 'listen.users_file', the file of user:hash lines AUTH checks (make one with "
+                 "`ringmail hash-password`), e.g. users_file = \"/etc/ringmail/users\"");
+        return;
+      }
+      if (l.auth != ListenAuth::kNone && l.tls == ListenTls::kNone && !l.allow_plaintext_auth) {
+        Fail(
+            entry.Line("listen.auth"),
+            "listen.auth = \"" + std::string(l.auth == ListenAuth::kRequired ? "required" : "optional") +
+                "\" on a listener without TLS would take passwords in clear text, so AUTH would never be "
+                "offered; set tls = \"starttls\" (or \"required\"/\"implicit\") with cert_file and key_file, "
+                "or allow_plaintext_auth = true if the network to this listener is trusted");
+        return;
+      }
+      if (l.auth == ListenAuth::kNone && l.trusted_networks.empty()) {
+        Fail(entry.Line("listen.trusted_networks"),
+             "'listen.trusted_networks' is empty and listen.auth = \"none\": no client could send mail "
+             "through this listener; name the networks that may send, or set auth = \"required\"");
+        return;
+      }
+      sockaddr_storage address{};
+      socklen_t length = 0;
+      std::string problem;
+      parse_socket_address(l.address, address, length, problem);  // checked when loaded
+      for (size_t j = 0; j < i; ++j) {
+        sockaddr_storage other{};
+        socklen_t other_length = 0;
+        parse_socket_address(listens_[j].config.address, other, other_length, problem);
+        if (length == other_length && std::memcmp(&address, &other, length) == 0) {
+          Fail(entry.Line("listen.address"),
+               "'listen.address' = \"" + l.address +
+                   "\" is already the address of the [[listen]] table at line " +
+                   std::to_string(listens_[j].line) + "; each listener needs an address of its own");
+          return;
+        }
+      }
+    }
+    for (ListenEntry& entry : listens_) config_.listen.push_back(std::move(entry.config));
+  }
+
   const std::string& path_;
   Config& config_;
   std::vector<const KeySpec*> seen_;                              // keys present in the file
   std::vector<std::pair<std::string, uint32_t>> table_lines_;     // [table] -> its line
   std::vector<std::pair<std::string_view, uint32_t>> key_lines_;  // key -> its line
+  std::vector<ListenEntry> listens_;                              // the [[listen]] tables, in order
   bool failed_ = false;
   uint32_t error_line_ = 0;
   std::string error_;
@@ -915,6 +1314,20 @@ std::vector<ConfigKeyInfo> config_keys() {
   return out;
 }
 
+const char* listen_tls_name(ListenTls tls) {
+  switch (tls) {
+    case ListenTls::kNone:
+      return "none";
+    case ListenTls::kStartTls:
+      return "starttls";
+    case ListenTls::kImplicit:
+      return "implicit";
+    case ListenTls::kRequired:
+      return "required";
+  }
+  return "none";
+}
+
 const char* tls_level_name(TlsLevel level) {
   switch (level) {
     case TlsLevel::kNone:
@@ -952,6 +1365,9 @@ bool load_config(const std::string& path, Config& out, std::string& error) {
       return false;
     }
     if (config.smtp.helo_name.empty()) config.smtp.helo_name = HostName();
+    for (ListenConfig& listen : config.listen) {
+      if (listen.hostname.empty()) listen.hostname = config.smtp.helo_name;
+    }
     out = std::move(config);
     return true;
   } catch (const std::exception& e) {

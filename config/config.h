@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/listen_config.h"
+
 namespace ringmail {
 
 // TlsLevel is the STARTTLS policy for a destination (Postfix names;
@@ -136,6 +138,10 @@ struct Config {
   BounceConfig bounce;
   LogConfig log;
   MetricsConfig metrics;
+  // listen: the SMTP listeners, the [[listen]] tables in file order (none:
+  // ringmail accepts no SMTP). hostname is filled in from smtp.helo_name
+  // when the table leaves it out. Changing them needs a restart.
+  std::vector<ListenConfig> listen;
 };
 
 // load_config reads and validates the TOML file at |path|. On success it
@@ -164,6 +170,9 @@ struct ConfigKeyInfo {
 
 // config_keys lists every key the loader accepts, in table order.
 std::vector<ConfigKeyInfo> config_keys();
+
+// listen_tls_name gives the config spelling of |tls| ("none", "starttls", ...).
+const char* listen_tls_name(ListenTls tls);
 
 // tls_level_name gives the config spelling of |level| ("none", "may", ...).
 const char* tls_level_name(TlsLevel level);

@@ -40,6 +40,7 @@ std::vector<std::string> restart_keys_changed(const Config& running, const Confi
   if (!(running.bounce == loaded.bounce)) changed.push_back("[bounce]");
   if (!(running.log == loaded.log)) changed.push_back("[log]");
   if (!(running.metrics == loaded.metrics)) changed.push_back("[metrics]");
+  if (running.listen != loaded.listen) changed.push_back("[[listen]]");
   return changed;
 }
 

@@ -105,6 +105,14 @@ int cmd_check_tls(const CheckTlsOptions& options);
 // the exit codes) on |app|; tools/cmd_check_tls.cc.
 CLI::App* add_check_tls_command(CLI::App& app, CheckTlsOptions& options);
 
+// `ringmail hash-password`: a yescrypt hash for a [[listen]] users_file;
+// tools/cmd_hash_password.cc.
+struct HashPasswordOptions {
+  std::string user;  // print "USER:HASH"
+};
+int cmd_hash_password(const HashPasswordOptions& options);
+CLI::App* add_hash_password_command(CLI::App& app, HashPasswordOptions& options);
+
 struct TestSendOptions {
   std::string to;    // --to: the recipient
   std::string from;  // --from: the sender ("" = smtp.default_sender)

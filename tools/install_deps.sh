@@ -30,6 +30,7 @@ PACKAGES=(
   libcli11-dev               # command line
   libfmt-dev                 # formatting
   libc-ares-dev              # asynchronous DNS (MX lookup)
+  libcrypt-dev               # crypt(3): yescrypt/SHA-512 hashes of the SMTP listener's users_file
   # Tests and benchmarks.
   libgtest-dev libgmock-dev  # unit tests
   libbenchmark-dev           # micro benchmarks (bench/)

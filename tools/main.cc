@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
   ringmail::CheckTlsOptions check_tls;
   auto* check_tls_cmd = ringmail::add_check_tls_command(app, check_tls);
 
+  ringmail::HashPasswordOptions hash_password;
+  auto* hash_password_cmd = ringmail::add_hash_password_command(app, hash_password);
+
   ringmail::TestSendOptions test_send;
   auto* test_send_cmd = ringmail::add_test_send_command(app, test_send, config_path);
 
@@ -133,6 +136,7 @@ int main(int argc, char** argv) {
   if (*sink_cmd) return ringmail::cmd_sink(sink);
   if (*bench_cmd) return ringmail::cmd_bench(bench);
   if (*check_tls_cmd) return ringmail::cmd_check_tls(check_tls);
+  if (*hash_password_cmd) return ringmail::cmd_hash_password(hash_password);
 
   ringmail::Config config;
   if (!load_or_complain(config_path, config)) return kExitConfig;

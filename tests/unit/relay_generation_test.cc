@@ -51,9 +51,10 @@ TEST(RestartKeysChanged, NamesEachPartThatNeedsARestart) {
   loaded.bounce.enabled = false;
   loaded.log.delivery = "-";
   loaded.metrics.listen = "127.0.0.1:9464";
+  loaded.listen.emplace_back().address = "127.0.0.1:2525";
   EXPECT_EQ(restart_keys_changed(running, loaded),
             (std::vector<std::string>{"spool", "[engine]", "smtp.helo_name", "smtp.default_sender", "[retry]",
-                                      "[bounce]", "[log]", "[metrics]"}));
+                                      "[bounce]", "[log]", "[metrics]", "[[listen]]"}));
   Config schedule_only = running;
   schedule_only.retry.schedule = {std::chrono::seconds(1)};
   EXPECT_EQ(restart_keys_changed(running, schedule_only), std::vector<std::string>{"[retry]"});
