@@ -8,15 +8,10 @@
 #include "engine/relay_target.h"
 #include "engine/smtp_client.h"
 #include "engine/tls_record_layer.h"
+#include "queue/monotonic_clock.h"
 
 namespace ringmail {
 namespace {
-
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 AttemptOutcome outcome_of(RcptState state, bool expired) {
   switch (state) {

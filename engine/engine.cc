@@ -16,15 +16,18 @@
 #include <vector>
 
 #include "engine/destination.h"
+#include "engine/ingress_setup.h"
 #include "engine/relay_generation.h"
 #include "engine/relay_resolver.h"
 #include "engine/run_status.h"
 #include "engine/systemd_notify.h"
 #include "engine/worker.h"
+#include "ingress/spool_committer.h"
 #include "log/delivery_log.h"
 #include "metrics/metrics_page.h"
 #include "metrics/metrics_server.h"
 #include "queue/dir_stream.h"
+#include "queue/monotonic_clock.h"
 #include "queue/spool_lock.h"
 #include "tls/tls_library.h"
 
@@ -35,12 +38,6 @@ size_t next_power_of_two(size_t n) {
   size_t p = 64;
   while (p < n) p <<= 1;
   return p;
-}
-
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 uint64_t count_entries(int dirfd) {
@@ -125,19 +122,27 @@ bool open_delivery_log(const Config& config, DeliveryLog& log, std::string& erro
 // the start with a sentence) and serves /metrics from its own thread; the
 // page sums the cores' counters and scans the spool (metrics/spool_gauges.h).
 bool start_metrics_server(const Config& config, const Destination& destination, const SpoolDirs& spool,
-                          const EngineMetrics& metrics, MetricsServer& server, std::string& error) {
+                          const EngineMetrics& metrics, const ingress::SpoolCommitter* committer,
+                          MetricsServer& server, std::string& error) {
   if (config.metrics.listen.empty()) return true;
   if (!server.open(config.metrics.listen, error)) return false;
   MetricsLabels labels{config.relay.host, tls_level_name(destination.tls_level)};
   auto spool_cache = std::make_shared<SpoolGaugeCache>(spool);
-  server.start([&metrics, labels, spool_cache](std::string& out) {
+  server.start([&metrics, labels, spool_cache, committer](std::string& out) {
     timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     const uint64_t now_ns =
         static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec);
     clock_gettime(CLOCK_REALTIME, &now);
     const int64_t now_ms = static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
-    render_metrics(metrics.snapshot(), labels, spool_cache->get(now_ns), now_ms, out);
+    MetricsSnapshot snapshot = metrics.snapshot();
+    if (committer != nullptr) {
+      const ingress::CommitStats commits = committer->stats();
+      snapshot.listening = true;
+      snapshot.commit_batches = commits.batches;
+      snapshot.commit_sync_calls = commits.sync_calls;
+    }
+    render_metrics(snapshot, labels, spool_cache->get(now_ns), now_ms, out);
   });
   fmt::print(stderr, "ringmail: metrics on http://{}/metrics\n", config.metrics.listen);
   return true;
@@ -194,9 +199,37 @@ void print_delivery_log_totals(const Config& config, const DeliveryLog& log) {
   fmt::print(stderr, "\n");
 }
 
+// describe_listener: the start-up line for one [[listen]].
+std::string describe_listener(const IngressListener& listener) {
+  static constexpr const char* kAuth[] = {"none", "optional", "required"};
+  const ListenConfig& c = *listener.config;
+  return fmt::format("listening on {} (SMTP, tls {}, auth {}{}, {} trusted network(s), max {} connections)",
+                     listener.name, listen_tls_name(c.tls), kAuth[static_cast<int>(c.auth)],
+                     c.allow_plaintext_auth ? " also in clear" : "", c.trusted_networks.size(),
+                     c.max_connections);
+}
+
+void print_ingress_totals(const MetricsSnapshot& counts, const ingress::CommitStats& commits) {
+  uint64_t refused = 0;
+  for (uint64_t n : counts.ingress_events) refused += n;
+  fmt::print(stderr,
+             "ringmail: listeners: {} connection(s) ({} refused at accept), {} message(s) accepted, {} "
+             "refusal(s); {} commit batch(es), {} sync call(s)\n",
+             counts.ingress_connections, counts.ingress_connections_refused, counts.ingress_messages_accepted,
+             refused, commits.batches, commits.sync_calls);
+}
+
 }  // namespace
 
 bool run_engine(const Config& config, bool drain, EngineResult& result, std::string& error) {
+  if (drain && !config.listen.empty()) {
+    error = fmt::format(
+        "`ringmail run --drain` makes one pass over the spool and exits, so it cannot serve the {} "
+        "[[listen]] "
+        "table(s) in {}; run `ringmail run` (the daemon) to accept mail over SMTP",
+        config.listen.size(), config.path);
+    return false;
+  }
   SpoolDirs spool;
   if (!open_spool(config.spool, /*create=*/true, spool, error)) return false;
   // Signals go to the intake's signalfd only; workers never see them. They
@@ -240,6 +273,10 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   ReloadBoard board(first);
   const RelayResolver& relay = first->resolver;
   const Destination& destination = first->destination;
+  // The SMTP listeners: sockets bound, TLS contexts, users files and
+  // trusted networks loaded here, so a mistake stops the start.
+  IngressSetup ingress;
+  if (!build_ingress(config, threads, ingress, error)) return false;
 
   std::vector<std::unique_ptr<WorkerChannel>> channels;
   std::vector<WorkerChannel*> channel_ptrs;
@@ -250,6 +287,16 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
     channel_ptrs.push_back(channels.back().get());
   }
   for (uint32_t n : connections) total_slots += n * SmtpConnection::kMaxMessagesInFlight + 4;
+  // The commit thread makes the listeners' messages durable (group commit)
+  // and rings the worker that waits for each ack.
+  std::unique_ptr<ingress::SpoolCommitter> committer;
+  if (!ingress.empty()) {
+    std::vector<Doorbell*> doorbells;
+    for (auto& channel : channels) doorbells.push_back(&channel->doorbell);
+    committer = std::make_unique<ingress::SpoolCommitter>(spool.incoming_tmp_fd, spool.incoming_new_fd,
+                                                          threads, doorbells);
+    ingress.committer = committer.get();
+  }
   // Every message the intake hands out can be reported at once (all inboxes
   // full, all slots finishing), so the report ring holds that many: a
   // worker's report push then never fails and never waits for the intake.
@@ -267,7 +314,10 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   EngineMetrics metrics(threads);
   reports.metrics = &metrics;
   MetricsServer metrics_server;
-  if (!start_metrics_server(config, destination, spool, metrics, metrics_server, error)) return false;
+  if (!start_metrics_server(config, destination, spool, metrics, committer.get(), metrics_server, error)) {
+    return false;
+  }
+  if (committer != nullptr && !committer->start(error)) return false;
 
   std::atomic<bool> workers_failed{false};
   std::atomic<uint32_t> workers_running{threads};
@@ -277,6 +327,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
     workers.emplace_back([&, i] {
       // Built on its own thread so its memory is first touched by its core.
       Worker worker(i, i % cpus, connections[i], config, board, spool, *channels[i], reports);
+      if (!ingress.empty()) worker.attach_ingress(&ingress);
       if (!worker.run(worker_errors[i])) workers_failed.store(true);
       workers_running.fetch_sub(1);
       reports.doorbell.ring_always();  // wakes wait_for_workers (and the intake)
@@ -302,6 +353,9 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
                destination.credentials.allow_plaintext_auth ? "in clear allowed (relay.allow_plaintext_auth)"
                                                             : "over TLS only");
   }
+
+  for (const auto& listener : ingress.listeners)
+    fmt::print(stderr, "ringmail: {}\n", describe_listener(*listener));
 
   // systemd (Type=notify): READY=1 once the spool is locked and every
   // worker serves; STOPPING=1 when the intake stops. Nothing without
@@ -336,6 +390,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
       wait_for_workers(workers_running, reports, channels, signal_fd,
                        intake.stopped_by_signal() ? config.engine.shutdown_timeout_ms : -1);
   for (auto& thread : workers) thread.join();
+  if (committer != nullptr) committer->stop();  // every worker has its acks: nothing is in flight
   clock_gettime(CLOCK_MONOTONIC, &end);
   close(signal_fd);
 
@@ -365,6 +420,7 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   delivery_log.stop();  // every line written before the summary
   intake.print_final(result.seconds);
   if (delivery_log.enabled()) print_delivery_log_totals(config, delivery_log);
+  if (committer != nullptr) print_ingress_totals(metrics.snapshot(), committer->stats());
   if (result.active_left > 0) {
     fmt::print(stderr,
                "ringmail: {} message(s) left in active/ (not attempted while outcomes could not be recorded, "

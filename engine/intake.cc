@@ -21,6 +21,7 @@
 #include "queue/dir_stream.h"
 #include "queue/message_meta.h"
 #include "queue/meta_file.h"
+#include "queue/monotonic_clock.h"
 #include "queue/spool_entry.h"
 
 namespace ringmail {
@@ -33,12 +34,6 @@ constexpr int kBackPressureMs = 2;             // claim interval while a backlog
 // retry_at is when a spool fault's kRetryLater is due.
 int64_t retry_at(const SpoolDecision& decision) {
   return static_cast<int64_t>(::time(nullptr)) + decision.retry_delay_s;
-}
-
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 // for_each_message calls |fn| with each message file name in |dirfd|

@@ -37,7 +37,7 @@ MessageOutcome message_outcome_of(const AttemptTally& tally);
 void count_attempt(CoreMetrics& metrics, const AttemptTally& tally);
 
 // connect_failure_of maps a failed connect's result (-errno; -ECANCELED is
-// the linked timeout) to its reason.
+// the connect timeout: SmtpConnection cancels it at its deadline) to its reason.
 ConnectFailure connect_failure_of(int res);
 
 // tls_failure_of names a TLS shortfall; at |level| verify or secure, a

@@ -219,7 +219,7 @@ TimeoutKind SmtpClient::reply_timeout() const {
 
 void SmtpClient::on_peer_closed() {
   if (!live()) return;
-  if (state_ == ClientState::kQuitSent) {
+  if (state_ == ClientState::kQuitSent && messages_in_flight_ == 0) {
     begin_close();  // the server closed after QUIT without a 221: fine
     return;
   }
@@ -744,6 +744,20 @@ void SmtpClient::pump() {
     rset_owed_ = false;
   }
   if (!rset_owed_ && tx_ != nullptr) emit_transaction();
+  pipeline_quit();
+}
+
+// pipeline_quit: once the last message this connection may carry
+// (max_messages_per_connection) is written to its end of data, QUIT
+// follows it in the same send, as RFC 2920 allows QUIT last in a group:
+// the 250 and the 221 then come back together, one round trip fewer per
+// connection. The machine is in kQuitSent while the message's replies are
+// still due; they are handled as in kReady, and a connection lost before
+// them fails what it carries (on_peer_closed).
+void SmtpClient::pipeline_quit() {
+  if (state_ != ClientState::kReady || !exhausted() || !caps_.pipelining || !config_->pipeline_quit) return;
+  if (tx_ != nullptr || body_ != nullptr || rset_owed_ || !can_emit_command()) return;
+  if (emit_command("QUIT\r\n", Expect::kQuit, nullptr, 0)) state_ = ClientState::kQuitSent;
 }
 
 void SmtpClient::emit_transaction() {

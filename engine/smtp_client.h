@@ -5,7 +5,7 @@
 // tools/sink/sink_session is to the server.
 //
 // Who uses it: engine/smtp_connection.cc (the worker-side adapter that owns
-// the socket, the io_uring operations and their linked timeouts, and feeds
+// the socket, the io_uring operations and their deadlines, and feeds
 // this machine), tests/unit/smtp_client_test.cc (a scripted server, every
 // reply split at every byte) and tests/fuzz/smtp_client_fuzz.cc.
 //
@@ -43,7 +43,7 @@
 //     │        │ "." written                  354 to DATA                  │   │ DATA written
 //     │      kBody ◄──────────────────────── kDataSent ◄──────────────────────┘   │
 //     │                      (other DATA reply: back to kReady)                  │
-//     │                                                    quit() ──► kQuitSent ─┤
+//     │           quit(), or after the last message's end of data ──► kQuitSent ─┤
 //     │                                                                          ▼
 //     └──────────── on_closed() ◄── kClosing ◄── 221, peer closed, any failure (fail())
 //
@@ -116,7 +116,8 @@ enum class ClientState : uint8_t {
   kReady,             // session open: takes messages, writes commands, waits for replies, room and messages
   kDataSent,          // DATA written: waits for its reply before anything else may be written
   kBody,              // 354 received: waits for body bytes (read_body) and room to write them
-  kQuitSent,          // QUIT written: waits for the 221 or the peer closing
+  kQuitSent,          // QUIT written (maybe behind the last message): waits for the replies due, then the 221
+                      // or the peer closing
   kClosing,           // the owner is closing the socket: waits for on_closed()
 };
 
@@ -146,6 +147,10 @@ struct SmtpClientConfig {
   // implicit_tls: TLS from the first byte: start_tls() is asked as soon as
   // the connection is up, and the greeting is read over TLS.
   bool implicit_tls = false;
+  // pipeline_quit: with PIPELINING, QUIT follows the last message a
+  // connection may carry (max_messages_per_connection) in the same send.
+  // test-send turns it off, to show the dialogue one reply at a time.
+  bool pipeline_quit = true;
   // credentials: the login (engine/smtp_auth.h); null or not configured():
   // no AUTH. Owned by the Destination.
   const SmtpCredentials* credentials = nullptr;
@@ -227,7 +232,7 @@ class SmtpClient {
   // on_peer_closed: the server closed the connection (a receive read 0).
   void on_peer_closed();
   // on_receive_failed / on_send_failed: an I/O error (|error|, e.g.
-  // strerror) or, with |timed_out|, the linked timeout fired.
+  // strerror) or, with |timed_out|, the operation's timeout fired.
   void on_receive_failed(bool timed_out, std::string_view error);
   void on_send_failed(bool timed_out, std::string_view error);
   // on_tls_ready / on_tls_failed: the record layer finished its handshake
@@ -346,7 +351,8 @@ class SmtpClient {
   void tls_shortfall(TlsShortfall what, std::string_view detail);
 
   // Emitters: write commands and bodies into out_, within the limits.
-  void pump();  // write whatever may be written now
+  void pump();           // write whatever may be written now
+  void pipeline_quit();  // QUIT behind the last message the connection may carry
   bool can_emit_command() const;
   bool emit_command(std::string_view text, Expect kind, MessageSlot* slot, uint16_t rcpt);
   void emit_hello(Expect kind);

@@ -23,20 +23,6 @@
 namespace ringmail {
 namespace {
 
-void set_timeout(__kernel_timespec& ts, uint32_t timeout_ms) {
-  ts.tv_sec = timeout_ms / 1000;
-  ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000;
-}
-
-// link_timeout queues a linked timeout for the SQE just queued before it.
-// Its own completion (user_data 0) is dropped.
-void link_timeout(Ring& ring, io_uring_sqe* op, __kernel_timespec* ts) {
-  op->flags |= IOSQE_IO_LINK;
-  io_uring_sqe* timeout = ring.sqe();
-  io_uring_prep_link_timeout(timeout, ts, 0);
-  set_completion(timeout, nullptr);
-}
-
 // RINGMAIL_TRACE=1 in the environment prints every byte sent and received
 // on stderr (a debugging transcript; never on in production runs).
 bool trace_enabled() {
@@ -89,6 +75,7 @@ void SmtpConnection::open() {
   const size_t count = worker_->relay().addresses.size();
   assert(count > 0);
   close_asked_ = closing_io_ = tls_asked_ = false;
+  connect_deadline_ns_ = send_deadline_ns_ = recv_deadline_ns_ = 0;
   send_in_flight_ = 0;
   recv_armed_ = false;
   tls_in_len_ = tls_out_len_ = 0;
@@ -197,6 +184,45 @@ uint32_t SmtpConnection::timeout_ms(TimeoutKind kind) const {
 }
 
 // ---------------------------------------------------------------------------
+// Deadlines: each operation in flight has one (connect, send, receive), a
+// number kept here instead of a linked timeout submitted with it (which
+// cost an SQE, an hrtimer armed and cancelled, and a CQE per operation).
+// The worker calls check_deadlines after every batch of completions and
+// wakes by next_deadline_ns(); an operation past its deadline is
+// cancelled, and completes with -ECANCELED, which its handler reads as a
+// timeout exactly as it read a linked timeout's.
+
+uint64_t SmtpConnection::deadline_after(TimeoutKind kind) const {
+  return worker_->now_ns() + static_cast<uint64_t>(timeout_ms(kind)) * 1'000'000ull;
+}
+
+uint64_t SmtpConnection::next_deadline_ns() const {
+  uint64_t next = UINT64_MAX;
+  for (const uint64_t deadline : {connect_deadline_ns_, send_deadline_ns_, recv_deadline_ns_}) {
+    if (deadline != 0) next = std::min(next, deadline);
+  }
+  return next;
+}
+
+void SmtpConnection::check_deadlines(uint64_t now_ns) {
+  cancel_if_due(connect_deadline_ns_, &connect_c_, now_ns);
+  cancel_if_due(send_deadline_ns_, &send_c_, now_ns);
+  cancel_if_due(recv_deadline_ns_, &recv_c_, now_ns);
+}
+
+// cancel_if_due cancels |op| (by its user_data: one operation of each kind
+// is in flight at a time) once |deadline_ns| has passed. An operation that
+// completed meanwhile is not found; its own result stands. The cancel's
+// completion is dropped.
+void SmtpConnection::cancel_if_due(uint64_t& deadline_ns, Completion* op, uint64_t now_ns) {
+  if (deadline_ns == 0 || now_ns < deadline_ns) return;
+  deadline_ns = 0;
+  io_uring_sqe* sqe = worker_->ring().sqe();
+  io_uring_prep_cancel(sqe, op, 0);
+  set_completion(sqe, nullptr);
+}
+
+// ---------------------------------------------------------------------------
 // Connecting: socket, then connect with its timeout.
 
 void SmtpConnection::on_socket(int res, uint32_t) {
@@ -217,17 +243,16 @@ void SmtpConnection::on_socket(int res, uint32_t) {
   const int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   const RelayAddress& address = worker_->relay().addresses[address_index_];
-  worker_->ring().reserve(2);  // the connect and its timeout in one submission
   io_uring_sqe* sqe = worker_->ring().sqe();
   io_uring_prep_connect(sqe, fd_, reinterpret_cast<const sockaddr*>(&address.address), address.length);
   set_completion(sqe, &connect_c_);
-  set_timeout(connect_ts_, timeout_ms(TimeoutKind::kConnect));
-  link_timeout(worker_->ring(), sqe, &connect_ts_);
+  connect_deadline_ns_ = deadline_after(TimeoutKind::kConnect);
   ++ops_in_flight_;
 }
 
 void SmtpConnection::on_connect(int res, uint32_t) {
   --ops_in_flight_;
+  connect_deadline_ns_ = 0;
   if (closing_io_) {
     op_done();
     return;
@@ -265,13 +290,11 @@ void SmtpConnection::flush() {
   }
   const std::string_view out = client_.output();
   if (out.empty()) return;
-  worker_->ring().reserve(2);  // the send and its timeout in one submission
   io_uring_sqe* sqe = worker_->ring().sqe();
   io_uring_prep_send(sqe, fd_, out.data(), out.size(), MSG_NOSIGNAL);
   trace(index_, "C:", out.data(), out.size(), client_.output_credential_bytes());
   set_completion(sqe, &send_c_);
-  set_timeout(send_ts_, timeout_ms(TimeoutKind::kData));
-  link_timeout(worker_->ring(), sqe, &send_ts_);
+  send_deadline_ns_ = deadline_after(TimeoutKind::kData);
   send_in_flight_ = out.size();
   ++ops_in_flight_;
 }
@@ -307,12 +330,10 @@ void SmtpConnection::flush_tls() {
     tls_out_len_ = n;
   }
   if (trace_enabled()) fmt::print(stderr, "[conn {}] send(tls): {} bytes\n", index_, tls_out_len_);
-  worker_->ring().reserve(2);
   io_uring_sqe* sqe = worker_->ring().sqe();
   io_uring_prep_send(sqe, fd_, tls_out_.get(), tls_out_len_, MSG_NOSIGNAL);
   set_completion(sqe, &send_c_);
-  set_timeout(send_ts_, timeout_ms(TimeoutKind::kData));
-  link_timeout(worker_->ring(), sqe, &send_ts_);
+  send_deadline_ns_ = deadline_after(TimeoutKind::kData);
   send_in_flight_ = tls_out_len_;
   ++ops_in_flight_;
 }
@@ -320,6 +341,7 @@ void SmtpConnection::flush_tls() {
 void SmtpConnection::on_send(int res, uint32_t) {
   --ops_in_flight_;
   send_in_flight_ = 0;
+  send_deadline_ns_ = 0;
   if (closing_io_) {
     op_done();
     return;
@@ -350,12 +372,10 @@ void SmtpConnection::arm_recv() {
     room = kTlsInBytes - tls_in_len_;
     if (room == 0) return;
   }
-  worker_->ring().reserve(2);  // the receive and its timeout in one submission
   io_uring_sqe* sqe = worker_->ring().sqe();
   io_uring_prep_recv(sqe, fd_, space, room, 0);
   set_completion(sqe, &recv_c_);
-  set_timeout(recv_ts_, timeout_ms(client_.reply_timeout()));
-  link_timeout(worker_->ring(), sqe, &recv_ts_);
+  recv_deadline_ns_ = deadline_after(client_.reply_timeout());
   recv_armed_ = true;
   ++ops_in_flight_;
 }
@@ -363,6 +383,7 @@ void SmtpConnection::arm_recv() {
 void SmtpConnection::on_recv(int res, uint32_t) {
   --ops_in_flight_;
   recv_armed_ = false;
+  recv_deadline_ns_ = 0;
   if (closing_io_) {
     op_done();
     return;
@@ -448,8 +469,10 @@ void SmtpConnection::process_tls_in() {
 
 void SmtpConnection::start_close_io() {
   // After a TLS session (or a failed handshake's alert): close_notify, or
-  // the alert, goes out first, then the shutdown. Best effort: the send is
-  // linked before the shutdown, and a failure of either changes nothing.
+  // the alert, goes out first. Best effort: a failure changes nothing.
+  // With nothing else in flight the close is hard-linked behind it (it runs
+  // whatever the send gives), so both go in one submission; otherwise the
+  // shutdown is linked behind it, to wake what is pending.
   if (fd_ >= 0 && tls_on() && send_in_flight_ == 0) {
     tls_->shutdown();
     const std::string_view cipher = tls_->ciphertext_out();
@@ -458,13 +481,19 @@ void SmtpConnection::start_close_io() {
       std::memcpy(tls_out_.get(), cipher.data(), n);
       tls_->consume_ciphertext_out(n);
       tls_out_len_ = n;
+      const bool close_behind = ops_in_flight_ == 0;
       worker_->ring().reserve(2);
       io_uring_sqe* send = worker_->ring().sqe();
       io_uring_prep_send(send, fd_, tls_out_.get(), n, MSG_NOSIGNAL);
       set_completion(send, &send_c_);
-      send->flags |= IOSQE_IO_LINK;
+      send->flags |= close_behind ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK;
+      send_deadline_ns_ = deadline_after(TimeoutKind::kData);
       send_in_flight_ = n;
       ++ops_in_flight_;
+      if (close_behind) {
+        queue_close();
+        return;
+      }
     }
   }
   if (fd_ >= 0 && ops_in_flight_ > 0) {
@@ -478,6 +507,14 @@ void SmtpConnection::start_close_io() {
   op_done();
 }
 
+void SmtpConnection::queue_close() {
+  io_uring_sqe* sqe = worker_->ring().sqe();
+  io_uring_prep_close(sqe, fd_);
+  set_completion(sqe, &close_c_);
+  fd_ = -1;
+  ++ops_in_flight_;
+}
+
 void SmtpConnection::on_shutdown(int, uint32_t) {
   --ops_in_flight_;
   op_done();
@@ -486,14 +523,11 @@ void SmtpConnection::on_shutdown(int, uint32_t) {
 void SmtpConnection::op_done() {
   if (!closing_io_ || ops_in_flight_ > 0) return;
   if (fd_ >= 0) {
-    io_uring_sqe* sqe = worker_->ring().sqe();
-    io_uring_prep_close(sqe, fd_);
-    set_completion(sqe, &close_c_);
-    fd_ = -1;
-    ++ops_in_flight_;
+    queue_close();
     return;
   }
   closing_io_ = false;
+  connect_deadline_ns_ = send_deadline_ns_ = recv_deadline_ns_ = 0;
   send_in_flight_ = 0;
   recv_armed_ = false;
   tls_in_len_ = tls_out_len_ = 0;

@@ -1,5 +1,5 @@
 // engine/smtp_connection.h — the worker side of one SMTP client connection:
-// it owns the socket, the io_uring operations and their linked timeouts,
+// it owns the socket, the io_uring operations and their deadlines,
 // and feeds the protocol machine (engine/smtp_client.h) with what they
 // bring. It holds no protocol knowledge: what to send, when to read, when
 // to close and what a reply means all come from the machine (and, through
@@ -10,8 +10,11 @@
 // engine/message_io.cc reports body reads (body_chunk_arrived, abort).
 //
 // I/O: socket → connect (connect timeout) → receive (reply or data timeout,
-// as the machine says) and send (data timeout), each with a linked
-// timeout; on close, shutdown (to wake what is pending) then close. Each
+// as the machine says) and send (data timeout), each bounded by a deadline
+// the worker checks (check_deadlines: past it, the operation is cancelled,
+// which reads as a timeout; no linked timeout per operation); on close,
+// close_notify hard-linked to the close, or a shutdown (to wake what is
+// pending) then close. Each
 // completion becomes one machine event; after every event, after_event()
 // carries out what the machine asked for: flush its output, keep a receive
 // armed while it awaits a reply, close. RINGMAIL_TRACE=1 prints the bytes
@@ -28,8 +31,6 @@
 // allocated once, with the connection; BoringSSL allocates the SSL object
 // per connection (docs/tls.md: the budget).
 #pragma once
-
-#include <linux/time_types.h>
 
 #include <cstdint>
 #include <memory>
@@ -89,6 +90,12 @@ class SmtpConnection final : private SmtpClientHost {
   uint64_t idle_since_ns() const { return idle_since_ns_; }
   uint32_t index() const { return index_; }
   const char* state_name() const { return client_.state_name(); }
+  // check_deadlines cancels an operation whose timeout has passed (the
+  // worker calls it after every batch of completions); next_deadline_ns is
+  // the earliest deadline of an operation in flight (UINT64_MAX: none),
+  // for the worker's wait. Times are Worker::now_ns() values.
+  void check_deadlines(uint64_t now_ns);
+  uint64_t next_deadline_ns() const;
   // debug_state is a one-word-per-field summary for stall diagnostics.
   std::string debug_state() const;
   const std::string& last_error() const { return client_.last_error(); }
@@ -114,6 +121,8 @@ class SmtpConnection final : private SmtpClientHost {
   void process_tls_in();
   bool tls_on() const { return tls_ != nullptr && tls_->started(); }
   uint32_t timeout_ms(TimeoutKind kind) const;
+  uint64_t deadline_after(TimeoutKind kind) const;  // now + the timeout of |kind|
+  void cancel_if_due(uint64_t& deadline_ns, Completion* op, uint64_t now_ns);
 
   // Completions.
   void on_socket(int res, uint32_t flags);
@@ -122,7 +131,8 @@ class SmtpConnection final : private SmtpClientHost {
   void on_recv(int res, uint32_t flags);
   void on_shutdown(int res, uint32_t flags);
   void on_close(int res, uint32_t flags);
-  void start_close_io();  // shutdown pending operations, then close
+  void start_close_io();  // close_notify, shutdown pending operations, then close
+  void queue_close();     // close fd_ through the ring
   void op_done();         // an operation of ours completed; finish closing if it was the last
 
   Worker* worker_;
@@ -144,7 +154,8 @@ class SmtpConnection final : private SmtpClientHost {
   size_t tls_in_len_ = 0;
   std::unique_ptr<char[]> tls_out_;  // ciphertext being sent
   size_t tls_out_len_ = 0;
-  __kernel_timespec connect_ts_{}, send_ts_{}, recv_ts_{};
+  // Deadlines of the operations in flight (Worker::now_ns() values; 0: none).
+  uint64_t connect_deadline_ns_ = 0, send_deadline_ns_ = 0, recv_deadline_ns_ = 0;
 
   MemberCompletion<SmtpConnection, &SmtpConnection::on_socket> socket_c_{this};
   MemberCompletion<SmtpConnection, &SmtpConnection::on_connect> connect_c_{this};

@@ -8,10 +8,12 @@
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 #include "engine/attempt_log.h"
+#include "engine/ingress_server.h"
 
 namespace ringmail {
 namespace {
@@ -22,6 +24,15 @@ constexpr uint64_t kIdleQuitNs = 2'000'000'000ull;
 constexpr int kTickMs = 250;
 
 }  // namespace
+
+// wait_ms: how long the loop may sleep, at most a tick, waking just past
+// |deadline_ns| (a connection's; UINT64_MAX: none) so schedule() sees it.
+int Worker::wait_ms(uint64_t deadline_ns) const {
+  const uint64_t now = now_ns();
+  if (deadline_ns <= now) return 0;
+  const uint64_t ms = (deadline_ns - now) / 1'000'000ull + 1;
+  return ms < static_cast<uint64_t>(kTickMs) ? static_cast<int>(ms) : kTickMs;
+}
 
 Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config& config,
                const ReloadBoard& board, const SpoolDirs& spool, WorkerChannel& channel, ReportSink& reports)
@@ -56,6 +67,8 @@ Worker::Worker(uint32_t id, uint32_t cpu, uint32_t max_connections, const Config
 }
 
 Worker::~Worker() = default;
+
+void Worker::attach_ingress(IngressSetup* setup) { ingress_ = std::make_unique<IngressServer>(this, setup); }
 
 uint64_t Worker::now_ns() const {
   timespec ts;
@@ -93,8 +106,11 @@ bool Worker::run(std::string& error) {
     error = fmt::format("cannot register io_uring fixed files: {}", std::strerror(-rc));
     return false;
   }
+  if (ingress_ != nullptr) ingress_->start();
   channel_.set_up.store(true, std::memory_order_release);
   loop();
+  // The commit thread reads the listener connections' buffers until it acks.
+  if (ingress_ != nullptr) ingress_->wait_for_commits();
   report_held_at_exit();
   return true;
 }
@@ -103,6 +119,10 @@ void Worker::loop() {
   for (;;) {
     arm_doorbell();
     if (!stopping_ && channel_.stop.load(std::memory_order_acquire)) stopping_ = true;
+    if (ingress_ != nullptr) {
+      if (stopping_) ingress_->begin_stop();
+      ingress_->poll();
+    }
     take_inbox();
     check_reload();
     schedule();
@@ -111,18 +131,26 @@ void Worker::loop() {
     if (channel_.abandon.load(std::memory_order_acquire)) break;
 
     const bool inbox_waiting = !stopping_ && !free_slots_.empty();
-    if (inbox_waiting) {
+    // The commit thread rings the doorbell after acks for this worker.
+    const bool acks_waiting = ingress_ != nullptr && ingress_->commits_waiting();
+    if (inbox_waiting || acks_waiting) {
       channel_.doorbell.prepare_to_sleep();
-      if (!channel_.inbox.empty_approx() || channel_.stop.load(std::memory_order_acquire)) {
+      if ((inbox_waiting && !channel_.inbox.empty_approx()) ||
+          channel_.stop.load(std::memory_order_acquire) || (acks_waiting && ingress_->poll() > 0)) {
         channel_.doorbell.cancel_sleep();
         continue;
       }
     }
-    // Wake at least every tick while connections exist (idle QUIT) or
-    // reports wait for room.
-    bool any_open = !pending_reports_.empty();
-    for (const auto& c : connections_) any_open |= !c->is_closed();
-    const unsigned completions = ring_.wait(any_open ? kTickMs : -1);
+    // Wake at least every tick while connections exist (idle QUIT), reports
+    // or a message for the commit thread wait for room, and by the first
+    // connection deadline.
+    bool any_open = !pending_reports_.empty() || (ingress_ != nullptr && ingress_->submit_waiting());
+    uint64_t deadline = UINT64_MAX;
+    for (const auto& c : connections_) {
+      any_open |= !c->is_closed();
+      deadline = std::min(deadline, c->next_deadline_ns());
+    }
+    const unsigned completions = ring_.wait(any_open ? wait_ms(deadline) : -1);
     channel_.doorbell.woke();
     if (completions == 0 && debug_ticks()) log_idle_tick();
   }
@@ -146,6 +174,7 @@ void Worker::log_idle_tick() const {
 
 bool Worker::drained() const {
   if (!pending_reports_.empty()) return false;
+  if (ingress_ != nullptr && !ingress_->idle()) return false;
   if (slots_in_use_ > held_slots_) return false;
   if (held_slots_ > 0) {
     // A held slot only waits for its retry timer: it does not keep the
@@ -278,6 +307,7 @@ void Worker::schedule() {
   // A connection that used up max_messages_per_connection says QUIT as
   // soon as it carries nothing; step 2 opens a fresh one next time.
   for (auto& c : connections_) {
+    c->check_deadlines(now);
     if (!c->is_idle_ready()) continue;
     if (c->exhausted() || switching_) {
       c->quit();

@@ -37,6 +37,9 @@
 
 namespace ringmail {
 
+class IngressServer;
+struct IngressSetup;
+
 // WorkerChannel is what the intake and a worker share.
 struct WorkerChannel {
   explicit WorkerChannel(size_t inbox_capacity) : inbox(inbox_capacity) {}
@@ -71,6 +74,10 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // attach_ingress gives the worker its share of the SMTP listeners (before
+  // run(); only when the config has [[listen]]): engine/ingress_server.h.
+  void attach_ingress(IngressSetup* setup);
+
   // run is the thread body: set up the ring, serve until asked to stop and
   // nothing is in flight. False (with |error|) if set-up failed.
   bool run(std::string& error);
@@ -90,6 +97,8 @@ class Worker {
   DestinationState& destination() { return destination_; }
   // metrics: this worker's counters (only this thread writes them).
   CoreMetrics& metrics() { return metrics_; }
+  // delivery_log: null when there is none.
+  DeliveryLog* delivery_log() const { return reports_.log; }
 
   // Events from connections.
   void on_connection_ready(SmtpConnection* connection);
@@ -113,6 +122,7 @@ class Worker {
 
  private:
   void loop();
+  int wait_ms(uint64_t deadline_ns) const;
   void take_inbox();
   void schedule();
   void defer_ready(const std::string& reason);
@@ -175,6 +185,7 @@ class Worker {
   uint64_t doorbell_value_ = 0;
   bool doorbell_armed_ = false;
   MemberCompletion<Worker, &Worker::on_doorbell> doorbell_c_{this};
+  std::unique_ptr<IngressServer> ingress_;  // null without [[listen]]
   // Last, so it is destroyed first: tearing the ring down ends every
   // operation before the slots and connections they point into go away.
   Ring ring_;

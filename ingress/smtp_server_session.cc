@@ -9,20 +9,16 @@
 #include <cassert>
 #include <cstring>
 
+#include "ingress/bdat_chunk.h"
 #include "ingress/smtp_command.h"
 
 namespace ringmail::ingress {
 namespace {
 
-constexpr const char* kNeedRcpt = "503 5.5.1 Error: need RCPT command";
-constexpr const char* kNoRecipients = "554 5.5.1 Error: no valid recipients";
-constexpr const char* kTooBig = "552 5.3.4 Error: message file too big";
-constexpr const char* kWriteError = "451 4.3.0 Error: queue file write error";
 constexpr const char* kNeedHelo = "503 5.5.1 Error: send HELO/EHLO first";
 constexpr const char* kMustStartTls = "530 5.7.0 Must issue a STARTTLS command first";
 constexpr const char* kAuthNotEnabled = "503 5.5.1 Error: authentication not enabled";
 constexpr const char* kAuthFailed = "535 5.7.8 Error: authentication failed: authentication failure";
-constexpr const char* kNeedSmtputf8 = "553 5.6.7 Must declare SMTPUTF8 to send unicode address";
 constexpr const char* kTooManyRecipients = "452 4.5.3 Error: too many recipients";
 
 // kMaxEchoBytes bounds client text echoed in a reply ("Unsupported option: X").
@@ -76,6 +72,19 @@ const char* ServerSession::state_name(State state) {
   static constexpr const char* kNames[] = {"idle", "command",  "data",       "bdat",
                                            "auth", "starttls", "wait-store", "closed"};
   return kNames[static_cast<size_t>(state)];
+}
+
+SessionSettings make_session_settings(const ListenConfig& listen, std::string_view default_hostname) {
+  SessionSettings s;
+  s.hostname = listen.hostname.empty() ? std::string(default_hostname) : listen.hostname;
+  s.max_message_bytes = listen.max_message_size;
+  s.max_recipients = listen.max_recipients;
+  s.starttls = listen.tls == ListenTls::kStartTls || listen.tls == ListenTls::kRequired;
+  s.tls_required = listen.tls == ListenTls::kRequired;
+  s.auth = listen.auth;
+  s.allow_plaintext_auth = listen.allow_plaintext_auth;
+  s.max_errors = listen.max_errors;
+  return s;
 }
 
 ServerSession::ServerSession(const SessionSettings* settings, SessionHost* host)
@@ -134,7 +143,7 @@ void ServerSession::on_stored(bool ok, std::string_view queue_id) {
     put("250 2.0.0 Ok: queued as ");
     reply(queue_id.substr(0, kMaxEchoBytes));
   } else {
-    error(kWriteError);
+    error(kReplyWriteError);
   }
   reset_transaction();
 }
@@ -149,10 +158,8 @@ void ServerSession::close() {
 void ServerSession::timed_out() {
   if (state_ == State::kIdle || state_ == State::kClosed) return;
   if (message_open_) host_->note(SessionEvent::kMessageCut, "timeout");
-  close_with("");
-  put("421 4.4.2 ");
-  put(settings_->hostname);
-  reply(" Error: timeout exceeded");
+  hang_up();
+  reply_host("421 4.4.2", "Error: timeout exceeded");
 }
 
 SessionTimeout ServerSession::timeout_kind() const {
@@ -172,10 +179,9 @@ void ServerSession::reply_host(std::string_view code, std::string_view tail) {
   reply(tail);
 }
 
-void ServerSession::close_with(std::string_view text) {
+void ServerSession::hang_up() {
   reset_transaction();  // aborts an open message
   auth_.clear();
-  if (!text.empty()) reply(text);
   state_ = State::kClosed;
 }
 
@@ -254,14 +260,14 @@ void ServerSession::take_line(std::string_view line) {
 
 void ServerSession::bare_newline(bool lf) {
   host_->note(SessionEvent::kBareNewline, lf ? "LF" : "CR");
-  close_with("");
+  hang_up();
   reply_host("521 5.5.2", lf ? "Error: bare <LF> received" : "Error: bare <CR> received");
 }
 
 void ServerSession::command(std::string_view line) {
   if (settings_->max_errors > 0 && errors_ >= settings_->max_errors) {
     host_->note(SessionEvent::kTooManyErrors, "");
-    close_with("");
+    hang_up();
     reply_host("421 4.7.0", "Error: too many errors");
     return;
   }
@@ -395,7 +401,7 @@ void ServerSession::do_mail(std::string_view arg) {
     return;
   }
   if (!mail.smtputf8 && !is_ascii_text(address)) {
-    error(kNeedSmtputf8);
+    error(kReplyNeedSmtputf8);
     return;
   }
   if (mail.size > settings_->max_message_bytes) {
@@ -409,20 +415,16 @@ void ServerSession::do_mail(std::string_view arg) {
     return;
   }
   reset_transaction();
+  mail_active_ = true;
+  reverse_path_.assign(address);
   eight_bit_mime_ = mail.body_8bitmime;
   smtputf8_ = mail.smtputf8;
-  reverse_path_.assign(address);
-  mail_active_ = true;
   reply("250 2.1.0 Ok");
 }
 
 void ServerSession::do_rcpt(std::string_view arg) {
-  if (!mail_active_) {
-    error("503 5.5.1 Error: need MAIL command");
-    return;
-  }
-  if (bdat_seen_) {  // the envelope went to the host with the first BDAT
-    error("503 5.5.1 Error: RCPT after BDAT");
+  if (!mail_active_ || bdat_seen_) {  // after a BDAT the envelope is the host's
+    error(mail_active_ ? "503 5.5.1 Error: RCPT after BDAT" : "503 5.5.1 Error: need MAIL command");
     return;
   }
   std::string_view address, params;
@@ -442,7 +444,7 @@ void ServerSession::do_rcpt(std::string_view arg) {
     return;
   }
   if (!smtputf8_ && !is_ascii_text(address)) {
-    error(kNeedSmtputf8);
+    error(kReplyNeedSmtputf8);
     return;
   }
   if (!trusted_ && auth_user_.empty()) {
@@ -495,7 +497,7 @@ bool ServerSession::begin() {
 
 void ServerSession::do_data(std::string_view arg) {
   if (!mail_active_) {
-    error(kNeedRcpt);
+    error(kReplyNeedRcpt);
     return;
   }
   if (bdat_seen_) {
@@ -503,7 +505,7 @@ void ServerSession::do_data(std::string_view arg) {
     return;
   }
   if (recipients_.empty()) {
-    error(kNoRecipients);
+    error(kReplyNoRecipients);
     return;
   }
   if (!trim_spaces(arg).empty()) {
@@ -511,7 +513,7 @@ void ServerSession::do_data(std::string_view arg) {
     return;
   }
   if (!begin()) {
-    error(kWriteError);
+    error(kReplyWriteError);
     reset_transaction();
     return;
   }
@@ -523,7 +525,7 @@ void ServerSession::do_data(std::string_view arg) {
 void ServerSession::append(const char* data, size_t size) {
   if (size == 0 || body_error_ != nullptr) return;
   if (!host_->append_body(data, size)) {
-    body_error_ = kWriteError;
+    body_error_ = kReplyWriteError;
     abort_open_message();
   }
 }
@@ -536,7 +538,7 @@ size_t ServerSession::consume_body(const char* data, size_t size) {
     const size_t n = end - segment;
     body_bytes_ += n;
     if (body_error_ == nullptr && body_bytes_ > settings_->max_message_bytes) {
-      body_error_ = kTooBig;
+      body_error_ = kReplyTooBig;
       host_->note(SessionEvent::kMessageTooBig, "DATA");
       abort_open_message();
     }
@@ -568,12 +570,11 @@ size_t ServerSession::consume_body(const char* data, size_t size) {
         body_scan_ = BodyScan::kLineStart;
         break;
       case BodyScan::kLineStart:
-        if (data[i] == '.') {
+        body_scan_ = BodyScan::kInLine;
+        if (data[i] == '.') {  // held back: stuffing or the end marker
           pass(i);
-          segment = ++i;  // held back: stuffing or the end marker
+          segment = ++i;
           body_scan_ = BodyScan::kDot;
-        } else {
-          body_scan_ = BodyScan::kInLine;
         }
         break;
       case BodyScan::kDot:
@@ -615,28 +616,26 @@ void ServerSession::do_bdat(std::string_view arg) {
   if (!parse_bdat_args(arg, size, last)) {
     // The chunk size is unknown, so the bytes after this line cannot be told
     // from commands: the only safe answer is to hang up.
-    close_with("501 5.5.4 Syntax: BDAT count [LAST]");
+    hang_up();
+    reply("501 5.5.4 Syntax: BDAT count [LAST]");
     return;
   }
-  chunk_bytes_ = size;
-  chunk_remaining_ = size;
-  chunk_last_ = last;
-  chunk_error_ = nullptr;
+  chunk_.start(size, last);
   if (!mail_active_) {
-    chunk_error_ = kNeedRcpt;
+    chunk_.refusal = kReplyNeedRcpt;
   } else if (recipients_.empty()) {
-    chunk_error_ = kNoRecipients;
+    chunk_.refusal = kReplyNoRecipients;
   } else if (body_error_ != nullptr) {
-    chunk_error_ = body_error_;  // sticks until LAST
-  } else if (size > settings_->max_message_bytes - std::min(body_bytes_, settings_->max_message_bytes)) {
+    chunk_.refusal = body_error_;  // sticks until LAST
+  } else if (!fits_limit(body_bytes_, size, settings_->max_message_bytes)) {
     host_->note(SessionEvent::kMessageTooBig, "BDAT");
     abort_open_message();
-    chunk_error_ = body_error_ = kTooBig;
+    chunk_.refusal = body_error_ = kReplyTooBig;
   } else if (!message_open_ && !begin()) {
-    chunk_error_ = body_error_ = kWriteError;
+    chunk_.refusal = body_error_ = kReplyWriteError;
   }
   if (!recipients_.empty()) bdat_seen_ = true;  // the envelope is fixed from here
-  if (chunk_error_ == nullptr) body_bytes_ += size;
+  if (chunk_.refusal == nullptr) body_bytes_ += size;
   if (size > 0) {
     state_ = State::kBdat;
   } else {
@@ -645,8 +644,9 @@ void ServerSession::do_bdat(std::string_view arg) {
 }
 
 size_t ServerSession::consume_chunk(const char* data, size_t size) {
-  const size_t take = static_cast<size_t>(std::min<uint64_t>(size, chunk_remaining_));
-  if (chunk_error_ == nullptr && message_open_) {
+  const bool keep = chunk_.refusal == nullptr && message_open_;
+  const size_t take = chunk_.take(size);
+  if (keep) {
     // Content lines end in CRLF here too (no BINARYMIME is offered).
     bool cr = bdat_last_cr_;
     for (size_t i = 0; i < take; ++i) {
@@ -660,22 +660,21 @@ size_t ServerSession::consume_chunk(const char* data, size_t size) {
     bdat_last_cr_ = cr;
     append(data, take);
   }
-  chunk_remaining_ -= take;
-  if (chunk_remaining_ == 0) finish_chunk();
+  if (chunk_.remaining == 0) finish_chunk();
   return take;
 }
 
 void ServerSession::finish_chunk() {
   state_ = State::kCommand;
-  const char* failure = chunk_error_ != nullptr ? chunk_error_ : body_error_;
+  const char* failure = chunk_.refusal != nullptr ? chunk_.refusal : body_error_;
   if (failure != nullptr) {
     error(failure);
-    if (chunk_last_) reset_transaction();
+    if (chunk_.last) reset_transaction();
     return;
   }
-  if (!chunk_last_) {
+  if (!chunk_.last) {
     put("250 2.0.0 ");
-    out_.put_number(chunk_bytes_);
+    out_.put_number(chunk_.bytes);
     reply(" octets received");
     return;
   }
@@ -812,7 +811,7 @@ void ServerSession::reset_transaction() {
   body_error_ = nullptr;
   bdat_seen_ = false;
   bdat_last_cr_ = false;
-  chunk_error_ = nullptr;
+  chunk_.refusal = nullptr;
 }
 
 }  // namespace ringmail::ingress

@@ -29,6 +29,7 @@
 
 #include "config/listen_config.h"
 #include "ingress/auth_dialogue.h"
+#include "ingress/bdat_chunk.h"
 #include "ingress/command_line_reader.h"
 #include "ingress/reply_buffer.h"
 
@@ -41,7 +42,7 @@ enum class SessionEvent {
   kRelayDenied,         // 554 at RCPT: untrusted, not authenticated
   kAuthRequired,        // 530 at MAIL: auth = "required", untrusted, not authenticated
   kTlsRequired,         // 530: tls = "required" and no STARTTLS yet
-  kAuthFailed,          // 535 (wrong credentials or an undecodable response)
+  kAuthFailed,          // 535 (wrong credentials or a malformed response)
   kAuthThrottled,       // 454: too many failures from this IP (the host said so)
   kAuthInClearRefused,  // AUTH without TLS and allow_plaintext_auth off
   kBareNewline,         // bare LF or bare CR: 521 and close
@@ -65,6 +66,12 @@ struct SessionSettings {  // per listener, read-only, shared
   bool allow_plaintext_auth = false;
   uint32_t max_errors = 20;  // 0: no limit
 };
+
+// make_session_settings derives a listener's settings from its [[listen]]
+// table: STARTTLS offered with tls = "starttls" or "required" (not with
+// "implicit", where TLS is on from the start); hostname "" becomes
+// |default_hostname| (smtp.helo_name).
+SessionSettings make_session_settings(const ListenConfig& listen, std::string_view default_hostname);
 
 struct ClientInfo {
   std::string_view address_text;  // "192.0.2.1" / "::1"
@@ -212,7 +219,9 @@ class ServerSession {
   void bare_newline(bool lf);
   void reset_transaction();
   void abort_open_message();
-  void close_with(std::string_view text);
+  // hang_up ends the connection from the server's side (the caller writes
+  // the last reply): an open message is aborted, further input ignored.
+  void hang_up();
   void reply(std::string_view text) { out_.line(text); }          // text + CRLF
   void error(std::string_view text);                              // reply(), counted toward max_errors
   void reply_host(std::string_view code, std::string_view tail);  // "code host tail"
@@ -248,12 +257,9 @@ class ServerSession {
   BodyScan body_scan_ = BodyScan::kLineStart;
 
   // BDAT.
-  bool bdat_seen_ = false;             // a BDAT came in this transaction
-  bool bdat_last_cr_ = false;          // the chunk bytes so far end with CR
-  uint64_t chunk_bytes_ = 0;           // size of the current chunk
-  uint64_t chunk_remaining_ = 0;       // of it, bytes still to come
-  bool chunk_last_ = false;            // the current BDAT has LAST
-  const char* chunk_error_ = nullptr;  // this chunk's reply instead of 250 (bytes discarded)
+  bool bdat_seen_ = false;     // a BDAT came in this transaction
+  bool bdat_last_cr_ = false;  // the chunk bytes so far end with CR
+  BdatChunk chunk_;            // the chunk being read
 
   AuthDialogue<kMaxAuthDecodedBytes> auth_;
   CommandLineReader<kMaxCommandLineBytes> line_;

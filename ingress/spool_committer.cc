@@ -8,8 +8,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -38,6 +40,12 @@ int write_all(int fd, const char* data, size_t size) {
     size -= static_cast<size_t>(n);
   }
   return 0;
+}
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace
@@ -112,7 +120,9 @@ CommitStats SpoolCommitter::stats() const {
 void SpoolCommitter::run() {
   pthread_setname_np(pthread_self(), "ringmail-commit");
   for (;;) {
+    batch_.clear();
     if (gather() > 0) {
+      wait_for_stragglers();
       commit_batch();
       continue;
     }
@@ -138,10 +148,9 @@ bool SpoolCommitter::any_request_waiting() const {
   return false;
 }
 
-// gather fills batch_ with up to kMaxBatch waiting requests, one per lane per
+// gather adds to batch_ up to kMaxBatch waiting requests, one per lane per
 // round, starting one lane later each time, so no worker starves the others.
 size_t SpoolCommitter::gather() {
-  batch_.clear();
   const uint32_t lanes = static_cast<uint32_t>(lanes_.size());
   bool popped = true;
   while (popped && batch_.size() < kMaxBatch) {
@@ -160,16 +169,33 @@ size_t SpoolCommitter::gather() {
   return batch_.size();
 }
 
+// wait_for_stragglers is the commit delay. When syncs are slow (a disk),
+// the thread wakes for the first request that arrives after a batch while
+// the other connections of that batch are still sending their next message;
+// committing it alone would make every other batch a small one. So when
+// the last sync took kDelayFromSyncNs or more, it waits 1/8 of that (at most
+// kMaxDelayNs) and takes what arrived meanwhile. On tmpfs syncs take
+// microseconds and there is no delay.
+void SpoolCommitter::wait_for_stragglers() {
+  if (batch_.size() >= kMaxBatch || last_sync_ns_ < kDelayFromSyncNs) return;
+  const uint64_t delay_ns = std::min<uint64_t>(last_sync_ns_ / 8, kMaxDelayNs);
+  timespec ts{0, static_cast<long>(delay_ns)};
+  while (::nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  gather();
+}
+
 void SpoolCommitter::commit_batch() {
   for (Pending& p : batch_) write_file(p);
+  const uint64_t start_ns = monotonic_ns();
   sync_data();
   publish();
+  last_sync_ns_ = monotonic_ns() - start_ns;
   push_acks();
 }
 
-// write_file creates incoming/tmp/ID and writes the whole file. With kSyncfs
-// the file is closed at once (the batch's sync needs no fd); with
-// kFdatasync it stays open for sync_data().
+// write_file creates incoming/tmp/ID and writes the whole file; the file
+// stays open for sync_data().
 void SpoolCommitter::write_file(Pending& p) {
   p.fd = ::openat(tmp_fd_, p.request.id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kMessageFileMode);
   if (p.fd < 0) {
@@ -178,30 +204,28 @@ void SpoolCommitter::write_file(Pending& p) {
     return;
   }
   const int err = write_all(p.fd, p.request.data, p.request.size);
-  if (err != 0) {
-    fail(p, err);
-    return;
-  }
-  if (data_sync_ == DataSync::kSyncfs) {
-    ::close(p.fd);
-    p.fd = -1;
-  }
+  if (err != 0) fail(p, err);
 }
 
-// sync_data makes the data of every written file durable: one syncfs for
-// the batch, or one fdatasync per file after all were written (each one
-// after the first finds most of the work done).
+// sync_data makes the data of every written file durable and closes them:
+// with kSyncfs one syncfs for the batch, except that a lone file gets an
+// fdatasync (as many calls, and it does not write back other programs'
+// dirty data on the file system); with kFdatasync one fdatasync per file,
+// after all were written.
 void SpoolCommitter::sync_data() {
-  if (data_sync_ == DataSync::kSyncfs) {
-    bool any = false;
-    for (const Pending& p : batch_) any = any || p.error == 0;
-    if (!any) return;
+  size_t written = 0;
+  for (const Pending& p : batch_) written += p.error == 0 ? 1 : 0;
+  if (data_sync_ == DataSync::kSyncfs && written > 1) {
     sync_calls_.fetch_add(1, std::memory_order_relaxed);
-    if (::syncfs(tmp_fd_) != 0) {
-      const int err = errno;
-      for (Pending& p : batch_) {
-        if (p.error == 0) fail(p, err);
+    const int err = ::syncfs(tmp_fd_) == 0 ? 0 : errno;
+    for (Pending& p : batch_) {
+      if (p.error != 0) continue;
+      if (err != 0) {
+        fail(p, err);
+        continue;
       }
+      ::close(p.fd);
+      p.fd = -1;
     }
     return;
   }
@@ -280,8 +304,8 @@ void SpoolCommitter::push_acks() {
 void format_ingress_id(char (&out)[64], uint64_t unix_us, uint32_t worker, uint64_t counter) {
   // getpid() each time (not cached): a forked child must not reuse its
   // parent's ids. 16 + 1 + 10 + 1 + 10 + 1 + 20 characters at most = 59 < 64.
-  std::snprintf(out, sizeof(out), "%016" PRIu64 ".%ld.%" PRIu32 ".%" PRIu64, unix_us, static_cast<long>(::getpid()), worker,
-                counter);
+  std::snprintf(out, sizeof(out), "%016" PRIu64 ".%ld.%" PRIu32 ".%" PRIu64, unix_us,
+                static_cast<long>(::getpid()), worker, counter);
 }
 
 }  // namespace ringmail::ingress

@@ -69,6 +69,24 @@ void JsonLine::str_or_null(const char* name, std::string_view value) {
   }
 }
 
+void JsonLine::str_list(const char* name, const std::string* items, size_t count) {
+  if (!open_field(name, 2)) return;
+  put("[");
+  const size_t room_for_close = 1;
+  for (size_t i = 0; i < count; ++i) {
+    const size_t need = json_escaped_size(items[i]) + 2 + (i > 0 ? 1 : 0);
+    if (limit_ - used_ < need + room_for_close) {
+      truncated_ = true;
+      break;
+    }
+    if (i > 0) put(",");
+    put("\"");
+    used_ += json_escape(items[i], out_ + used_, limit_ - used_);
+    put("\"");
+  }
+  put("]");
+}
+
 void JsonLine::num(const char* name, int64_t value) {
   char buf[24];
   const size_t n = static_cast<size_t>(std::to_chars(buf, buf + sizeof(buf), value).ptr - buf);

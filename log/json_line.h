@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace ringmail {
@@ -26,6 +27,9 @@ class JsonLine {
   // str_max writes at most |max_in| bytes of |value| (a long server reply
   // must leave room for the fields after it).
   void str_max(const char* name, std::string_view value, size_t max_in);
+  // str_list writes an array of strings; the ones that do not fit whole
+  // are left out (and the line marked truncated). |count| strings from |items|.
+  void str_list(const char* name, const std::string* items, size_t count);
   void num(const char* name, int64_t value);
   // millis writes |ms| as seconds with three decimals: 1234 → 1.234.
   void millis(const char* name, int64_t ms);

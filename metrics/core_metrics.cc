@@ -65,6 +65,14 @@ const char* connect_failure_name(ConnectFailure failure) {
   return "unknown";
 }
 
+const char* ingress_event_name(size_t event) {
+  static constexpr const char* kNames[kIngressEventCount] = {
+      "relay_denied",          "auth_required", "tls_required",  "auth_failed",     "auth_throttled",
+      "auth_in_clear_refused", "bare_newline",  "line_too_long", "message_too_big", "too_many_recipients",
+      "too_many_errors",       "rate_limited",  "message_cut",   "unknown_command"};
+  return event < kIngressEventCount ? kNames[event] : "?";
+}
+
 size_t latency_bucket_index(uint64_t latency_us) {
   const double seconds = static_cast<double>(latency_us) / 1e6;
   size_t i = 0;
@@ -85,6 +93,16 @@ void MetricsSnapshot::add_core(const CoreMetrics& core) {
   for (size_t i = 0; i < latency_buckets.size(); ++i)
     latency_buckets[i] += CoreMetrics::read(core.latency_buckets[i]);
   latency_sum_us += CoreMetrics::read(core.latency_sum_us);
+  ingress_connections += CoreMetrics::read(core.ingress_connections);
+  ingress_connections_refused += CoreMetrics::read(core.ingress_connections_refused);
+  ingress_messages_accepted += CoreMetrics::read(core.ingress_messages_accepted);
+  ingress_bytes_accepted += CoreMetrics::read(core.ingress_bytes_accepted);
+  ingress_store_failures += CoreMetrics::read(core.ingress_store_failures);
+  ingress_tls_handshakes += CoreMetrics::read(core.ingress_tls_handshakes);
+  ingress_tls_failures += CoreMetrics::read(core.ingress_tls_failures);
+  ingress_timeouts += CoreMetrics::read(core.ingress_timeouts);
+  for (size_t i = 0; i < ingress_events.size(); ++i)
+    ingress_events[i] += CoreMetrics::read(core.ingress_events[i]);
 }
 
 }  // namespace ringmail

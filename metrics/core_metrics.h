@@ -46,6 +46,14 @@ enum class ConnectFailure : uint8_t {
 };
 inline constexpr size_t kConnectFailureCount = 4;
 
+// kIngressEventCount: the SMTP listener's refusals and protocol events
+// (ingress::SessionEvent, in its order; engine/ingress_connection.cc
+// checks the count). Metrics stay free of ingress/, so the names are here.
+inline constexpr size_t kIngressEventCount = 14;
+// ingress_event_name: "relay_denied", "auth_failed", ... (the label value,
+// also the delivery log's "rejected" reason); "?" out of range.
+const char* ingress_event_name(size_t event);
+
 const char* message_outcome_name(MessageOutcome outcome);
 const char* recipient_outcome_name(RecipientOutcome outcome);
 const char* tls_failure_name(TlsFailure failure);
@@ -78,6 +86,9 @@ struct alignas(64) CoreMetrics {
   void count_connect_failure(ConnectFailure failure) {
     add(connections_failed[static_cast<size_t>(failure)]);
   }
+  void count_ingress_event(size_t event) {
+    if (event < kIngressEventCount) add(ingress_events[event]);
+  }
   // observe_latency records one delivered message's time from queueing to
   // its final 250.
   void observe_latency(uint64_t latency_us) {
@@ -95,6 +106,16 @@ struct alignas(64) CoreMetrics {
   Counter bounces{0};                                          // bounces (DSN) queued into incoming/new
   std::array<Counter, kLatencyBucketCount> latency_buckets{};  // not cumulative; summed at scrape
   Counter latency_sum_us{0};
+  // The SMTP listener ([[listen]], docs/ingress.md).
+  Counter ingress_connections{0};          // accepted and served
+  Counter ingress_connections_refused{0};  // answered 421 at accept (pool or per-IP limit)
+  Counter ingress_messages_accepted{0};    // stored durably, 250 sent
+  Counter ingress_bytes_accepted{0};
+  Counter ingress_store_failures{0};  // the commit thread could not store: 451
+  Counter ingress_tls_handshakes{0};
+  Counter ingress_tls_failures{0};
+  Counter ingress_timeouts{0};
+  std::array<Counter, kIngressEventCount> ingress_events{};
 };
 
 // MetricsSnapshot is every core's counters summed (plain numbers, on the
@@ -110,6 +131,19 @@ struct MetricsSnapshot {
   uint64_t bounces = 0;
   std::array<uint64_t, kLatencyBucketCount> latency_buckets{};
   uint64_t latency_sum_us = 0;
+  uint64_t ingress_connections = 0;
+  uint64_t ingress_connections_refused = 0;
+  uint64_t ingress_messages_accepted = 0;
+  uint64_t ingress_bytes_accepted = 0;
+  uint64_t ingress_store_failures = 0;
+  uint64_t ingress_tls_handshakes = 0;
+  uint64_t ingress_tls_failures = 0;
+  uint64_t ingress_timeouts = 0;
+  std::array<uint64_t, kIngressEventCount> ingress_events{};
+  // The commit thread's counts (SpoolCommitter::stats(), filled by the engine).
+  uint64_t commit_batches = 0;
+  uint64_t commit_sync_calls = 0;
+  bool listening = false;  // the engine has [[listen]]: the ingress families are shown
 
   // add_core adds |core|'s counters (relaxed loads).
   void add_core(const CoreMetrics& core);

@@ -4,6 +4,48 @@
 #include "metrics/exposition.h"
 
 namespace ringmail {
+namespace {
+
+// render_ingress_metrics: the SMTP listener's families ([[listen]]), only
+// when the engine has listeners.
+void render_ingress_metrics(const MetricsSnapshot& c, ExpositionWriter& w) {
+  w.family("ringmail_ingress_connections_total", "counter",
+           "Connections to the SMTP listeners: served, or refused at accept (421: pool or per-IP limit).");
+  w.sample("ringmail_ingress_connections_total", {{"result", "served"}},
+           static_cast<double>(c.ingress_connections));
+  w.sample("ringmail_ingress_connections_total", {{"result", "refused"}},
+           static_cast<double>(c.ingress_connections_refused));
+  w.family("ringmail_ingress_messages_accepted_total", "counter",
+           "Messages the listeners stored durably in incoming/new (the client got 250).");
+  w.sample("ringmail_ingress_messages_accepted_total", {}, static_cast<double>(c.ingress_messages_accepted));
+  w.family("ringmail_ingress_bytes_accepted_total", "counter", "Bytes of the messages accepted.");
+  w.sample("ringmail_ingress_bytes_accepted_total", {}, static_cast<double>(c.ingress_bytes_accepted));
+  w.family("ringmail_ingress_store_failures_total", "counter",
+           "Messages the commit thread could not store (the client got 451).");
+  w.sample("ringmail_ingress_store_failures_total", {}, static_cast<double>(c.ingress_store_failures));
+  w.family("ringmail_ingress_tls_handshakes_total", "counter", "Server TLS handshakes, completed or failed.");
+  w.sample("ringmail_ingress_tls_handshakes_total", {{"result", "ok"}},
+           static_cast<double>(c.ingress_tls_handshakes));
+  w.sample("ringmail_ingress_tls_handshakes_total", {{"result", "failed"}},
+           static_cast<double>(c.ingress_tls_failures));
+  w.family("ringmail_ingress_timeouts_total", "counter",
+           "Listener sessions ended by a command, data or session timeout.");
+  w.sample("ringmail_ingress_timeouts_total", {}, static_cast<double>(c.ingress_timeouts));
+  w.family("ringmail_ingress_refusals_total", "counter",
+           "What the listeners refused or cut off, by reason (relay_denied, auth_failed, ...).");
+  for (size_t i = 0; i < kIngressEventCount; ++i) {
+    w.sample("ringmail_ingress_refusals_total", {{"reason", ingress_event_name(i)}},
+             static_cast<double>(c.ingress_events[i]));
+  }
+  w.family("ringmail_ingress_commit_batches_total", "counter",
+           "Group commits of the commit thread (each makes a batch of accepted messages durable).");
+  w.sample("ringmail_ingress_commit_batches_total", {}, static_cast<double>(c.commit_batches));
+  w.family("ringmail_ingress_commit_syncs_total", "counter",
+           "fsync/fdatasync calls the commit thread made (divide by messages: syncs per message).");
+  w.sample("ringmail_ingress_commit_syncs_total", {}, static_cast<double>(c.commit_sync_calls));
+}
+
+}  // namespace
 
 void render_metrics(const MetricsSnapshot& c, const MetricsLabels& labels, const SpoolGauges& spool,
                     int64_t now_ms, std::string& out) {
@@ -72,6 +114,7 @@ void render_metrics(const MetricsSnapshot& c, const MetricsLabels& labels, const
   w.family("ringmail_spool_scan_seconds", "gauge",
            "How long the last scan of the spool for the queue gauges took.");
   w.sample("ringmail_spool_scan_seconds", {}, static_cast<double>(spool.scan_ns) / 1e9);
+  if (c.listening) render_ingress_metrics(c, w);
 }
 
 }  // namespace ringmail

@@ -10,18 +10,9 @@
 #include <string>
 
 #include "queue/dir_stream.h"
+#include "queue/monotonic_clock.h"
 
 namespace ringmail {
-namespace {
-
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-}  // namespace
-
 void scan_spool_gauges(const SpoolDirs& dirs, SpoolGauges& out) {
   const uint64_t start = monotonic_ns();
   out = SpoolGauges{};

@@ -197,6 +197,9 @@ int cmd_test_send(const Config& config, const TestSendOptions& options) {
   SmtpClientConfig client_config;
   client_config.helo_name = config.smtp.helo_name;
   client_config.max_messages_per_connection = 1;
+  // One step at a time: the transcript reads as a dialogue and its result
+  // is the end-of-data reply, not a 221 that arrived with it.
+  client_config.pipeline_quit = false;
   client_config.chunking = config.smtp.chunking;
   client_config.tls_level = destination.tls_level;
   client_config.implicit_tls = destination.implicit_tls;

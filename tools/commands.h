@@ -90,6 +90,22 @@ int cmd_bench(const BenchOptions& options);
 // tools/cmd_bench.cc.
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& options);
 
+struct BenchIngressOptions {
+  uint32_t clients = 50;      // concurrent SMTP connections
+  uint64_t messages = 200;    // alerts per connection
+  uint32_t runs = 3;          // the median is reported
+  std::string size = "2k";    // alert size: "2k" or bytes
+  bool bdat = false;          // BDAT n LAST instead of DATA
+  uint32_t threads = 0;       // engine workers (0 = one per CPU)
+  std::string spool_base;     // where the spool goes ("" = /var/tmp, a disk)
+  std::string target;         // HOST:PORT: load this SMTP server only (no engine, no sink)
+  double time_limit_s = 120;  // per run
+};
+int cmd_bench_ingress(const BenchIngressOptions& options);
+// add_bench_ingress_command registers `bench-ingress` and its flags on
+// |app|; tools/cmd_bench_ingress.cc.
+CLI::App* add_bench_ingress_command(CLI::App& app, BenchIngressOptions& options);
+
 struct CheckTlsOptions {
   std::string target;  // HOST[:PORT] or [V6]:PORT; port 25 by default
   bool starttls = false;

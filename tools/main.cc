@@ -117,6 +117,8 @@ int main(int argc, char** argv) {
 
   ringmail::BenchOptions bench;
   auto* bench_cmd = ringmail::add_bench_command(app, bench);
+  ringmail::BenchIngressOptions bench_ingress;
+  auto* bench_ingress_cmd = ringmail::add_bench_ingress_command(app, bench_ingress);
 
   ringmail::CheckTlsOptions check_tls;
   auto* check_tls_cmd = ringmail::add_check_tls_command(app, check_tls);
@@ -135,6 +137,7 @@ int main(int argc, char** argv) {
 
   if (*sink_cmd) return ringmail::cmd_sink(sink);
   if (*bench_cmd) return ringmail::cmd_bench(bench);
+  if (*bench_ingress_cmd) return ringmail::cmd_bench_ingress(bench_ingress);
   if (*check_tls_cmd) return ringmail::cmd_check_tls(check_tls);
   if (*hash_password_cmd) return ringmail::cmd_hash_password(hash_password);
 

@@ -14,13 +14,10 @@
 source "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
-MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
-[ -x "$MAKE_TEST_PKI" ] || { echo "SKIP: make_test_pki not built ($MAKE_TEST_PKI)"; exit 77; }
 $PY -c 'import ssl' 2>/dev/null || { echo "SKIP: $PY has no ssl module"; exit 77; }
 
 PKI=$WORK/pki
-mkdir -p "$PKI"
-"$MAKE_TEST_PKI" "$PKI" p256 || fail "make_test_pki failed"
+make_pki "$PKI"
 FAILED=0
 
 # start_server CERT MODE: starts tls_smtp_server.py on a free port, sets PORT
@@ -92,8 +89,7 @@ for mode in starttls implicit; do
 done
 
 # RSA-2048 certificates (the key line says so).
-mkdir -p "$WORK/pki-rsa"
-"$MAKE_TEST_PKI" "$WORK/pki-rsa" rsa2048 || fail "make_test_pki rsa2048 failed"
+make_pki "$WORK/pki-rsa" rsa2048
 PORT=$(free_port)
 $PY "$E2E_DIR/tls_smtp_server.py" "$PORT" "$WORK/pki-rsa/good.pem" "$WORK/pki-rsa/good.key" starttls > "$WORK/server.$PORT.log" 2>&1 &
 SERVER_PID=$!

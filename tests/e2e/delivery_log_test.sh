@@ -22,11 +22,8 @@
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 
-MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
-[ -x "$MAKE_TEST_PKI" ] || { echo "SKIP: make_test_pki not built ($MAKE_TEST_PKI)"; exit 77; }
 PKI=$WORK/pki
-mkdir -p "$PKI"
-"$MAKE_TEST_PKI" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
+make_pki "$PKI"
 
 LOG=$WORK/log/delivery.jsonl
 SYSLOG_SOCK=$WORK/syslog.sock

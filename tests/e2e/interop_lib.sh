@@ -32,13 +32,10 @@ INTEROP_FAILED=0
 INTEROP_N=0
 
 interop_pki() {
-  local make_pki=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
-  [ -x "$make_pki" ] || { echo "SKIP: make_test_pki not built ($make_pki)"; exit 77; }
   PKI=$WORK/pki
   PKI_RSA=$WORK/pki-rsa
-  mkdir -p "$PKI" "$PKI_RSA"
-  "$make_pki" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
-  "$make_pki" "$PKI_RSA" rsa2048 > /dev/null || fail "make_test_pki rsa2048 failed"
+  make_pki "$PKI"
+  make_pki "$PKI_RSA" rsa2048
 }
 
 interop_auth_setup() {

@@ -31,6 +31,17 @@ forget_pid() {
   for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
   PIDS=("${keep[@]}")
 }
+# make_pki DIR [KIND]: the test certificates (tests/tools/make_test_pki: ca.pem,
+# good.pem/.key and the bad ones) in DIR, P-256 or KIND (rsa2048); SKIP (77)
+# when the tool is not built. MAKE_TEST_PKI (set by tests/CMakeLists.txt)
+# names the tool; by default it is next to ringmail.
+make_pki() {
+  local tool=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
+  [ -x "$tool" ] || { echo "SKIP: make_test_pki not built ($tool)"; exit 77; }
+  mkdir -p "$1"
+  "$tool" "$1" "${2:-p256}" > /dev/null || fail "make_test_pki $1 ${2:-p256} failed"
+}
+
 pass() { echo "PASS: $*"; }
 
 # free_port prints a TCP port nobody listens on (bound then released).

@@ -18,11 +18,8 @@
 # Usage: bash tests/e2e/reload_test.sh /path/to/ringmail   (one ctest test)
 source "$(dirname "$0")/lib.sh"
 
-MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
-[ -x "$MAKE_TEST_PKI" ] || { echo "SKIP: make_test_pki not built ($MAKE_TEST_PKI)"; exit 77; }
 PKI=$WORK/pki
-mkdir -p "$PKI"
-"$MAKE_TEST_PKI" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
+make_pki "$PKI"
 
 # sink NAME PORT [ARGS...]: a sink with its own Maildir, log and stats file.
 sink() {

@@ -18,13 +18,10 @@
 source "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
-MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
-[ -x "$MAKE_TEST_PKI" ] || { echo "SKIP: make_test_pki not built ($MAKE_TEST_PKI)"; exit 77; }
 $PY -c 'import ssl, smtplib' 2>/dev/null || { echo "SKIP: $PY has no ssl module"; exit 77; }
 
 PKI=$WORK/pki
-mkdir -p "$PKI"
-"$MAKE_TEST_PKI" "$PKI" p256 || fail "make_test_pki failed"
+make_pki "$PKI"
 TLS_FLAGS=(--tls-cert "$PKI/good.pem" --tls-key "$PKI/good.key")
 
 # fresh_sink PORT ARGS...: start_sink without the last run's log, whose

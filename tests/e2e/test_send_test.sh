@@ -23,12 +23,9 @@
 # Usage: bash tests/e2e/test_send_test.sh /path/to/ringmail
 source "$(dirname "$0")/lib.sh"
 
-MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
-[ -x "$MAKE_TEST_PKI" ] || { echo "SKIP: make_test_pki not built ($MAKE_TEST_PKI)"; exit 77; }
 
 PKI=$WORK/pki
-mkdir -p "$PKI"
-"$MAKE_TEST_PKI" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
+make_pki "$PKI"
 N=0
 
 # new_case LEVEL [RELAY_HOST]: a config relaying to a free port at LEVEL,

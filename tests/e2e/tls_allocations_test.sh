@@ -15,12 +15,9 @@ source "$(dirname "$0")/lib.sh"
 
 BUILD=$(dirname "$RINGMAIL")
 COUNTER=$BUILD/tests/libmalloc_counter.so
-MAKE_TEST_PKI=${MAKE_TEST_PKI:-$BUILD/tests/make_test_pki}
 [ -f "$COUNTER" ] || { echo "SKIP: $COUNTER not built"; exit 77; }
-[ -x "$MAKE_TEST_PKI" ] || { echo "SKIP: make_test_pki not built"; exit 77; }
 PKI=$WORK/pki
-mkdir -p "$PKI"
-"$MAKE_TEST_PKI" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
+make_pki "$PKI"
 
 run_with() {  # run_with COUNT → prints the worker allocation count
   local n=$1 spool="$WORK/spool-$1" port

@@ -13,13 +13,10 @@
 source "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
-MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
-[ -x "$MAKE_TEST_PKI" ] || { echo "SKIP: make_test_pki not built ($MAKE_TEST_PKI)"; exit 77; }
 $PY -c 'import ssl' 2>/dev/null || { echo "SKIP: $PY has no ssl module"; exit 77; }
 
 PKI=$WORK/pki
-mkdir -p "$PKI"
-"$MAKE_TEST_PKI" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
+make_pki "$PKI"
 FAILED=0
 N=0
 

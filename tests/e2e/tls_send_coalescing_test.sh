@@ -1,21 +1,19 @@
 #!/bin/bash
 # tests/e2e/tls_send_coalescing_test.sh — after a STARTTLS handshake the
 # engine's EHLO goes out in the same send as its TLS Finished (one send and
-# one linked timeout fewer per connection; docs/performance.md). Checked
+# one submission fewer per connection; docs/performance.md). Checked
 # on the engine's RINGMAIL_TRACE transcript, which logs every TLS send in
 # program order: per connection, between "TLS: ... handshake done" and the
 # first reply over TLS there is exactly one send, and the EHLO was sealed
-# before it. Also: every message delivered over TLS at level verify, the
-# later connections resumed.
+# before it. And the QUIT, pipelined behind the last message a connection
+# may carry, leaves in the message's send. Also: every message delivered
+# over TLS at level verify, the later connections resumed.
 # MAKE_TEST_PKI (default: next to ringmail, tests/make_test_pki).
 # Usage: bash tests/e2e/tls_send_coalescing_test.sh /path/to/ringmail
 source "$(dirname "$0")/lib.sh"
 
-MAKE_TEST_PKI=${MAKE_TEST_PKI:-$(dirname "$RINGMAIL")/tests/make_test_pki}
-[ -x "$MAKE_TEST_PKI" ] || { echo "SKIP: make_test_pki not built ($MAKE_TEST_PKI)"; exit 77; }
 PKI=$WORK/pki
-mkdir -p "$PKI"
-"$MAKE_TEST_PKI" "$PKI" p256 > /dev/null || fail "make_test_pki failed"
+make_pki "$PKI"
 
 THREADS=1 MAX_CONNECTIONS=1 MAX_MESSAGES_PER_CONNECTION=1 RELAY_HOST=localhost setup_case coalesce
 config_set "$CONF" relay tls '"verify"'
@@ -51,3 +49,23 @@ assert len(handshakes) == 3, handshakes
 assert all(h["sends"] == 1 and h["ehlo_first"] for h in handshakes), handshakes
 PY
 pass "EHLO sealed behind the client Finished, one send, on all 3 connections"
+
+# With one message per connection, the QUIT is sealed behind the message
+# (pipelined, smtp_client's pipeline_quit) and leaves in the same send.
+/usr/bin/python3 - "$WORK/trace.log" <<'PY' || fail "QUIT not sent with the last message (trace: $WORK/trace.log)"
+import sys
+together = 0
+message_sealed = quit_sealed = False
+for line in open(sys.argv[1]):
+    if "] C(tls): " in line:
+        if "MAIL FROM:" in line:
+            message_sealed, quit_sealed = True, False
+        if "QUIT\\r\\n" in line and message_sealed:
+            quit_sealed = True
+    elif "] send(tls): " in line and message_sealed:
+        together += quit_sealed
+        message_sealed = False
+print("connections whose QUIT left with the message:", together)
+assert together == 3, together
+PY
+pass "QUIT sealed behind the message and sent with it, on all 3 connections"

@@ -16,17 +16,13 @@
 
 #include "ingress/sasl_decode.h"
 #include "ingress/smtp_command.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using namespace ringmail::ingress;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using ringmail_fuzz::check;
 
 bool inside(std::string_view part, std::string_view whole) {
   return part.empty() ||

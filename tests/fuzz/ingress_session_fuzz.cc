@@ -23,17 +23,13 @@
 
 #include "ingress/smtp_command.h"
 #include "ingress/smtp_server_session.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using namespace ringmail::ingress;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using ringmail_fuzz::check;
 
 bool has_bare_line_end(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {

@@ -20,6 +20,7 @@
 #include "engine/body_encoder.h"
 #include "engine/ehlo_capabilities.h"
 #include "engine/smtp_reply.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/support/body_reference.h"
 
 namespace {
@@ -28,12 +29,7 @@ using ringmail::BodyEncoder;
 using ringmail::ReplyParse;
 using ringmail::SmtpReply;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using ringmail_fuzz::check;
 
 bool inside(std::string_view inner, std::string_view outer) {
   if (inner.empty()) return true;

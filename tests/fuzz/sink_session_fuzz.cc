@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "ingress/sasl_decode.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "tools/sink/sink_session.h"
 
 namespace {
@@ -28,12 +29,7 @@ using ringmail::sink::SessionAction;
 using ringmail::sink::SessionConfig;
 using ringmail::sink::SmtpServerSession;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using ringmail_fuzz::check;
 
 const SessionConfig& config() {
   static const SessionConfig c = [] {

@@ -23,7 +23,9 @@
 // a successful AUTH, and the credentials (the password, its base64 and the
 // PLAIN response) never written in clear unless allow_plaintext_auth, and
 // never shown by the transcript mask; every message is handed back at
-// most once; output and receive buffer stay within their bounds.
+// most once, and all of them before the connection closes (also after a
+// QUIT pipelined behind the last message); output and receive buffer stay
+// within their bounds.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -39,6 +41,7 @@
 #include "engine/smtp_auth.h"
 #include "engine/smtp_client.h"
 #include "queue/envelope.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
@@ -53,12 +56,7 @@ constexpr char kPasswordB64[] = "ZnV6ei1zZWNyZXQ=";
 constexpr char kPlainB64[] = "AHVzZXIAZnV6ei1zZWNyZXQ=";  // "\0user\0fuzz-secret"
 constexpr char kUserB64[] = "dXNlcg==";
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using ringmail_fuzz::check;
 
 bool contains_nocase(std::string_view haystack, std::string_view needle) {
   for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
@@ -223,6 +221,7 @@ class Harness : public ringmail::SmtpClientHost {
       }
       if (close_asked_) {
         close_asked_ = false;
+        check(!client_.carries_messages(), "a closing connection has handed back every message");
         client_.on_closed();
         if (++connections_ < 3 && next_ < slots_.size()) client_.start(2, 0, starttls_allowed_);
         continue;

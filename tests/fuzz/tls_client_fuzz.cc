@@ -16,18 +16,14 @@
 #include <memory>
 #include <string>
 
+#include "tests/fuzz/fuzz_check.h"
 #include "tls/starttls_guard.h"
 #include "tls/tls_client_context.h"
 #include "tls/tls_session.h"
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "tls_client_fuzz: invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using ringmail_fuzz::check;
 
 const ringmail::TlsClientContext& context() {
   static std::unique_ptr<ringmail::TlsClientContext> ctx = [] {

@@ -803,5 +803,31 @@ TEST(IngressSession, OutputBackPressure) {
   EXPECT_EQ(lines(d.transcript).size(), 1u + 7 + 2000);
 }
 
+TEST(IngressSession, SettingsFromListenConfig) {
+  ListenConfig listen;
+  listen.tls = ListenTls::kRequired;
+  listen.auth = ListenAuth::kRequired;
+  listen.max_message_size = 5000;
+  listen.max_recipients = 7;
+  listen.max_errors = 9;
+  listen.allow_plaintext_auth = true;
+  SessionSettings s = make_session_settings(listen, "helo.example");
+  EXPECT_EQ(s.hostname, "helo.example");
+  EXPECT_EQ(s.max_message_bytes, 5000u);
+  EXPECT_EQ(s.max_recipients, 7u);
+  EXPECT_EQ(s.max_errors, 9u);
+  EXPECT_TRUE(s.starttls && s.tls_required && s.allow_plaintext_auth);
+  EXPECT_EQ(s.auth, ListenAuth::kRequired);
+  listen.tls = ListenTls::kImplicit;
+  listen.hostname = "mx.example";
+  s = make_session_settings(listen, "helo.example");
+  EXPECT_EQ(s.hostname, "mx.example");
+  EXPECT_FALSE(s.starttls || s.tls_required);
+  listen.tls = ListenTls::kStartTls;
+  EXPECT_TRUE(make_session_settings(listen, "").starttls);
+  listen.tls = ListenTls::kNone;
+  EXPECT_FALSE(make_session_settings(listen, "").starttls);
+}
+
 }  // namespace
 }  // namespace ringmail::ingress

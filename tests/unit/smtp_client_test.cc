@@ -58,6 +58,7 @@ struct Scenario {
   uint32_t timed_out_connects = 0;  // of those, the first N by the connect timeout
   bool stall_reads = false;         // body reads never land
   bool quit_when_idle = true;
+  bool pipeline_quit = true;       // SmtpClientConfig::pipeline_quit
   TlsLevel tls = TlsLevel::kNone;  // SmtpClientConfig::tls_level
   bool implicit_tls = false;       // SmtpClientConfig::implicit_tls
   bool tls_fails = false;          // the record layer's handshake fails
@@ -117,6 +118,7 @@ class Transcript : public SmtpClientHost {
     config_.helo_name = "client.test";
     config_.max_messages_per_connection = scenario.max_messages_per_connection;
     config_.chunking = scenario.chunking;
+    config_.pipeline_quit = scenario.pipeline_quit;
     config_.tls_level = scenario.tls;
     config_.implicit_tls = scenario.implicit_tls;
     if (scenario.login != Scenario::Login::kNone) {
@@ -571,6 +573,53 @@ std::vector<Scenario> scenarios() {
                  .max_messages_per_connection = 2,
                  .outcomes = repeat("a@y.test=done", 3),
                  .wire_has = {".\r\nQUIT\r\nEHLO client.test\r\nMAIL"}});
+  // The last message a connection may carry: QUIT is pipelined behind its
+  // end of data (RFC 2920), so it is written even though the owner never
+  // asks for QUIT here (quit_when_idle false), and the 221 closes.
+  all.push_back({.name = "quit_pipelined_behind_last_bdat",
+                 .messages = {one},
+                 .replies = concat({{kGreeting, kEhloAll}, bdat_ok(1), {kBye}}),
+                 .max_messages_per_connection = 1,
+                 .quit_when_idle = false,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_has = {"BDAT 24 LAST\r\nSubject: test\r\n\r\nhello\r\nQUIT\r\n"}});
+  all.push_back({.name = "quit_pipelined_behind_last_data",
+                 .messages = {one, one},
+                 .replies = concat({{kGreeting, kEhloNoChunking}, data_ok(1), data_ok(1), {kBye}}),
+                 .max_messages_per_connection = 2,
+                 .quit_when_idle = false,
+                 .outcomes = repeat("a@y.test=done", 2),
+                 .wire_has = {"hello\r\n.\r\nMAIL", "hello\r\n.\r\nQUIT\r\n"}});
+  // Turned off (test-send): QUIT waits for the owner (who never asks here).
+  all.push_back({.name = "quit_not_pipelined_when_turned_off",
+                 .messages = {one},
+                 .replies = concat({{kGreeting, kEhloAll}, bdat_ok(1)}),
+                 .max_messages_per_connection = 1,
+                 .quit_when_idle = false,
+                 .pipeline_quit = false,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_lacks = {"QUIT"}});
+  // Without PIPELINING, QUIT waits for the owner (who never asks here).
+  all.push_back({.name = "quit_not_pipelined_without_pipelining",
+                 .messages = {one},
+                 .replies = concat({{kGreeting, kEhloPlain}, data_ok(1)}),
+                 .max_messages_per_connection = 1,
+                 .quit_when_idle = false,
+                 .outcomes = {"a@y.test=done"},
+                 .wire_lacks = {"QUIT"}});
+  // The server closes after the pipelined QUIT but before the message's
+  // verdict: the message is deferred, never taken as delivered or lost.
+  all.push_back(
+      {.name = "peer_closes_before_verdict_after_pipelined_quit",
+       .messages = {one},
+       .replies = concat({{kGreeting, kEhloAll}, {kOk, kOk}}),
+       .end = End::kPeerCloses,
+       .max_messages_per_connection = 1,
+       .quit_when_idle = false,
+       .outcomes = {"a@y.test=deferred | lost connection with relay.test[192.0.2.0]:25 while waiting "
+                    "for a reply"},
+       .wire_has = {"QUIT\r\n"},
+       .error_has = "lost connection"});
   all.push_back({.name = "every_address_refused",
                  .messages = {one},
                  .replies = {},

@@ -163,8 +163,9 @@ void expect_files_exact(const TempSpool& spool, const std::vector<Message>& mess
 class SpoolCommitterTest : public ::testing::TestWithParam<DataSync> {};
 
 INSTANTIATE_TEST_SUITE_P(BothDataSyncs, SpoolCommitterTest,
-                         ::testing::Values(DataSync::kSyncfs, DataSync::kFdatasync),
-                         [](const auto& info) { return info.param == DataSync::kSyncfs ? "syncfs" : "fdatasync"; });
+                         ::testing::Values(DataSync::kSyncfs, DataSync::kFdatasync), [](const auto& info) {
+                           return info.param == DataSync::kSyncfs ? "syncfs" : "fdatasync";
+                         });
 
 TEST_P(SpoolCommitterTest, WritesExactFilesIntoIncomingNew) {
   TempSpool spool;
@@ -174,8 +175,8 @@ TEST_P(SpoolCommitterTest, WritesExactFilesIntoIncomingNew) {
   SpoolCommitter committer(spool.tmp_fd(), spool.new_fd(), 1, {&bell}, 64, GetParam());
   ASSERT_TRUE(committer.start(error)) << error;
   std::vector<Message> messages = make_messages(20, 0);
-  messages[3].content.clear();                          // an empty file is still a file
-  messages[5].content.assign(3 << 20, 'x');             // several write() calls' worth
+  messages[3].content.clear();               // an empty file is still a file
+  messages[5].content.assign(3 << 20, 'x');  // several write() calls' worth
   for (size_t i = 0; i < messages.size(); ++i) {
     ASSERT_TRUE(committer.submit(0, request_for(messages[i], 1000 + i)));
   }
@@ -314,7 +315,8 @@ TEST(SpoolCommitterBatchTest, ConcurrentSubmittersGetTheirOwnAcks) {
       ++done;
     }
     for (size_t i = 0; i < kPerWorker; ++i) {
-      if (acked[i] != 1) failures[w].push_back("token " + std::to_string(i) + " acked " + std::to_string(acked[i]));
+      if (acked[i] == 1) continue;
+      failures[w].push_back("token " + std::to_string(i) + " acked " + std::to_string(acked[i]));
     }
   };
   std::thread t0(worker, 0), t1(worker, 1);
@@ -371,7 +373,8 @@ TEST(SpoolCommitterFailureTest, ShortWriteThenErrorAcksFailureAndLeavesNoFile) {
   rlimit limit = old_limit;
   limit.rlim_cur = 65536;
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
-  struct sigaction ignore {}, old_action{};
+  struct sigaction ignore {};
+  struct sigaction old_action {};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGXFSZ, &ignore, &old_action);
   ASSERT_TRUE(committer.start(error)) << error;
@@ -491,7 +494,8 @@ TEST(IngressIdTest, IdsAreValidUniqueAndSortByTime) {
   EXPECT_EQ(sorted.front().substr(0, 16), "1712345678901234");
   char id[64];
   format_ingress_id(id, 1, 4294967295u, UINT64_MAX);
-  EXPECT_EQ(std::string(id), "0000000000000001." + std::to_string(::getpid()) + ".4294967295.18446744073709551615");
+  EXPECT_EQ(std::string(id),
+            "0000000000000001." + std::to_string(::getpid()) + ".4294967295.18446744073709551615");
   EXPECT_TRUE(is_valid_message_id(id));
 }
 

@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "ingress/sasl_decode.h"
 #include "ingress/smtp_command.h"
 
 namespace ringmail::sink {
@@ -22,16 +21,9 @@ using ingress::ascii_upper;
 using ingress::is_ascii_text;
 using ingress::parse_bdat_args;
 using ingress::parse_mail_params;
-using ingress::parse_path;
 using ingress::starts_with_ignore_case;
 using ingress::trim_spaces;
 
-constexpr const char* kNeedSmtputf8 = "553 5.6.7 Must declare SMTPUTF8 to send unicode address";
-
-constexpr const char* kNeedMail = "503 5.5.1 Error: need RCPT command";
-constexpr const char* kNoRecipients = "554 5.5.1 Error: no valid recipients";
-constexpr const char* kTooBig = "552 5.3.4 Error: message file too big";
-constexpr const char* kWriteError = "451 4.3.0 Error: queue file write error";
 constexpr const char* kUnknownCommand = "502 5.5.2 Error: command not recognized";
 
 }  // namespace
@@ -221,7 +213,7 @@ void SmtpServerSession::do_mail(std::string_view arg) {
     return;
   }
   if (!mail.smtputf8 && !is_ascii_text(address)) {
-    reply(kNeedSmtputf8);
+    reply(ingress::kReplyNeedSmtputf8);
     return;
   }
   if (mail.size > config_->max_message_bytes) {
@@ -251,7 +243,7 @@ void SmtpServerSession::do_rcpt(std::string_view arg) {
     return;
   }
   if (!mail_smtputf8_ && !is_ascii_text(address)) {
-    reply(kNeedSmtputf8);
+    reply(ingress::kReplyNeedSmtputf8);
     return;
   }
   if (rcpt_count_ >= config_->max_recipients) {
@@ -276,7 +268,7 @@ void SmtpServerSession::do_rcpt(std::string_view arg) {
 
 void SmtpServerSession::do_data() {
   if (!mail_active_) {
-    reply(kNeedMail);
+    reply(ingress::kReplyNeedRcpt);
     return;
   }
   if (bdat_seen_) {
@@ -284,13 +276,13 @@ void SmtpServerSession::do_data() {
     return;
   }
   if (rcpt_count_ == 0) {
-    reply(kNoRecipients);
+    reply(ingress::kReplyNoRecipients);
     return;
   }
   queue_id_ = (static_cast<uint64_t>(config_->queue_id_prefix) << 40) |
               (next_queue_id_ != nullptr ? (*next_queue_id_)++ : local_queue_id_++);
   if (observer_ != nullptr && !observer_->on_message_begin(from_, rcpt_list_, queue_id_)) {
-    reply(kWriteError);
+    reply(ingress::kReplyWriteError);
     reset_transaction();
     return;
   }
@@ -309,34 +301,31 @@ void SmtpServerSession::do_bdat(std::string_view arg, FeedResult& result) {
     reply("501 5.5.4 Syntax: BDAT count [LAST]");
     return;
   }
-  chunk_bytes_ = size;
-  chunk_remaining_ = size;
-  chunk_last_ = last;
-  chunk_error_ = nullptr;
+  chunk_.start(size, last);
   if (!mail_active_) {
-    chunk_error_ = kNeedMail;
+    chunk_.refusal = ingress::kReplyNeedRcpt;
   } else if (rcpt_count_ == 0) {
-    chunk_error_ = kNoRecipients;
+    chunk_.refusal = ingress::kReplyNoRecipients;
   } else if (bdat_error_ != nullptr) {
-    chunk_error_ = bdat_error_;
-  } else if (size > config_->max_message_bytes - std::min(body_bytes_, config_->max_message_bytes)) {
+    chunk_.refusal = bdat_error_;
+  } else if (!ingress::fits_limit(body_bytes_, size, config_->max_message_bytes)) {
     if (bdat_open_) {
       bdat_open_ = false;
       if (observer_ != nullptr) observer_->on_message_end(false);
     }
-    chunk_error_ = bdat_error_ = kTooBig;
+    chunk_.refusal = bdat_error_ = ingress::kReplyTooBig;
   } else if (!bdat_open_) {  // the first chunk: the message begins
     queue_id_ = (static_cast<uint64_t>(config_->queue_id_prefix) << 40) |
                 (next_queue_id_ != nullptr ? (*next_queue_id_)++ : local_queue_id_++);
     if (observer_ != nullptr && !observer_->on_message_begin(from_, rcpt_list_, queue_id_)) {
-      chunk_error_ = bdat_error_ = kWriteError;
+      chunk_.refusal = bdat_error_ = ingress::kReplyWriteError;
     } else {
       bdat_open_ = true;
       drop_message_ = faults_ != nullptr && faults_->take_drop_during_data();
     }
   }
   if (mail_active_) bdat_seen_ = true;
-  if (chunk_error_ == nullptr) body_bytes_ += size;
+  if (chunk_.refusal == nullptr) body_bytes_ += size;
   if (size > 0) {
     state_ = State::kBdat;
   } else {
@@ -350,10 +339,9 @@ size_t SmtpServerSession::consume_chunk(const char* data, size_t size, FeedResul
     cut_connection(result);
     return size;
   }
-  const size_t take = static_cast<size_t>(std::min<uint64_t>(size, chunk_remaining_));
-  if (chunk_error_ == nullptr) emit_body(data, take);
-  chunk_remaining_ -= take;
-  if (chunk_remaining_ == 0) finish_chunk(result);
+  const size_t take = chunk_.take(size);
+  if (chunk_.refusal == nullptr) emit_body(data, take);
+  if (chunk_.remaining == 0) finish_chunk(result);
   return take;
 }
 
@@ -363,20 +351,20 @@ void SmtpServerSession::finish_chunk(FeedResult& result) {
     cut_connection(result);
     return;
   }
-  if (chunk_error_ != nullptr) {
-    reply(chunk_error_);
-    if (chunk_last_) reset_transaction();
+  if (chunk_.refusal != nullptr) {
+    reply(chunk_.refusal);
+    if (chunk_.last) reset_transaction();
     return;
   }
-  if (!chunk_last_) {
+  if (!chunk_.last) {
     append("250 2.0.0 ");
-    out_.put_number(chunk_bytes_);
+    out_.put_number(chunk_.bytes);
     reply(" octets received");
     return;
   }
   bdat_open_ = false;
   if (observer_ != nullptr && !observer_->on_message_end(true)) {
-    reply(kWriteError);
+    reply(ingress::kReplyWriteError);
     reset_transaction();
     return;
   }
@@ -403,7 +391,7 @@ void SmtpServerSession::reset_transaction() {
   rcpt_list_.clear();
   body_bytes_ = 0;
   drop_message_ = false;
-  chunk_error_ = nullptr;
+  chunk_.refusal = nullptr;
   bdat_error_ = nullptr;
   bdat_seen_ = false;
 }
@@ -475,12 +463,12 @@ void SmtpServerSession::finish_message(FeedResult& result) {
   state_ = State::kCommand;
   if (body_bytes_ > config_->max_message_bytes) {
     if (observer_ != nullptr) observer_->on_message_end(false);
-    reply(kTooBig);
+    reply(ingress::kReplyTooBig);
     reset_transaction();
     return;
   }
   if (observer_ != nullptr && !observer_->on_message_end(true)) {
-    reply(kWriteError);
+    reply(ingress::kReplyWriteError);
     reset_transaction();
     return;
   }

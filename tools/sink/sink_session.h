@@ -33,6 +33,7 @@
 #include <string_view>
 
 #include "ingress/auth_dialogue.h"
+#include "ingress/bdat_chunk.h"
 #include "ingress/command_line_reader.h"
 #include "ingress/reply_buffer.h"
 #include "tools/sink/sink_faults.h"
@@ -240,12 +241,7 @@ class SmtpServerSession {
   bool drop_message_ = false;
 
   // BDAT state. body_bytes_ and queue_id_ above are shared with DATA.
-  uint64_t chunk_bytes_ = 0;      // size of the current BDAT chunk
-  uint64_t chunk_remaining_ = 0;  // of it, bytes still to come
-  bool chunk_last_ = false;       // the current BDAT has LAST
-  // chunk_error_ is the reply for the current BDAT instead of a 250 (its
-  // bytes are discarded); null when the chunk is accepted.
-  const char* chunk_error_ = nullptr;
+  ingress::BdatChunk chunk_;  // the BDAT chunk being read
   // bdat_error_ sticks for the rest of a failed BDAT transaction (too big,
   // observer refusal): every BDAT up to LAST gets it.
   const char* bdat_error_ = nullptr;
