@@ -28,8 +28,8 @@ import time
 
 ENVELOPE_RE = re.compile(rb"^X-Sink-Envelope: from=<([^>]*)> to=(.*?)\r\n")
 RECEIVED_RE = re.compile(
-    r"^Received: from (\S+) \(\[?([0-9A-Fa-f:.]+)\]?\) by (\S+) \(ringmail\) with (\S+) id (\S+)"
-    r"(?: \(using (TLSv1\.[23]) with cipher (\S+)\))?(?: for <([^>]*)>)?; (.+)$")
+    r"^Received: from (\S+) \(\[?(?:IPv6:)?([0-9A-Fa-f:.]+)\]?\) by (\S+) \(ringmail\) with (\S+) id (\S+)"
+    r"(?: \(using (TLSv1\.[23]) with cipher (\S+)\))?(?: for <([^>]*)>)? ?; (.+)$")
 
 
 def message(msgid, subject=None, body=None, extra_headers=()):
