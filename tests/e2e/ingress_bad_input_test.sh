@@ -31,7 +31,7 @@ ingress_start
 verify "protocol checks" "$INGRESS_PY" - "$E2E_DIR" "$LPORT" "$DAEMON_PID" "$SPOOL" "$DIR/expected" <<'PY'
 import os, sys, threading, time
 sys.path.insert(0, sys.argv[1])
-from ingress_smtp import Client, expect, done, message, try_reply
+from ingress_smtp import Client, data_block, expect, done, message, try_reply
 port, pid, spool, expected_file = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 accepted = []   # Message-IDs that must arrive, each once
 
@@ -72,7 +72,7 @@ def good_message(c, msgid, rcpts=("ops@example.org",)):
     """A normal transaction; records msgid as accepted on 250."""
     codes = [c.cmd("MAIL FROM:<alerts@example.com>")[0]] + [c.cmd("RCPT TO:<%s>" % r)[0] for r in rcpts]
     codes.append(c.cmd("DATA")[0])
-    c.send(message(msgid) + b".\r\n")
+    c.send(data_block(message(msgid)))
     codes.append(c.reply()[0])
     if codes[-1] == 250:
         accepted.append(msgid)
@@ -99,7 +99,7 @@ expect("warm-up message accepted", good_message(c, "warmup@bad.ringmail.test") =
 c.cmd("MAIL FROM:<alerts@example.com>")
 c.cmd("RCPT TO:<ops@example.org>")
 c.cmd("DATA")
-c.send(message("bare-lf@bad.ringmail.test").replace(b"last line\r\n", b"bare\nLF line\r\n") + b".\r\n")
+c.send(data_block(message("bare-lf@bad.ringmail.test").replace(b"last line\r\n", b"bare\nLF line\r\n")))
 code, text = try_reply(c)
 expect("bare LF in DATA: refused (5xx), not stored", 500 <= code < 600, text)
 c.close()
@@ -119,7 +119,7 @@ for n, seq in enumerate([b"\n.\n", b"\r.\r", b"\n.\r\n"]):
     first = message("carrier-%d@bad.ringmail.test" % n)
     smuggled = (b"MAIL FROM:<admin@example.org>\r\nRCPT TO:<smuggled@example.org>\r\nDATA\r\n"
                 + message("smuggled-%d@bad.ringmail.test" % n, "smuggled"))
-    c.send(first[:-2] + seq + smuggled + b".\r\n")
+    c.send(data_block(first)[:-5] + seq + data_block(smuggled))
     replies = [try_reply(c)]
     c.sock.settimeout(0.5)  # then whatever else the server says (a vulnerable one: MAIL, RCPT, DATA replies)
     while replies[-1][0] != 0:
@@ -153,7 +153,7 @@ big = message("big@bad.ringmail.test", body=["x" * 998] * 100)
 c.cmd("MAIL FROM:<alerts@example.com>")
 c.cmd("RCPT TO:<ops@example.org>")
 c.cmd("DATA")
-c.send(big + b".\r\n")
+c.send(data_block(big))
 code, text = try_reply(c)
 expect("100 KB by DATA: 552 5.3.4 after the body", code == 552 and "5.3.4" in text, text)
 c.close()
@@ -185,7 +185,7 @@ rest = set(codes[102:])
 expect("10,000 RCPTs: the rest get 452, or 421 and the connection is closed", rest <= {452, 421}, rest)
 if len(replies) == 10001 and not c.closed(0.2):
     code, _ = c.cmd("DATA")
-    c.send(message("flood@bad.ringmail.test") + b".\r\n")
+    c.send(data_block(message("flood@bad.ringmail.test")))
     code2, text = c.reply()
     expect("10,000 RCPTs: the client went on, its message is accepted", (code, code2) == (354, 250), text)
     if code2 == 250:

@@ -106,7 +106,7 @@ client msmtp-implicit "${MSMTP[@]}" --port="$IMPLICIT" --tls=on --tls-trust-file
 for i in 1 2 3 4 5; do sent "smtplib-pipelining-$i" ESMTPSA tls; done
 client smtplib-pipelining "$INGRESS_PY" - "$E2E_DIR" "$STARTTLS" "$PKI/ca.pem" "$USER_NAME" "$PASSWORD" \
   "$DIR"/smtplib-pipelining-*.eml <<'PY'
-import re, smtplib, ssl, sys
+import smtplib, ssl, sys
 sys.path.insert(0, sys.argv[1])
 import ingress_smtp
 port, ca, user, password, files = int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
@@ -126,7 +126,7 @@ for f in files:
            b"RCPT TO:<oncall@example.org>\r\nDATA\r\n" % len(data))
     replies = [s.getreply() for _ in range(4)]
     assert [r[0] for r in replies] == [250, 250, 250, 354], replies
-    s.send(re.sub(rb"(?m)^\.", b"..", data) + b".\r\n")
+    s.send(ingress_smtp.data_block(data))
     code, text = s.getreply()
     assert code == 250, (code, text)
     print("250 for", f, text.decode())

@@ -26,7 +26,7 @@ verify "50 clients send, the daemon is killed with SIGKILL mid-flight" "$INGRESS
   "$DAEMON_PID" "$DIR/acked" <<'PY'
 import os, signal, sys, threading, time
 sys.path.insert(0, sys.argv[1])
-from ingress_smtp import Client, message
+from ingress_smtp import Client, data_block, message
 port, pid, acked_file = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 acked, lock, stop = [], threading.Lock(), threading.Event()
 errors = []
@@ -45,7 +45,7 @@ def client(t):
             if codes != [250, 250, 354]:
                 errors.append((t, codes))
                 return
-            c.send(message(msgid, body=["client %d message %d" % (t, n), "x" * 200, "END " + msgid]) + b".\r\n")
+            c.send(data_block(message(msgid, body=["client %d message %d" % (t, n), "x" * 200, "END " + msgid])))
             code, text = c.reply()
             if code == 250:
                 with lock:

@@ -46,7 +46,7 @@ verify "protocol checks (relay, AUTH, limits)" "$INGRESS_PY" - "$E2E_DIR" "$RELA
   "$PKI/ca.pem" "$USER_NAME" "$PASSWORD" <<'PY'
 import base64, sys, time
 sys.path.insert(0, sys.argv[1])
-from ingress_smtp import Client, expect, done, message, try_reply
+from ingress_smtp import Client, data_block, expect, done, message, try_reply
 relay, relayauth, auth, limits = map(int, sys.argv[2:6])
 ca, user, password = sys.argv[6:9]
 
@@ -69,7 +69,7 @@ def send_message(c, msgid, rcpt="ops@example.org"):
     code, _ = c.cmd("DATA")
     codes.append(code)
     if code == 354:
-        c.send(message(msgid) + b".\r\n")
+        c.send(data_block(message(msgid)))
         codes.append(c.reply()[0])
     return codes
 
@@ -84,7 +84,7 @@ expect("relay: RCPT from 127.0.0.2 gets 554 5.7.1 Relay access denied",
 code, text = c.cmd("DATA")
 expect("relay: DATA without an accepted recipient is refused (5xx)", 500 <= code < 600, text)
 if code == 354:
-    c.send(message("relayed@security.ringmail.test") + b".\r\n")
+    c.send(data_block(message("relayed@security.ringmail.test")))
     c.reply()
 c.cmd("QUIT")
 c.close()

@@ -46,6 +46,12 @@ def message(msgid, subject=None, body=None, extra_headers=()):
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
+def data_block(data):
+    """|data| (CRLF lines) as sent after DATA's 354: dot-stuffed, then the
+    closing ".\r\n"."""
+    return re.sub(rb"(?m)^\.", b"..", data) + b".\r\n"
+
+
 def sample(data):
     """What the sink must hold after ringmail's Received: header for a file
     with DATA bytes: every line end made CRLF, and a final CRLF when the
