@@ -5,8 +5,9 @@
 # record the Message-ID of every one they saw the final 250 for. Once at
 # least 500 are acknowledged (or 5 s have passed) the daemon gets SIGKILL.
 # Then, before any restart:
-#   - nothing half-written in incoming/new: every file there is a whole
-#     message (preamble, Received:, its Message-ID and its own last line);
+#   - nothing half-written in incoming/new: every file there (and in
+#     active/, where the engine moves what it claims) is a whole message
+#     (preamble, Received:, its Message-ID and its own last line);
 # and after `ringmail run` starts again on the same spool:
 #   - every message a client saw 250 for reaches the sink (at least once;
 #     duplicates are counted and reported: a message delivered just before
@@ -78,24 +79,27 @@ DAEMON_PID=
 [ -s "$DIR/acked" ] || fail "no message was acknowledged before the kill"
 ACKED=$(wc -l < "$DIR/acked")
 
-# whole_files: every file in incoming/new is a complete message.
+# whole_files: every file in incoming/new, and in active/ (where the engine
+# moves what it claims from incoming/new), is a complete message.
 whole_files() {
-  "$INGRESS_PY" - "$SPOOL/incoming/new" <<'PY'
+  "$INGRESS_PY" - "$SPOOL" <<'PY'
 import os, re, sys
 bad, n = [], 0
-for name in os.listdir(sys.argv[1]) if os.path.isdir(sys.argv[1]) else []:
-    n += 1
-    data = open(os.path.join(sys.argv[1], name), "rb").read()
-    m = re.search(rb"^Message-ID: <([^>]+)>\r?$", data, re.M)
-    whole = (data.startswith(b"X-Ringmail-") and m and re.search(rb"^Received: from ", data, re.M)
-             and data.endswith(b"END " + m.group(1) + b"\r\n"))
-    if not whole:
-        bad.append((name, len(data), data[-60:]))
-print("  incoming/new after the kill: %d files, %d not whole %s" % (n, len(bad), bad[:3]))
+for state in ("incoming/new", "active"):
+    folder = os.path.join(sys.argv[1], state)
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        n += 1
+        data = open(os.path.join(folder, name), "rb").read()
+        m = re.search(rb"^Message-ID: <([^>]+)>\r?$", data, re.M)
+        whole = (data.startswith(b"X-Ringmail-") and m and re.search(rb"^Received: from ", data, re.M)
+                 and data.endswith(b"END " + m.group(1) + b"\r\n"))
+        if not whole:
+            bad.append((state, name, len(data), data[-60:]))
+print("  incoming/new and active/ after the kill: %d files, %d not whole %s" % (n, len(bad), bad[:3]))
 sys.exit(1 if bad else 0)
 PY
 }
-verify "nothing half-written in incoming/new after the kill" whole_files
+verify "nothing half-written in incoming/new (or active/) after the kill" whole_files
 
 ingress_restart
 # all_acked: every acknowledged Message-ID is in the sink (prints counts).
