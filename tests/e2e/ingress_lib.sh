@@ -24,6 +24,8 @@
 #   ingress_metrics FILE            saves the daemon's /metrics page in FILE
 #   ingress_counted FILE WORDS      a sample line of FILE containing WORDS has a value > 0
 INGRESS_PY=/usr/bin/python3
+# The tests' Python snippets import ingress_smtp.py: no __pycache__ in the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 INGRESS_HOST=e2e.ringmail.test  # smtp.helo_name of write_config: the listeners' default hostname
 LISTEN_PORTS=()
 
@@ -90,7 +92,6 @@ ingress_listening() {
 }
 
 ingress_start() {
-  local port
   start_sink "$SINK_PORT" --maildir "$MAILDIR"
   ingress_start_daemon daemon
 }
