@@ -46,6 +46,10 @@ PACKAGES=(
   # bench/compare/compare.sh (tests/e2e/bench_compare_test.sh): the "one
   # process per alert" path that alert tools use, beside Postfix and ringmail.
   msmtp                      # msmtp, one process per message
+  # SMTP ingress e2e tests (tests/e2e/ingress_*_test.sh): clients nobody here
+  # wrote send to ringmail's listener.
+  swaks                      # swaks over clear, STARTTLS and implicit TLS, with AUTH
+  prometheus-alertmanager    # Alertmanager (Go net/smtp) fires an alert at the listener
   # The Debian package and its systemd unit (packaging/; tests systemd_unit, package.install).
   systemd                    # systemd-analyze verify/security of packaging/systemd/ringmail.service
   adduser                    # the package's maintainer scripts (Depends: adduser)
