@@ -290,6 +290,15 @@ bool run_engine(const Config& config, bool drain, EngineResult& result, std::str
   // The commit thread makes the listeners' messages durable (group commit)
   // and rings the worker that waits for each ack.
   std::unique_ptr<ingress::SpoolCommitter> committer;
+  // A kill -9 of an earlier run between a listener's write and its rename
+  // left files in incoming/tmp that no client was ever told were queued.
+  if (const size_t stale = ingress::remove_stale_ingress_files(spool.incoming_tmp_fd); stale > 0) {
+    fmt::print(
+        stderr,
+        "ringmail: removed {} half-written message file(s) an earlier run's listener left in incoming/tmp "
+        "(never acknowledged to a client)\n",
+        stale);
+  }
   if (!ingress.empty()) {
     std::vector<Doorbell*> doorbells;
     for (auto& channel : channels) doorbells.push_back(&channel->doorbell);

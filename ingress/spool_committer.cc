@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "queue/dir_stream.h"
 #include "queue/monotonic_clock.h"
 
 namespace ringmail::ingress {
@@ -302,6 +304,43 @@ void format_ingress_id(char (&out)[64], uint64_t unix_us, uint32_t worker, uint6
   // parent's ids. 16 + 1 + 10 + 1 + 10 + 1 + 20 characters at most = 59 < 64.
   std::snprintf(out, sizeof(out), "%016" PRIu64 ".%ld.%" PRIu32 ".%" PRIu64, unix_us,
                 static_cast<long>(::getpid()), worker, counter);
+}
+
+namespace {
+
+// ingress_id_pid returns the pid field of a name of format_ingress_id's
+// shape ("<16 digits>.<pid>.<worker>.<counter>"), or 0 for any other name.
+pid_t ingress_id_pid(const char* name) {
+  const char* p = name;
+  for (int i = 0; i < 16; ++i, ++p) {
+    if (*p < '0' || *p > '9') return 0;
+  }
+  long fields[3] = {0, 0, 0};
+  for (long& field : fields) {
+    if (*p++ != '.' || *p < '0' || *p > '9') return 0;
+    while (*p >= '0' && *p <= '9') {
+      field = field * 10 + (*p++ - '0');
+      if (field > 1'000'000'000'000L) return 0;
+    }
+  }
+  if (*p != '\0' || fields[0] <= 0 || fields[0] > INT32_MAX) return 0;
+  return static_cast<pid_t>(fields[0]);
+}
+
+}  // namespace
+
+size_t remove_stale_ingress_files(int tmp_fd) {
+  size_t removed = 0;
+  DirStream dir(tmp_fd);
+  if (!dir.ok()) return 0;
+  const pid_t self = ::getpid();
+  while (const dirent* entry = dir.next()) {
+    const pid_t pid = ingress_id_pid(entry->d_name);
+    if (pid == 0 || pid == self) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    if (::unlinkat(tmp_fd, entry->d_name, 0) == 0) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace ringmail::ingress

@@ -179,4 +179,12 @@ class SpoolCommitter {
 // message id (queue/spool_layout.h is_valid_message_id).
 void format_ingress_id(char (&out)[64], uint64_t unix_us, uint32_t worker, uint64_t counter);
 
+// remove_stale_ingress_files unlinks the files in incoming/tmp (|tmp_fd|)
+// that a commit thread of a process no longer running left half-written (a
+// kill -9 between the write and the rename): names of format_ingress_id's
+// shape whose pid is not alive. Producers' files (other shapes) and those
+// of a live process are left alone. Returns how many it removed. Blocking:
+// called once by the engine at start-up, before the listeners open.
+size_t remove_stale_ingress_files(int tmp_fd);
+
 }  // namespace ringmail::ingress

@@ -12,8 +12,9 @@
 #   - every message a client saw 250 for reaches the sink (at least once;
 #     duplicates are counted and reported: a message delivered just before
 #     the kill may go out again);
-#   - the spool ends empty (incoming/tmp aside: files the kill cut short
-#     stay there, never acknowledged, as a producer's would).
+#   - the spool ends empty, incoming/tmp included: the files the kill cut
+#     short (never acknowledged) are removed at start-up, as their
+#     process is gone.
 # Usage: bash tests/e2e/ingress_crash_test.sh /path/to/ringmail
 source "$(dirname "$0")/lib.sh"
 source "$E2E_DIR/ingress_lib.sh"
@@ -101,6 +102,7 @@ PY
 }
 verify "nothing half-written in incoming/new (or active/) after the kill" whole_files
 
+CUT_IN_TMP=$(count_in "$SPOOL" incoming/tmp)
 ingress_restart
 # all_acked: every acknowledged Message-ID is in the sink (prints counts).
 all_acked() {
@@ -120,11 +122,10 @@ PY
 }
 wait_until 30 all_acked || true
 verify "every message a client saw 250 for was delivered ($ACKED)" all_acked report
-# incoming/tmp may keep files cut by the kill: ringmail cannot tell them
-# from a producer's file in progress, and they were never acknowledged.
 spool_drained() { [ "$(spool_files "$SPOOL")" = 0 ]; }
 verify "the spool ends empty (incoming/new, active, deferred, failed)" wait_until 10 spool_drained
-echo "  incoming/tmp keeps $(count_in "$SPOOL" incoming/tmp) file(s) cut by the kill"
+tmp_swept() { [ "$(count_in "$SPOOL" incoming/tmp)" = 0 ]; }
+verify "the $CUT_IN_TMP file(s) the kill cut short in incoming/tmp were removed at start-up" tmp_swept
 ingress_stop
 echo "ingress_crash_test: $((($(date +%s%N) - t0) / 1000000)) ms from the first client to the end"
 verify_summary ingress_crash_test

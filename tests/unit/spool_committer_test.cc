@@ -533,6 +533,31 @@ TEST(IngressIdTest, IdsAreValidUniqueAndSortByTime) {
 
 // SIGKILL while committing in a loop: afterwards every file in incoming/new
 // is complete (exact content) and every id acked before the kill is there.
+// A dead process's half-written listener files go at start-up; a live
+// process's and producers' files (other name shapes) stay.
+TEST(StaleIngressFilesTest, OnlyDeadProcessesListenerFilesAreRemoved) {
+  TempSpool spool;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);  // |child| is now a pid no process has
+  const std::string dead = std::to_string(child);
+  const std::string self = std::to_string(::getpid());
+  const std::vector<std::string> names = {
+      "1764561600000000." + dead + ".0.7",  // a dead run's listener: removed
+      "1764561600000000." + self + ".1.8",  // this process's: kept
+      "1764561600000000." + dead + ".9",    // `ringmail inject`'s shape: kept
+      "1764561600000000." + dead + ".0.7x", "alert.tmp"};
+  for (const std::string& name : names) {
+    std::ofstream(spool.tmp_path() + "/" + name) << "partial";
+  }
+  EXPECT_EQ(remove_stale_ingress_files(spool.tmp_fd()), 1u);
+  std::vector<std::string> kept(names.begin() + 1, names.end());
+  std::sort(kept.begin(), kept.end());
+  EXPECT_EQ(names_in(spool.tmp_path()), kept);
+}
+
 TEST(SpoolCommitterCrashTest, KillDuringCommitLosesNothingAcked) {
   TempSpool spool;
   const std::string root = spool.base() + "/spool";
