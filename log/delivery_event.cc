@@ -171,13 +171,7 @@ size_t format_attempt_json(const AttemptEvent& e, char* out, size_t cap) {
   line.str("destination", e.destination);
   line.str_or_null("host", e.host);
   line.str_or_null("address", e.address);
-  if (e.tls_version != nullptr) {
-    line.str("tls", e.tls_version);
-    line.str("tls_cipher", e.tls_cipher != nullptr ? e.tls_cipher : "");
-  } else {
-    line.null("tls");
-    line.null("tls_cipher");
-  }
+  line.tls_fields(e.tls_version, e.tls_cipher);
   line.boolean("tls_verified", e.tls_verified);
   if (e.tls_verdict != nullptr) {
     line.str("tls_verdict", e.tls_verdict);

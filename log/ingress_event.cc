@@ -13,13 +13,7 @@ size_t format_accepted_json(const AcceptedEvent& e, char* out, size_t cap) {
   line.str("id", e.id);
   line.str("listener", e.listener);
   line.str("client", e.client);
-  if (e.tls_version != nullptr) {
-    line.str("tls", e.tls_version);
-    line.str("tls_cipher", e.tls_cipher != nullptr ? e.tls_cipher : "");
-  } else {
-    line.null("tls");
-    line.null("tls_cipher");
-  }
+  line.tls_fields(e.tls_version, e.tls_cipher);
   line.str_or_null("auth_user", e.auth_user);
   line.str("from", e.sender);
   line.num("size", static_cast<int64_t>(e.size_bytes));

@@ -116,6 +116,16 @@ void JsonLine::null(const char* name) {
   if (open_field(name, 4)) put("null");
 }
 
+void JsonLine::tls_fields(const char* version, const char* cipher) {
+  if (version == nullptr) {
+    null("tls");
+    null("tls_cipher");
+    return;
+  }
+  str("tls", version);
+  str("tls_cipher", cipher != nullptr ? cipher : "");
+}
+
 void JsonLine::time_utc(const char* name, int64_t unix_ms) {
   char buf[24];
   format_rfc3339_ms(unix_ms, buf);

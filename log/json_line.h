@@ -35,6 +35,9 @@ class JsonLine {
   void millis(const char* name, int64_t ms);
   void boolean(const char* name, bool value);
   void null(const char* name);
+  // tls_fields writes the delivery log's "tls" and "tls_cipher" pair: the
+  // protocol and cipher, or both null when |version| is null (no TLS).
+  void tls_fields(const char* version, const char* cipher);
   // time_utc writes |unix_ms| as RFC 3339 UTC with milliseconds:
   // "2026-12-01T00:45:12.345Z".
   void time_utc(const char* name, int64_t unix_ms);

@@ -15,17 +15,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "queue/monotonic_clock.h"
+
 extern char** environ;
 
 namespace ringmail::bench {
 
 namespace {
 
-double monotonic_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
+double monotonic_s() { return static_cast<double>(monotonic_ns()) / 1e9; }
 
 void sleep_ms(uint32_t ms) {
   timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1'000'000L};

@@ -18,15 +18,13 @@
 #include <deque>
 #include <memory>
 
+#include "queue/monotonic_clock.h"
+
 namespace ringmail::bench {
 
 namespace {
 
-double monotonic_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
+double monotonic_s() { return static_cast<double>(monotonic_ns()) / 1e9; }
 
 // Expect is the reply a connection waits for next, in the order the
 // commands were sent.
