@@ -214,6 +214,19 @@ def split_received(content):
     return re.sub(r"\r\n[ \t]+", " ", field).rstrip("\r\n"), content[end:]
 
 
+def expect_received(received, helo, hostname, protocol):
+    """PASS/FAIL lines for ringmail's Received: field (unfolded, from
+    split_received): first, from |helo|, by |hostname|, with |protocol|,
+    with the TLS facts."""
+    m = RECEIVED_RE.match(received or "")
+    expect("ringmail's Received: header first", m is not None, received)
+    if m:
+        expect("Received: from the client's HELO %s" % helo, m.group(1) == helo, received)
+        expect("Received: by the listener's host name", m.group(3) == hostname, received)
+        expect("Received: with %s" % protocol, m.group(4) == protocol, received)
+        expect("Received: TLS facts", m.group(6) is not None, received)
+
+
 def check_one(entry, expected, hostname, protocol, tls):
     """Problems (a list of sentences) with one received message."""
     path, sender, rcpts, content = entry
