@@ -1193,7 +1193,7 @@ class Loader {
       }
       if (l.auth != ListenAuth::kNone && l.users_file.empty()) {
         Fail(entry.Line("listen.auth"),
-             "listen.auth = \"" + std::string(kListenAuthNames[static_cast<int>(l.auth)]) +
+             "listen.auth = \"" + std::string(listen_auth_name(l.auth)) +
                  "\" needs 'listen.users_file', the file of user:hash lines AUTH checks (make one with "
                  "`ringmail hash-password`), e.g. users_file = \"/etc/ringmail/users\"");
         return;
@@ -1201,7 +1201,7 @@ class Loader {
       if (l.auth != ListenAuth::kNone && l.tls == ListenTls::kNone && !l.allow_plaintext_auth) {
         Fail(
             entry.Line("listen.auth"),
-            "listen.auth = \"" + std::string(kListenAuthNames[static_cast<int>(l.auth)]) +
+            "listen.auth = \"" + std::string(listen_auth_name(l.auth)) +
                 "\" on a listener without TLS would take passwords in clear text, so AUTH would never be "
                 "offered; set tls = \"starttls\" (or \"required\"/\"implicit\") with cert_file and key_file, "
                 "or allow_plaintext_auth = true if the network to this listener is trusted");
@@ -1322,6 +1322,8 @@ std::vector<ConfigKeyInfo> config_keys() {
 }
 
 const char* listen_tls_name(ListenTls tls) { return kListenTlsNames[static_cast<int>(tls)]; }
+
+const char* listen_auth_name(ListenAuth auth) { return kListenAuthNames[static_cast<int>(auth)]; }
 
 const char* tls_level_name(TlsLevel level) {
   switch (level) {

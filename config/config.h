@@ -173,6 +173,8 @@ std::vector<ConfigKeyInfo> config_keys();
 
 // listen_tls_name gives the config spelling of |tls| ("none", "starttls", ...).
 const char* listen_tls_name(ListenTls tls);
+// listen_auth_name gives the config spelling of |auth| ("none", "optional", "required").
+const char* listen_auth_name(ListenAuth auth);
 
 // tls_level_name gives the config spelling of |level| ("none", "may", ...).
 const char* tls_level_name(TlsLevel level);

@@ -201,10 +201,9 @@ void print_delivery_log_totals(const Config& config, const DeliveryLog& log) {
 
 // describe_listener: the start-up line for one [[listen]].
 std::string describe_listener(const IngressListener& listener) {
-  static constexpr const char* kAuth[] = {"none", "optional", "required"};
   const ListenConfig& c = *listener.config;
   return fmt::format("listening on {} (SMTP, tls {}, auth {}{}, {} trusted network(s), max {} connections)",
-                     listener.name, listen_tls_name(c.tls), kAuth[static_cast<int>(c.auth)],
+                     listener.name, listen_tls_name(c.tls), listen_auth_name(c.auth),
                      c.allow_plaintext_auth ? " also in clear" : "", c.trusted_networks.size(),
                      c.max_connections);
 }

@@ -57,7 +57,7 @@ IngressConnection::IngressConnection(IngressPort* port, uint64_t token)
 IngressConnection::~IngressConnection() {
   // Only at the worker's end (the ring is gone: nothing is in flight).
   if (fd_ >= 0) ::close(fd_);
-  if (limits_held_) listener().limits->close(as_sockaddr(peer_));
+  if (open_) listener().limits->close(as_sockaddr(peer_));  // the ClientLimits::try_open place
 }
 
 const IngressListener& IngressConnection::listener() const { return port_->listener(); }
@@ -70,7 +70,6 @@ void IngressConnection::open(int fd, const sockaddr_storage& peer) {
   fd_ = fd;
   peer_ = peer;
   open_ = true;
-  limits_held_ = true;
   closing_ = close_after_send_ = starttls_pending_ = waiting_store_ = false;
   shutting_down_ = port_->server().stopping();
   shutdown_cancel_ = shutdown_said_ = session_started_ = session_open_ = false;
@@ -600,11 +599,8 @@ void IngressConnection::op_done() {
     return;
   }
   closing_ = false;
+  if (open_) listener().limits->close(as_sockaddr(peer_));  // the place ClientLimits::try_open took
   open_ = false;
-  if (limits_held_) {
-    listener().limits->close(as_sockaddr(peer_));
-    limits_held_ = false;
-  }
   if (tls_on_) tls_->reset();  // frees the SSL object now; the buffers stay
   tls_on_ = false;
   extra_out_ = {};

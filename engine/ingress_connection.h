@@ -130,7 +130,6 @@ class IngressConnection final : private ingress::SessionHost {
   uint32_t ops_in_flight_ = 0;
   bool recv_armed_ = false;
   size_t send_in_flight_ = 0;
-  bool limits_held_ = false;       // ClientLimits::try_open succeeded; close() owed
   bool closing_ = false;           // close I/O started
   bool close_after_send_ = false;  // the machine (or TLS) ended the session: send what is left, close
   bool starttls_pending_ = false;  // the 220 to STARTTLS is going out in clear
@@ -140,7 +139,8 @@ class IngressConnection final : private ingress::SessionHost {
   bool shutting_down_ = false;     // the engine stops
   bool shutdown_cancel_ = false;   // the receive was cancelled because the engine stops
   bool shutdown_said_ = false;     // "421 4.3.2" queued
-  bool open_ = false;              // serving a socket (from open() until its close completed)
+  bool open_ = false;              // serving a socket (from open() until its close completed);
+                                   // it holds a ClientLimits place all that time
   bool session_started_ = false;   // start() was called (after the handshake with implicit TLS)
   bool session_open_ = false;      // started and not yet close()d
   bool trusted_ = false;           // the client's address is in trusted_networks

@@ -52,7 +52,6 @@ bool build_listener(const Config& config, uint32_t index, uint32_t workers, Ingr
                     std::string& error) {
   const ListenConfig& listen = config.listen[index];
   out.config = &listen;
-  out.index = index;
   out.name = listen.address;
   auto fail = [&](std::string_view what) {
     error = fmt::format("[[listen]] {}: {}", listen.address, what);
@@ -62,14 +61,7 @@ bool build_listener(const Config& config, uint32_t index, uint32_t workers, Ingr
   if (!parse_socket_address(listen.address, out.address, out.address_len, why)) return fail(why);
 
   out.implicit_tls = listen.tls == ListenTls::kImplicit;
-  out.settings.hostname = listen.hostname.empty() ? config.smtp.helo_name : listen.hostname;
-  out.settings.max_message_bytes = listen.max_message_size;
-  out.settings.max_recipients = listen.max_recipients;
-  out.settings.starttls = listen.tls == ListenTls::kStartTls || listen.tls == ListenTls::kRequired;
-  out.settings.tls_required = listen.tls == ListenTls::kRequired;
-  out.settings.auth = listen.auth;
-  out.settings.allow_plaintext_auth = listen.allow_plaintext_auth;
-  out.settings.max_errors = listen.max_errors;
+  out.settings = ingress::make_session_settings(listen, config.smtp.helo_name);
   out.shutdown_reply = fmt::format("421 4.3.2 {} Service shutting down\r\n", out.settings.hostname);
 
   if (listen.tls != ListenTls::kNone) {

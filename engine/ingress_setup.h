@@ -40,8 +40,7 @@ struct IngressListener {
   IngressListener& operator=(const IngressListener&) = delete;
 
   const ListenConfig* config = nullptr;
-  uint32_t index = 0;  // position in config.listen
-  std::string name;    // the bound address, "127.0.0.1:2525" / "[::1]:2525", for logs
+  std::string name;  // the bound address, "127.0.0.1:2525" / "[::1]:2525", for logs
   sockaddr_storage address{};
   socklen_t address_len = 0;
   bool implicit_tls = false;
