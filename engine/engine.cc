@@ -129,10 +129,8 @@ bool start_metrics_server(const Config& config, const Destination& destination, 
   MetricsLabels labels{config.relay.host, tls_level_name(destination.tls_level)};
   auto spool_cache = std::make_shared<SpoolGaugeCache>(spool);
   server.start([&metrics, labels, spool_cache, committer](std::string& out) {
+    const uint64_t now_ns = monotonic_ns();
     timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    const uint64_t now_ns =
-        static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(now.tv_nsec);
     clock_gettime(CLOCK_REALTIME, &now);
     const int64_t now_ms = static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
     MetricsSnapshot snapshot = metrics.snapshot();

@@ -26,6 +26,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "queue/monotonic_clock.h"
 #include "tools/bench/bench_json.h"
 #include "tools/bench/bench_progress.h"
 #include "tools/bench/bench_run.h"
@@ -44,12 +45,6 @@ constexpr int kExitIoError = 74;
 std::atomic<bool> g_interrupted{false};
 
 void on_interrupt(int) { g_interrupted.store(true); }
-
-double monotonic_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 bool make_plan(const BenchOptions& options, bench::BenchPlan& plan, std::string& error) {
   const std::string levels =

@@ -36,9 +36,11 @@
 #include <cstring>
 #include <filesystem>
 
+#include "queue/monotonic_clock.h"
 #include "tls/testing/test_certificates.h"
 #include "tools/bench/bench_child.h"
 #include "tools/bench/bench_plan.h"
+#include "tools/bench/bench_results.h"
 #include "tools/bench/bench_spool.h"
 #include "tools/bench/ingress_load.h"
 #include "tools/commands.h"
@@ -49,12 +51,6 @@ namespace {
 constexpr int kExitUsage = 64;
 constexpr int kExitSoftware = 70;  // a run failed: no rate reported
 constexpr int kExitCantCreate = 73;
-
-double monotonic_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 // RunFigures is what one run measured.
 struct RunFigures {
@@ -71,7 +67,6 @@ struct Setup {
   std::string exe;
   std::string work_dir;
   std::string spool;
-  uint32_t message_bytes = 0;
   bench::LoadOptions load;
 };
 
@@ -289,13 +284,6 @@ bool run_engine(const Setup& setup, uint32_t threads, RunFigures& out, std::stri
   return true;
 }
 
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
 std::string figures_line(const RunFigures& f, bool engine) {
   std::string line = fmt::format("accepted {:.0f} msg/s", f.accepted_rate);
   if (engine) {
@@ -313,7 +301,7 @@ void print_summary(const std::vector<RunFigures>& runs, bool engine) {
   auto column = [&](double RunFigures::*field) {
     std::vector<double> values;
     for (const RunFigures& f : runs) values.push_back(f.*field);
-    return median(values);
+    return bench::spread_of(values).median;
   };
   fmt::print("median of {} run(s):\n", runs.size());
   fmt::print("  accepted msg/s        {:.0f}\n", column(&RunFigures::accepted_rate));
@@ -354,7 +342,7 @@ int run_bench(const BenchIngressOptions& options, Setup& setup, const std::strin
   const uint32_t threads =
       options.threads > 0 ? options.threads : static_cast<uint32_t>(sysconf(_SC_NPROCESSORS_ONLN));
   fmt::print("ringmail bench-ingress: {} clients x {} messages of {} bytes ({}), {} run(s)\n",
-             options.clients, options.messages, setup.message_bytes,
+             options.clients, options.messages, setup.load.message_bytes,
              options.bdat ? "BDAT" : "DATA, PIPELINING", options.runs);
   if (engine) {
     fmt::print("engine: {} worker(s) on {} CPU(s); spool under {}: {}\n", threads,
@@ -423,7 +411,6 @@ int cmd_bench_ingress(const BenchIngressOptions& options) {
     std::fprintf(stderr, "ringmail bench-ingress: --clients, --messages and --runs must be at least 1\n");
     return kExitUsage;
   }
-  setup.message_bytes = sizes[0];
   setup.load.clients = options.clients;
   setup.load.messages_per_client = options.messages;
   setup.load.message_bytes = sizes[0];

@@ -23,8 +23,6 @@ namespace ringmail::bench {
 
 namespace {
 
-double monotonic_s() { return static_cast<double>(monotonic_ns()) / 1e9; }
-
 void sleep_ms(uint32_t ms) {
   timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1'000'000L};
   nanosleep(&ts, nullptr);

@@ -6,17 +6,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "queue/monotonic_clock.h"
 #include "tools/bench/bench_table.h"
 
 namespace ringmail::bench {
 
 namespace {
-
-double now_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 constexpr size_t kBarWidth = 20;
 
@@ -25,13 +20,13 @@ constexpr size_t kBarWidth = 20;
 void Progress::start_run(size_t index, const std::string& what) {
   index_ = index;
   what_ = what;
-  started_s_ = now_s();
+  started_s_ = monotonic_s();
   if (live_) draw();
 }
 
 void Progress::tick() {
   if (!live_) return;
-  const double now = now_s();
+  const double now = monotonic_s();
   if (now - last_draw_s_ < 0.1) return;
   draw();
 }
@@ -56,7 +51,7 @@ void Progress::clear() {
 }
 
 void Progress::draw() {
-  last_draw_s_ = now_s();
+  last_draw_s_ = monotonic_s();
   const size_t filled = total_ > 0 ? index_ * kBarWidth / total_ : 0;
   std::string bar(filled, '#');
   bar.resize(kBarWidth, '.');

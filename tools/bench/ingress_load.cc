@@ -24,8 +24,6 @@ namespace ringmail::bench {
 
 namespace {
 
-double monotonic_s() { return static_cast<double>(monotonic_ns()) / 1e9; }
-
 // Expect is the reply a connection waits for next, in the order the
 // commands were sent.
 enum class Expect { kGreeting, kEhlo, kMail, kRcpt, kData, kFinal, kQuit };
