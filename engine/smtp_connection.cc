@@ -299,13 +299,8 @@ void SmtpConnection::flush() {
   }
   const std::string_view out = client_.output();
   if (out.empty()) return;
-  io_uring_sqe* sqe = worker_->ring().sqe();
-  io_uring_prep_send(sqe, fd_, out.data(), out.size(), MSG_NOSIGNAL);
   trace(index_, "C:", out.data(), out.size(), client_.output_credential_bytes());
-  set_completion(sqe, &send_c_);
-  send_deadline_ns_ = deadline_after(TimeoutKind::kData);
-  send_in_flight_ = out.size();
-  ++ops_in_flight_;
+  send_bytes(out.data(), out.size());
 }
 
 // flush_tls: seal the machine's output into records (once the handshake is
@@ -339,12 +334,17 @@ void SmtpConnection::flush_tls() {
     tls_out_len_ = n;
   }
   if (trace_enabled()) fmt::print(stderr, "[conn {}] send(tls): {} bytes\n", index_, tls_out_len_);
+  send_bytes(tls_out_.get(), tls_out_len_);
+}
+
+io_uring_sqe* SmtpConnection::send_bytes(const void* data, size_t size) {
   io_uring_sqe* sqe = worker_->ring().sqe();
-  io_uring_prep_send(sqe, fd_, tls_out_.get(), tls_out_len_, MSG_NOSIGNAL);
+  io_uring_prep_send(sqe, fd_, data, size, MSG_NOSIGNAL);
   set_completion(sqe, &send_c_);
   send_deadline_ns_ = deadline_after(TimeoutKind::kData);
-  send_in_flight_ = tls_out_len_;
+  send_in_flight_ = size;
   ++ops_in_flight_;
+  return sqe;
 }
 
 void SmtpConnection::on_send(int res, uint32_t) {
@@ -492,13 +492,7 @@ void SmtpConnection::start_close_io() {
       tls_out_len_ = n;
       const bool close_behind = ops_in_flight_ == 0;
       worker_->ring().reserve(2);
-      io_uring_sqe* send = worker_->ring().sqe();
-      io_uring_prep_send(send, fd_, tls_out_.get(), n, MSG_NOSIGNAL);
-      set_completion(send, &send_c_);
-      send->flags |= close_behind ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK;
-      send_deadline_ns_ = deadline_after(TimeoutKind::kData);
-      send_in_flight_ = n;
-      ++ops_in_flight_;
+      send_bytes(tls_out_.get(), n)->flags |= close_behind ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK;
       if (close_behind) {
         queue_close();
         return;

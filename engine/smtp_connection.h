@@ -123,6 +123,9 @@ class SmtpConnection final : private SmtpClientHost {
   void begin_tls();
   void flush();
   void flush_tls();
+  // send_bytes queues one send of data[0..size) with its deadline (the data
+  // timeout) and returns its SQE (a caller may link it to what follows).
+  io_uring_sqe* send_bytes(const void* data, size_t size);
   void arm_recv();
   void process_tls_in();
   bool tls_on() const { return tls_ != nullptr && tls_->started(); }
