@@ -21,6 +21,7 @@
 
 #include "queue/dir_stream.h"
 #include "queue/monotonic_clock.h"
+#include "queue/write_all.h"
 
 namespace ringmail::ingress {
 
@@ -29,22 +30,6 @@ namespace {
 // kMessageFileMode is the mode of a spool file (as `ringmail inject` makes
 // them: the owner writes, the spool group may read).
 constexpr mode_t kMessageFileMode = 0640;
-
-// write_all writes |size| bytes of |data| to |fd|, retrying EINTR and short
-// writes. Returns 0 or the errno of the failing write.
-int write_all(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (n == 0) return EIO;  // a regular file never writes nothing; do not spin
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return 0;
-}
 
 }  // namespace
 

@@ -13,26 +13,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "queue/write_all.h"
+
 namespace ringmail {
 namespace {
 
 constexpr size_t kBatchBytes = 64 * 1024;  // one write(2) carries up to this much
 constexpr int kIdleWakeMs = 1000;          // the logger looks at its flags at least this often
 constexpr int kBusyWakeMs = 2;             // while lines flow: one batch per this interval
-
-bool write_all(int fd, const char* data, size_t len, int& err) {
-  while (len > 0) {
-    const ssize_t n = ::write(fd, data, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      return false;
-    }
-    data += n;
-    len -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
 int connect_syslog(const std::string& path, std::string& error) {
   sockaddr_un addr{};
@@ -83,8 +71,8 @@ int open_log_file(const std::string& path, std::string& error) {
 bool append_log_line(const std::string& path, const char* line, size_t len, std::string& error) {
   const int fd = open_log_file(path, error);
   if (fd < 0) return false;
-  int err = 0;
-  const bool ok = write_all(fd, line, len, err);
+  const int err = write_all(fd, line, len);
+  const bool ok = err == 0;
   ::close(fd);
   if (!ok) error = fmt::format("cannot write to the delivery log {}: {}", path, std::strerror(err));
   return ok;
@@ -213,8 +201,8 @@ void DeliveryLog::take(const LogRecord& record) {
 
 void DeliveryLog::write_batch() {
   if (batch_len_ == 0) return;
-  int err = 0;
-  if (write_all(fd_, batch_.get(), batch_len_, err)) {
+  const int err = write_all(fd_, batch_.get(), batch_len_);
+  if (err == 0) {
     lines_.fetch_add(batch_lines_, std::memory_order_relaxed);
     if (failing_) {
       fmt::print(stderr, "ringmail: the delivery log {} is written again\n", options_.path);

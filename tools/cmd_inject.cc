@@ -28,6 +28,7 @@
 
 #include "queue/envelope.h"
 #include "queue/spool_layout.h"
+#include "queue/write_all.h"
 #include "tools/commands.h"
 #include "tools/operator_text.h"
 
@@ -69,18 +70,6 @@ bool read_up_to(int fd, size_t limit, std::string& buf, bool& eof) {
     got += static_cast<size_t>(n);
   }
   buf.resize(start + got);
-  return true;
-}
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
   return true;
 }
 
@@ -166,7 +155,7 @@ class SpoolFile {
     created_ = fd_ >= 0;
     return created_ && ::fchmod(fd_, kMessageFileMode) == 0;
   }
-  bool write(std::string_view data) { return write_all(fd_, data); }
+  bool write(std::string_view data) { return write_all(fd_, data.data(), data.size()) == 0; }
   // publish fsyncs and closes the file, renames it into incoming/new and
   // fsyncs that directory. |step| names the step that failed.
   bool publish(const char** step) {
