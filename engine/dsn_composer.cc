@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "queue/envelope.h"
+#include "queue/rfc5322_date.h"
 
 namespace ringmail {
 namespace {
@@ -310,17 +311,6 @@ std::string dsn_status(const DsnRecipient& recipient) {
   if (recipient.action == DsnAction::kDelayed) return "4.0.0";
   if (recipient.expired) return "5.4.7";  // RFC 3463: delivery time expired
   return "5.0.0";
-}
-
-std::string rfc5322_date(int64_t unix_seconds) {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const time_t t = static_cast<time_t>(unix_seconds);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  return fmt::format("{}, {:02d} {} {:04d} {:02d}:{:02d}:{:02d} +0000", kDays[tm.tm_wday % 7], tm.tm_mday,
-                     kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 std::string compose_dsn(const DsnInput& in) {

@@ -73,7 +73,4 @@ std::string compose_dsn(const DsnInput& input);
 // failure, 4.0.0 for a delay.
 std::string dsn_status(const DsnRecipient& recipient);
 
-// rfc5322_date formats unix seconds as "Tue, 01 Dec 2026 00:44:00 +0000".
-std::string rfc5322_date(int64_t unix_seconds);
-
 }  // namespace ringmail

@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "fmt/format.h"
+#include "queue/rfc5322_date.h"
 
 namespace ringmail::ingress {
 namespace {
@@ -44,15 +45,8 @@ void format_received_header(const TransactionInfo& info, std::string_view client
   } else {
     out.append("; ");
   }
-  const time_t seconds = static_cast<time_t>(unix_time);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  // Names written here, not by strftime: they must not follow the locale.
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  fmt::format_to(std::back_inserter(out), "{}, {:02} {} {} {:02}:{:02}:{:02} +0000\r\n", kDays[utc.tm_wday],
-                 utc.tm_mday, kMonths[utc.tm_mon], utc.tm_year + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
+  append_rfc5322_date(unix_time, out);
+  out.append("\r\n");
 }
 
 }  // namespace ringmail::ingress

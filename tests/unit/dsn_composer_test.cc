@@ -17,6 +17,7 @@
 #include "queue/dsn_id.h"
 #include "queue/envelope.h"
 #include "queue/message_meta.h"
+#include "queue/rfc5322_date.h"
 
 namespace ringmail {
 namespace {
